@@ -1,0 +1,43 @@
+"""Service-task handlers, registered by the name a BPMN service task uses.
+
+A handler is a plain function `handler(ctx) -> dict`: it reads `ctx.data` and
+`ctx.params`, may use `ctx.session`, and returns the variables it sets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+Handler = Callable[[Any], dict | None]
+_HANDLERS: dict[str, Handler] = {}
+
+
+class HandlerError(RuntimeError):
+    """A handler could not do its job; the instance stays at the task, retryable."""
+
+
+def handler(name: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        _HANDLERS[name] = fn
+        return fn
+
+    return register
+
+
+def get_handler(name: str) -> Handler:
+    _load_builtin_handlers()
+    try:
+        return _HANDLERS[name]
+    except KeyError:
+        raise HandlerError(f"no service-task handler named {name!r}") from None
+
+
+def handler_names() -> list[str]:
+    _load_builtin_handlers()
+    return sorted(_HANDLERS)
+
+
+def _load_builtin_handlers() -> None:
+    # Importing the package's modules registers their handlers.
+    import handlers.builtin  # noqa: F401

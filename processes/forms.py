@@ -1,0 +1,69 @@
+"""Task forms: JSON Schemas with UI hints, validated on the server."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+
+_MESSAGES = {
+    "required": {"en": "This field is required.", "zh-CN": "此项为必填项。"},
+    "type": {"en": "Enter a value of the right kind.", "zh-CN": "请输入正确类型的值。"},
+    "enum": {"en": "Choose one of the offered options.", "zh-CN": "请从给定选项中选择。"},
+    "minimum": {"en": "The value is too small (minimum {limit}).", "zh-CN": "数值过小(最小 {limit})。"},
+    "maximum": {"en": "The value is too large (maximum {limit}).", "zh-CN": "数值过大(最大 {limit})。"},
+    "exclusiveMinimum": {"en": "The value must be above {limit}.", "zh-CN": "数值必须大于 {limit}。"},
+    "minLength": {"en": "Too short (at least {limit} characters).", "zh-CN": "内容过短(至少 {limit} 个字符)。"},
+    "maxLength": {"en": "Too long (at most {limit} characters).", "zh-CN": "内容过长(最多 {limit} 个字符)。"},
+    "format": {"en": "The format is not valid.", "zh-CN": "格式不正确。"},
+    "minItems": {"en": "Choose at least {limit}.", "zh-CN": "至少选择 {limit} 项。"},
+}
+
+
+def load_form(files: dict[str, str], filename: str | None) -> dict | None:
+    """The form schema `filename` of a definition's files, or None when the task has no form."""
+    if not filename:
+        return None
+    text = files.get(filename) or files.get(f"forms/{filename}")
+    if text is None:
+        raise KeyError(f"form {filename!r} is not part of this process definition")
+    return json.loads(text)
+
+
+def validate(schema: dict | None, data: dict[str, Any], locale: str = "en") -> dict[str, str]:
+    """Errors per field (field name -> message); empty when the data is valid."""
+    if schema is None:
+        return {}
+    lang = "zh-CN" if locale.lower().startswith("zh") else "en"
+    validator = Draft202012Validator(schema, format_checker=FormatChecker())
+    errors: dict[str, str] = {}
+    for error in sorted(validator.iter_errors(data), key=lambda e: list(e.path)):
+        if error.validator == "required":
+            field = error.message.split("'")[1]
+        elif error.path:
+            field = str(error.path[0])
+        else:
+            field = "__all__"
+        template = _MESSAGES.get(error.validator, {}).get(lang)
+        message = template.format(limit=error.validator_value) if template else error.message
+        errors.setdefault(field, message)
+    return errors
+
+
+def declared_fields(schema: dict | None) -> set[str]:
+    return set((schema or {}).get("properties", {}))
+
+
+def clean(schema: dict | None, data: dict[str, Any]) -> dict[str, Any]:
+    """Only the fields the form declares reach the process; the rest is dropped so a
+    crafted request cannot overwrite process variables such as `status` or `settings`."""
+    if schema is None:
+        return {}
+    fields = declared_fields(schema)
+    cleaned = {key: value for key, value in data.items() if key in fields}
+    # A field left out takes its declared default (an unticked checkbox sends nothing).
+    for name, prop in schema.get("properties", {}).items():
+        if name not in cleaned and "default" in prop:
+            cleaned[name] = prop["default"]
+    return cleaned

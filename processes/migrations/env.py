@@ -1,0 +1,24 @@
+"""Alembic environment: runs migrations against the URL the caller configured."""
+
+from alembic import context
+from sqlalchemy import create_engine
+
+import processes.complaint_records  # noqa: F401 - registers its tables on Base.metadata
+import processes.models  # noqa: F401
+from processes.db import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run_migrations_online() -> None:
+    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    with engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=target_metadata,
+                          render_as_batch=connection.dialect.name == "sqlite")
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+run_migrations_online()

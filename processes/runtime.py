@@ -1,0 +1,483 @@
+"""The runtime facade: the one way web views, the CLI, handlers and tests drive processes.
+
+Each public method is one unit of work: it begins a transaction, loads what it
+needs, runs the engine, writes the changed tasks, the human-task and timer rows
+and the audit entries, and commits all of it or none of it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
+from SpiffWorkflow.task import TaskState
+
+from processes import audit, definitions, forms
+from processes.actors import SYSTEM, Actor, may_work
+from processes.db import Database
+from processes.engine import RedressScriptEngine, create_serializer
+from processes.errors import Conflict, Forbidden, NotFound, NotWaiting, ValidationFailed
+from processes.models import HumanTask, ProcessDefinition, ProcessInstance, Timer, utcnow
+from processes.store import WorkflowStore
+from processes.sync import sync_human_tasks, sync_timers
+
+log = logging.getLogger(__name__)
+
+# Called after every unit of work on an instance: (session, instance, facts, uow).
+InstanceObserver = Callable[[Session, ProcessInstance, dict, "UnitOfWork"], None]
+
+
+@dataclass
+class UnitOfWork:
+    session: Session
+    actor: Actor
+    checkins: list[tuple[int, int, BpmnWorkflow]] = field(default_factory=list)
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+
+class Services:
+    """What handlers may ask of the runtime inside the running transaction."""
+
+    def __init__(self, runtime: Runtime, uow: UnitOfWork, instance: ProcessInstance):
+        self._runtime, self._uow, self._instance = runtime, uow, instance
+
+    def start_process(self, process_key: str, business_key: str, data: dict) -> int:
+        return self._runtime._start(self._uow, process_key, business_key, data,
+                                    parent_instance_id=self._instance.id)
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        self._uow.after_commit.append(fn)
+
+    @property
+    def settings(self) -> dict:
+        return self._runtime.settings
+
+
+class Runtime:
+    def __init__(self, db: Database, settings: dict | None = None, cache_size: int = 256):
+        self.db = db
+        self.settings = settings if settings is not None else default_process_settings()
+        self.serializer = create_serializer()
+        self.store = WorkflowStore(self.serializer)
+        self.specs = definitions.SpecCache(self.serializer)
+        self.observers: list[InstanceObserver] = []
+        self._cache: OrderedDict[int, tuple[int, BpmnWorkflow]] = OrderedDict()
+        self._cache_size = cache_size
+        self._cache_lock = threading.Lock()
+
+    # -- units of work ------------------------------------------------------------
+
+    @contextmanager
+    def unit_of_work(self, actor: Actor = SYSTEM) -> Iterator[UnitOfWork]:
+        session = self.db.write_session()
+        uow = UnitOfWork(session, actor)
+        try:
+            with session.begin():
+                yield uow
+        except StaleDataError as exc:
+            raise Conflict("This complaint was changed by someone else meanwhile; reload and try again.") from exc
+        except IntegrityError as exc:
+            raise Conflict("This change collides with another one made at the same moment; try again.") from exc
+        except OperationalError as exc:
+            if _is_lock_failure(exc):
+                raise Conflict("The complaint is busy; try again in a moment.") from exc
+            raise
+        finally:
+            session.close()
+        # Committed: the workflows we hold are now the current versions.
+        for instance_id, version, workflow in uow.checkins:
+            self._checkin(instance_id, version, workflow)
+        for fn in uow.after_commit:
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 - a failed side effect never undoes a committed step
+                log.exception("after-commit action failed")
+
+    # -- definitions --------------------------------------------------------------
+
+    def deploy(self, files: dict[str, str], actor: Actor = SYSTEM, note: str = "") -> list[ProcessDefinition]:
+        with self.unit_of_work(actor) as uow:
+            before = {d.process_key: d.id for d in self._latest_all(uow.session)}
+            deployed = definitions.deploy(uow.session, self.serializer, files, actor.username, note)
+            for d in deployed:
+                if before.get(d.process_key) != d.id:
+                    audit.append(uow.session, actor.username, "definition_deployed",
+                                 detail={"process_key": d.process_key, "version": d.version,
+                                         "sha256": d.sha256, "note": note})
+            return deployed
+
+    def _latest_all(self, session: Session) -> list[ProcessDefinition]:
+        return list(session.scalars(select(ProcessDefinition)))
+
+    # -- instances ----------------------------------------------------------------
+
+    def start(self, process_key: str, business_key: str, data: dict | None = None,
+              actor: Actor = SYSTEM, before_start: Callable[[Session, ProcessInstance], None] | None = None) -> int:
+        """Start an instance of the latest version; returns its id."""
+        with self.unit_of_work(actor) as uow:
+            return self._start(uow, process_key, business_key, data or {}, before_start=before_start)
+
+    def _start(self, uow: UnitOfWork, process_key: str, business_key: str, data: dict,
+               parent_instance_id: int | None = None, before_start=None) -> int:
+        session = uow.session
+        definition = definitions.latest(session, process_key)
+        if definition is None:
+            raise NotFound(f"no process {process_key!r} is deployed")
+        spec, subprocess_specs = self.specs.get(definition)
+        workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=RedressScriptEngine())
+        start_data = {"settings": dict(self.settings), **data, "business_key": business_key}
+        for task in workflow.get_tasks(state=TaskState.READY):
+            task.data.update(start_data)
+        instance = ProcessInstance(definition_id=definition.id, process_key=process_key,
+                                   business_key=business_key, parent_instance_id=parent_instance_id,
+                                   status="running", state={}, awaiting=[])
+        session.add(instance)
+        session.flush()
+        if before_start is not None:
+            before_start(session, instance)
+        audit.append(session, uow.actor.username, "instance_started", business_key=business_key,
+                     instance_id=instance.id, detail={"process_key": process_key, "version": definition.version})
+        self._run(uow, instance, workflow)
+        return instance.id
+
+    def _run(self, uow: UnitOfWork, instance: ProcessInstance, workflow: BpmnWorkflow,
+             completed_by: str | None = None) -> None:
+        """Run engine steps until only people or time can move the instance, then persist."""
+        engine: RedressScriptEngine = workflow.script_engine
+        engine.context_factory = lambda task: {
+            "business_key": instance.business_key, "instance_id": instance.id,
+            "session": uow.session, "services": Services(self, uow, instance),
+        }
+        try:
+            workflow.do_engine_steps()
+            workflow.refresh_timers()
+            workflow.do_engine_steps()
+            if instance.status == "error" and not _error_tasks(workflow):
+                instance.status, instance.error, instance.error_task_id = "running", None, None
+        except SQLAlchemyError:
+            raise  # a database failure is the transaction's, not the process's
+        except Exception as exc:  # noqa: BLE001 - a script or handler failed: the task is in ERROR
+            failed = _error_tasks(workflow)
+            instance.status = "error"
+            instance.error = str(exc)
+            instance.error_task_id = str(failed[0].id) if failed else None
+            audit.append(uow.session, uow.actor.username, "instance_error", business_key=instance.business_key,
+                         instance_id=instance.id, detail={"error": str(exc),
+                                                          "task": failed[0].task_spec.bpmn_id if failed else None})
+        finally:
+            engine.context_factory = None
+        self._persist(uow, instance, workflow, completed_by)
+
+    def _persist(self, uow: UnitOfWork, instance: ProcessInstance, workflow: BpmnWorkflow,
+                 completed_by: str | None) -> None:
+        session = uow.session
+        changed, removed = self.store.save(session, instance, workflow)
+        opened, _closed = sync_human_tasks(session, instance, changed, removed, completed_by)
+        fired = sync_timers(session, instance, changed, removed)
+        for timer in fired:
+            audit.append(session, uow.actor.username, "timer_fired", business_key=instance.business_key,
+                         instance_id=instance.id, detail={"timer": timer.bpmn_id})
+        instance.awaiting = sorted({
+            event.name for event in workflow.waiting_events() if "Message" in event.event_type
+        })
+        if workflow.completed and instance.status != "completed":
+            instance.status = "completed"
+            instance.completed_at = utcnow()
+            audit.append(session, uow.actor.username, "instance_completed",
+                         business_key=instance.business_key, instance_id=instance.id)
+        instance.updated_at = utcnow()
+        facts = _latest_facts(workflow, changed)
+        for observer in self.observers:
+            observer(session, instance, facts, uow)
+        session.flush()  # raises StaleDataError here if another writer got in first
+        uow.checkins.append((instance.id, instance.version, workflow))
+
+    # -- loading and caching -----------------------------------------------------
+
+    def _lock_instance(self, session: Session, instance_id: int) -> ProcessInstance:
+        instance = session.scalars(
+            select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update()
+            .execution_options(populate_existing=True)
+        ).first()
+        if instance is None:
+            raise NotFound(f"process instance {instance_id} does not exist")
+        return instance
+
+    def _workflow(self, session: Session, instance: ProcessInstance) -> BpmnWorkflow:
+        with self._cache_lock:
+            cached = self._cache.pop(instance.id, None)
+        if cached is not None and cached[0] == instance.version:
+            return cached[1]
+        definition = session.get(ProcessDefinition, instance.definition_id)
+        spec, subprocess_specs = self.specs.get(definition)
+        return self.store.load(session, instance, spec, subprocess_specs, RedressScriptEngine())
+
+    def _checkin(self, instance_id: int, version: int, workflow: BpmnWorkflow) -> None:
+        with self._cache_lock:
+            self._cache[instance_id] = (version, workflow)
+            self._cache.move_to_end(instance_id)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+
+    def load_workflow(self, instance_id: int) -> BpmnWorkflow:
+        """A read-only copy of an instance's workflow, for views such as the diagram."""
+        with self.db.session() as session:
+            instance = session.get(ProcessInstance, instance_id)
+            if instance is None:
+                raise NotFound(f"process instance {instance_id} does not exist")
+            definition = session.get(ProcessDefinition, instance.definition_id)
+            spec, subprocess_specs = self.specs.get(definition)
+            return self.store.load(session, instance, spec, subprocess_specs, RedressScriptEngine())
+
+    # -- human tasks --------------------------------------------------------------
+
+    def _open_task(self, session: Session, task_id: str, lock: bool = True) -> tuple[HumanTask, ProcessInstance]:
+        row = session.get(HumanTask, task_id)
+        if row is None:
+            raise NotFound("This task does not exist.")
+        instance = self._lock_instance(session, row.instance_id) if lock else session.get(ProcessInstance, row.instance_id)
+        session.refresh(row)  # re-read after the lock: someone may have completed it meanwhile
+        if row.status != "open":
+            raise Conflict(f"This task was already {row.status}"
+                           + (f" by {row.completed_by}." if row.completed_by else "."))
+        return row, instance
+
+    def claim(self, task_id: str, actor: Actor) -> HumanTask:
+        with self.unit_of_work(actor) as uow:
+            row, _ = self._open_task(uow.session, task_id)
+            if row.assignee == actor.username:
+                return row
+            if row.assignee is not None:
+                raise Conflict(f"This task is already claimed by {row.assignee}.")
+            if not may_work(actor, row.department, row.candidate_group, None):
+                raise Forbidden("This task belongs to another department or group.")
+            row.assignee = actor.username
+            audit.append(uow.session, actor.username, "task_claimed", business_key=row.business_key,
+                         instance_id=row.instance_id, detail={"task": row.bpmn_id, "task_id": row.id})
+            return row
+
+    def unclaim(self, task_id: str, actor: Actor) -> HumanTask:
+        with self.unit_of_work(actor) as uow:
+            row, _ = self._open_task(uow.session, task_id)
+            if row.assignee is None:
+                return row
+            if row.assignee != actor.username and not actor.is_overseer:
+                raise Forbidden("Only the person it is assigned to, or a supervisor, can release this task.")
+            previous, row.assignee = row.assignee, None
+            audit.append(uow.session, actor.username, "task_unclaimed", business_key=row.business_key,
+                         instance_id=row.instance_id, detail={"task": row.bpmn_id, "task_id": row.id,
+                                                              "previous": previous})
+            return row
+
+    def reassign(self, task_id: str, actor: Actor, to: Actor) -> HumanTask:
+        with self.unit_of_work(actor) as uow:
+            row, _ = self._open_task(uow.session, task_id)
+            allowed = actor.is_overseer or actor.role == "manager" or row.assignee == actor.username
+            if not allowed:
+                raise Forbidden("Only the assignee or a supervisor can reassign this task.")
+            if not may_work(to, row.department, row.candidate_group, None):
+                raise Forbidden(f"{to.username} may not work tasks of this lane.")
+            previous, row.assignee = row.assignee, to.username
+            audit.append(uow.session, actor.username, "task_reassigned", business_key=row.business_key,
+                         instance_id=row.instance_id, detail={"task": row.bpmn_id, "task_id": row.id,
+                                                              "from": previous, "to": to.username})
+            return row
+
+    def task_form(self, task_id: str) -> tuple[HumanTask, dict | None]:
+        with self.db.session() as session:
+            row = session.get(HumanTask, task_id)
+            if row is None:
+                raise NotFound("This task does not exist.")
+            definition = session.get(ProcessDefinition, session.get(ProcessInstance, row.instance_id).definition_id)
+            return row, forms.load_form(definition.files, row.form)
+
+    def task_data(self, task_id: str) -> dict:
+        """The process data a task sees (for showing the case beside the form)."""
+        with self.db.session() as session:
+            row = session.get(HumanTask, task_id)
+            if row is None:
+                raise NotFound("This task does not exist.")
+            instance_id = row.instance_id
+        workflow = self.load_workflow(instance_id)
+        task = workflow.get_task_from_id(UUID(task_id))
+        return dict(task.data) if task is not None else {}
+
+    def save_draft(self, task_id: str, actor: Actor, data: dict) -> None:
+        with self.unit_of_work(actor) as uow:
+            row, _ = self._open_task(uow.session, task_id, lock=False)
+            if not may_work(actor, row.department, row.candidate_group, row.assignee):
+                raise Forbidden("You may not work on this task.")
+            row.draft = data
+
+    def complete(self, task_id: str, actor: Actor, data: dict, locale: str = "en") -> list[HumanTask]:
+        """Validate, check the actor, complete the task and run on; returns the instance's open tasks."""
+        with self.unit_of_work(actor) as uow:
+            session = uow.session
+            row, instance = self._open_task(session, task_id)
+            if not may_work(actor, row.department, row.candidate_group, row.assignee):
+                raise Forbidden("This task belongs to another department, group or person.")
+            definition = session.get(ProcessDefinition, instance.definition_id)
+            schema = forms.load_form(definition.files, row.form)
+            cleaned = forms.clean(schema, data)
+            errors = forms.validate(schema, cleaned, locale)
+            if errors:
+                raise ValidationFailed(errors)
+            workflow = self._workflow(session, instance)
+            task = workflow.get_task_from_id(UUID(task_id))
+            if task is None or task.state != TaskState.READY:
+                raise Conflict("This task is no longer waiting to be done.")
+            task.data.update(cleaned)
+            task.run()
+            audit.append(session, actor.username, "task_completed", business_key=row.business_key,
+                         instance_id=instance.id,
+                         detail={"task": row.bpmn_id, "task_id": row.id, "name": row.name, "data": cleaned})
+            self._run(uow, instance, workflow, completed_by=actor.username)
+            return list(session.scalars(
+                select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == "open")
+            ))
+
+    # -- messages -----------------------------------------------------------------
+
+    def correlate(self, business_key: str, message: str, payload: dict | None = None,
+                  actor: Actor = SYSTEM) -> int:
+        """Deliver a message to the instance of `business_key` waiting for it; returns the instance id."""
+        with self.unit_of_work(actor) as uow:
+            session = uow.session
+            candidates = session.scalars(
+                select(ProcessInstance.id).where(ProcessInstance.business_key == business_key,
+                                                 ProcessInstance.status.in_(("running", "error")))
+                .order_by(ProcessInstance.id)
+            ).all()
+            for instance_id in candidates:
+                instance = self._lock_instance(session, instance_id)
+                if message not in (instance.awaiting or []):
+                    continue
+                workflow = self._workflow(session, instance)
+                event = BpmnEvent(MessageEventDefinition(message), payload or {})
+                try:
+                    workflow.send_event(event)
+                except WorkflowException:
+                    continue
+                audit.append(session, actor.username, "message_received", business_key=business_key,
+                             instance_id=instance.id, detail={"message": message, "data": payload or {}})
+                self._run(uow, instance, workflow, completed_by=actor.username)
+                return instance.id
+            raise NotWaiting(f"Complaint {business_key} is not waiting for {message!r} now.")
+
+    # -- timers -------------------------------------------------------------------
+
+    def fire_due_timers(self, now: datetime | None = None, limit: int = 100) -> int:
+        """Fire timers that are due, one instance per transaction; returns how many fired."""
+        fired = 0
+        for _ in range(limit):
+            result = self._fire_one(now or utcnow())
+            if result is None:
+                break
+            fired += result
+        return fired
+
+    def _fire_one(self, now: datetime) -> int | None:
+        with self.unit_of_work(SYSTEM) as uow:
+            session = uow.session
+            query = (select(Timer).where(Timer.status == "waiting", Timer.due_at <= now)
+                     .order_by(Timer.due_at).limit(1))
+            if not self.db.is_sqlite:
+                query = query.with_for_update(skip_locked=True)
+            timer = session.scalars(query).first()
+            if timer is None:
+                return None
+            instance = self._lock_instance(session, timer.instance_id)
+            workflow = self._workflow(session, instance)
+            self._run(uow, instance, workflow)
+            session.refresh(timer)
+            if timer.status == "waiting":
+                # The engine did not consider it due yet (clocks differ by a hair); look again shortly.
+                timer.due_at = max(timer.due_at, now) + timedelta(seconds=1)
+                return 0
+            return 1
+
+    def next_timer_due(self) -> datetime | None:
+        with self.db.session() as session:
+            return session.scalar(
+                select(Timer.due_at).where(Timer.status == "waiting").order_by(Timer.due_at).limit(1)
+            )
+
+    # -- errors -------------------------------------------------------------------
+
+    def retry(self, instance_id: int, actor: Actor = SYSTEM) -> str:
+        """Run a failed service task again; returns the instance's status afterwards."""
+        with self.unit_of_work(actor) as uow:
+            instance = self._lock_instance(uow.session, instance_id)
+            workflow = self._workflow(uow.session, instance)
+            failed = _error_tasks(workflow)
+            if not failed:
+                raise Conflict("This instance has no failed step to retry.")
+            for task in failed:
+                task._set_state(TaskState.READY)
+            audit.append(uow.session, actor.username, "instance_retried", business_key=instance.business_key,
+                         instance_id=instance.id, detail={"tasks": [t.task_spec.bpmn_id for t in failed]})
+            self._run(uow, instance, workflow)
+            return instance.status
+
+    # -- reading ------------------------------------------------------------------
+
+    def instance_for(self, business_key: str, process_key: str | None = None) -> ProcessInstance | None:
+        with self.db.session() as session:
+            query = select(ProcessInstance).where(ProcessInstance.business_key == business_key)
+            if process_key:
+                query = query.where(ProcessInstance.process_key == process_key)
+            return session.scalars(query.order_by(ProcessInstance.id).limit(1)).first()
+
+    def open_tasks(self, business_key: str) -> list[HumanTask]:
+        with self.db.session() as session:
+            return list(session.scalars(
+                select(HumanTask).where(HumanTask.business_key == business_key, HumanTask.status == "open")
+                .order_by(HumanTask.created_at)
+            ))
+
+
+def _error_tasks(workflow: BpmnWorkflow) -> list:
+    tasks = list(workflow.get_tasks(state=TaskState.ERROR))
+    for sp in workflow.subprocesses.values():
+        tasks.extend(sp.get_tasks(state=TaskState.ERROR))
+    return tasks
+
+
+def _latest_facts(workflow: BpmnWorkflow, changed: list) -> dict[str, Any]:
+    """The freshest process data: that of the most recently changed task."""
+    candidates = [t for t in changed if t.state in (TaskState.COMPLETED, TaskState.READY, TaskState.WAITING)]
+    if not candidates:
+        return dict(workflow.data)
+    newest = max(candidates, key=lambda t: (t.last_state_change or 0, t.state == TaskState.COMPLETED))
+    facts = dict(newest.data)
+    if workflow.completed:
+        facts.update(workflow.data)
+    return facts
+
+
+def _is_lock_failure(exc: OperationalError) -> bool:
+    text = str(exc.orig).lower() if exc.orig else str(exc).lower()
+    return "database is locked" in text or "could not obtain lock" in text or "deadlock" in text
+
+
+def default_process_settings() -> dict:
+    try:
+        from processes.process_settings import default_settings
+    except ImportError:  # the complaint process brings its settings; a bare runtime has none
+        return {}
+    return default_settings()

@@ -1,0 +1,206 @@
+"""Saving and loading workflows one task row at a time.
+
+A workflow is stored as a small header on the instance row plus one row per
+engine task; task data is content-addressed, so identical data is kept once.
+Saving writes only the tasks whose state, links or data changed since the
+workflow was loaded, so its cost does not grow with the instance's history.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
+from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.task import TaskState
+
+from processes.models import InstanceTask, ProcessInstance, TaskData
+
+FINISHED = TaskState.COMPLETED | TaskState.CANCELLED | TaskState.ERROR
+TOP = ""
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+class WorkflowStore:
+    """Knows how a workflow maps to rows. Stateless apart from the serializer."""
+
+    def __init__(self, serializer):
+        self.serializer = serializer
+        self.registry = serializer.registry
+
+    # -- saving -----------------------------------------------------------------
+
+    def save(self, session: Session, instance: ProcessInstance, workflow: BpmnWorkflow) -> tuple[list, list[str]]:
+        """Write the tasks that changed; returns (changed engine tasks, ids of removed tasks)."""
+        saved: dict[str, tuple] = getattr(workflow, "_redress_saved", None) or {}
+        current: dict[str, tuple] = {}
+        changed_rows: list[dict] = []
+        changed_tasks = []
+        data_rows: dict[str, str] = {}
+
+        for workflow_id, wf in self._workflows(workflow):
+            for task in wf.tasks.values():
+                task_id = str(task.id)
+                signature = self._signature(task)
+                current[task_id] = signature
+                if saved.get(task_id) == signature:
+                    continue
+                body, data_json = self._task_body(task)
+                data_sha = hashlib.sha256(data_json.encode()).hexdigest()
+                data_rows[data_sha] = data_json
+                changed_rows.append(
+                    {"instance_id": instance.id, "task_id": task_id, "workflow_id": workflow_id,
+                     "body": body, "data_sha256": data_sha}
+                )
+                changed_tasks.append(task)
+                # Signatures of unfinished tasks include their data hash, see _signature.
+                current[task_id] = self._signature(task)
+
+        self._store_data(session, data_rows)
+        removed = [tid for tid in saved if tid not in current]
+        stale = [row["task_id"] for row in changed_rows if row["task_id"] in saved] + removed
+        if stale:
+            for chunk in _chunks(stale, 500):
+                session.execute(
+                    delete(InstanceTask).where(
+                        InstanceTask.instance_id == instance.id, InstanceTask.task_id.in_(chunk)
+                    )
+                )
+        if changed_rows:
+            session.execute(insert(InstanceTask), changed_rows)
+
+        instance.state = self._header(workflow)
+        workflow._redress_saved = current
+        return changed_tasks, removed
+
+    def _workflows(self, workflow: BpmnWorkflow):
+        yield TOP, workflow
+        for sp_id, sp in workflow.subprocesses.items():
+            yield str(sp_id), sp
+
+    def _signature(self, task) -> tuple:
+        internal = _json(self.registry.convert(task.internal_data)) if task.internal_data else ""
+        base = (task.state, task.last_state_change, task.triggered, tuple(task._children), internal)
+        if task.state & FINISHED:
+            return base
+        # Unfinished tasks may have their data changed in place (a timer's
+        # evaluation, a message's payload), so their data is part of the check.
+        return base + (hash(_json(self.registry.convert(self.registry.clean(task.data)))),)
+
+    def _task_body(self, task) -> tuple[dict, str]:
+        body = {
+            "typename": "Task",
+            "id": str(task.id),
+            "parent": str(task._parent) if task._parent is not None else None,
+            "children": [str(c) for c in task._children],
+            "last_state_change": task.last_state_change,
+            "state": task.state,
+            "task_spec": task.task_spec.name,
+            "triggered": task.triggered,
+            "internal_data": self.registry.convert(task.internal_data),
+        }
+        data_json = _json(self.registry.convert(self.registry.clean(task.data)))
+        return body, data_json
+
+    def _store_data(self, session: Session, data_rows: dict[str, str]) -> None:
+        if not data_rows:
+            return
+        known = set(
+            session.scalars(select(TaskData.sha256).where(TaskData.sha256.in_(list(data_rows))))
+        )
+        new = [{"sha256": sha, "body": body} for sha, body in data_rows.items() if sha not in known]
+        if not new:
+            return
+        if session.get_bind().dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            session.execute(pg_insert(TaskData).on_conflict_do_nothing(), new)
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            session.execute(sqlite_insert(TaskData).on_conflict_do_nothing(), new)
+
+    def _header(self, workflow: BpmnWorkflow) -> dict:
+        header = self._workflow_header(workflow)
+        header["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        header["subprocesses"] = {
+            str(sp_id): dict(self._workflow_header(sp), parent_task_id=str(sp.parent_task_id), spec=sp.spec.name)
+            for sp_id, sp in workflow.subprocesses.items()
+        }
+        return header
+
+    def _workflow_header(self, wf) -> dict:
+        return {
+            "data": self.registry.convert(self.registry.clean(wf.data)),
+            "correlations": wf.correlations,
+            "last_task": str(wf.last_task.id) if wf.last_task is not None else None,
+            "success": wf.success,
+            "completed": wf.completed,
+            "root": str(wf.task_tree.id),
+        }
+
+    # -- loading ----------------------------------------------------------------
+
+    def load(self, session: Session, instance: ProcessInstance, spec, subprocess_specs, script_engine) -> BpmnWorkflow:
+        rows = session.execute(
+            select(InstanceTask.workflow_id, InstanceTask.body, TaskData.body)
+            .join(TaskData, TaskData.sha256 == InstanceTask.data_sha256)
+            .where(InstanceTask.instance_id == instance.id)
+        ).all()
+        by_workflow: dict[str, dict[str, dict]] = {}
+        for workflow_id, body, data_json in rows:
+            dct = dict(body)
+            dct["data"] = json.loads(data_json)
+            dct["delta"] = {}
+            by_workflow.setdefault(workflow_id, {})[dct["id"]] = dct
+
+        header = instance.state
+        workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=script_engine, deserializing=True)
+        self._restore_tasks(workflow, by_workflow.get(TOP, {}), header)
+        workflow.bpmn_events = self.registry.restore(header.get("bpmn_events", []))
+
+        pending = dict(header.get("subprocesses", {}))
+        self._restore_subprocesses(workflow, workflow, pending, by_workflow)
+        workflow._redress_saved = {
+            str(task.id): self._signature(task)
+            for _, wf in self._workflows(workflow)
+            for task in wf.tasks.values()
+        }
+        return workflow
+
+    def _restore_tasks(self, wf, task_dicts: dict[str, dict], header: dict) -> None:
+        wf.tasks = {UUID(tid): self.registry.restore(dct, workflow=wf) for tid, dct in task_dicts.items()}
+        wf.task_tree = wf.tasks.get(UUID(header["root"]))
+        wf.success = header["success"]
+        wf.completed = header.get("completed", False)
+        wf.correlations = header.get("correlations", {})
+        last_task = header.get("last_task")
+        wf.last_task = wf.tasks.get(UUID(last_task)) if last_task else None
+        wf.data = self.registry.restore(header.get("data", {}))
+
+    def _restore_subprocesses(self, top, wf, pending: dict, by_workflow: dict) -> None:
+        # Parents before children: a subprocess hangs off a task of its parent workflow.
+        for task in list(wf.tasks.values()):
+            sp_key = str(task.id)
+            if isinstance(task.task_spec, SubWorkflowTask) and sp_key in pending:
+                header = pending.pop(sp_key)
+                sp_spec = top.subprocess_specs.get(task.task_spec.spec)
+                sp = BpmnSubWorkflow(sp_spec, task.id, top, deserializing=True)
+                self._restore_tasks(sp, by_workflow.get(sp_key, {}), header)
+                top.subprocesses[task.id] = sp
+                sp.completed_event.connect(task.task_spec._on_subworkflow_completed, task)
+                self._restore_subprocesses(top, sp, pending, by_workflow)
+
+
+def _chunks(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,160 @@
+"""Keeping the human-task and timer rows in step with the engine's tasks.
+
+Only the engine tasks that changed in this unit of work are looked at, so the
+cost follows what happened now, not the instance's history.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.task import TaskState
+
+from processes.models import HumanTask, ProcessInstance, Timer, utcnow
+
+
+def spec_properties(task_spec) -> dict:
+    extensions = getattr(task_spec, "extensions", None) or {}
+    return extensions.get("properties", {}) or {}
+
+
+def is_human(task) -> bool:
+    return bool(getattr(task.task_spec, "manual", False))
+
+
+def timer_definition(task):
+    event_definition = getattr(task.task_spec, "event_definition", None)
+    return event_definition if isinstance(event_definition, TimerEventDefinition) else None
+
+
+def timer_due(task) -> datetime | None:
+    """When a waiting timer task fires, from the value SpiffWorkflow evaluated for it."""
+    definition = timer_definition(task)
+    if definition is None:
+        return None
+    value = definition.details(task).value
+    if isinstance(value, dict):  # cycle timers keep {"cycles", "next", "duration"}
+        value = value.get("next")
+    if not value:
+        return None
+    try:
+        due = TimerEventDefinition.get_datetime(value)
+    except Exception:  # noqa: BLE001 - an unparseable value is a design error, seen in the instance
+        return None
+    return due if due.tzinfo else due.replace(tzinfo=timezone.utc)
+
+
+def boundary_due(task) -> datetime | None:
+    """The earliest waiting timer attached to a task (its SLA), if any."""
+    parent = task.parent
+    if parent is None or "BoundaryEventSplit" not in type(parent.task_spec).__name__:
+        return None
+    dues = [timer_due(sibling) for sibling in parent.children if sibling is not task
+            and sibling.state == TaskState.WAITING]
+    dues = [d for d in dues if d is not None]
+    return min(dues) if dues else None
+
+
+def human_task_row(instance: ProcessInstance, task, facts: dict) -> HumanTask:
+    spec = task.task_spec
+    props = spec_properties(spec)
+    return HumanTask(
+        id=str(task.id),
+        instance_id=instance.id,
+        business_key=instance.business_key,
+        process_key=instance.process_key,
+        bpmn_id=spec.bpmn_id,
+        name=spec.bpmn_name or spec.bpmn_id,
+        lane=spec.lane,
+        department=spec.lane,
+        form=props.get("formJsonSchemaFilename"),
+        candidate_group=props.get("candidateGroup"),
+        category=_short(facts.get("category")),
+        severity=_short(facts.get("severity")),
+        channel=_short(facts.get("channel")),
+        summary=_short(facts.get("subject"), 300),
+        created_at=utcnow(),
+        due_at=boundary_due(task),
+    )
+
+
+def _short(value, limit: int = 40):
+    return str(value)[:limit] if value not in (None, "") else None
+
+
+def sync_human_tasks(session: Session, instance: ProcessInstance, changed: list, removed: list[str],
+                     completed_by: str | None) -> tuple[list[HumanTask], list[HumanTask]]:
+    """Insert rows for tasks that became READY; close rows of tasks that left READY.
+
+    Returns (opened, closed)."""
+    touched = {str(t.id): t for t in changed if is_human(t)}
+    if not touched and not removed:
+        return [], []
+    open_rows = {
+        row.id: row
+        for row in session.scalars(
+            select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == "open")
+        )
+    }
+    opened, closed = [], []
+    now = utcnow()
+    for task_id, task in touched.items():
+        row = open_rows.get(task_id)
+        if task.state == TaskState.READY and row is None and session.get(HumanTask, task_id) is None:
+            row = human_task_row(instance, task, task.data)
+            session.add(row)
+            opened.append(row)
+        elif task.state != TaskState.READY and row is not None:
+            row.status = "completed" if task.state == TaskState.COMPLETED else "cancelled"
+            row.completed_at = now
+            if row.status == "completed":
+                row.completed_by = completed_by
+            closed.append(row)
+    for task_id in removed:
+        row = open_rows.get(task_id)
+        if row is not None:
+            row.status, row.completed_at = "cancelled", now
+            closed.append(row)
+    return opened, closed
+
+
+def sync_timers(session: Session, instance: ProcessInstance, changed: list, removed: list[str]) -> list[Timer]:
+    """Upsert rows for waiting timers; mark fired or cancelled the ones that stopped waiting.
+
+    Returns the timers that fired in this unit of work."""
+    timers = [t for t in changed if timer_definition(t) is not None]
+    if not timers and not removed:
+        return []
+    rows = {
+        row.task_id: row
+        for row in session.scalars(
+            select(Timer).where(Timer.instance_id == instance.id, Timer.status == "waiting")
+        )
+    }
+    fired = []
+    now = utcnow()
+    for task in timers:
+        task_id = str(task.id)
+        row = rows.get(task_id)
+        if task.state == TaskState.WAITING:
+            due = timer_due(task)
+            if due is None:
+                continue
+            if row is None:
+                session.add(Timer(instance_id=instance.id, task_id=task_id,
+                                  bpmn_id=task.task_spec.bpmn_id, due_at=due))
+            elif row.due_at != due:
+                row.due_at = due
+        elif row is not None:
+            row.status = "fired" if task.state == TaskState.COMPLETED else "cancelled"
+            row.fired_at = now
+            if row.status == "fired":
+                fired.append(row)
+    for task_id in removed:
+        row = rows.get(task_id)
+        if row is not None:
+            row.status = "cancelled"
+    return fired

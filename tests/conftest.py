@@ -1,0 +1,75 @@
+"""Fixtures: every test gets a fresh database (SQLite, or PostgreSQL when
+REDRESS_TEST_DATABASE_URL is set) with the schema made by the migrations."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from processes.actors import Actor
+from processes.db import Database
+from processes.definitions import read_files
+from processes.runtime import Runtime
+from processes.schema import upgrade
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+PG_URL = os.environ.get("REDRESS_TEST_DATABASE_URL")
+
+
+def _pg_database(base_url: str) -> tuple[str, callable]:
+    """A database of its own for one test, dropped afterwards."""
+    name = f"redress_t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base_url.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = base_url.rsplit("/", 1)[0] + "/" + name
+
+    def drop():
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return url, drop
+
+
+@pytest.fixture
+def database_url(tmp_path):
+    if PG_URL:
+        url, drop = _pg_database(PG_URL)
+        yield url
+        drop()
+    else:
+        yield f"sqlite:///{tmp_path / 'redress.db'}"
+
+
+@pytest.fixture
+def db(database_url):
+    upgrade(database_url)
+    database = Database(database_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def runtime(db):
+    return Runtime(db, settings={"handle_sla": "PT1H"})
+
+
+@pytest.fixture
+def standin_files():
+    return read_files(FIXTURES / "standin")
+
+
+@pytest.fixture
+def product_staff():
+    return Actor("li.product", "product", "department_staff")
+
+
+@pytest.fixture
+def agent():
+    return Actor("wang.agent", "customer_service", "agent")
