@@ -48,11 +48,16 @@ def timer_due(task) -> datetime | None:
 
 
 def boundary_due(task) -> datetime | None:
-    """The earliest waiting timer attached to a task (its SLA), if any."""
-    parent = task.parent
+    """The earliest waiting timer attached to a task (its SLA), if any.
+
+    A looped or multi-instance task's timer hangs on the loop, one level up."""
+    attached, parent = task, task.parent
+    while parent is not None and "Loop" in type(parent.task_spec).__name__ or (
+            parent is not None and "MultiInstance" in type(parent.task_spec).__name__):
+        attached, parent = parent, parent.parent
     if parent is None or "BoundaryEventSplit" not in type(parent.task_spec).__name__:
         return None
-    dues = [timer_due(sibling) for sibling in parent.children if sibling is not task
+    dues = [timer_due(sibling) for sibling in parent.children if sibling is not attached
             and sibling.state == TaskState.WAITING]
     dues = [d for d in dues if d is not None]
     return min(dues) if dues else None
@@ -135,6 +140,7 @@ def sync_timers(session: Session, instance: ProcessInstance, changed: list, remo
         )
     }
     fired = []
+    notify = False
     now = utcnow()
     for task in timers:
         task_id = str(task.id)
@@ -146,6 +152,7 @@ def sync_timers(session: Session, instance: ProcessInstance, changed: list, remo
             if row is None:
                 session.add(Timer(instance_id=instance.id, task_id=task_id,
                                   bpmn_id=task.task_spec.bpmn_id, due_at=due))
+                notify = True
             elif row.due_at != due:
                 row.due_at = due
         elif row is not None:
@@ -157,4 +164,8 @@ def sync_timers(session: Session, instance: ProcessInstance, changed: list, remo
         row = rows.get(task_id)
         if row is not None:
             row.status = "cancelled"
+    if notify:
+        from processes.worker import notify_timers_changed
+
+        notify_timers_changed(session)
     return fired

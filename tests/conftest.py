@@ -62,7 +62,7 @@ def runtime(db):
 
 @pytest.fixture
 def standin_files():
-    return read_files(FIXTURES / "standin")
+    return read_files(ROOT / "processes" / "benchmarks" / "standin")
 
 
 @pytest.fixture
@@ -73,3 +73,33 @@ def product_staff():
 @pytest.fixture
 def agent():
     return Actor("wang.agent", "customer_service", "agent")
+
+
+@pytest.fixture
+def app(database_url, tmp_path):
+    from web import create_app
+
+    upgrade(database_url)
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test",
+                      "WTF_CSRF_ENABLED": False, "PROCESS_SETTINGS": {"handle_sla": "PT1H"}})
+    app.instance_path = str(tmp_path / "instance")
+    yield app
+    app.extensions["redress.db"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def make_user(app):
+    """Create a user; returns (username, bearer token)."""
+    from processes.users import add_user, create_token
+
+    def make(username, department, role, password="pw-12345678"):
+        with app.extensions["redress.db"].write_session.begin() as s:
+            add_user(s, username, department, role, password)
+            return username, create_token(s, username)
+
+    return make

@@ -1,0 +1,43 @@
+# The README's two commands: `make run` and `make test`. Both are safe to run again.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test setup assets worker lint bench clean
+
+run: setup assets
+	$(BIN)/redress init
+	$(BIN)/redress demo
+	$(BIN)/redress serve --host 127.0.0.1 --port 5000 --with-worker
+
+test: setup assets
+	$(BIN)/pytest
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+assets: web/static/vendor/.installed
+
+web/static/vendor/.installed: package.json
+	npm install --no-audit --no-fund --loglevel=error
+	scripts/vendor_assets.sh
+	touch $@
+
+worker: setup
+	$(BIN)/redress worker
+
+lint: setup
+	$(BIN)/ruff check processes handlers web tests
+
+bench: setup
+	$(BIN)/redress bench engine
+
+clean:
+	rm -rf $(VENV) node_modules web/static/vendor

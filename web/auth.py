@@ -1,0 +1,124 @@
+"""Logging in and out; the session expires after PERMANENT_SESSION_LIFETIME."""
+
+from __future__ import annotations
+
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import LoginManager, current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired
+
+from processes import audit
+from processes.models import User
+from processes.users import authenticate
+from web.context import database
+
+login_manager = LoginManager()
+bp = Blueprint("auth", __name__)
+
+
+class StaffUser:
+    """What Flask-Login keeps of a user for a request."""
+
+    def __init__(self, user: User):
+        self.id = user.id
+        self.username = user.username
+        self.display_name = user.display_name or user.username
+        self.department = user.department
+        self.role = user.role
+        self.locale = user.locale
+        self.is_active = user.active
+
+    is_authenticated = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+@login_manager.user_loader
+def load_user(user_id: str):
+    with database().session() as s:
+        user = s.get(User, int(user_id)) if user_id.isdigit() else None
+        return StaffUser(user) if user is not None and user.active else None
+
+
+class LoginForm(FlaskForm):
+    username = StringField("username", validators=[DataRequired()])
+    password = PasswordField("password", validators=[DataRequired()])
+
+
+def _safe_next(target: str | None) -> str | None:
+    if not target:
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc and target.startswith("/") else None
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        with database().write_session.begin() as s:
+            user = authenticate(s, form.username.data.strip(), form.password.data)
+            if user is not None:
+                audit.append(s, user.username, "logged_in")
+                staff = StaffUser(user)
+        if user is not None:
+            session.clear()
+            session.permanent = True
+            login_user(staff)
+            return redirect(_safe_next(request.args.get("next")) or url_for("tasks.inbox"))
+        error = _("Wrong user name or password.")
+    elif request.method == "POST":
+        error = _("Enter your user name and password.")
+    return render_template("login.html", form=form, error=error), (401 if error else 200)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    session.clear()
+    flash(_("You have been logged out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.post("/language")
+def language():
+    choice = request.form.get("locale")
+    if choice in ("zh_CN", "en"):
+        session["locale"] = choice
+        if current_user.is_authenticated:
+            with database().write_session.begin() as s:
+                user = s.get(User, current_user.id)
+                user.locale = choice
+    return redirect(_safe_next(request.form.get("next")) or url_for("tasks.inbox"))
+
+
+def roles_required(*roles: str):
+    """Only these roles may open the view; others get the 403 page."""
+
+    def decorate(view):
+        @wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if current_user.role not in roles:
+                abort(403, _("Your role does not give access to this page."))
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorate
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    app.register_blueprint(bp)

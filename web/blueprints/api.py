@@ -1,0 +1,107 @@
+"""The JSON API under /api/v1: bearer tokens for other systems, the session for the browser."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, g, jsonify, request
+from flask_login import current_user
+
+from processes.errors import Forbidden
+from processes.actors import may_see
+from processes.inbox import SCOPES, list_tasks, task_summary
+from processes.users import user_for_token
+from web.auth import StaffUser
+from web.context import actor, database, runtime
+from web.openapi import openapi_document
+from web.security import csrf
+
+bp = Blueprint("api", __name__)
+csrf.exempt(bp)
+
+
+@bp.before_request
+def authenticate():
+    if request.endpoint == "api.openapi":
+        return None
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        with database().session() as s:
+            user = user_for_token(s, header.split(None, 1)[1].strip())
+            if user is None:
+                return jsonify({"error": "The bearer token is unknown or revoked."}), 401
+            g.api_user = StaffUser(user)
+        return None
+    if current_user.is_authenticated:
+        # A browser session is a cookie: unsafe methods need the CSRF token too.
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            csrf.protect()
+        return None
+    return jsonify({"error": "Authenticate with a bearer token (redress token create USERNAME) or log in."}), 401
+
+
+def _body() -> dict:
+    payload = request.get_json(silent=True)
+    if payload is None:
+        payload = {}
+    if not isinstance(payload, dict):
+        abort(400, "The request body must be a JSON object.")
+    return payload
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(openapi_document())
+
+
+@bp.get("/tasks")
+def tasks():
+    scope = request.args.get("scope", "mine")
+    if scope not in SCOPES:
+        abort(400, f"scope must be one of {', '.join(SCOPES)}")
+    page = request.args.get("page", "1")
+    per_page = request.args.get("per_page", "50")
+    if not page.isdigit() or not per_page.isdigit() or not 1 <= int(per_page) <= 200:
+        abort(400, "page must be a positive number and per_page between 1 and 200")
+    with database().session() as s:
+        result = list_tasks(s, actor(), scope, int(page), int(per_page))
+        return jsonify({"tasks": [task_summary(t) for t in result.tasks], "page": result.page,
+                        "has_next": result.has_next})
+
+
+@bp.get("/tasks/<task_id>")
+def task(task_id: str):
+    row, schema = runtime().task_form(task_id)
+    if not may_see(actor(), row.department, row.assignee):
+        raise Forbidden("This task belongs to another department.")
+    body = task_summary(row)
+    body.update(status=row.status, department=row.department, form=schema,
+                data=_visible_data(runtime().task_data(task_id), schema) if row.status == "open" else {},
+                draft=row.draft)
+    return jsonify(body)
+
+
+def _visible_data(data: dict, schema: dict | None) -> dict:
+    """The case facts a worker needs, without the process's internal settings."""
+    hidden = {"settings"}
+    return {k: v for k, v in data.items() if k not in hidden and not k.startswith("spiff__")}
+
+
+@bp.post("/tasks/<task_id>/claim")
+def claim(task_id: str):
+    return jsonify(task_summary(runtime().claim(task_id, actor())))
+
+
+@bp.post("/tasks/<task_id>/unclaim")
+def unclaim(task_id: str):
+    return jsonify(task_summary(runtime().unclaim(task_id, actor())))
+
+
+@bp.post("/tasks/<task_id>/complete")
+def complete(task_id: str):
+    body = _body()
+    data = body.get("data", {})
+    if not isinstance(data, dict):
+        abort(400, '"data" must be a JSON object of the form\'s fields.')
+    locale = "zh-CN" if request.accept_languages.best_match(["zh-CN", "en"]) == "zh-CN" else "en"
+    open_tasks = runtime().complete(task_id, actor(), data, locale=locale)
+    return jsonify({"tasks": [task_summary(t) for t in open_tasks]})
+

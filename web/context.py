@@ -1,0 +1,24 @@
+"""Shortcuts for views: the runtime, the database and the acting user."""
+
+from __future__ import annotations
+
+from flask import current_app, g
+from flask_login import current_user
+
+from processes.actors import Actor
+from processes.db import Database
+from processes.runtime import Runtime
+
+
+def runtime() -> Runtime:
+    return current_app.extensions["redress.runtime"]
+
+
+def database() -> Database:
+    return current_app.extensions["redress.db"]
+
+
+def actor() -> Actor:
+    """The acting person: a token's user on the API, else the logged-in user."""
+    user = getattr(g, "api_user", None) or current_user
+    return Actor(user.username, user.department, user.role)

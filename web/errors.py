@@ -1,0 +1,50 @@
+"""Error pages and JSON errors: a message a person can act on, never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from processes.errors import RuntimeProblem, ValidationFailed
+
+log = logging.getLogger(__name__)
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(RuntimeProblem)
+    def runtime_problem(exc: RuntimeProblem):
+        if wants_json():
+            body = {"error": exc.message}
+            if isinstance(exc, ValidationFailed):
+                body["errors"] = exc.errors
+            return jsonify(body), exc.status
+        return render_template("error.html", status=exc.status, message=exc.message), exc.status
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):
+        message = _("The form expired or did not come from this site. Reload the page and try again.")
+        if wants_json():
+            return jsonify({"error": message}), 400
+        return render_template("error.html", status=400, message=message), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if wants_json():
+            return jsonify({"error": exc.description}), exc.code
+        return render_template("error.html", status=exc.code, message=exc.description), exc.code
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        log.exception("unhandled error on %s", request.path)
+        message = _("Something went wrong on our side. Nothing was saved; please try again.")
+        if wants_json():
+            return jsonify({"error": message}), 500
+        return render_template("error.html", status=500, message=message), 500

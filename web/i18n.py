@@ -1,0 +1,29 @@
+"""Languages: zh-CN (the default) and English, per user, else from the browser."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, request, session
+from flask_babel import Babel
+from flask_login import current_user
+
+babel = Babel()
+
+
+def select_locale() -> str:
+    chosen = session.get("locale")
+    if not chosen and getattr(current_user, "is_authenticated", False):
+        chosen = getattr(current_user, "locale", None)
+    languages = current_app.config["LANGUAGES"]
+    if chosen in languages:
+        return chosen
+    return request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def ui_language() -> str:
+    """The language key used in forms/ and BPMN translations: "zh-CN" or "en"."""
+    return "en" if select_locale().startswith("en") else "zh-CN"
+
+
+def init_app(app: Flask) -> None:
+    babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.globals["ui_language"] = ui_language
