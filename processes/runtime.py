@@ -417,6 +417,31 @@ class Runtime:
                 select(Timer.due_at).where(Timer.status == "waiting").order_by(Timer.due_at).limit(1)
             )
 
+    # -- changing an instance from outside the engine ----------------------------
+
+    def change_instance(self, instance_id: int, actor: Actor,
+                        change: Callable[[Session, ProcessInstance, BpmnWorkflow], BpmnWorkflow | None],
+                        action: str = "instance_changed", detail: dict | None = None, run: bool = True) -> None:
+        """Apply `change` to an instance's workflow in one unit of work and persist it.
+
+        `change` may mutate the workflow, or return a new one (a migration) and
+        point `instance.definition_id` at its definition; it may raise to refuse."""
+        with self.unit_of_work(actor) as uow:
+            instance = self._lock_instance(uow.session, instance_id)
+            workflow = self._workflow(uow.session, instance)
+            replaced = change(uow.session, instance, workflow)
+            if replaced is not None and replaced is not workflow:
+                # A new task tree: rewrite every row rather than diffing two trees.
+                self.store.forget(uow.session, instance)
+                replaced.script_engine = workflow.script_engine
+                workflow = replaced
+            audit.append(uow.session, actor.username, action, business_key=instance.business_key,
+                         instance_id=instance.id, detail=detail or {})
+            if run:
+                self._run(uow, instance, workflow)
+            else:
+                self._persist(uow, instance, workflow, None)
+
     # -- errors -------------------------------------------------------------------
 
     def retry(self, instance_id: int, actor: Actor = SYSTEM) -> str:

@@ -19,5 +19,6 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
-def upgrade(url: str | None = None, revision: str = "head") -> None:
+def upgrade(url: str | None = None, revision: str = "heads") -> None:
+    """Upgrade to every head: each area of the product keeps its own migration branch."""
     command.upgrade(alembic_config(url), revision)

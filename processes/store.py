@@ -82,6 +82,10 @@ class WorkflowStore:
         workflow._redress_saved = current
         return changed_tasks, removed
 
+    def forget(self, session: Session, instance: ProcessInstance) -> None:
+        """Drop an instance's task rows, so the next save writes its workflow afresh."""
+        session.execute(delete(InstanceTask).where(InstanceTask.instance_id == instance.id))
+
     def _workflows(self, workflow: BpmnWorkflow):
         yield TOP, workflow
         for sp_id, sp in workflow.subprocesses.items():

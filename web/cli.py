@@ -205,5 +205,18 @@ def bench_engine(database_url: str | None, lifecycles: int) -> None:
     click.echo(json.dumps(run(database_url, lifecycles), indent=2))
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
+def _register_area_commands() -> None:
+    """Areas add their commands from their own module (`register(main)`), when present."""
+    import importlib
+
+    for name in ("web.cli_workspace", "web.cli_intake", "web.cli_designer"):
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        module.register(main)
+
+
+_register_area_commands()

@@ -3,9 +3,16 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-import processes.complaint_records  # noqa: F401 - registers its tables on Base.metadata
-import processes.models  # noqa: F401
+import importlib
+import pkgutil
+
+import processes
 from processes.db import Base
+
+# Every module of processes/ named *models or *records declares tables on Base.metadata.
+for _module in pkgutil.iter_modules(processes.__path__):
+    if _module.name.endswith(("models", "records")):
+        importlib.import_module(f"processes.{_module.name}")
 
 config = context.config
 target_metadata = Base.metadata

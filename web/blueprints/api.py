@@ -15,6 +15,7 @@ from web.openapi import openapi_document
 from web.security import csrf
 
 bp = Blueprint("api", __name__)
+url_prefix = "/api/v1"
 csrf.exempt(bp)
 
 
