@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import Session
 
 from processes.models import AuditEntry, AuditHead, utcnow
@@ -30,26 +30,67 @@ def _digest(prev_hash: str, entry_id: int, at: datetime, actor: str, action: str
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+@dataclass
+class PendingEntry:
+    actor: str
+    action: str
+    business_key: str | None
+    instance_id: int | None
+    detail: dict
+
+
 def append(session: Session, actor: str, action: str, *, business_key: str | None = None,
-           instance_id: int | None = None, detail: dict[str, Any] | None = None) -> AuditEntry:
-    """Append one entry in the caller's transaction (the head row is locked until commit)."""
-    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
-    if head is None:
-        head = AuditHead(id=1, last_id=0, last_hash=GENESIS)
-        session.add(head)
-        session.flush()
+           instance_id: int | None = None, detail: dict[str, Any] | None = None) -> None:
+    """Append an entry in the caller's transaction.
+
+    Entries are collected on the session and chained when it flushes them just
+    before commit (see `install`), so a unit of work locks the chain's head
+    once, at its very end, however many entries it writes."""
     # Round-trip detail through JSON so the hash is computed on what is stored.
     detail = json.loads(json.dumps(detail or {}, default=str, ensure_ascii=False))
-    at = utcnow()
-    entry_id = head.last_id + 1
-    digest = _digest(head.last_hash, entry_id, at, actor, action, business_key, instance_id, detail)
-    entry = AuditEntry(id=entry_id, at=at, actor=actor, action=action, business_key=business_key,
-                       instance_id=instance_id, detail=detail, prev_hash=head.last_hash, hash=digest)
-    session.add(entry)
-    head.last_id = entry_id
-    head.last_hash = digest
-    session.flush()
-    return entry
+    session.info.setdefault("audit_pending", []).append(
+        PendingEntry(actor, action, business_key, instance_id, detail))
+
+
+def write_pending(session: Session) -> int:
+    """Chain and insert the session's pending entries; returns how many were written."""
+    pending: list[PendingEntry] = session.info.pop("audit_pending", [])
+    if not pending:
+        return 0
+    head = session.execute(
+        select(AuditHead.last_id, AuditHead.last_hash).where(AuditHead.id == 1).with_for_update()
+    ).first()
+    if head is None:
+        session.execute(insert(AuditHead).values(id=1, last_id=0, last_hash=GENESIS))
+        last_id, last_hash = 0, GENESIS
+    else:
+        last_id, last_hash = head
+    rows = []
+    for entry in pending:
+        at = utcnow()
+        last_id += 1
+        digest = _digest(last_hash, last_id, at, entry.actor, entry.action, entry.business_key,
+                         entry.instance_id, entry.detail)
+        rows.append({"id": last_id, "at": at, "actor": entry.actor, "action": entry.action,
+                     "business_key": entry.business_key, "instance_id": entry.instance_id,
+                     "detail": entry.detail, "prev_hash": last_hash, "hash": digest})
+        last_hash = digest
+    session.execute(insert(AuditEntry), rows)
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_id=last_id, last_hash=last_hash))
+    return len(rows)
+
+
+def install(session_factory) -> None:
+    """Write pending audit entries as the last statements of every transaction."""
+
+    @event.listens_for(session_factory, "before_commit")
+    def _before_commit(session: Session) -> None:
+        if not session.in_nested_transaction():  # a savepoint's release is not the commit
+            write_pending(session)
+
+    @event.listens_for(session_factory, "after_rollback")
+    def _after_rollback(session: Session) -> None:
+        session.info.pop("audit_pending", None)
 
 
 @dataclass

@@ -54,7 +54,12 @@ class Database:
         self.engine = make_engine(self.url)
         self.write_engine = make_engine(self.url, immediate=True) if self.is_sqlite else self.engine
         self.session = sessionmaker(self.engine, expire_on_commit=False)
-        self.write_session = sessionmaker(self.write_engine, expire_on_commit=False)
+        # Units of work flush explicitly (and before each handler's savepoint), not before every query.
+        self.write_session = sessionmaker(self.write_engine, expire_on_commit=False, autoflush=False)
+        from processes import audit
+
+        audit.install(self.session)
+        audit.install(self.write_session)
 
     @property
     def is_sqlite(self) -> bool:

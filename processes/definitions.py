@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -87,21 +88,42 @@ def deploy(session: Session, serializer, files: dict[str, str], actor: str, note
     return deployed
 
 
-class SpecCache:
-    """Restored specs per definition id; a deployed version never changes, so this never goes stale."""
+def latest_id(session: Session, process_key: str) -> int | None:
+    return session.scalar(
+        select(ProcessDefinition.id).where(ProcessDefinition.process_key == process_key)
+        .order_by(ProcessDefinition.version.desc()).limit(1)
+    )
+
+
+@dataclass(frozen=True)
+class LoadedDefinition:
+    id: int
+    process_key: str
+    version: int
+    files: dict
+    spec: object
+    subprocess_specs: dict
+
+
+class DefinitionCache:
+    """Deployed versions with their restored specs; a version never changes, so this never goes stale."""
 
     def __init__(self, serializer):
         self.registry = serializer.registry
-        self._specs: dict[int, tuple] = {}
+        self._loaded: dict[int, LoadedDefinition] = {}
         self._lock = threading.Lock()
 
-    def get(self, definition: ProcessDefinition) -> tuple:
+    def get(self, session: Session, definition_id: int) -> LoadedDefinition:
         with self._lock:
-            cached = self._specs.get(definition.id)
-        if cached is None:
-            spec = self.registry.restore(definition.spec)
-            subprocess_specs = {name: self.registry.restore(sp) for name, sp in definition.subprocess_specs.items()}
-            cached = (spec, subprocess_specs)
+            loaded = self._loaded.get(definition_id)
+        if loaded is None:
+            row = session.get(ProcessDefinition, definition_id)
+            if row is None:
+                raise DefinitionError(f"process definition {definition_id} does not exist")
+            loaded = LoadedDefinition(
+                row.id, row.process_key, row.version, row.files, self.registry.restore(row.spec),
+                {name: self.registry.restore(sp) for name, sp in row.subprocess_specs.items()},
+            )
             with self._lock:
-                self._specs[definition.id] = cached
-        return cached
+                self._loaded[definition_id] = loaded
+        return loaded

@@ -74,7 +74,7 @@ class Runtime:
         self.settings = settings if settings is not None else default_process_settings()
         self.serializer = create_serializer()
         self.store = WorkflowStore(self.serializer)
-        self.specs = definitions.SpecCache(self.serializer)
+        self.definitions = definitions.DefinitionCache(self.serializer)
         self.observers: list[InstanceObserver] = []
         self._cache: OrderedDict[int, tuple[int, BpmnWorkflow]] = OrderedDict()
         self._cache_size = cache_size
@@ -112,17 +112,14 @@ class Runtime:
 
     def deploy(self, files: dict[str, str], actor: Actor = SYSTEM, note: str = "") -> list[ProcessDefinition]:
         with self.unit_of_work(actor) as uow:
-            before = {d.process_key: d.id for d in self._latest_all(uow.session)}
+            existing = set(uow.session.scalars(select(ProcessDefinition.id)))
             deployed = definitions.deploy(uow.session, self.serializer, files, actor.username, note)
             for d in deployed:
-                if before.get(d.process_key) != d.id:
+                if d.id not in existing:
                     audit.append(uow.session, actor.username, "definition_deployed",
                                  detail={"process_key": d.process_key, "version": d.version,
                                          "sha256": d.sha256, "note": note})
             return deployed
-
-    def _latest_all(self, session: Session) -> list[ProcessDefinition]:
-        return list(session.scalars(select(ProcessDefinition)))
 
     # -- instances ----------------------------------------------------------------
 
@@ -135,11 +132,11 @@ class Runtime:
     def _start(self, uow: UnitOfWork, process_key: str, business_key: str, data: dict,
                parent_instance_id: int | None = None, before_start=None) -> int:
         session = uow.session
-        definition = definitions.latest(session, process_key)
-        if definition is None:
+        definition_id = definitions.latest_id(session, process_key)
+        if definition_id is None:
             raise NotFound(f"no process {process_key!r} is deployed")
-        spec, subprocess_specs = self.specs.get(definition)
-        workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=RedressScriptEngine())
+        definition = self.definitions.get(session, definition_id)
+        workflow = BpmnWorkflow(definition.spec, definition.subprocess_specs, script_engine=RedressScriptEngine())
         start_data = {"settings": dict(self.settings), **data, "business_key": business_key}
         for task in workflow.get_tasks(state=TaskState.READY):
             task.data.update(start_data)
@@ -164,9 +161,9 @@ class Runtime:
             "session": uow.session, "services": Services(self, uow, instance),
         }
         try:
-            workflow.do_engine_steps()
-            workflow.refresh_timers()
-            workflow.do_engine_steps()
+            workflow.do_engine_steps()  # ends by refreshing timers, which can make more work ready
+            while workflow.get_next_task(state=TaskState.READY, manual=False) is not None:
+                workflow.do_engine_steps()
             if instance.status == "error" and not _error_tasks(workflow):
                 instance.status, instance.error, instance.error_task_id = "running", None, None
         except SQLAlchemyError:
@@ -192,9 +189,7 @@ class Runtime:
         for timer in fired:
             audit.append(session, uow.actor.username, "timer_fired", business_key=instance.business_key,
                          instance_id=instance.id, detail={"timer": timer.bpmn_id})
-        instance.awaiting = sorted({
-            event.name for event in workflow.waiting_events() if "Message" in event.event_type
-        })
+        instance.awaiting = _awaited_messages(workflow)
         if workflow.completed and instance.status != "completed":
             instance.status = "completed"
             instance.completed_at = utcnow()
@@ -223,9 +218,9 @@ class Runtime:
             cached = self._cache.pop(instance.id, None)
         if cached is not None and cached[0] == instance.version:
             return cached[1]
-        definition = session.get(ProcessDefinition, instance.definition_id)
-        spec, subprocess_specs = self.specs.get(definition)
-        return self.store.load(session, instance, spec, subprocess_specs, RedressScriptEngine())
+        definition = self.definitions.get(session, instance.definition_id)
+        return self.store.load(session, instance, definition.spec, definition.subprocess_specs,
+                               RedressScriptEngine())
 
     def _checkin(self, instance_id: int, version: int, workflow: BpmnWorkflow) -> None:
         with self._cache_lock:
@@ -240,9 +235,9 @@ class Runtime:
             instance = session.get(ProcessInstance, instance_id)
             if instance is None:
                 raise NotFound(f"process instance {instance_id} does not exist")
-            definition = session.get(ProcessDefinition, instance.definition_id)
-            spec, subprocess_specs = self.specs.get(definition)
-            return self.store.load(session, instance, spec, subprocess_specs, RedressScriptEngine())
+            definition = self.definitions.get(session, instance.definition_id)
+            return self.store.load(session, instance, definition.spec, definition.subprocess_specs,
+                                   RedressScriptEngine())
 
     # -- human tasks --------------------------------------------------------------
 
@@ -251,7 +246,10 @@ class Runtime:
         if row is None:
             raise NotFound("This task does not exist.")
         instance = self._lock_instance(session, row.instance_id) if lock else session.get(ProcessInstance, row.instance_id)
-        session.refresh(row)  # re-read after the lock: someone may have completed it meanwhile
+        if not self.db.is_sqlite:
+            # Re-read after the lock: someone may have completed it meanwhile. (SQLite's
+            # write transactions are serial from their first statement, so the row is fresh.)
+            session.refresh(row)
         if row.status != "open":
             raise Conflict(f"This task was already {row.status}"
                            + (f" by {row.completed_by}." if row.completed_by else "."))
@@ -303,7 +301,8 @@ class Runtime:
             row = session.get(HumanTask, task_id)
             if row is None:
                 raise NotFound("This task does not exist.")
-            definition = session.get(ProcessDefinition, session.get(ProcessInstance, row.instance_id).definition_id)
+            instance = session.get(ProcessInstance, row.instance_id)
+            definition = self.definitions.get(session, instance.definition_id)
             return row, forms.load_form(definition.files, row.form)
 
     def task_data(self, task_id: str) -> dict:
@@ -331,7 +330,7 @@ class Runtime:
             row, instance = self._open_task(session, task_id)
             if not may_work(actor, row.department, row.candidate_group, row.assignee):
                 raise Forbidden("This task belongs to another department, group or person.")
-            definition = session.get(ProcessDefinition, instance.definition_id)
+            definition = self.definitions.get(session, instance.definition_id)
             schema = forms.load_form(definition.files, row.form)
             cleaned = forms.clean(schema, data)
             errors = forms.validate(schema, cleaned, locale)
@@ -474,6 +473,18 @@ class Runtime:
                 select(HumanTask).where(HumanTask.business_key == business_key, HumanTask.status == "open")
                 .order_by(HumanTask.created_at)
             ))
+
+
+def _awaited_messages(workflow: BpmnWorkflow) -> list[str]:
+    """Message names waited for now, including those behind an event-based gateway
+    (whose pending event is a MultipleEventDefinition without a name of its own)."""
+    names = set()
+    for task in workflow.event_manager.tasks.values():
+        definition = task.task_spec.event_definition
+        for each in getattr(definition, "event_definitions", None) or [definition]:
+            if isinstance(each, MessageEventDefinition) or "Message" in type(each).__name__:
+                names.add(each.name)
+    return sorted(n for n in names if n)
 
 
 def _error_tasks(workflow: BpmnWorkflow) -> list:

@@ -13,7 +13,7 @@ import json
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
@@ -67,16 +67,21 @@ class WorkflowStore:
 
         self._store_data(session, data_rows)
         removed = [tid for tid in saved if tid not in current]
-        stale = [row["task_id"] for row in changed_rows if row["task_id"] in saved] + removed
-        if stale:
-            for chunk in _chunks(stale, 500):
+        if removed:
+            for chunk in _chunks(removed, 500):
                 session.execute(
                     delete(InstanceTask).where(
                         InstanceTask.instance_id == instance.id, InstanceTask.task_id.in_(chunk)
                     )
                 )
         if changed_rows:
-            session.execute(insert(InstanceTask), changed_rows)
+            stmt = _dialect_insert(session)(InstanceTask)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["instance_id", "task_id"],
+                set_={"workflow_id": stmt.excluded.workflow_id, "body": stmt.excluded.body,
+                      "data_sha256": stmt.excluded.data_sha256},
+            )
+            session.execute(stmt, changed_rows)
 
         instance.state = self._header(workflow)
         workflow._redress_saved = current
@@ -116,22 +121,9 @@ class WorkflowStore:
         return body, data_json
 
     def _store_data(self, session: Session, data_rows: dict[str, str]) -> None:
-        if not data_rows:
-            return
-        known = set(
-            session.scalars(select(TaskData.sha256).where(TaskData.sha256.in_(list(data_rows))))
-        )
-        new = [{"sha256": sha, "body": body} for sha, body in data_rows.items() if sha not in known]
-        if not new:
-            return
-        if session.get_bind().dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            session.execute(pg_insert(TaskData).on_conflict_do_nothing(), new)
-        else:
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            session.execute(sqlite_insert(TaskData).on_conflict_do_nothing(), new)
+        if data_rows:
+            rows = [{"sha256": sha, "body": body} for sha, body in data_rows.items()]
+            session.execute(_dialect_insert(session)(TaskData).on_conflict_do_nothing(), rows)
 
     def _header(self, workflow: BpmnWorkflow) -> dict:
         header = self._workflow_header(workflow)
@@ -203,6 +195,17 @@ class WorkflowStore:
                 top.subprocesses[task.id] = sp
                 sp.completed_event.connect(task.task_spec._on_subworkflow_completed, task)
                 self._restore_subprocesses(top, sp, pending, by_workflow)
+
+
+def _dialect_insert(session: Session):
+    """INSERT with ON CONFLICT support for the session's database."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
 
 
 def _chunks(items: list, size: int):

@@ -98,17 +98,20 @@ def sync_human_tasks(session: Session, instance: ProcessInstance, changed: list,
     touched = {str(t.id): t for t in changed if is_human(t)}
     if not touched and not removed:
         return [], []
-    open_rows = {
-        row.id: row
-        for row in session.scalars(
-            select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == "open")
-        )
-    }
+    # One query for the rows of every task that changed or vanished, whatever their status.
+    wanted = list(touched) + list(removed)
+    rows = {row.id: row for row in session.scalars(select(HumanTask).where(HumanTask.id.in_(wanted)))}
+    open_rows = {task_id: row for task_id, row in rows.items() if row.status == "open"}
     opened, closed = [], []
     now = utcnow()
     for task_id, task in touched.items():
         row = open_rows.get(task_id)
-        if task.state == TaskState.READY and row is None and session.get(HumanTask, task_id) is None:
+        if task.state == TaskState.READY and task_id in rows and row is None:
+            # A task reset to READY (a retry or a migration) opens its row again.
+            row = rows[task_id]
+            row.status, row.completed_at, row.completed_by = "open", None, None
+            opened.append(row)
+        elif task.state == TaskState.READY and row is None:
             row = human_task_row(instance, task, task.data)
             session.add(row)
             opened.append(row)

@@ -1,0 +1,66 @@
+"""The audit log is append-only and hash-chained: tampering is detected."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+from sqlalchemy import delete, select, update
+
+from processes import audit
+from processes.models import AuditEntry
+
+
+def _start(runtime, standin_files, agent):
+    runtime.deploy(standin_files)
+    runtime.start("standin", "C-A", {"channel": "phone", "rounds_done": 0})
+    task = runtime.open_tasks("C-A")[0]
+    runtime.claim(task.id, agent)
+    runtime.complete(task.id, agent, {"subject": "Broken kettle", "severity": "low"})
+
+
+def test_every_change_is_logged_with_actor_and_data(runtime, standin_files, agent, db):
+    _start(runtime, standin_files, agent)
+    with db.session() as s:
+        entries = audit.history(s, "C-A")
+    actions = [e.action for e in entries]
+    assert actions[:3] == ["instance_started", "task_claimed", "task_completed"]
+    completed = entries[2]
+    assert completed.actor == agent.username and completed.detail["data"]["subject"] == "Broken kettle"
+    with db.session() as s:
+        assert audit.verify(s).ok
+
+
+def test_changed_row_is_detected(runtime, standin_files, agent, db):
+    _start(runtime, standin_files, agent)
+    with db.write_session.begin() as s:
+        s.execute(update(AuditEntry).where(AuditEntry.action == "task_completed").values(actor="mallory"))
+    with db.session() as s:
+        result = audit.verify(s)
+    assert not result.ok and "changed" in result.problem
+
+
+def test_deleted_rows_are_detected_in_the_middle_and_at_the_end(runtime, standin_files, agent, db):
+    _start(runtime, standin_files, agent)
+    with db.write_session.begin() as s:
+        first_id = s.scalar(select(AuditEntry.id).where(AuditEntry.action == "task_claimed"))
+        s.execute(delete(AuditEntry).where(AuditEntry.id == first_id))
+    with db.session() as s:
+        assert "missing" in audit.verify(s).problem
+    # Restore order by removing everything after the gap: the head still remembers the tail.
+    with db.write_session.begin() as s:
+        s.execute(delete(AuditEntry).where(AuditEntry.id >= first_id))
+    with db.session() as s:
+        result = audit.verify(s)
+    assert not result.ok and "deleted" in result.problem
+
+
+def test_cli_verify_exit_status(runtime, standin_files, agent, db, monkeypatch):
+    from web.cli import main
+
+    _start(runtime, standin_files, agent)
+    monkeypatch.setenv("REDRESS_DATABASE_URL", db.url)
+    ok = CliRunner().invoke(main, ["audit", "verify"])
+    assert ok.exit_code == 0 and "intact" in ok.output
+    with db.write_session.begin() as s:
+        s.execute(update(AuditEntry).where(AuditEntry.id == 1).values(detail={"forged": True}))
+    broken = CliRunner().invoke(main, ["audit", "verify"])
+    assert broken.exit_code == 1
