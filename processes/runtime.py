@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition as AnyMessageDefinition
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
@@ -485,6 +486,17 @@ def _awaited_messages(workflow: BpmnWorkflow) -> list[str]:
             if isinstance(each, MessageEventDefinition) or "Message" in type(each).__name__:
                 names.add(each.name)
     return sorted(n for n in names if n)
+
+
+def awaited_messages(workflow: BpmnWorkflow) -> list[str]:
+    """Names of the messages the workflow waits for now (an event-based gateway waits for several)."""
+    names = set()
+    for task in workflow.event_manager.tasks.values():
+        definition = task.task_spec.event_definition
+        for each in getattr(definition, "event_definitions", None) or [definition]:
+            if isinstance(each, AnyMessageDefinition):
+                names.add(each.name)
+    return sorted(names)
 
 
 def _error_tasks(workflow: BpmnWorkflow) -> list:
