@@ -154,7 +154,7 @@ class Runtime:
         return instance.id
 
     def _run(self, uow: UnitOfWork, instance: ProcessInstance, workflow: BpmnWorkflow,
-             completed_by: str | None = None) -> None:
+             completed_by: str | None = None, settle: bool = False) -> None:
         """Run engine steps until only people or time can move the instance, then persist."""
         engine: RedressScriptEngine = workflow.script_engine
         engine.context_factory = lambda task: {
@@ -163,7 +163,8 @@ class Runtime:
         }
         try:
             workflow.do_engine_steps()  # ends by refreshing timers, which can make more work ready
-            while workflow.get_next_task(state=TaskState.READY, manual=False) is not None:
+            # Only a timer firing leaves engine work behind; looking costs a walk of the tree.
+            while settle and workflow.get_next_task(state=TaskState.READY, manual=False) is not None:
                 workflow.do_engine_steps()
             if instance.status == "error" and not _error_tasks(workflow):
                 instance.status, instance.error, instance.error_task_id = "running", None, None
@@ -403,7 +404,7 @@ class Runtime:
                 return None
             instance = self._lock_instance(session, timer.instance_id)
             workflow = self._workflow(session, instance)
-            self._run(uow, instance, workflow)
+            self._run(uow, instance, workflow, settle=True)
             session.refresh(timer)
             if timer.status == "waiting":
                 # The engine did not consider it due yet (clocks differ by a hair); look again shortly.

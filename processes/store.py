@@ -41,19 +41,19 @@ class WorkflowStore:
 
     def save(self, session: Session, instance: ProcessInstance, workflow: BpmnWorkflow) -> tuple[list, list[str]]:
         """Write the tasks that changed; returns (changed engine tasks, ids of removed tasks)."""
-        saved: dict[str, tuple] = getattr(workflow, "_redress_saved", None) or {}
-        current: dict[str, tuple] = {}
+        saved: dict = getattr(workflow, "_redress_saved", None) or {}
+        current: dict = {}
         changed_rows: list[dict] = []
         changed_tasks = []
         data_rows: dict[str, str] = {}
 
         for workflow_id, wf in self._workflows(workflow):
-            for task in wf.tasks.values():
-                task_id = str(task.id)
+            for task_uuid, task in wf.tasks.items():
                 signature = self._signature(task)
-                current[task_id] = signature
-                if saved.get(task_id) == signature:
+                current[task_uuid] = signature
+                if saved.get(task_uuid) == signature:
                     continue
+                task_id = str(task_uuid)
                 body, data_json = self._task_body(task)
                 data_sha = hashlib.sha256(data_json.encode()).hexdigest()
                 data_rows[data_sha] = data_json
@@ -62,11 +62,10 @@ class WorkflowStore:
                      "body": body, "data_sha256": data_sha}
                 )
                 changed_tasks.append(task)
-                # Signatures of unfinished tasks include their data hash, see _signature.
-                current[task_id] = self._signature(task)
+
 
         self._store_data(session, data_rows)
-        removed = [tid for tid in saved if tid not in current]
+        removed = [str(tid) for tid in saved if tid not in current]
         if removed:
             for chunk in _chunks(removed, 500):
                 session.execute(
@@ -97,13 +96,18 @@ class WorkflowStore:
             yield str(sp_id), sp
 
     def _signature(self, task) -> tuple:
-        internal = _json(self.registry.convert(task.internal_data)) if task.internal_data else ""
-        base = (task.state, task.last_state_change, task.triggered, tuple(task._children), internal)
+        """What must differ for a task to need writing again.
+
+        A finished task only changes by changing state (or gaining children), so
+        its signature is cheap; an unfinished one may have its internal or
+        process data changed in place (a timer's evaluation, a loop's progress,
+        a message's payload), so those are part of its check."""
+        base = (task.state, task.last_state_change, task.triggered, len(task._children))
         if task.state & FINISHED:
             return base
-        # Unfinished tasks may have their data changed in place (a timer's
-        # evaluation, a message's payload), so their data is part of the check.
-        return base + (hash(_json(self.registry.convert(self.registry.clean(task.data)))),)
+        internal = _json(self.registry.convert(task.internal_data)) if task.internal_data else ""
+        data = _json(self.registry.convert(self.registry.clean(task.data)))
+        return base + (tuple(task._children), hash(internal), hash(data))
 
     def _task_body(self, task) -> tuple[dict, str]:
         body = {
@@ -167,9 +171,9 @@ class WorkflowStore:
         pending = dict(header.get("subprocesses", {}))
         self._restore_subprocesses(workflow, workflow, pending, by_workflow)
         workflow._redress_saved = {
-            str(task.id): self._signature(task)
+            task_uuid: self._signature(task)
             for _, wf in self._workflows(workflow)
-            for task in wf.tasks.values()
+            for task_uuid, task in wf.tasks.items()
         }
         return workflow
 

@@ -74,6 +74,30 @@ def _history_cost(runtime: Runtime, key: str, prior: int, samples: int) -> float
     return statistics.median(times)
 
 
+def _memory_history_cost(spec, subprocess_specs, prior: int, samples: int) -> float:
+    """The same measurement on bare SpiffWorkflow: how much the engine itself grows with history."""
+    workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=RedressScriptEngine())
+    for task in workflow.get_tasks(state=TaskState.READY):
+        task.data.update({"settings": dict(SETTINGS), **START})
+    workflow.do_engine_steps()
+
+    def complete_one(data):
+        task = workflow.get_next_task(state=TaskState.READY, manual=True)
+        task.data.update(data)
+        task.run()
+        workflow.do_engine_steps()
+
+    complete_one(REGISTER)
+    for _ in range(prior - 1):
+        complete_one(AGAIN)
+    times = []
+    for _ in range(samples):
+        began = time.perf_counter()
+        complete_one(AGAIN)
+        times.append(time.perf_counter() - began)
+    return statistics.median(times)
+
+
 def _percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
@@ -107,6 +131,8 @@ def run(database_url: str | None = None, lifecycles: int = 30, samples: int = 15
 
         after_10 = _history_cost(runtime, f"hist10-{stamp}", 10, samples)
         after_500 = _history_cost(runtime, f"hist500-{stamp}", 500, samples)
+        memory_after_10 = _memory_history_cost(spec, subprocess_specs, 10, samples)
+        memory_after_500 = _memory_history_cost(spec, subprocess_specs, 500, samples)
         # The same instance again, as a newly started process would meet it: no cache.
         cold = Runtime(db, settings=SETTINGS)
         cold_task = cold.open_tasks(f"hist500-{stamp}")[0]
@@ -129,5 +155,8 @@ def run(database_url: str | None = None, lifecycles: int = 30, samples: int = 15
         "complete_after_500_tasks_ms": round(after_500 * 1000, 2),
         "history_cost_ratio_500_vs_10": round(after_500 / after_10, 3),
         "target_history_ratio_at_most": 1.5,
+        "in_memory_complete_after_10_tasks_ms": round(memory_after_10 * 1000, 3),
+        "in_memory_complete_after_500_tasks_ms": round(memory_after_500 * 1000, 3),
+        "in_memory_history_cost_ratio_500_vs_10": round(memory_after_500 / memory_after_10, 3),
         "complete_after_500_tasks_cold_cache_ms": round(cold_500 * 1000, 2),
     }
