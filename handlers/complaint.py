@@ -51,6 +51,7 @@ COMPLAINT_FIELDS = (
 DEFAULT_REQUIRED = ("customer_name", "contact", "subject", "description", "remedy_sought")
 COMPENSATION_KINDS = ("points", "coupon", "refund", "cash")
 MAX_ESCALATION_LEVEL = 4
+ARCHIVE_OUTCOMES = ("closed", "closed_incomplete", "closed_duplicate")
 # Variables that are configuration or plumbing, not part of the complaint's file.
 _NOT_ARCHIVED = ("settings",)
 
@@ -99,7 +100,9 @@ def check_completeness(ctx) -> dict:
     """Absorb the customer's `customer_details` (if any) into the complaint fields and list what is missing.
 
     params: `required` (list of field names; "contact" means phone or email).
-    returns: the absorbed fields, `missing_fields` (list), `complete` (bool), `customer_details` (None).
+    returns: the absorbed fields (and None for complaint fields not given at all), `missing_fields` (list),
+    `complete` (bool), `status` (registered|awaiting_details), `customer_details` (None), and
+    `received_at` (now) when the start data had none.
     """
     out: dict[str, Any] = {}
     details = ctx.data.get("customer_details")
@@ -119,13 +122,31 @@ def check_completeness(ctx) -> dict:
             missing.append(name)
     out["missing_fields"] = missing
     out["complete"] = not missing
+    out["status"] = "registered" if not missing else "awaiting_details"
+    # Every field exists afterwards, so scripts and gateways can test it without a NameError.
+    for name in (*COMPLAINT_FIELDS, "category", "severity"):
+        if name not in ctx.data and name not in out:
+            out[name] = None
+    if "safety_issue" not in ctx.data:
+        out["safety_issue"] = False
+    if not ctx.data.get("received_at"):
+        out["received_at"] = _now().isoformat()  # SLA clocks start at receipt
     return out
 
 
-def _notify(ctx, recipient_type: str, recipient: str, template: str, subject: str = "", body: str = "",
-            payload: dict | None = None) -> Notification:
+def _notify(
+    ctx,
+    recipient_type: str,
+    recipient: str,
+    template: str,
+    subject: str = "",
+    body: str = "",
+    payload: dict | None = None,
+) -> Notification:
     if recipient_type not in RECIPIENT_TYPES:
-        raise HandlerError(f"recipient_type must be one of {', '.join(RECIPIENT_TYPES)}, not {recipient_type!r}")
+        raise HandlerError(
+            f"recipient_type must be one of {', '.join(RECIPIENT_TYPES)}, not {recipient_type!r}"
+        )
     if not recipient:
         raise HandlerError(f"no recipient for the {template} notification")
     note = Notification(
@@ -144,8 +165,9 @@ def _notify(ctx, recipient_type: str, recipient: str, template: str, subject: st
     return note
 
 
-def _customer_address(data: dict) -> str | None:
-    return data.get("customer_email") or data.get("customer_phone")
+def _customer_address(data: dict) -> str:
+    # Without email or phone the customer reads it in the portal, under the complaint's reference.
+    return data.get("customer_email") or data.get("customer_phone") or "portal"
 
 
 @handler("acknowledge")
@@ -158,15 +180,20 @@ def acknowledge(ctx) -> dict:
     if not reference:
         raise HandlerError("a complaint needs its reference number before it is acknowledged")
     recipient = _customer_address(ctx.data)
-    if not recipient:
-        raise HandlerError("the customer has neither phone nor email to acknowledge to")
     note = _notify(
-        ctx, "customer", recipient, "acknowledgement",
+        ctx,
+        "customer",
+        recipient,
+        "acknowledgement",
         subject=f"投诉已受理 Complaint received: {reference}",
         body=f"我们已收到您的投诉,编号 {reference}。We have received your complaint, reference {reference}.",
         payload={"reference": reference, "channel": ctx.data.get("channel")},
     )
-    return {"status": "acknowledged", "acknowledged_at": note.created_at.isoformat(), "acknowledgement_id": note.id}
+    return {
+        "status": "acknowledged",
+        "acknowledged_at": note.created_at.isoformat(),
+        "acknowledgement_id": note.id,
+    }
 
 
 @handler("notify")
@@ -174,7 +201,8 @@ def notify(ctx) -> dict:
     """Write a notification for a department, user, role or the customer.
 
     params: `recipient_type` (department|user|role|customer), `recipient` (id, username, role;
-    for the customer defaults to the customer's email or phone), `template`, `subject`, `body`.
+    for the customer defaults to the customer's email or phone, else "portal"), `template`, `subject`,
+    `body`, `payload` (dict merged into the notification's payload).
     returns: `last_notification_id`.
     """
     recipient_type = _param(ctx, "recipient_type", "department")
@@ -182,13 +210,17 @@ def notify(ctx) -> dict:
     if recipient is None and recipient_type == "customer":
         recipient = _customer_address(ctx.data)
     template = _param(ctx, "template", "notice")
-    payload = {k: ctx.data.get(k) for k in ("reference", "category", "severity", "department",
-                                             "escalation_level", "status") if k in ctx.data}
+    payload = {
+        k: ctx.data.get(k)
+        for k in ("reference", "category", "severity", "department", "escalation_level", "status")
+        if k in ctx.data
+    }
     extra = _param(ctx, "payload")
     if isinstance(extra, dict):
         payload.update(extra)
-    note = _notify(ctx, recipient_type, recipient, template, _param(ctx, "subject", ""),
-                   _param(ctx, "body", ""), payload)
+    note = _notify(
+        ctx, recipient_type, recipient, template, _param(ctx, "subject", ""), _param(ctx, "body", ""), payload
+    )
     return {"last_notification_id": note.id}
 
 
@@ -262,10 +294,14 @@ def check_budget(ctx) -> dict:
     amount = _money(_param(ctx, "amount", ctx.data.get("compensation_amount")), "compensation amount")
     month = _month()
     row = session.scalar(
-        select(DepartmentBudget).where(DepartmentBudget.department == department, DepartmentBudget.month == month)
+        select(DepartmentBudget).where(
+            DepartmentBudget.department == department, DepartmentBudget.month == month
+        )
     )
     default = _param(ctx, "default_budget")
-    limit = row.amount if row is not None else (None if default is None else _money(default, "default budget"))
+    limit = (
+        row.amount if row is not None else (None if default is None else _money(default, "default budget"))
+    )
     spent = _spent(session, department, month)
     over = limit is not None and spent + amount > limit
     return {
@@ -324,10 +360,15 @@ def record_escalation(ctx) -> dict:
         level += 1
     if not ctx.business_key:
         raise HandlerError("an escalation record needs the complaint reference")
-    session.add(EscalationRecord(
-        business_key=ctx.business_key, level=level, reason=reason, task=ctx.task_name,
-        note=str(_param(ctx, "note", "") or ""),
-    ))
+    session.add(
+        EscalationRecord(
+            business_key=ctx.business_key,
+            level=level,
+            reason=reason,
+            task=ctx.task_name,
+            note=str(_param(ctx, "note", "") or ""),
+        )
+    )
     complaint = _complaint(ctx)
     if complaint is not None and raise_level:
         complaint.escalation_level = level
@@ -357,12 +398,21 @@ def _history(ctx) -> dict:
             for e in rows(EscalationRecord, EscalationRecord.id)
         ],
         "compensation": [
-            {"at": c.created_at.isoformat(), "kind": c.kind, "amount": str(c.amount), "department": c.department,
-             "approved_by_management": c.approved_by_management}
+            {
+                "at": c.created_at.isoformat(),
+                "kind": c.kind,
+                "amount": str(c.amount),
+                "department": c.department,
+                "approved_by_management": c.approved_by_management,
+            }
             for c in rows(CompensationEntry, CompensationEntry.id)
         ],
         "notifications": [
-            {"at": n.created_at.isoformat(), "to": f"{n.recipient_type}:{n.recipient}", "template": n.template}
+            {
+                "at": n.created_at.isoformat(),
+                "to": f"{n.recipient_type}:{n.recipient}",
+                "template": n.template,
+            }
             for n in rows(Notification, Notification.id)
         ],
     }
@@ -376,11 +426,15 @@ def archive(ctx) -> dict:
     when the runtime offers `ctx.services.handling_history(business_key)` (completed tasks with
     who/when) it is included as `tasks`.
     params: `outcome` (closed|closed_incomplete|closed_duplicate).
-    returns: `archive_id`, `archive_sha256`, `archived_at`.
+    returns: `status` (the outcome), `closed_at`, `archive_id`, `archive_sha256`.
     """
     if not ctx.business_key:
         raise HandlerError("an archive record needs the complaint reference")
+    outcome = str(_param(ctx, "outcome", "closed"))
+    if outcome not in ARCHIVE_OUTCOMES:
+        raise HandlerError(f"archive outcome must be one of {', '.join(ARCHIVE_OUTCOMES)}, not {outcome!r}")
     variables = {k: v for k, v in ctx.data.items() if k not in _NOT_ARCHIVED}
+    variables["status"] = outcome
     history = _history(ctx)
     task_history = getattr(ctx.services, "handling_history", None)
     if callable(task_history):
@@ -391,7 +445,8 @@ def archive(ctx) -> dict:
     ).hexdigest()
     record = ArchiveRecord(
         business_key=ctx.business_key,
-        outcome=str(_param(ctx, "outcome", ctx.data.get("status") or "closed")),
+        archived_at=_now(),
+        outcome=outcome,
         snapshot=snapshot,
         sha256=digest,
     )
@@ -401,7 +456,12 @@ def archive(ctx) -> dict:
     if complaint is not None and complaint.closed_at is None:
         complaint.closed_at = _now()
     session.flush()
-    return {"archive_id": record.id, "archive_sha256": digest, "archived_at": record.archived_at.isoformat()}
+    return {
+        "status": record.outcome,
+        "closed_at": record.archived_at.isoformat(),
+        "archive_id": record.id,
+        "archive_sha256": digest,
+    }
 
 
 @handler("start_improvement_action")
@@ -429,15 +489,19 @@ def start_improvement_action(ctx) -> dict:
     )
     session.add(action)
     session.flush()
-    instance_id = start_process("improvement_action", action.business_key, {
-        "reference": action.business_key,
-        "improvement_action_id": action.id,
-        "department": department,
-        "root_cause": action.root_cause,
-        "product": action.product,
-        "due_date": due.isoformat(),
-        "settings": ctx.data.get("settings") or {},
-    })
+    instance_id = start_process(
+        "improvement_action",
+        action.business_key,
+        {
+            "reference": action.business_key,
+            "improvement_action_id": action.id,
+            "department": department,
+            "root_cause": action.root_cause,
+            "product": action.product,
+            "due_date": due.isoformat(),
+            "settings": ctx.data.get("settings") or {},
+        },
+    )
     if isinstance(instance_id, int):
         action.instance_id = instance_id
     return {"improvement_action_id": action.id, "improvement_due_date": due.isoformat()}
@@ -460,4 +524,3 @@ def complete_improvement_action(ctx) -> dict:
     action.completed_at = _now()
     session.flush()
     return {"improvement_status": "done"}
-

@@ -11,7 +11,19 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, event
+from sqlalchemy import (
+    JSON,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    inspect,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from processes.db import Base
@@ -152,8 +164,6 @@ def _refuse_archive_changes(session: Session, _context, _instances) -> None:
 
 def _archive_changed(session: Session, obj: ArchiveRecord) -> bool:
     # Marking a file reviewed is the one change allowed.
-    from sqlalchemy import inspect
-
     state = inspect(obj)
     for attr in state.attrs:
         if attr.key != "reviewed_at" and attr.history.has_changes():

@@ -38,14 +38,9 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         20000,
         "A department's monthly compensation budget when no budget row is set for the month.",
     ),
-    "duplicate_window_days": (30, "Earlier complaints of the same customer within this many days are compared."),
-    "investigate_days": (
-        5,
-        "Fallback investigation time limit in calendar days, used when the SLA policy is not available.",
-    ),
-    "resolve_days": (
-        15,
-        "Fallback resolution time limit in calendar days, used when the SLA policy is not available.",
+    "duplicate_window_days": (
+        30,
+        "Earlier complaints of the same customer within this many days are compared.",
     ),
     "improvement_due_days": (30, "Days the responsible department has to complete an improvement action."),
     "required_fields": (
@@ -61,7 +56,9 @@ SETTINGS: dict[str, tuple[Any, str]] = {
 
 def default_settings() -> dict[str, Any]:
     """The settings a complaint process starts with unless the deployment overrides them."""
-    return {key: (list(value) if isinstance(value, list) else value) for key, (value, _doc) in SETTINGS.items()}
+    return {
+        key: (list(value) if isinstance(value, list) else value) for key, (value, _doc) in SETTINGS.items()
+    }
 
 
 def describe_settings() -> dict[str, str]:

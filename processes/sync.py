@@ -26,8 +26,12 @@ def is_human(task) -> bool:
 
 
 def timer_definition(task):
+    """The task's timer, also when it waits at an event-based gateway among other events."""
     event_definition = getattr(task.task_spec, "event_definition", None)
-    return event_definition if isinstance(event_definition, TimerEventDefinition) else None
+    for each in getattr(event_definition, "event_definitions", None) or [event_definition]:
+        if isinstance(each, TimerEventDefinition):
+            return each
+    return None
 
 
 def timer_due(task) -> datetime | None:

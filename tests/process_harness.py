@@ -18,6 +18,7 @@ from typing import Any
 import jsonschema
 import time_machine
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
@@ -58,8 +59,14 @@ class HarnessError(AssertionError):
 
 
 class ProcessHarness:
-    def __init__(self, process_id: str, session=None, services=None, business_key: str | None = None,
-                 now: datetime = DEFAULT_START):
+    def __init__(
+        self,
+        process_id: str,
+        session=None,
+        services=None,
+        business_key: str | None = None,
+        now: datetime = DEFAULT_START,
+    ):
         self.process_id = process_id
         self.session = session
         self.services = services if services is not None else RecordingServices()
@@ -71,9 +78,15 @@ class ProcessHarness:
 
     # --- lifecycle ---------------------------------------------------------------------
     @classmethod
-    def start(cls, data: dict, process_id: str = "complaint_handling", session=None, services=None,
-              now: datetime = DEFAULT_START) -> ProcessHarness:
-        harness = cls(process_id, session, services, data.get("reference"), now)
+    def start(
+        cls,
+        data: dict,
+        process_id: str = "complaint_handling",
+        session=None,
+        services=None,
+        now: datetime = DEFAULT_START,
+    ) -> ProcessHarness:
+        harness = cls(process_id, session, services, data.get("business_key") or data.get("reference"), now)
         harness._clock = harness._traveller.start()
         spec, subprocess_specs = parse_definition(definition_files(), process_id)
         engine = RedressScriptEngine()
@@ -99,6 +112,8 @@ class ProcessHarness:
         return {"business_key": self.business_key, "session": self.session, "services": self.services}
 
     def _record(self, task) -> None:
+        if not task.task_spec.bpmn_id:
+            return  # engine-internal tasks (Start, End, boundary splits)
         self.completed.append((task.task_spec.bpmn_id, getattr(task.task_spec, "lane", None)))
         if self.services is not None and hasattr(self.services, "history"):
             self.services.history.append({"task": task.task_spec.bpmn_id, "lane": task.task_spec.lane})
@@ -129,8 +144,10 @@ class ProcessHarness:
         for task in self._ready():
             if task.task_spec.bpmn_id == bpmn_id:
                 return task
-        raise HarnessError(f"{bpmn_id} is not ready; ready: {self.ready_ids()}; waiting for: "
-                           f"{self.waiting_messages()} {self.waiting_timers()}")
+        raise HarnessError(
+            f"{bpmn_id} is not ready; ready: {self.ready_ids()}; waiting for: "
+            f"{self.waiting_messages()} {self.waiting_timers()}"
+        )
 
     def complete(self, bpmn_id: str, data: dict | None = None, validate: bool = True) -> None:
         task = self._find_ready(bpmn_id)
@@ -138,8 +155,10 @@ class ProcessHarness:
         form = task.task_spec.extensions.get("properties", {}).get("formJsonSchemaFilename")
         if validate and form:
             jsonschema.validate(data, load_form(form), cls=jsonschema.Draft202012Validator)
-        task.task_spec.add_data_from_form(task, data) if hasattr(task.task_spec, "add_data_from_form") \
-            else task.update_data(data)
+        if hasattr(task.task_spec, "add_data_from_form"):  # Spiff user tasks merge the form's data
+            task.task_spec.add_data_from_form(task, data)
+        else:
+            task.update_data(data)
         task.run()
         self._record(task)
         self._steps()
@@ -149,12 +168,19 @@ class ProcessHarness:
         self.workflow.send_event(event)  # raises if nothing waits for `name`
         self._steps()
 
+    def _waiting_definitions(self):
+        # An event-based gateway waits with one MultipleEventDefinition holding its events'
+        # definitions, so expand those.
+        for task in self.workflow.get_tasks(state=TaskState.WAITING):
+            definition = getattr(task.task_spec, "event_definition", None)
+            if definition is not None:
+                yield from getattr(definition, "event_definitions", None) or [definition]
+
     def waiting_messages(self) -> list[str]:
-        return sorted(e.name for e in self.workflow.waiting_events() if e.event_type == "MessageEventDefinition")
+        return sorted(d.name for d in self._waiting_definitions() if isinstance(d, MessageEventDefinition))
 
     def waiting_timers(self) -> list[str]:
-        return sorted(e.name for e in self.workflow.waiting_events() if "Timer" in e.event_type
-                      or "TimeDate" in e.event_type)
+        return sorted(d.name for d in self._waiting_definitions() if isinstance(d, TimerEventDefinition))
 
     def advance_time(self, delta: timedelta) -> None:
         self._clock.shift(delta)
@@ -176,13 +202,13 @@ class ProcessHarness:
         if self.workflow.is_completed():
             return self.workflow.last_task.data
         tasks = self._ready() or [
-            t for t in self.workflow.get_tasks(state=TaskState.WAITING | TaskState.STARTED)
-            if not t.task_spec.bpmn_id or not t.task_spec.bpmn_id.startswith("Event_SLA")
+            t
+            for t in self.workflow.get_tasks(state=TaskState.WAITING)
+            if t.task_spec.bpmn_id and type(t.task_spec).__name__ != "BoundaryEvent"
         ]
-        live = [t for t in tasks if t.task_spec.bpmn_id]
-        if not live:
+        if not tasks:
             return self.workflow.last_task.data
-        return max(live, key=lambda t: t.last_state_change).data
+        return max(tasks, key=lambda t: t.last_state_change).data
 
     @property
     def completed_ids(self) -> list[str]:
@@ -205,6 +231,7 @@ def start(data: dict, **kwargs) -> ProcessHarness:
 def complaint_start_data(reference: str = "C-2025-0001", **overrides: Any) -> dict:
     """Start data as the runtime gives it: the complaint record's fields, the reference, and settings."""
     data = {
+        "business_key": reference,
         "reference": reference,
         "channel": "web",
         "received_at": DEFAULT_START.isoformat(),

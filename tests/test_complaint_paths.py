@@ -1,0 +1,576 @@
+"""One scenario per path of the complaint process (issue 3, "Tests that tell the story").
+
+Each drives bpmn/complaint.bpmn through tests/process_harness.py from intake to the end and
+asserts the lanes visited, the variables set, the records written and the final state.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+import processes.complaint_records  # noqa: F401 - registers the tables
+from handlers.registry import HandlerError
+from processes.complaint_records import (
+    ArchiveRecord,
+    CompensationEntry,
+    DepartmentBudget,
+    EscalationRecord,
+    ImprovementAction,
+    Notification,
+)
+from processes.complaints import install
+from processes.definitions import read_files
+from processes.models import Complaint, ProcessInstance
+from processes.runtime import Runtime
+from tests.conftest import ROOT
+from tests.process_harness import DEFAULT_START, complaint_start_data
+from tests.runtime_harness import FacadeHarness
+
+REF = "C-2025-0001"
+
+
+@pytest.fixture
+def complaint_runtime(db):
+    runtime = Runtime(db)
+    install(runtime)
+    runtime.deploy(read_files(ROOT, "bpmn", "forms"))
+    return runtime
+
+
+@pytest.fixture
+def dbsession(db):
+    """The test's own view of the database; the harness renews its snapshot after each step."""
+    with db.session() as session:
+        yield session
+
+
+@pytest.fixture
+def run(complaint_runtime, dbsession):
+    """Start a complaint through the runtime facade: run(**start_data_overrides) -> harness."""
+    started = []
+
+    def start(reference=REF, **overrides):
+        harness = FacadeHarness.start(complaint_runtime, complaint_start_data(reference, **overrides), dbsession)
+        started.append(harness)
+        return harness
+
+    yield start
+    for harness in started:
+        harness.close()
+
+
+# ------------------------------------------------------------------ steps shared by the scenarios
+
+
+def classify(h, category="product_quality", severity="medium", legitimacy="justified", safety=False):
+    assert ("Task_Classify", "customer_service", "classify.json") in h.ready_user_tasks()
+    h.complete(
+        "Task_Classify",
+        {"category": category, "severity": severity, "safety_issue": safety, "legitimacy": legitimacy},
+    )
+
+
+def investigate(
+    h, department, responsibility, is_defect=False, warranty="in_warranty", root_cause="密封圈老化"
+):
+    task = "Task_Investigate_" + "_".join(p.capitalize() for p in department.split("_"))
+    assert (task, department, "investigate.json") in h.ready_user_tasks()
+    h.complete(
+        task,
+        {
+            "findings": "核实属实 Confirmed",
+            "root_cause": root_cause,
+            "is_defect": is_defect,
+            "responsibility": responsibility,
+            "warranty_status": warranty,
+        },
+    )
+
+
+def confirm_strategy(h, expected):
+    assert h.data["strategy"] == expected
+    assert h.task_properties("Task_Review_Strategy")["candidateGroup"] == "supervisor"
+    h.complete("Task_Review_Strategy", {"override_strategy": False})
+
+
+def answer(h, decision, **extra):
+    assert "customer_response" in h.waiting_messages()
+    h.send_message("customer_response", {"customer_decision": decision, "comment": "", **extra})
+
+
+def survey(h, score=5, resolved=True, wait=timedelta(days=3, minutes=1)):
+    assert h.data["status"] == "follow_up"
+    h.advance_time(wait)
+    assert h.waiting_messages() == ["survey_answer"]
+    assert h.data["status"] == "awaiting_survey"
+    h.send_message("survey_answer", {"satisfaction_score": score, "resolved": resolved, "comment": ""})
+
+
+def notifications(session, template=None):
+    query = select(Notification).order_by(Notification.id)
+    if template:
+        query = query.where(Notification.template == template)
+    return session.scalars(query).all()
+
+
+def assert_closed(h, session, outcome="closed"):
+    assert h.is_completed
+    assert h.data["status"] == outcome
+    archive = session.scalars(select(ArchiveRecord).where(ArchiveRecord.business_key == REF)).one()
+    assert archive.outcome == outcome
+    assert archive.snapshot["variables"]["reference"] == REF
+    return archive
+
+
+# ------------------------------------------------------------------ scenarios
+
+
+def test_rule_based(run, dbsession):
+    h = run()
+    assert h.data["status"] == "acknowledged"
+    ack = notifications(dbsession, "acknowledgement")
+    assert len(ack) == 1 and REF in ack[0].body
+    classify(h, "product_quality", "medium")
+    assert (h.data["department"], h.data["priority"], h.data["sla_class"]) == ("product", "P3", "medium")
+    assert h.data["respond_due"] == "2025-03-10T09:00:00+00:00"  # 5 working days
+    assert h.data["status"] == "investigating"
+    investigate(h, "product", "customer", warranty="out_of_warranty")
+    confirm_strategy(h, "rule_based")
+    assert h.data["remedy"] == "paid_service"  # proposed by rule_policy.dmn
+    assert h.ready_user_tasks() == [("Task_Draft_Rule_Answer", "customer_service", "draft_rule_answer.json")]
+    h.complete("Task_Draft_Rule_Answer", {"remedy": "paid_service", "answer": "已过保修期,可提供付费维修。"})
+    assert h.data["status"] == "awaiting_customer"
+    assert notifications(dbsession, "response")[0].body == "已过保修期,可提供付费维修。"
+    answer(h, "accept")
+    survey(h, 5)
+    assert_closed(h, dbsession)
+    assert h.lanes_visited == {"customer_service", "product"}
+    assert h.data["escalation_level"] == 1 and h.data["strategy"] == "rule_based"
+    assert "Task_Start_Improvement" not in h.completed_ids
+
+
+def test_supervisor_overrides_the_strategy_with_a_reason(run):
+    h = run()
+    classify(h, "service_attitude", "low")
+    investigate(h, "customer_service", "customer")
+    h.complete(
+        "Task_Review_Strategy",
+        {"override_strategy": True, "strategy": "compensation", "override_reason": "老客户,态度问题需安抚"},
+    )
+    assert h.data["strategy"] == "compensation" and h.data["strategy_overridden"] is True
+    assert "Call_Compensation" in h.completed_ids
+
+
+def test_compensation_below_the_threshold(run, dbsession):
+    h = run(customer_tier="standard")
+    classify(h, "logistics_delivery", "medium")
+    investigate(h, "after_sales", "company", warranty="not_applicable")
+    confirm_strategy(h, "compensation")
+    # No approval needed: straight to the ledger and the response.
+    assert h.data["status"] == "awaiting_customer"
+    assert (h.data["compensation_kind"], h.data["compensation_amount"]) == ("coupon", 50)
+    assert h.data["over_budget"] is False and h.data["remedy"] == "compensation"
+    assert "优惠券 50" in h.data["answer"] and "coupon 50" in h.data["answer"]
+    entry = dbsession.scalars(select(CompensationEntry)).one()
+    assert (entry.department, entry.kind, entry.amount, entry.approved_by_management) == (
+        "after_sales",
+        "coupon",
+        Decimal("50.00"),
+        False,
+    )
+    assert notifications(dbsession, "compensation_escalation")[0].recipient == "supervisor"
+    answer(h, "accept")
+    # No survey answer: customer service calls the customer.
+    h.advance_time(timedelta(days=3, minutes=1))
+    h.advance_time(timedelta(days=5, minutes=1))
+    assert h.ready_user_tasks() == [("Task_Survey_Call", "customer_service", "survey_call.json")]
+    h.complete("Task_Survey_Call", {"reached": True, "satisfaction_score": 4, "resolved": True})
+    assert_closed(h, dbsession)
+    assert h.data["survey_channel"] == "call"
+    assert "management" not in h.lanes_visited
+
+
+def test_compensation_above_the_threshold_refused_once_then_approved(run, dbsession):
+    h = run(customer_tier="vip", order_value=3000)
+    classify(h, "product_quality", "high")
+    investigate(h, "product", "company")
+    confirm_strategy(h, "compensation")
+    assert (h.data["compensation_kind"], h.data["compensation_amount"]) == ("cash", 900)
+    assert h.ready_user_tasks() == [("Task_Approve_Compensation", "management", "approve_compensation.json")]
+    assert h.data["status"] == "awaiting_approval"
+    h.complete("Task_Approve_Compensation", {"approval_decision": "refuse", "refusal_reason": "金额过高"})
+    assert h.data["approved"] is False
+    assert h.ready_user_tasks() == [("Task_Revise_Offer", "customer_service", "revise_compensation.json")]
+    h.complete(
+        "Task_Revise_Offer",
+        {"compensation_kind": "refund", "compensation_amount": 600, "revision_note": "改为退款600"},
+    )
+    assert h.ready_ids() == ["Task_Approve_Compensation"]
+    h.complete("Task_Approve_Compensation", {"approval_decision": "approve"})
+    entry = dbsession.scalars(select(CompensationEntry)).one()
+    assert (entry.kind, entry.amount, entry.approved_by_management) == ("refund", Decimal("600.00"), True)
+    assert h.data["approved"] is True and h.data["status"] == "awaiting_customer"
+    # The customer does not answer in time: the response is deemed accepted.
+    h.advance_time(timedelta(days=7, minutes=1))
+    assert h.data["deemed_accepted"] is True
+    survey(h, 4)
+    assert_closed(h, dbsession)
+    assert {"customer_service", "product", "management"} == h.lanes_visited
+
+
+def test_over_budget_compensation_needs_management_approval(run, dbsession):
+    dbsession.add(DepartmentBudget(department="product", month="2025-03", amount=Decimal(1000)))
+    dbsession.add(
+        CompensationEntry(
+            business_key="C-OLD", department="product", month="2025-03", kind="cash", amount=Decimal(980)
+        )
+    )
+    dbsession.flush()
+    h = run()
+    classify(h, "product_quality", "medium")
+    investigate(h, "product", "company")
+    confirm_strategy(h, "compensation")
+    # 50 is well below the approval threshold, but only 20 are left in the month's budget.
+    assert h.data["compensation_amount"] == 50 and h.data["over_budget"] is True
+    assert h.data["budget_remaining"] == 20.0
+    h.complete("Task_Approve_Compensation", {"approval_decision": "change_amount", "approved_amount": 20})
+    entry = dbsession.scalars(select(CompensationEntry).where(CompensationEntry.business_key == REF)).one()
+    assert entry.amount == Decimal("20.00") and entry.approved_by_management
+    answer(h, "accept")
+    survey(h)
+    assert_closed(h, dbsession)
+
+
+def test_mediation_agreed_in_round_two(run, dbsession):
+    h = run()
+    classify(h, "sales_misrepresentation", "medium")
+    investigate(h, "sales", "unclear", warranty="not_applicable")
+    confirm_strategy(h, "fuzzy_mediation")
+    proposal = {
+        "company_position": "销售按话术介绍",
+        "customer_position": "被告知可随时退款",
+        "proposal": "退还50%服务费",
+        "proposal_amount": 150,
+    }
+    h.complete("Task_Mediate", proposal)
+    assert h.data["mediation_round"] == 1 and h.data["status"] == "awaiting_customer"
+    assert notifications(dbsession, "mediation_proposal")[0].payload["round"] == 1
+    answer(h, "counter", counter_proposal="退还80%")
+    assert h.ready_user_tasks() == [("Task_Mediate", "customer_service", "mediation_proposal.json")]
+    assert h.data["counter_proposal"] == "退还80%"
+    h.complete("Task_Mediate", {**proposal, "proposal": "退还65%服务费", "proposal_amount": 195})
+    answer(h, "accept")
+    # Agreed with the customer already: no separate response, straight to follow-up.
+    assert h.data["mediation_agreed"] is True and h.data["mediation_round"] == 2
+    assert h.data["remedy"] == "settlement" and h.data["compensation_amount"] == 195
+    assert "Task_Send_Response" not in h.completed_ids
+    survey(h)
+    assert_closed(h, dbsession)
+    assert h.lanes_visited == {"customer_service", "sales"}
+
+
+def test_mediation_failing_into_a_management_decision(run, dbsession):
+    h = run(settings={"max_mediation_rounds": 2})
+    classify(h, "technical_fault", "medium")
+    assert h.data["sla_class"] == "high"  # system faults are handled one level up
+    investigate(h, "technical", "unclear", warranty="not_applicable")
+    confirm_strategy(h, "fuzzy_mediation")
+    for round_no in (1, 2):
+        h.complete(
+            "Task_Mediate",
+            {
+                "company_position": "系统日志正常",
+                "customer_position": "数据丢失",
+                "proposal": f"方案{round_no}",
+            },
+        )
+        answer(h, "reject")
+    assert h.ready_user_tasks() == [
+        ("Task_Management_Mediation_Decision", "management", "management_decision.json")
+    ]
+    assert h.data["status"] == "escalated"
+    h.complete(
+        "Task_Management_Mediation_Decision",
+        {
+            "decision_reason": "两轮未果,按公平原则裁决",
+            "answer": "赠送一年服务",
+            "remedy": "compensation",
+            "compensation_kind": "points",
+            "compensation_amount": 100,
+        },
+    )
+    assert h.data["mediation_agreed"] is False
+    assert notifications(dbsession, "response")[-1].body == "赠送一年服务"
+    answer(h, "accept")
+    survey(h)
+    assert_closed(h, dbsession)
+    assert h.lanes_visited == {"customer_service", "technical", "management"}
+
+
+def test_mediation_without_an_answer_goes_to_management(run):
+    h = run()
+    classify(h, "other", "low")
+    investigate(h, "customer_service", "unclear", warranty="not_applicable")
+    confirm_strategy(h, "fuzzy_mediation")
+    h.complete("Task_Mediate", {"company_position": "a", "customer_position": "b", "proposal": "c"})
+    h.advance_time(timedelta(days=5, minutes=1))
+    assert h.ready_ids() == ["Task_Management_Mediation_Decision"]
+
+
+def test_full_escalation_ladder_to_level_four(run, dbsession):
+    h = run()
+    classify(h, "product_quality", "high")
+    investigate(h, "product", "customer")
+    confirm_strategy(h, "rule_based")
+    h.complete("Task_Draft_Rule_Answer", {"remedy": "repair", "answer": "免费维修"})
+    answer(h, "reject", comment="我要换货")
+    # Level 2: a senior specialist in customer service re-handles.
+    assert h.ready_user_tasks() == [("Task_Senior_Rehandle", "customer_service", "senior_rehandle.json")]
+    assert h.task_properties("Task_Senior_Rehandle")["candidateGroup"] == "senior"
+    assert (h.data["escalation_level"], h.data["status"]) == (2, "escalated")
+    h.complete(
+        "Task_Senior_Rehandle", {"review_note": "维修合规", "answer": "维修并延保", "remedy": "repair"}
+    )
+    answer(h, "reject")
+    # Level 3: product proposes options, sales makes the differentiated plan.
+    assert h.ready_user_tasks() == [("Task_Product_Options", "product", "product_options.json")]
+    h.complete("Task_Product_Options", {"product_options": "升级到新款", "can_replace": True})
+    assert h.ready_user_tasks() == [("Task_Cross_Department_Plan", "sales", "differentiated_plan.json")]
+    h.complete(
+        "Task_Cross_Department_Plan", {"plan": "补差价换新款", "answer": "补差价换新款", "remedy": "replace"}
+    )
+    answer(h, "reject")
+    # Level 4: management's final decision.
+    assert h.ready_user_tasks() == [("Task_Management_Decision", "management", "management_decision.json")]
+    h.complete(
+        "Task_Management_Decision", {"decision_reason": "特事特办", "answer": "免费换新", "remedy": "replace"}
+    )
+    answer(h, "reject")
+    # Management's decision is final: the complaint goes to follow-up even though rejected.
+    assert h.data["escalation_level"] == 4 and h.data["status"] == "follow_up"
+    survey(h, 1, False)  # still unhappy, but there is no level 5
+    assert_closed(h, dbsession)
+    levels = [
+        (e.level, e.reason) for e in dbsession.scalars(select(EscalationRecord).order_by(EscalationRecord.id))
+    ]
+    assert levels == [(2, "rejected"), (3, "rejected"), (4, "rejected")]
+    assert h.lanes_visited == {"customer_service", "product", "sales", "management"}
+
+
+def test_sla_breach_fired_by_the_worker(run, dbsession):
+    h = run()
+    classify(h, "product_quality", "medium")
+    assert h.waiting_timers() == ["调查时限已到"]
+    h.advance_time(timedelta(days=8))  # past the 5 working days to respond
+    breach = dbsession.scalars(select(EscalationRecord)).one()
+    assert (breach.reason, breach.level, breach.task) == ("sla_breach", 1, "Task_Record_SLA_Breach")
+    alert = notifications(dbsession, "sla_breach")
+    assert [(n.recipient_type, n.recipient) for n in alert] == [("department", "management")]
+    assert ("Task_Record_SLA_Breach", "management") in h.completed
+    # The overdue work stays completable and the complaint carries on.
+    assert h.ready_ids() == ["Task_Investigate_Product"]
+    investigate(h, "product", "customer")
+    confirm_strategy(h, "rule_based")
+    h.complete("Task_Draft_Rule_Answer", {"remedy": "repair", "answer": "维修"})
+    answer(h, "accept")
+    survey(h)
+    assert_closed(h, dbsession)
+
+
+def test_sla_breach_before_classification(run, dbsession):
+    h = run()
+    h.advance_time(timedelta(days=6))  # 3 working days to accept
+    assert dbsession.scalars(select(EscalationRecord)).one().reason == "sla_breach"
+    assert h.ready_ids() == ["Task_Classify"]
+
+
+def test_dissatisfied_survey_reopens_into_the_escalation_ladder(run, dbsession):
+    h = run()
+    classify(h, "after_sales_repair", "low")
+    investigate(h, "after_sales", "customer", warranty="in_warranty")
+    confirm_strategy(h, "rule_based")
+    h.complete("Task_Draft_Rule_Answer", {"remedy": "repair", "answer": "上门维修"})
+    answer(h, "accept")
+    survey(h, 2, True)
+    assert (h.data["escalation_level"], h.data["status"]) == (2, "escalated")
+    assert h.ready_ids() == ["Task_Senior_Rehandle"]
+    h.complete(
+        "Task_Senior_Rehandle", {"review_note": "维修不彻底", "answer": "更换主板", "remedy": "repair"}
+    )
+    answer(h, "accept")
+    survey(h, 5, True)
+    assert_closed(h, dbsession)
+    assert [e.reason for e in dbsession.scalars(select(EscalationRecord))] == ["survey_dissatisfied"]
+
+
+def test_unjustified_complaint_gets_an_explanation_without_investigation(run, dbsession):
+    h = run()
+    classify(h, "price_billing", "low", legitimacy="unjustified")
+    assert h.ready_user_tasks() == [("Task_Draft_Explanation", "customer_service", "explanation.json")]
+    h.complete(
+        "Task_Draft_Explanation", {"answer": "价格按活动规则计算,详见条款", "policy_reference": "活动规则"}
+    )
+    assert h.data["remedy"] == "explanation"
+    answer(h, "accept")
+    survey(h)
+    assert_closed(h, dbsession)
+    assert h.lanes_visited == {"customer_service"}
+    assert not [i for i in h.completed_ids if i.startswith(("Task_Investigate", "Call_"))]
+
+
+def test_incomplete_complaint_completed_by_the_customer(run, dbsession):
+    h = run(description=None, remedy_sought="")
+    assert h.data["status"] == "awaiting_details"
+    assert h.data["missing_fields"] == ["description", "remedy_sought"]
+    assert h.waiting_messages() == ["customer_details"]
+    request = notifications(dbsession, "request_details")[0]
+    assert request.payload["missing_fields"] == ["description", "remedy_sought"]
+    assert not notifications(dbsession, "acknowledgement")
+    h.send_message("customer_details", {"description": "烧水时跳闸", "remedy_sought": "退货"})
+    assert h.data["description"] == "烧水时跳闸" and h.data["status"] == "acknowledged"
+    assert h.ready_ids() == ["Task_Classify"]
+
+
+def test_incomplete_complaint_closed_as_incomplete(run, dbsession):
+    h = run(customer_phone=None, customer_email=None)
+    assert h.data["missing_fields"] == ["contact"]
+    h.advance_time(timedelta(days=7, minutes=1))
+    assert_closed(h, dbsession, "closed_incomplete")
+    assert h.completed_ids[-1] == "EndEvent_Closed_Incomplete"
+
+
+def test_phone_complaint_is_registered_by_an_agent(run):
+    h = run(channel="phone", subject="", description="", remedy_sought=None)
+    assert h.ready_user_tasks() == [("Task_Register", "customer_service", "register.json")]
+    h.complete(
+        "Task_Register",
+        {
+            "customer_name": "李雷",
+            "customer_phone": "13900139000",
+            "subject": "空调不制冷",
+            "description": "安装后第二天不制冷",
+            "remedy_sought": "上门维修",
+        },
+    )
+    assert h.data["complete"] is True and h.ready_ids() == ["Task_Classify"]
+
+
+def test_critical_safety_complaint(run, dbsession):
+    h = run()
+    classify(h, "product_quality", "low", safety=True)
+    assert (h.data["severity"], h.data["priority"]) == ("critical", "P1")
+    alert = notifications(dbsession, "critical_complaint")
+    assert [(n.recipient_type, n.recipient) for n in alert] == [("department", "management")]
+    assert ("Task_Notify_Critical", "management") in h.completed
+    assert h.data["respond_due"] == "2025-03-04T09:00:00+00:00"  # 1 working day
+    investigate(h, "product", "company", is_defect=True)
+    confirm_strategy(h, "compensation")
+    assert (h.data["compensation_kind"], h.data["compensation_amount"]) == ("cash", 300)
+    assert h.ready_ids() == []  # 300 is within the threshold and the budget
+    answer(h, "accept")
+    survey(h)
+    assert_closed(h, dbsession)
+
+
+def test_defect_starts_an_improvement_action_without_holding_the_complaint(run, dbsession):
+    h = run()
+    classify(h, "product_quality", "medium")
+    investigate(h, "product", "customer", is_defect=True, root_cause="温控器批次缺陷")
+    confirm_strategy(h, "rule_based")
+    h.complete("Task_Draft_Rule_Answer", {"remedy": "replace", "answer": "换货"})
+    answer(h, "accept")
+    survey(h)
+    assert_closed(h, dbsession)
+    action = dbsession.scalars(select(ImprovementAction)).one()
+    assert (action.department, action.root_cause, action.status) == ("product", "温控器批次缺陷", "open")
+    child = dbsession.scalars(select(ProcessInstance).where(ProcessInstance.process_key == "improvement_action")).one()
+    assert (child.business_key, child.parent_instance_id) == (REF, h.instance_id)
+
+    # The improvement action runs as its own process in the owner's lane.
+    with FacadeHarness.attach(h.runtime, dbsession, REF, "improvement_action", h._clock) as ia:
+        assert ia.ready_user_tasks() == [("Task_Improve_Product", "product", "improvement_action.json")]
+        ia.advance_time(timedelta(days=31))
+        assert [n.recipient for n in notifications(dbsession, "improvement_overdue")] == ["management"]
+        ia.complete("Task_Improve_Product", {"action_taken": "更换温控器供应商", "verified": True})
+        assert ia.is_completed
+    dbsession.refresh(action)
+    assert action.status == "done" and action.action_taken == "更换温控器供应商"
+
+
+def test_duplicate_flagged_and_closed(run, dbsession):
+    dbsession.add(
+        Complaint(
+            reference="C-2025-0000",
+            channel="phone",
+            customer_phone="13800138000",
+            subject="电水壶底座漏水",
+            order_number="SO-88001",
+            received_at=DEFAULT_START - timedelta(days=5),
+        )
+    )
+    dbsession.add(
+        Complaint(reference=REF, channel="web", customer_phone="13800138000", subject="电水壶底座漏电")
+    )
+    dbsession.flush()
+    h = run()
+    classify(h, "product_quality", "medium")
+    assert h.data["duplicate_of"] == "C-2025-0000"
+    own = dbsession.scalars(select(Complaint).where(Complaint.reference == REF)).one()
+    assert own.duplicate_of == "C-2025-0000"
+    assert h.ready_user_tasks() == [("Task_Review_Duplicate", "customer_service", "review_duplicate.json")]
+    h.complete("Task_Review_Duplicate", {"is_duplicate": True, "duplicate_note": "同一订单重复来电"})
+    assert_closed(h, dbsession, "closed_duplicate")
+    assert own.closed_at is not None
+
+
+def test_duplicate_suspected_but_not_confirmed_carries_on(run, dbsession):
+    dbsession.add(
+        Complaint(
+            reference="C-2025-0000",
+            channel="phone",
+            customer_phone="13800138000",
+            subject="其他问题",
+            product="电水壶 K-200",
+            received_at=DEFAULT_START - timedelta(days=2),
+        )
+    )
+    dbsession.flush()
+    h = run()
+    classify(h)
+    h.complete("Task_Review_Duplicate", {"is_duplicate": False})
+    assert h.ready_ids() == ["Task_Investigate_Product"]
+
+
+def test_a_failing_handler_leaves_the_instance_at_its_service_task(run, dbsession, monkeypatch):
+    from handlers import registry
+
+    h = run()
+    classify(h, "product_quality", "medium")
+    investigate(h, "product", "customer")
+    confirm_strategy(h, "rule_based")
+    real_notify = registry.get_handler("notify")
+
+    def mail_server_down(ctx):
+        raise HandlerError("the notification service did not answer")
+
+    monkeypatch.setitem(registry._HANDLERS, "notify", mail_server_down)
+    h.complete("Task_Draft_Rule_Answer", {"remedy": "repair", "answer": "维修"})
+    assert h.errors == ["Task_Send_Response"]
+    instance = dbsession.get(ProcessInstance, h.instance_id)
+    assert instance.status == "error" and "did not answer" in instance.error
+    assert h.data.get("status") != "awaiting_customer"
+    # Once the service is back, a retry carries on from the failed step.
+    monkeypatch.setitem(registry._HANDLERS, "notify", real_notify)
+    assert h.runtime.retry(h.instance_id) == "running"
+    dbsession.commit()
+    assert h.errors == [] and h.data["status"] == "awaiting_customer"
+
+
+def test_start_data_contract():
+    data = complaint_start_data()
+    assert {"reference", "channel", "received_at", "settings"} <= set(data)
+    assert datetime.fromisoformat(data["received_at"]).tzinfo == UTC
