@@ -1,0 +1,30 @@
+"""`redress demo` leaves complaints at different stages, and running it twice changes nothing."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from processes.complaints import install
+from processes.definitions import read_files
+from processes.demo import DEMO_USERS, load_demo
+from processes.models import Complaint, User
+from processes.runtime import Runtime
+from tests.conftest import ROOT
+
+
+def test_demo_reaches_every_stage_and_is_idempotent(db):
+    runtime = Runtime(db)
+    install(runtime)
+    runtime.deploy(read_files(ROOT, "bpmn", "forms"))
+    load_demo(runtime)
+    with db.session() as s:
+        statuses = sorted(s.scalars(select(Complaint.status)))
+        users = s.scalar(select(func.count()).select_from(User))
+    assert users == len(DEMO_USERS)
+    assert {"registered", "investigating", "awaiting_customer", "awaiting_approval", "escalated",
+            "closed"} <= set(statuses)
+    assert runtime.settings["follow_up_wait"] != "PT0S"  # the demo's shortcut does not leak
+    load_demo(runtime)
+    with db.session() as s:
+        assert sorted(s.scalars(select(Complaint.status))) == statuses
+        assert s.scalar(select(func.count()).select_from(User)) == users
