@@ -17,20 +17,88 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.task import TaskState
 
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
+
+import processes.complaint_records  # noqa: F401 - its tables, for the in-memory handlers' database
 from processes.actors import SYSTEM
-from processes.db import Database
+from processes.complaints import install
+from processes.db import Base, Database
 from processes.definitions import read_files
 from processes.engine import RedressScriptEngine, parse_definition
-from processes.runtime import Runtime
+from processes.runtime import Runtime, default_process_settings
 from processes.schema import upgrade
 
 STANDIN = Path(__file__).resolve().parent / "standin"
+ROOT = Path(__file__).resolve().parents[2]
 PROCESS = "standin"
 SETTINGS = {"handle_sla": "PT1H"}
 REGISTER = {"subject": "Kettle leaks", "severity": "high"}
 HANDLE = {"findings": "seal worn", "again": False}
 AGAIN = {"findings": "one more round", "again": True}
 START = {"channel": "phone", "rounds_done": 0}
+
+
+COMPLAINT_SETTINGS = {"follow_up_wait": "PT0S"}  # no days of waiting inside a benchmark
+COMPLAINT_START = {
+    "channel": "web", "customer_name": "王芳", "customer_phone": "13800138000", "customer_email": None,
+    "customer_address": None, "customer_tier": "standard", "subject": "电水壶底座漏电",
+    "description": "新买的电水壶用了三天底座开始漏水。", "remedy_sought": "换货", "product": "电水壶 K-200",
+    "order_number": "SO-88001", "order_value": 299.0, "occurred_at": None, "occurred_where": None,
+    "category": None, "severity": None, "safety_issue": False, "attachments": None,
+}
+# The rule-based path from intake to archive: (kind, name, data).
+COMPLAINT_STEPS = [
+    ("task", "Task_Classify", {"category": "after_sales_repair", "severity": "medium", "safety_issue": False,
+                               "legitimacy": "justified"}),
+    ("task", "Task_Investigate_After_Sales", {"findings": "已核实", "root_cause": "磨损", "is_defect": False,
+                                              "responsibility": "customer", "warranty_status": "out_of_warranty"}),
+    ("task", "Task_Review_Strategy", {"override_strategy": False}),
+    ("task", "Task_Draft_Rule_Answer", {"remedy": "paid_service", "answer": "可提供付费维修。"}),
+    ("message", "customer_response", {"customer_decision": "accept", "comment": ""}),
+    ("timers", None, None),
+    ("message", "survey_answer", {"satisfaction_score": 5, "resolved": True, "comment": ""}),
+]
+
+
+def _persisted_complaint(runtime: Runtime, key: str, latencies: list[float]) -> None:
+    from processes.complaints import PROCESS_KEY
+
+    runtime.start(PROCESS_KEY, key, {**COMPLAINT_START, "reference": key})
+    for kind, name, data in COMPLAINT_STEPS:
+        if kind == "task":
+            task = next(t for t in runtime.open_tasks(key) if t.bpmn_id == name)
+            began = time.perf_counter()
+            runtime.complete(task.id, SYSTEM, dict(data))
+            latencies.append(time.perf_counter() - began)
+        elif kind == "message":
+            runtime.correlate(key, name, dict(data))
+        else:
+            runtime.fire_due_timers()
+    assert runtime.instance_for(key).status == "completed"
+
+
+def _memory_complaint(spec, subprocess_specs, session, key: str) -> None:
+    workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=RedressScriptEngine())
+    # Handlers get a session on an in-memory database, as the runtime gives them its own.
+    workflow.script_engine.context_factory = lambda task: {"business_key": key, "session": session,
+                                                           "services": None}
+    settings = {**default_process_settings(), **COMPLAINT_SETTINGS}
+    for task in workflow.get_tasks(state=TaskState.READY):
+        task.data.update({"settings": settings, **COMPLAINT_START, "reference": key, "business_key": key})
+    workflow.do_engine_steps()
+    for kind, name, data in COMPLAINT_STEPS:
+        if kind == "task":
+            task = next(t for t in workflow.get_tasks(state=TaskState.READY, manual=True)
+                        if t.task_spec.bpmn_id == name)
+            task.data.update(data)
+            task.run()
+        elif kind == "message":
+            workflow.send_event(BpmnEvent(MessageEventDefinition(name), dict(data)))
+        workflow.do_engine_steps()
+        workflow.refresh_timers()
+        workflow.do_engine_steps()
+    assert workflow.completed
 
 
 def _persisted_lifecycle(runtime: Runtime, key: str, latencies: list[float]) -> None:
@@ -108,26 +176,40 @@ def run(database_url: str | None = None, lifecycles: int = 30, samples: int = 15
         url = database_url or f"sqlite:///{tmp}/bench.db"
         upgrade(url)
         db = Database(url)
-        runtime = Runtime(db, settings=SETTINGS)
-        files = read_files(STANDIN)
-        runtime.deploy(files)
-        spec, subprocess_specs = parse_definition({k: v.encode() for k, v in files.items()}, PROCESS)
         stamp = int(time.time())
 
-        # Warm both paths once so that imports and caches are not measured.
-        _persisted_lifecycle(runtime, f"warm-{stamp}", [])
-        _memory_lifecycle(spec, subprocess_specs)
+        # Lifecycles: the complaint process of bpmn/, intake to archive.
+        complaint_runtime = Runtime(db, settings={**default_process_settings(), **COMPLAINT_SETTINGS})
+        install(complaint_runtime)
+        complaint_files = read_files(ROOT, "bpmn", "forms")
+        complaint_runtime.deploy(complaint_files)
+        c_spec, c_subspecs = parse_definition(
+            {k: v.encode() for k, v in complaint_files.items()}, "complaint_handling")
+        memory_db = create_engine("sqlite://")
+        Base.metadata.create_all(memory_db)
+        memory_session = Session(memory_db)
+
+        _persisted_complaint(complaint_runtime, f"warm-{stamp}", [])  # imports and caches are not measured
+        _memory_complaint(c_spec, c_subspecs, memory_session, f"warm-{stamp}")
 
         began = time.perf_counter()
-        for _ in range(lifecycles):
-            _memory_lifecycle(spec, subprocess_specs)
+        for i in range(lifecycles):
+            _memory_complaint(c_spec, c_subspecs, memory_session, f"mem-{stamp}-{i}")
         memory_rate = lifecycles / (time.perf_counter() - began)
 
         latencies: list[float] = []
         began = time.perf_counter()
         for i in range(lifecycles):
-            _persisted_lifecycle(runtime, f"bench-{stamp}-{i}", latencies)
+            _persisted_complaint(complaint_runtime, f"bench-{stamp}-{i}", latencies)
         persisted_rate = lifecycles / (time.perf_counter() - began)
+        memory_session.close()
+
+        # Cost against history: the stand-in's loop lets one instance reach 500 completed tasks
+        # (the complaint process has no unbounded loop).
+        runtime = Runtime(db, settings=SETTINGS)
+        files = read_files(STANDIN)
+        runtime.deploy(files)
+        spec, subprocess_specs = parse_definition({k: v.encode() for k, v in files.items()}, PROCESS)
 
         after_10 = _history_cost(runtime, f"hist10-{stamp}", 10, samples)
         after_500 = _history_cost(runtime, f"hist500-{stamp}", 500, samples)
@@ -143,7 +225,7 @@ def run(database_url: str | None = None, lifecycles: int = 30, samples: int = 15
 
     return {
         "database": url.split(":", 1)[0] if database_url else "sqlite (file)",
-        "process": PROCESS,
+        "process": "complaint_handling (lifecycles), standin loop (history cost)",
         "lifecycles": lifecycles,
         "in_memory_lifecycles_per_s": round(memory_rate, 1),
         "persisted_lifecycles_per_s": round(persisted_rate, 1),
