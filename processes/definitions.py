@@ -29,6 +29,8 @@ def content_sha256(files: dict[str, str]) -> str:
 def read_files(base: Path, *names: str) -> dict[str, str]:
     """The BPMN, DMN and form files under `base` (or its subfolders `names`), keyed by path below `base`."""
     base = Path(base)
+    if base.is_file():
+        return {base.name: base.read_text(encoding="utf-8")} if base.suffix in DEFINITION_SUFFIXES else {}
     roots = [base / name for name in names] if names else [base]
     files: dict[str, str] = {}
     for root in roots:

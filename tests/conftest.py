@@ -103,3 +103,13 @@ def make_user(app):
             return username, create_token(s, username)
 
     return make
+
+
+@pytest.fixture
+def client_for_db(db, tmp_path):
+    """A test client on the same database as the `db` fixture."""
+    from web import create_app
+
+    app = create_app({"TESTING": True, "DATABASE_URL": db.url, "SECRET_KEY": "test", "WTF_CSRF_ENABLED": False})
+    yield app.test_client()
+    app.extensions["redress.db"].dispose()
