@@ -37,9 +37,13 @@ def _pg_database(base_url: str) -> tuple[str, callable]:
     return url, drop
 
 
-@pytest.fixture
-def database_url(tmp_path):
-    if PG_URL:
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path):
+    """Every database test runs on SQLite, and again on PostgreSQL when REDRESS_TEST_DATABASE_URL is set."""
+    if request.param == "postgresql":
         url, drop = _pg_database(PG_URL)
         yield url
         drop()
