@@ -30,6 +30,14 @@ def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
+class _NotPlainJson(TypeError):
+    pass
+
+
+def _refuse(value: Any):
+    raise _NotPlainJson(type(value).__name__)
+
+
 class WorkflowStore:
     """Knows how a workflow maps to rows. Stateless apart from the serializer."""
 
@@ -95,6 +103,14 @@ class WorkflowStore:
         for sp_id, sp in workflow.subprocesses.items():
             yield str(sp_id), sp
 
+    def _to_json(self, value: Any) -> str:
+        """JSON of task data. Process data is nearly always plain JSON already, so dump it
+        directly; only values such as datetimes take SpiffWorkflow's slower converter."""
+        try:
+            return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_refuse)
+        except (_NotPlainJson, ValueError):
+            return _json(self.registry.convert(self.registry.clean(value)))
+
     def _signature(self, task) -> tuple:
         """What must differ for a task to need writing again.
 
@@ -105,9 +121,8 @@ class WorkflowStore:
         base = (task.state, task.last_state_change, task.triggered, len(task._children))
         if task.state & FINISHED:
             return base
-        internal = _json(self.registry.convert(task.internal_data)) if task.internal_data else ""
-        data = _json(self.registry.convert(self.registry.clean(task.data)))
-        return base + (tuple(task._children), hash(internal), hash(data))
+        internal = self._to_json(task.internal_data) if task.internal_data else ""
+        return base + (tuple(task._children), hash(internal), hash(self._to_json(task.data)))
 
     def _task_body(self, task) -> tuple[dict, str]:
         body = {
@@ -121,8 +136,7 @@ class WorkflowStore:
             "triggered": task.triggered,
             "internal_data": self.registry.convert(task.internal_data),
         }
-        data_json = _json(self.registry.convert(self.registry.clean(task.data)))
-        return body, data_json
+        return body, self._to_json(task.data)
 
     def _store_data(self, session: Session, data_rows: dict[str, str]) -> None:
         if data_rows:
