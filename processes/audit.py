@@ -75,8 +75,11 @@ def write_pending(session: Session) -> int:
                      "business_key": entry.business_key, "instance_id": entry.instance_id,
                      "detail": entry.detail, "prev_hash": last_hash, "hash": digest})
         last_hash = digest
-    session.execute(insert(AuditEntry), rows)
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_id=last_id, last_hash=last_hash))
+    # Core statements on the session's connection: no ORM bookkeeping for rows nobody reads back.
+    connection = session.connection()
+    connection.execute(insert(AuditEntry.__table__), rows)
+    connection.execute(update(AuditHead.__table__).where(AuditHead.__table__.c.id == 1)
+                       .values(last_id=last_id, last_hash=last_hash))
     return len(rows)
 
 

@@ -385,6 +385,9 @@ class Runtime:
     def fire_due_timers(self, now: datetime | None = None, limit: int = 100) -> int:
         """Fire timers that are due, one instance per transaction; returns how many fired."""
         fired = 0
+        due = self.next_timer_due()
+        if due is None or due > (now or utcnow()):
+            return 0  # nothing due: no write transaction, no lock
         for _ in range(limit):
             result = self._fire_one(now or utcnow())
             if result is None:

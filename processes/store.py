@@ -82,13 +82,13 @@ class WorkflowStore:
                     )
                 )
         if changed_rows:
-            stmt = _dialect_insert(session)(InstanceTask)
+            stmt = _dialect_insert(session)(InstanceTask.__table__)
             stmt = stmt.on_conflict_do_update(
                 index_elements=["instance_id", "task_id"],
                 set_={"workflow_id": stmt.excluded.workflow_id, "body": stmt.excluded.body,
                       "data_sha256": stmt.excluded.data_sha256},
             )
-            session.execute(stmt, changed_rows)
+            session.connection().execute(stmt, changed_rows)
 
         instance.state = self._header(workflow)
         workflow._redress_saved = current
@@ -141,7 +141,7 @@ class WorkflowStore:
     def _store_data(self, session: Session, data_rows: dict[str, str]) -> None:
         if data_rows:
             rows = [{"sha256": sha, "body": body} for sha, body in data_rows.items()]
-            session.execute(_dialect_insert(session)(TaskData).on_conflict_do_nothing(), rows)
+            session.connection().execute(_dialect_insert(session)(TaskData.__table__).on_conflict_do_nothing(), rows)
 
     def _header(self, workflow: BpmnWorkflow) -> dict:
         header = self._workflow_header(workflow)
