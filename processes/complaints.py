@@ -75,6 +75,12 @@ def intake_errors(payload: Any) -> dict[str, str]:
         else:
             message = error.message
         errors.setdefault(path or "__all__", message)
+    occurred_at = payload.get("occurred_at")
+    if isinstance(occurred_at, str) and "occurred_at" not in errors:
+        try:
+            _parse(occurred_at)
+        except ValueError:
+            errors["occurred_at"] = "Enter a date and time such as 2026-11-20T14:30:00+08:00."
     customer = payload.get("customer") if isinstance(payload.get("customer"), dict) else {}
     if customer and not (customer.get("phone") or customer.get("email") or customer.get("address")):
         errors.setdefault("customer.phone", "Give at least one way to reach the customer: phone, e-mail or address.")

@@ -25,6 +25,9 @@ def _runtime():
 
     runtime = Runtime(Database())
     install(runtime)
+    from processes.outbound_mail import install as install_mail
+
+    install_mail(runtime)  # customer e-mail from steps the worker runs (e.g. the survey after a timer)
     return runtime
 
 
