@@ -21,7 +21,10 @@ SEVERITIES = ("low", "medium", "high", "critical")
 TIERS = ("standard", "silver", "gold", "vip")
 # Process variables mirrored onto the complaint record after each step.
 PROJECTED = ("status", "category", "severity", "department", "strategy", "escalation_level",
-             "duplicate_of", "safety_issue")
+             "duplicate_of", "safety_issue",
+             # details a customer supplies later (customer_details) reach the record too
+             "customer_name", "customer_phone", "customer_email", "customer_address", "subject",
+             "description", "remedy_sought", "product", "order_number")
 
 _TEXT = {"type": "string", "maxLength": 200}
 INTAKE_SCHEMA: dict[str, Any] = {
