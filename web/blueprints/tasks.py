@@ -1,24 +1,329 @@
-"""The staff inbox."""
+"""The staff inbox, the task page and in-app notifications."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
-from flask_login import login_required
+from datetime import UTC, datetime
 
-from processes.inbox import SCOPES, list_tasks
-from web.context import actor, database
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import and_, func, or_, select
+
+from processes import forms
+from processes.actors import Actor, may_see, may_work
+from processes.complaints import CATEGORIES, CHANNELS, SEVERITIES
+from processes.errors import Forbidden, NotFound, RuntimeProblem, ValidationFailed
+from processes.inbox import SCOPES, SLA_STATES, Filters, list_tasks, sees_everything, sla_state
+from processes.models import Complaint, HumanTask, User
+from web.auth import _safe_next
+from web.blueprints.complaints import attachment_folder, customer_view, timeline
+from web.context import actor, database, runtime
+from web.form_render import attachment_label, form_fields, form_title, read_submission, store_upload
+from web.i18n import ui_language
+from web.workspace_i18n import element_name, runtime_message
 
 bp = Blueprint("tasks", __name__)
+PER_PAGE = 25
+
+
+@bp.errorhandler(RuntimeProblem)
+def runtime_problem(exc: RuntimeProblem):
+    """The runtime speaks English; say it in the person's language on the same error page."""
+    return render_template("error.html", status=exc.status, message=runtime_message(exc.message)), exc.status
+
+
+# -- the inbox ----------------------------------------------------------------------
 
 
 @bp.get("/")
 @login_required
 def inbox():
+    who = actor()
     scope = request.args.get("scope", "mine")
     if scope not in SCOPES:
         scope = "mine"
     page = request.args.get("page", "1")
-    page = int(page) if page.isdigit() and int(page) > 0 else 1
+    page = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
+    filters = Filters.from_args(request.args)
+    now = datetime.now(UTC)
     with database().session() as s:
-        result = list_tasks(s, actor(), scope, page)
-    return render_template("inbox.html", result=result, scope=scope)
+        result = list_tasks(s, who, scope, page, PER_PAGE, filters=filters, now=now)
+        names = {t.id: element_name(s, t.bpmn_id, t.name) for t in result.tasks}
+    rows = [{"task": t, "name": names[t.id], "sla": sla_state(t, now), "countdown": countdown(t.due_at, now),
+             "may_claim": t.assignee is None and may_work(who, t.department, t.candidate_group, None)}
+            for t in result.tasks]
+    return render_template("inbox.html", result=result, rows=rows, scope=scope, filters=filters,
+                           active=filters.active(), sees_all=sees_everything(who),
+                           categories=CATEGORIES, severities=SEVERITIES, channels=CHANNELS, sla_states=SLA_STATES)
+
+
+def countdown(due: datetime | None, now: datetime) -> str:
+    """"3 h 20 min left" or "overdue by 2 d 4 h", in the chosen language."""
+    if due is None:
+        return _("no deadline")
+    seconds = int((due - now).total_seconds())
+    span = abs(seconds)
+    days, rest = divmod(span, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        amount = _("%(d)d d %(h)d h", d=days, h=hours)
+    elif hours:
+        amount = _("%(h)d h %(m)d min", h=hours, m=minutes)
+    else:
+        amount = _("%(m)d min", m=minutes)
+    return _("%(amount)s left", amount=amount) if seconds >= 0 else _("overdue by %(amount)s", amount=amount)
+
+
+# -- claiming -----------------------------------------------------------------------
+
+
+@bp.post("/tasks/<task_id>/claim")
+@login_required
+def claim(task_id: str):
+    row = runtime().claim(task_id, actor())
+    flash(_("You took the task for %(reference)s.", reference=row.business_key), "success")
+    return redirect(_safe_next(request.form.get("next")) or url_for("tasks.task", task_id=task_id))
+
+
+@bp.post("/tasks/<task_id>/unclaim")
+@login_required
+def unclaim(task_id: str):
+    row = runtime().unclaim(task_id, actor())
+    flash(_("The task for %(reference)s is back in the department's queue.", reference=row.business_key), "info")
+    return redirect(url_for("tasks.inbox", scope="group"))
+
+
+@bp.post("/tasks/<task_id>/reassign")
+@login_required
+def reassign(task_id: str):
+    username = (request.form.get("to") or "").strip()
+    with database().session() as s:
+        user = s.scalar(select(User).where(User.username == username, User.active.is_(True)))
+    if user is None:
+        flash(_("Choose a colleague to give the task to."), "error")
+        return redirect(url_for("tasks.task", task_id=task_id))
+    row = runtime().reassign(task_id, actor(), Actor(user.username, user.department, user.role))
+    _notify_assigned(row, user.username)
+    flash(_("The task is now %(name)s's.", name=user.display_name or user.username), "success")
+    return redirect(url_for("tasks.task", task_id=task_id))
+
+
+def _notify_assigned(row: HumanTask, username: str) -> None:
+    """An in-app notice for the person a task was given to."""
+    try:
+        from processes.complaint_records import Notification
+    except ImportError:
+        return
+    with database().write_session.begin() as s:
+        s.add(Notification(recipient_type="user", recipient=username, business_key=row.business_key,
+                           template="task_assigned", subject=row.name,
+                           payload={"task_id": row.id, "by": current_user.username}))
+
+
+# -- the task page ------------------------------------------------------------------
+
+
+def _visible_task(task_id: str) -> tuple[HumanTask, dict | None]:
+    row, schema = runtime().task_form(task_id)
+    if not may_see(actor(), row.department, row.assignee):
+        raise Forbidden(_("This task belongs to another department. Ask its department or a supervisor."))
+    return row, schema
+
+
+def _side_panel(row: HumanTask) -> dict:
+    """The complaint's facts and history shown beside the form."""
+    with database().session() as s:
+        complaint = s.scalar(select(Complaint).where(Complaint.reference == row.business_key))
+        history = timeline(s, row.business_key)
+        name = element_name(s, row.bpmn_id, row.name)
+        colleagues = []
+        who = actor()
+        if who.is_overseer or who.role == "manager" or row.assignee == who.username:
+            colleagues = list(s.scalars(select(User).where(User.department == row.department,
+                                                           User.active.is_(True)).order_by(User.username)))
+    return {"complaint": complaint, "customer": customer_view(complaint, actor()) if complaint else None,
+            "history": history[-30:], "task_name": name, "colleagues": colleagues}
+
+
+def _initial_values(row: HumanTask, schema: dict | None) -> dict:
+    """A saved draft wins; else what the process already knows of the form's fields."""
+    if row.draft:
+        return dict(row.draft)
+    if not schema or row.status != "open":
+        return {}
+    data = runtime().task_data(row.id)
+    return {k: v for k, v in data.items() if k in forms.declared_fields(schema) and v is not None}
+
+
+def _render_task(row: HumanTask, schema: dict | None, values: dict, errors: dict, status: int = 200):
+    who = actor()
+    panel = _side_panel(row)
+    fields = form_fields(schema, values, errors)
+    field_names = {f.name for f in fields}
+    general = [m for k, m in errors.items() if k not in field_names]
+    return render_template(
+        "task.html", task=row, schema=schema, fields=fields, errors=errors, general_errors=general,
+        title=form_title(schema, panel["task_name"]), may_work=may_work(who, row.department, row.candidate_group,
+                                                                         row.assignee),
+        now=datetime.now(UTC), sla=sla_state(row), countdown=countdown(row.due_at, datetime.now(UTC)),
+        attachment_label=attachment_label, **panel), status
+
+
+@bp.get("/tasks/<task_id>")
+@login_required
+def task(task_id: str):
+    row, schema = _visible_task(task_id)
+    return _render_task(row, schema, _initial_values(row, schema), {})
+
+
+@bp.post("/tasks/<task_id>")
+@login_required
+def submit(task_id: str):
+    row, schema = _visible_task(task_id)
+    if row.status != "open":
+        flash(_("This task was already done."), "info")
+        return redirect(url_for("tasks.task", task_id=task_id))
+    if not may_work(actor(), row.department, row.candidate_group, row.assignee):
+        # Checked before anything is read or stored; the runtime checks again when completing.
+        raise Forbidden(_("This task is assigned to someone else, or belongs to another department."))
+    folder = attachment_folder()
+    data, raw, errors = read_submission(schema, request.form, request.files,
+                                        lambda f: store_upload(folder, row.business_key, f))
+    if request.form.get("action") == "draft":
+        runtime().save_draft(task_id, actor(), raw)
+        flash(_("Draft saved. Nothing was sent on; you can finish later."), "info")
+        return redirect(url_for("tasks.task", task_id=task_id))
+    locale = ui_language()
+    if errors:
+        # Show every problem at once: the ones that did not parse and the schema's own.
+        merged = {**forms.validate(schema, forms.clean(schema, data), locale), **errors}
+        return _render_task(row, schema, raw, merged, 422)
+    try:
+        runtime().complete(task_id, actor(), data, locale=locale)
+    except ValidationFailed as failure:
+        return _render_task(row, schema, raw, failure.errors, 422)
+    return redirect(url_for("tasks.done", task_id=task_id))
+
+
+@bp.get("/tasks/<task_id>/done")
+@login_required
+def done(task_id: str):
+    """What happened after completing: where the complaint went and who acts next."""
+    row, _schema = _visible_task(task_id)
+    who = actor()
+    with database().session() as s:
+        complaint = s.scalar(select(Complaint).where(Complaint.reference == row.business_key))
+        next_tasks = list(s.scalars(select(HumanTask).where(HumanTask.business_key == row.business_key,
+                                                            HumanTask.status == "open")
+                                    .order_by(HumanTask.created_at)))
+        names = {t.id: element_name(s, t.bpmn_id, t.name) for t in next_tasks}
+        name = element_name(s, row.bpmn_id, row.name)
+        instance = runtime().instance_for(row.business_key)
+    following = [{"task": t, "name": names[t.id], "mine": may_work(who, t.department, t.candidate_group, t.assignee)}
+                 for t in next_tasks]
+    return render_template("task_done.html", task=row, task_name=name, complaint=complaint, following=following,
+                           instance=instance)
+
+
+# -- notifications ------------------------------------------------------------------
+
+
+def _notification_model():
+    try:
+        from processes.complaint_records import Notification
+    except ImportError:
+        return None
+    return Notification
+
+
+def _for_me(model, who: Actor):
+    return or_(and_(model.recipient_type == "user", model.recipient == who.username),
+               and_(model.recipient_type == "department", model.recipient == (who.department or "")),
+               and_(model.recipient_type == "role", model.recipient == who.role))
+
+
+@bp.get("/notifications")
+@login_required
+def notifications():
+    who = actor()
+    model = _notification_model()
+    items = []
+    now = datetime.now(UTC)
+    with database().session() as s:
+        if model is not None:
+            items = list(s.scalars(select(model).where(_for_me(model, who))
+                                   .order_by(model.created_at.desc()).limit(100)))
+        # Supervisors and managers watch every deadline they oversee; others their own tasks.
+        scope = "all" if who.role in ("supervisor", "manager", "admin") else "mine"
+        at_risk = list_tasks(s, who, scope, 1, 20, filters=Filters(sla="at_risk"), now=now).tasks
+        breached = list_tasks(s, who, scope, 1, 20, filters=Filters(sla="breached"), now=now).tasks
+        names = {t.id: element_name(s, t.bpmn_id, t.name) for t in at_risk + breached}
+    return render_template("notifications.html", items=items, at_risk=at_risk, breached=breached, names=names,
+                           overseeing=scope == "all", countdown=lambda due: countdown(due, now))
+
+
+@bp.post("/notifications/<int:note_id>/read")
+@login_required
+def notification_read(note_id: int):
+    model = _notification_model()
+    if model is None:
+        abort(404)
+    who = actor()
+    with database().write_session.begin() as s:
+        note = s.get(model, note_id)
+        if note is None or not s.scalar(select(func.count()).select_from(model)
+                                        .where(model.id == note_id, _for_me(model, who))):
+            raise NotFound(_("This notification does not exist."))
+        if note.read_at is None:
+            note.read_at = datetime.now(UTC)
+    return redirect(url_for("tasks.notifications"))
+
+
+@bp.app_context_processor
+def unread_notifications():
+    """The count on the bell in the navigation bar: one indexed query per page."""
+    if not getattr(current_user, "is_authenticated", False) or "redress.db" not in current_app.extensions:
+        return {"unread_count": 0}
+    model = _notification_model()
+    if model is None:
+        return {"unread_count": 0}
+    try:
+        who = actor()
+        with database().session() as s:
+            count = s.scalar(select(func.count()).select_from(model)
+                             .where(_for_me(model, who), model.read_at.is_(None)))
+    except Exception:  # noqa: BLE001 - a missing count never breaks a page (e.g. the error page itself)
+        count = 0
+    return {"unread_count": count or 0}
+
+
+# -- template helpers ---------------------------------------------------------------
+
+
+@bp.app_template_global("label")
+def _label(kind: str, value) -> str:
+    from web.workspace_i18n import label
+
+    return label(kind, value)
+
+
+@bp.app_template_filter("dt")
+def _local_time(value: datetime | None, with_zone: bool = False) -> str:
+    """A timestamp in the installation's time zone (REDRESS_TIMEZONE, default Asia/Shanghai)."""
+    if value is None:
+        return "—"
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(current_app.config.get("DISPLAY_TIMEZONE") or "Asia/Shanghai")
+    local = value.astimezone(zone)
+    return local.strftime("%Y-%m-%d %H:%M") + (f" {local.tzname()}" if with_zone else "")
+
+
+@bp.app_template_global("bpmn_name")
+def _bpmn_name(bpmn_id: str | None, fallback: str | None = None) -> str:
+    """A BPMN element's name in the chosen language (for timelines that store ids)."""
+    if not bpmn_id:
+        return fallback or ""
+    with database().session() as s:
+        return element_name(s, bpmn_id, fallback or bpmn_id)

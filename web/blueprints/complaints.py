@@ -1,0 +1,374 @@
+"""The complaint file, complaint search and phone intake."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+from SpiffWorkflow.task import TaskState
+from sqlalchemy import or_, select
+from werkzeug.utils import secure_filename
+
+from processes import audit
+from processes.actors import Actor
+from processes.complaints import CATEGORIES, CHANNELS, SEVERITIES, TIERS, intake_errors, register
+from processes.errors import NotFound
+from processes.models import Complaint, HumanTask, ProcessDefinition, ProcessInstance
+from web.auth import roles_required
+from web.context import actor, database, runtime
+from web.form_render import attachment_label, store_upload
+from web.workspace_i18n import element_name
+
+bp = Blueprint("complaints", __name__)
+url_prefix = "/complaints"
+
+# Who may read complaint files at all (process designers work on models, not cases).
+READERS = ("agent", "senior_agent", "department_staff", "supervisor", "manager", "compliance_reviewer", "admin")
+# Who registers complaints taken on the phone.
+INTAKE_ROLES = ("agent", "senior_agent", "supervisor", "admin")
+# Customer service handles the customer; only its people need the contact details in clear.
+PII_ROLES = ("agent", "senior_agent", "supervisor", "manager")
+
+
+# -- personal data ------------------------------------------------------------------
+
+
+def sees_personal_data(who: Actor) -> bool:
+    return who.department == "customer_service" and who.role in PII_ROLES
+
+
+def mask_phone(phone: str | None) -> str | None:
+    if not phone:
+        return phone
+    digits = re.sub(r"\D", "", phone)
+    if len(digits) < 7:
+        return "*" * len(digits)
+    return f"{digits[:3]}****{digits[-4:]}"
+
+
+def mask_email(email: str | None) -> str | None:
+    if not email or "@" not in email:
+        return email and "***"
+    local, domain = email.split("@", 1)
+    return f"{local[:1]}***@{domain}"
+
+
+def mask_name(name: str | None) -> str | None:
+    if not name:
+        return name
+    return name[:1] + "*" * min(max(len(name) - 1, 1), 4)
+
+
+def mask_address(address: str | None) -> str | None:
+    if not address:
+        return address
+    return address[:6] + "****"
+
+
+def customer_view(complaint: Complaint, who: Actor) -> dict:
+    """The customer's details as this viewer may see them."""
+    clear = sees_personal_data(who)
+    return {
+        "masked": not clear,
+        "name": complaint.customer_name if clear else mask_name(complaint.customer_name),
+        "phone": complaint.customer_phone if clear else mask_phone(complaint.customer_phone),
+        "email": complaint.customer_email if clear else mask_email(complaint.customer_email),
+        "address": complaint.customer_address if clear else mask_address(complaint.customer_address),
+        "tier": complaint.customer_tier,
+    }
+
+
+def may_read_complaints(who: Actor) -> bool:
+    return who.role in READERS
+
+
+# -- the complaint file -------------------------------------------------------------
+
+
+def load_complaint(session, reference: str) -> Complaint:
+    complaint = session.scalar(select(Complaint).where(Complaint.reference == reference))
+    if complaint is None:
+        raise NotFound(_("There is no complaint %(reference)s.", reference=reference))
+    return complaint
+
+
+def records_of(session, reference: str) -> dict:
+    """Compensation, escalations, improvement actions and notifications, when the process records them."""
+    try:
+        from processes.complaint_records import CompensationEntry, EscalationRecord, ImprovementAction
+    except ImportError:  # the complaint process's records are not installed
+        return {"compensation": [], "escalations": [], "improvements": []}
+    return {
+        "compensation": list(session.scalars(select(CompensationEntry).where(
+            CompensationEntry.business_key == reference).order_by(CompensationEntry.created_at))),
+        "escalations": list(session.scalars(select(EscalationRecord).where(
+            EscalationRecord.business_key == reference).order_by(EscalationRecord.at))),
+        "improvements": list(session.scalars(select(ImprovementAction).where(
+            ImprovementAction.business_key == reference).order_by(ImprovementAction.created_at))),
+    }
+
+
+def timeline(session, reference: str) -> list:
+    return audit.history(session, reference)
+
+
+@bp.get("/<reference>")
+@roles_required(*READERS)
+def show(reference: str):
+    who = actor()
+    with database().session() as s:
+        complaint = load_complaint(s, reference)
+        history = timeline(s, reference)
+        records = records_of(s, reference)
+        duplicates = list(s.scalars(select(Complaint).where(Complaint.duplicate_of == reference)
+                                    .order_by(Complaint.received_at.desc()).limit(50)))
+        original = (s.scalar(select(Complaint).where(Complaint.reference == complaint.duplicate_of))
+                    if complaint.duplicate_of else None)
+        tasks = list(s.scalars(select(HumanTask).where(HumanTask.business_key == reference)
+                               .order_by(HumanTask.created_at)))
+        task_names = {t.id: element_name(s, t.bpmn_id, t.name) for t in tasks}
+    return render_template("complaint.html", complaint=complaint, customer=customer_view(complaint, who),
+                           history=history, records=records, duplicates=duplicates, original=original,
+                           tasks=tasks, task_names=task_names, attachments=_attachments(reference))
+
+
+def _attachments(reference: str) -> list[tuple[str, str]]:
+    """(stored name, label) of the files kept for a complaint: given at intake or with task forms."""
+    folder = attachment_folder() / (secure_filename(reference) or "unfiled")
+    if not folder.is_dir():
+        return []
+    files = sorted((p for p in folder.iterdir() if p.is_file()), key=lambda p: p.stat().st_mtime)
+    return [(p.name, attachment_label(p.name)) for p in files]
+
+
+def attachment_folder() -> Path:
+    return Path(current_app.instance_path) / "attachments"
+
+
+@bp.get("/<reference>/attachments/<name>")
+@roles_required(*READERS)
+def attachment(reference: str, name: str):
+    with database().session() as s:
+        load_complaint(s, reference)
+    folder = attachment_folder() / (secure_filename(reference) or "unfiled")
+    if secure_filename(name) != name or not (folder / name).is_file():
+        abort(404, _("This attachment is not stored here."))
+    return send_from_directory(folder, name, as_attachment=True, download_name=attachment_label(name))
+
+
+@bp.get("/<reference>/diagram.json")
+@roles_required(*READERS)
+def diagram(reference: str):
+    """The BPMN XML of the complaint's process version, where it is now and the path it took."""
+    with database().session() as s:
+        complaint = load_complaint(s, reference)
+        if complaint.instance_id is None:
+            abort(404, _("This complaint has no process."))
+        instance = s.get(ProcessInstance, complaint.instance_id)
+        definition = s.get(ProcessDefinition, instance.definition_id)
+        xml = main_diagram(definition.files, instance.process_key)
+    workflow = runtime().load_workflow(complaint.instance_id)
+    current, done = set(), set()
+    for task in workflow.get_tasks():
+        bpmn_id = getattr(task.task_spec, "bpmn_id", None)
+        if not bpmn_id:
+            continue
+        if task.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED, TaskState.ERROR):
+            current.add(bpmn_id)
+        elif task.state == TaskState.COMPLETED:
+            done.add(bpmn_id)
+    return jsonify({"xml": xml, "current": sorted(current), "done": sorted(done - current),
+                    "status": instance.status})
+
+
+def main_diagram(files: dict[str, str], process_key: str) -> str | None:
+    marker = re.compile(r'<(?:\w+:)?process\b[^>]*\bid="' + re.escape(process_key) + '"')
+    for name, text in sorted(files.items()):
+        if name.endswith(".bpmn") and marker.search(text):
+            return text
+    return None
+
+
+# -- search -------------------------------------------------------------------------
+
+
+def search_query(text: str):
+    """Reference, customer phone and name use their indexes; words match the subject and description."""
+    text = text.strip()
+    query = select(Complaint)
+    digits = re.sub(r"[\s()-]", "", text)
+    conditions = [Complaint.reference == text.upper(), Complaint.customer_name == text]
+    if re.fullmatch(r"\+?\d{5,20}", digits):
+        conditions.append(Complaint.customer_phone == digits)
+        conditions.append(Complaint.customer_phone == text)
+    if len(text) >= 2:
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conditions += [Complaint.subject.ilike(pattern, escape="\\"),
+                       Complaint.description.ilike(pattern, escape="\\"),
+                       Complaint.customer_name.like(text.replace("%", "") + "%")]
+    return query.where(or_(*conditions)).order_by(Complaint.received_at.desc()).limit(50)
+
+
+@bp.get("/")
+@roles_required(*READERS)
+def search():
+    text = (request.args.get("q") or "").strip()[:200]
+    results = []
+    if text:
+        with database().session() as s:
+            results = list(s.scalars(search_query(text)))
+        if len(results) == 1 and results[0].reference == text.upper():
+            return redirect(url_for("complaints.show", reference=results[0].reference))
+    who = actor()
+    return render_template("complaint_search.html", q=text, results=results,
+                           customers={c.reference: customer_view(c, who) for c in results})
+
+
+# -- phone intake -------------------------------------------------------------------
+
+
+def recent_for_phone(session, phone: str, days: int = 180) -> list[Complaint]:
+    phone = re.sub(r"[\s()-]", "", phone or "")
+    if len(phone) < 5:
+        return []
+    since = datetime.now(UTC) - timedelta(days=days)
+    return list(session.scalars(select(Complaint).where(Complaint.customer_phone == phone,
+                                                        Complaint.received_at >= since)
+                                .order_by(Complaint.received_at.desc()).limit(10)))
+
+
+@bp.get("/duplicates")
+@roles_required(*INTAKE_ROLES)
+def duplicates():
+    """Recent complaints of a phone number: the warning shown while an agent types it (htmx)."""
+    with database().session() as s:
+        found = recent_for_phone(s, request.args.get("customer_phone", ""))
+    return render_template("_duplicates.html", duplicates=found)
+
+
+INTAKE_FIELDS = ("channel", "customer_name", "customer_phone", "customer_email", "customer_address",
+                 "customer_tier", "subject", "description", "remedy_sought", "product", "order_number",
+                 "order_value", "occurred_at", "occurred_where", "category", "severity")
+
+
+def intake_payload(form) -> tuple[dict, dict, dict]:
+    """(payload for processes.complaints, raw values to show again, errors of unparseable values)."""
+    raw = {name: (form.get(name) or "").strip() for name in INTAKE_FIELDS}
+    raw["safety_issue"] = form.get("safety_issue") in ("on", "1", "true")
+    errors: dict[str, str] = {}
+
+    def opt(name):
+        return raw[name] or None
+
+    payload = {
+        "channel": raw["channel"] or "phone",
+        "customer": {"name": raw["customer_name"], "phone": opt("customer_phone"),
+                     "email": opt("customer_email"), "address": opt("customer_address"),
+                     "tier": opt("customer_tier")},
+        "subject": raw["subject"], "description": raw["description"], "remedy_sought": opt("remedy_sought"),
+        "product": opt("product"), "order_number": opt("order_number"), "occurred_where": opt("occurred_where"),
+        "category": opt("category"), "severity": opt("severity"), "safety_issue": raw["safety_issue"],
+    }
+    if payload["customer"]["phone"]:
+        payload["customer"]["phone"] = re.sub(r"[\s()-]", "", payload["customer"]["phone"])
+    if raw["order_value"]:
+        try:
+            payload["order_value"] = float(raw["order_value"].replace(",", ""))
+        except ValueError:
+            errors["order_value"] = _("Enter a number, e.g. 120.50.")
+    if raw["occurred_at"]:
+        try:
+            when = datetime.fromisoformat(raw["occurred_at"])
+            payload["occurred_at"] = (when if when.tzinfo else when.replace(tzinfo=UTC)).isoformat()
+        except ValueError:
+            errors["occurred_at"] = _("Enter a date and time.")
+    return payload, raw, errors
+
+
+def translate_intake_errors(errors: dict[str, str]) -> dict[str, str]:
+    """processes.complaints reports in English with dotted paths; the form shows them per field."""
+    shown = {}
+    for path, message in errors.items():
+        name = path.replace(".", "_")
+        if message == "This field is required.":
+            text = _("This field is required.")
+        elif message.startswith("Give at least one way"):
+            text = _("Give at least one way to reach the customer: phone, e-mail or address.")
+        elif name == "customer_phone":
+            text = _("Enter a phone number of 5 to 20 digits.")
+        elif name == "customer_email":
+            text = _("Enter a valid e-mail address.")
+        elif "too long" in message:
+            text = _("This text is too long.")
+        elif "non-empty" in message or "too short" in message:
+            text = _("This field is required.")
+        else:
+            text = _("Check this value.")
+        shown.setdefault(name, text)
+    return shown
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles_required(*INTAKE_ROLES)
+def intake():
+    raw: dict = {"channel": "phone", "safety_issue": False}
+    errors: dict = {}
+    duplicates_found: list = []
+    if request.method == "POST":
+        payload, raw, errors = intake_payload(request.form)
+        uploads = [f for f in request.files.getlist("attachments") if f.filename]
+        # Every problem at once: values that did not parse and what the intake schema says.
+        errors = {**translate_intake_errors(intake_errors(payload)), **errors}
+        with database().session() as s:
+            duplicates_found = recent_for_phone(s, raw.get("customer_phone", ""))
+        confirmed = request.form.get("duplicates_checked") == "on"
+        if not errors and duplicates_found and not confirmed:
+            errors["duplicates_checked"] = _("This customer complained recently. Check the complaints listed "
+                                             "and tick the box if this is a new complaint.")
+        if not errors:
+            if uploads:
+                staged = [store_upload(attachment_folder(), "intake", f) for f in uploads]
+                payload["attachments"] = staged
+            reference = register(runtime(), payload, actor())
+            if uploads:
+                _move_intake_files(payload.get("attachments", []), reference)
+            flash(_("Complaint %(reference)s is registered. Read the reference to the customer.",
+                    reference=reference), "success")
+            return redirect(url_for("complaints.show", reference=reference))
+    return render_template("intake.html", raw=raw, errors=errors, duplicates=duplicates_found,
+                           channels=CHANNELS, categories=CATEGORIES, severities=SEVERITIES, tiers=TIERS), (
+        422 if errors else 200)
+
+
+def _move_intake_files(names: list[str], reference: str) -> None:
+    source = attachment_folder() / "intake"
+    target = attachment_folder() / secure_filename(reference)
+    target.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        if (source / name).is_file():
+            (source / name).rename(target / name)
+
+
+@bp.app_template_global()
+def may_take_calls() -> bool:
+    return getattr(current_user, "is_authenticated", False) and current_user.role in INTAKE_ROLES
+
+
+@bp.app_template_global()
+def may_read_files() -> bool:
+    return getattr(current_user, "is_authenticated", False) and current_user.role in READERS

@@ -1,0 +1,193 @@
+"""Words of the workspace in the chosen language: vocabulary values and BPMN element names.
+
+Vocabulary (categories, severities, channels, departments...) is translated with
+gettext; BPMN task and lane names are Chinese in the model with an English
+`name_en` property, read from the deployed definitions' files and cached per
+deployment.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from flask import g
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+
+from processes.models import ProcessDefinition
+from processes.xmlsafe import parse_xml
+from web.i18n import ui_language
+
+VOCABULARY = {
+    "category": {
+        "product_quality": _l("Product quality"), "service_attitude": _l("Service attitude"),
+        "logistics_delivery": _l("Logistics and delivery"), "sales_misrepresentation": _l("Sales misrepresentation"),
+        "price_billing": _l("Price and billing"), "technical_fault": _l("Technical fault"),
+        "after_sales_repair": _l("After-sales repair"), "other": _l("Other"),
+    },
+    "severity": {"low": _l("Low"), "medium": _l("Medium"), "high": _l("High"), "critical": _l("Critical")},
+    "channel": {
+        "phone": _l("Phone"), "email": _l("E-mail"), "web": _l("Web form"), "social_media": _l("Social media"),
+        "walk_in": _l("Walk-in"), "letter": _l("Letter"), "api": _l("API"),
+    },
+    "department": {
+        "customer_service": _l("Customer service"), "sales": _l("Sales"), "product": _l("Product"),
+        "technical": _l("Technical"), "after_sales": _l("After-sales"), "management": _l("Management"),
+    },
+    "role": {
+        "agent": _l("Agent"), "senior_agent": _l("Senior agent"), "department_staff": _l("Department staff"),
+        "supervisor": _l("Supervisor"), "manager": _l("Manager"), "process_designer": _l("Process designer"),
+        "compliance_reviewer": _l("Compliance reviewer"), "admin": _l("Administrator"),
+    },
+    "tier": {"standard": _l("Standard"), "silver": _l("Silver"), "gold": _l("Gold"), "vip": _l("VIP")},
+    "sla": {"on_time": _l("On time"), "at_risk": _l("At risk"), "breached": _l("Breached")},
+    "strategy": {"rule_based": _l("Rule-based"), "compensation": _l("Compensation"),
+                 "fuzzy_mediation": _l("Fuzzy mediation")},
+    "status": {
+        "registered": _l("Registered"), "awaiting_details": _l("Awaiting details"),
+        "acknowledged": _l("Acknowledged"), "classified": _l("Classified"), "investigating": _l("Investigating"),
+        "reconciling": _l("Reconciling"), "responded": _l("Responded"), "escalated": _l("Escalated"),
+        "follow_up": _l("Follow-up"), "closed": _l("Closed"), "closed_incomplete": _l("Closed (incomplete)"),
+        "closed_duplicate": _l("Closed (duplicate)"), "open": _l("Open"), "completed": _l("Completed"),
+        "cancelled": _l("Cancelled"), "done": _l("Done"),
+    },
+    "audit": {
+        "instance_started": _l("Complaint process started"), "instance_completed": _l("Process finished"),
+        "instance_error": _l("A process step failed"), "instance_retried": _l("Failed step retried"),
+        "instance_changed": _l("Process changed"), "instances_migrated": _l("Moved to a new process version"),
+        "migration_undone": _l("Process version change undone"), "task_claimed": _l("Task claimed"),
+        "task_unclaimed": _l("Task given back"), "task_reassigned": _l("Task reassigned"),
+        "task_completed": _l("Task completed"), "timer_fired": _l("Deadline reached"),
+        "message_received": _l("Message received"), "customer_email_received": _l("Customer e-mail received"),
+        "logged_in": _l("Logged in"),
+    },
+    "notification": {
+        "task_assigned": _l("Task assigned to you"), "sla_breach": _l("SLA breached"),
+        "sla_at_risk": _l("SLA about to breach"), "escalation": _l("Escalation"),
+        "compensation_escalation": _l("Compensation escalation"), "critical_complaint": _l("Critical complaint"),
+        "improvement_overdue": _l("Improvement action overdue"), "acknowledgement": _l("Acknowledgement"),
+        "request_details": _l("Details requested"), "response": _l("Response"), "survey": _l("Survey"),
+        "mediation_proposal": _l("Mediation proposal"), "notice": _l("Notice"),
+    },
+    "escalation_reason": {
+        "rejected": _l("Customer rejected the answer"), "survey_dissatisfied": _l("Customer dissatisfied"),
+        "sla_breach": _l("Deadline breached"), "critical": _l("Critical complaint"),
+    },
+    "message": {
+        "customer_details": _l("Customer sent missing details"), "customer_response": _l("Customer answered"),
+        "survey_answer": _l("Customer answered the survey"),
+    },
+    "compensation": {"points": _l("Points"), "coupon": _l("Coupon"), "refund": _l("Refund"), "cash": _l("Cash")},
+}
+
+
+def label(kind: str, value) -> str:
+    """The translated word for a stored value; the value itself when it is not in the vocabulary."""
+    if value in (None, ""):
+        return "—"
+    cache = g.setdefault("vocabulary_words", {})  # a page repeats the same few words many times
+    key = (kind, value)
+    if key not in cache:
+        word = VOCABULARY.get(kind, {}).get(value)
+        cache[key] = str(word) if word is not None else str(value)
+    return cache[key]
+
+
+class ElementNames:
+    """bpmn_id -> {"zh-CN": name, "en": name_en} over every deployed definition, reloaded on deploy."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._stamp: tuple | None = None
+        self._names: dict[str, dict[str, str]] = {}
+
+    def table(self, session) -> dict[str, dict[str, str]]:
+        stamp = session.execute(select(func.max(ProcessDefinition.id), func.count(ProcessDefinition.id))).one()
+        with self._lock:
+            if stamp != self._stamp:
+                self._names = self._load(session)
+                self._stamp = tuple(stamp)
+            return self._names
+
+    def _load(self, session) -> dict[str, dict[str, str]]:
+        names: dict[str, dict[str, str]] = {}
+        # Oldest first, so the newest version's wording wins.
+        for files in session.scalars(select(ProcessDefinition.files).order_by(ProcessDefinition.id)):
+            for filename, text in (files or {}).items():
+                if filename.endswith(".bpmn"):
+                    names.update(_names_in(text, filename))
+        return names
+
+
+def _names_in(text: str, filename: str) -> dict[str, dict[str, str]]:
+    try:
+        root = parse_xml(text.encode("utf-8"), filename)
+    except Exception:  # noqa: BLE001 - a model we cannot read just keeps its Chinese names
+        return {}
+    found = {}
+    for element in root.iter():
+        element_id, name = element.get("id"), element.get("name")
+        if not element_id or not name:
+            continue
+        english = None
+        for prop in element.iter("{*}property"):
+            if prop.get("name") == "name_en":
+                english = prop.get("value")
+                break
+        found[element_id] = {"zh-CN": name, "en": english or name}
+    return found
+
+
+ELEMENT_NAMES = ElementNames()
+
+
+def element_name(session, bpmn_id: str, fallback: str) -> str:
+    """A task's or lane's name in the chosen language."""
+    if "element_names" not in g:  # one look at the definitions per request
+        g.element_names = ELEMENT_NAMES.table(session)
+    return g.element_names.get(bpmn_id, {}).get(ui_language()) or fallback
+
+
+def pick(texts, fallback: str = "") -> str:
+    """One language's text of a {"zh-CN": ..., "en": ...} mapping (or a plain string)."""
+    if isinstance(texts, dict):
+        lang = ui_language()
+        return texts.get(lang) or texts.get("zh-CN") or texts.get("en") or fallback
+    return texts or fallback
+
+
+def runtime_message(message: str) -> str:
+    """The runtime's English messages about tasks, in the chosen language."""
+    import re
+
+    from flask_babel import gettext as _
+
+    fixed = {
+        "The complaint is busy; try again in a moment.": _("The complaint is busy; try again in a moment."),
+        "This change collides with another one made at the same moment; try again.":
+            _("This change collides with another one made at the same moment; try again."),
+        "This complaint was changed by someone else meanwhile; reload and try again.":
+            _("This complaint was changed by someone else meanwhile; reload and try again."),
+        "This task is no longer waiting to be done.": _("This task is no longer waiting to be done."),
+        "Only the assignee or a supervisor can reassign this task.":
+            _("Only the assignee or a supervisor can reassign this task."),
+        "Only the person it is assigned to, or a supervisor, can release this task.":
+            _("Only the person it is assigned to, or a supervisor, can release this task."),
+        "This task belongs to another department or group.": _("This task belongs to another department or group."),
+        "This task belongs to another department, group or person.":
+            _("This task belongs to another department, group or person."),
+        "You may not work on this task.": _("You may not work on this task."),
+        "This task does not exist.": _("This task does not exist."),
+    }
+    if message in fixed:
+        return fixed[message]
+    if match := re.fullmatch(r"This task is already claimed by (.+)\.", message):
+        return _("This task is already claimed by %(who)s.", who=match.group(1))
+    if match := re.fullmatch(r"This task was already (\w+)(?: by (.+))?\.", message):
+        status = label("status", match.group(1))
+        if match.group(2):
+            return _("This task was already %(status)s by %(who)s.", status=status, who=match.group(2))
+        return _("This task was already %(status)s.", status=status)
+    if match := re.fullmatch(r"(.+) may not work tasks of this lane\.", message):
+        return _("%(who)s may not work tasks of this department.", who=match.group(1))
+    return message
