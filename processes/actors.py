@@ -57,6 +57,9 @@ def may_work(actor: Actor, department: str | None, candidate_group: str | None, 
 
 
 def may_see(actor: Actor, department: str | None, assignee: str | None) -> bool:
+    """Case work is for the people who do it: designers and reviewers work on models, not cases."""
+    if actor.role not in WORKER_ROLES:
+        return False
     if actor.is_overseer or actor.role == "manager":
         return True
     return actor.department == department or assignee == actor.username

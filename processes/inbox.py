@@ -14,12 +14,12 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import Boolean, Float, Select, and_, or_, select
+from sqlalchemy import Boolean, Float, Select, and_, false, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import FunctionElement
 
-from processes.actors import Actor
+from processes.actors import WORKER_ROLES, Actor
 from processes.models import HumanTask
 
 SCOPES = ("mine", "group", "all")
@@ -82,6 +82,10 @@ def _epoch_sqlite(element, compiler, **kw):
 
 def inbox_query(actor: Actor, scope: str) -> Select:
     query = select(HumanTask).where(HumanTask.status == "open")
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}; use one of {', '.join(SCOPES)}")
+    if actor.role not in WORKER_ROLES:
+        return query.where(false())  # designers and reviewers have no case work
     if scope == "mine":
         return query.where(HumanTask.assignee == actor.username)
     if scope == "group":

@@ -236,7 +236,9 @@ GUARDS: dict[str, Any] = {
 # RestrictedPython's safe builtins minus class building and attribute writes, plus
 # the container/iteration builtins process scripts need. Since _getiter_ does not
 # restrict iteration, builtins that iterate in C (sorted, zip, ...) bypass nothing.
-_EXCLUDED = {"__build_class__", "setattr", "delattr", "_getattr_"}
+# Exceptions that are not Exceptions would slip past every handler up to the worker's loop.
+_EXCLUDED = {"__build_class__", "setattr", "delattr", "_getattr_",
+             "BaseException", "SystemExit", "KeyboardInterrupt", "GeneratorExit"}
 SAFE_BUILTINS: dict[str, Any] = {k: v for k, v in safe_builtins.items() if k not in _EXCLUDED}
 _CONTAINER_BUILTINS = (
     "list dict set frozenset tuple sorted reversed any all sum min max enumerate zip map filter"
@@ -265,7 +267,12 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         namespace.update(context)
         namespace.update(GUARDS)
         namespace["__builtins__"] = SAFE_BUILTINS
-        return eval(code, namespace)  # code was compiled by RestrictedPython
+        try:
+            return eval(code, namespace)  # code was compiled by RestrictedPython
+        except Exception:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - never let a script stop the process
+            raise ScriptError(f"the expression raised {type(exc).__name__}, which scripts may not raise") from None
 
     def execute(self, script, context, external_context=None):
         external_context = external_context or {}
@@ -279,6 +286,10 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         context["__builtins__"] = SAFE_BUILTINS
         try:
             exec(code, context)  # noqa: S102 - code was compiled by RestrictedPython
+        except Exception:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - never let a script stop the process
+            raise ScriptError(f"the script raised {type(exc).__name__}, which scripts may not raise") from None
         finally:
             self._remove_globals_and_functions_from_context(context, external_context)
         return True

@@ -41,6 +41,10 @@ def parse_xml(data: bytes | str, filename: str = "file") -> etree._Element:
         root = etree.fromstring(data, parser=_parser())
     except etree.XMLSyntaxError as exc:
         raise UnsafeXmlError(f"{filename}: not well-formed XML: {exc}") from exc
+    # The byte check above misses a DOCTYPE past the first 4 KB or in UTF-16; the parse does not.
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
+        raise UnsafeXmlError(f"{filename}: DOCTYPE and entity declarations are not allowed")
     if _depth(root) > MAX_DEPTH:
         raise UnsafeXmlError(f"{filename}: nested deeper than {MAX_DEPTH} levels")
     return root

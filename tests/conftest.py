@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 from processes.actors import Actor
 from processes.db import Database
 from processes.definitions import read_files
-from processes.runtime import Runtime
+from processes.runtime import Runtime, default_process_settings
 from processes.schema import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,7 +61,7 @@ def db(database_url):
 
 @pytest.fixture
 def runtime(db):
-    return Runtime(db, settings={"handle_sla": "PT1H"})
+    return Runtime(db, settings={**default_process_settings(), "handle_sla": "PT1H"})
 
 
 @pytest.fixture
@@ -85,7 +85,8 @@ def app(database_url, tmp_path):
 
     upgrade(database_url)
     app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test",
-                      "WTF_CSRF_ENABLED": False, "PROCESS_SETTINGS": {"handle_sla": "PT1H"}})
+                      "WTF_CSRF_ENABLED": False,
+                      "PROCESS_SETTINGS": {**default_process_settings(), "handle_sla": "PT1H"}})
     app.instance_path = str(tmp_path / "instance")
     yield app
     app.extensions["redress.db"].dispose()

@@ -560,3 +560,12 @@ def test_register_helper(env, monkeypatch):
         register_helper("undocumented")(lambda x: x)
     with pytest.raises(ValueError):
         register_helper("_private")
+
+
+@pytest.mark.parametrize("script", ["raise SystemExit()", "raise KeyboardInterrupt()", "raise GeneratorExit()",
+                                    "raise BaseException('x')"])
+def test_scripts_cannot_raise_process_stopping_exceptions(script):
+    env = SandboxEnvironment(HELPERS)
+    with pytest.raises(Exception) as caught:  # an ordinary Exception: the runtime's handlers catch it
+        env.execute(script, {})
+    assert not isinstance(caught.value, (SystemExit, KeyboardInterrupt, GeneratorExit))

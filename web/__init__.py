@@ -25,6 +25,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         LANGUAGES=["zh_CN", "en"],
         PROCESS_SETTINGS=None,
         MAX_CONTENT_LENGTH=20 * 1024 * 1024,
+        # Links in e-mails are built from the request's host, so only known hosts are answered.
+        TRUSTED_HOSTS=_trusted_hosts(),
+        SESSION_COOKIE_SECURE=os.environ.get("REDRESS_SECURE_COOKIES") == "1",
     )
     app.config.from_pyfile("redress.cfg", silent=True)
     if test_config:
@@ -52,6 +55,16 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     register_blueprints(app)
     return app
+
+
+def _trusted_hosts() -> list[str] | None:
+    """REDRESS_TRUSTED_HOSTS (comma-separated, e.g. "complaints.example.com") or, by default, this machine."""
+    configured = os.environ.get("REDRESS_TRUSTED_HOSTS", "").strip()
+    if configured == "*":
+        return None
+    if configured:
+        return [host.strip() for host in configured.split(",") if host.strip()]
+    return ["127.0.0.1", "localhost", "::1"]
 
 
 def _instance_secret(app: Flask) -> str:

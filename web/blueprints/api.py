@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, abort, g, jsonify, request
 from flask_login import current_user
 
-from processes.errors import Forbidden
 from processes.actors import may_see
+from processes.errors import Forbidden
 from processes.inbox import SCOPES, list_tasks, task_summary
+from processes.privacy import mask_data
 from processes.users import user_for_token
 from web.auth import StaffUser
 from web.context import actor, database, runtime
@@ -75,7 +76,8 @@ def task(task_id: str):
         raise Forbidden("This task belongs to another department.")
     body = task_summary(row)
     body.update(status=row.status, department=row.department, form=schema,
-                data=_visible_data(runtime().task_data(task_id), schema) if row.status == "open" else {},
+                data=mask_data(_visible_data(runtime().task_data(task_id), schema), actor())
+                if row.status == "open" else {},
                 draft=row.draft)
     return jsonify(body)
 

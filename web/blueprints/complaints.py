@@ -29,6 +29,7 @@ from processes.actors import Actor
 from processes.complaints import CATEGORIES, CHANNELS, SEVERITIES, TIERS, intake_errors, register
 from processes.errors import NotFound
 from processes.models import Complaint, HumanTask, ProcessDefinition, ProcessInstance
+from processes.privacy import mask_address, mask_email, mask_name, mask_phone, sees_personal_data
 from web.auth import roles_required
 from web.context import actor, database, runtime
 from web.form_render import attachment_label, store_upload
@@ -41,43 +42,9 @@ url_prefix = "/complaints"
 READERS = ("agent", "senior_agent", "department_staff", "supervisor", "manager", "compliance_reviewer", "admin")
 # Who registers complaints taken on the phone.
 INTAKE_ROLES = ("agent", "senior_agent", "supervisor", "admin")
-# Customer service handles the customer; only its people need the contact details in clear.
-PII_ROLES = ("agent", "senior_agent", "supervisor", "manager")
 
 
 # -- personal data ------------------------------------------------------------------
-
-
-def sees_personal_data(who: Actor) -> bool:
-    return who.department == "customer_service" and who.role in PII_ROLES
-
-
-def mask_phone(phone: str | None) -> str | None:
-    if not phone:
-        return phone
-    digits = re.sub(r"\D", "", phone)
-    if len(digits) < 7:
-        return "*" * len(digits)
-    return f"{digits[:3]}****{digits[-4:]}"
-
-
-def mask_email(email: str | None) -> str | None:
-    if not email or "@" not in email:
-        return email and "***"
-    local, domain = email.split("@", 1)
-    return f"{local[:1]}***@{domain}"
-
-
-def mask_name(name: str | None) -> str | None:
-    if not name:
-        return name
-    return name[:1] + "*" * min(max(len(name) - 1, 1), 4)
-
-
-def mask_address(address: str | None) -> str | None:
-    if not address:
-        return address
-    return address[:6] + "****"
 
 
 def customer_view(complaint: Complaint, who: Actor) -> dict:
@@ -207,20 +174,27 @@ def main_diagram(files: dict[str, str], process_key: str) -> str | None:
 # -- search -------------------------------------------------------------------------
 
 
-def search_query(text: str):
-    """Reference, customer phone and name use their indexes; words match the subject and description."""
+def search_query(text: str, personal: bool = True):
+    """Reference, customer phone and name use their indexes; words match the subject and description.
+
+    Searching by phone or name is only for those who see personal data in clear:
+    otherwise a masked number could be recovered by guessing."""
     text = text.strip()
     query = select(Complaint)
     digits = re.sub(r"[\s()-]", "", text)
-    conditions = [Complaint.reference == text.upper(), Complaint.customer_name == text]
-    if re.fullmatch(r"\+?\d{5,20}", digits):
-        conditions.append(Complaint.customer_phone == digits)
-        conditions.append(Complaint.customer_phone == text)
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    conditions = [Complaint.reference == text.upper()]
+    if personal:
+        conditions.append(Complaint.customer_name == text)
+        if re.fullmatch(r"\+?\d{5,20}", digits):
+            conditions.append(Complaint.customer_phone == digits)
+            conditions.append(Complaint.customer_phone == text)
     if len(text) >= 2:
-        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = "%" + escaped + "%"
         conditions += [Complaint.subject.ilike(pattern, escape="\\"),
-                       Complaint.description.ilike(pattern, escape="\\"),
-                       Complaint.customer_name.like(text.replace("%", "") + "%")]
+                       Complaint.description.ilike(pattern, escape="\\")]
+        if personal:
+            conditions.append(Complaint.customer_name.like(escaped + "%", escape="\\"))
     return query.where(or_(*conditions)).order_by(Complaint.received_at.desc()).limit(50)
 
 
@@ -231,7 +205,7 @@ def search():
     results = []
     if text:
         with database().session() as s:
-            results = list(s.scalars(search_query(text)))
+            results = list(s.scalars(search_query(text, personal=sees_personal_data(actor()))))
         if len(results) == 1 and results[0].reference == text.upper():
             return redirect(url_for("complaints.show", reference=results[0].reference))
     who = actor()

@@ -18,6 +18,7 @@ from processes.mail_intake import MAX_MESSAGE_BYTES, ingest
 from processes.models import Complaint
 from processes.outbound_mail import outbox
 from processes.portal_models import MESSAGES, IntakeExtras, answer_errors, clean_answer, intake_extras
+from processes.privacy import mask_data
 from processes.users import user_for_token
 from web.auth import StaffUser
 from web.context import actor, database, runtime
@@ -29,6 +30,7 @@ url_prefix = "/api/v1"
 csrf.exempt(bp)
 
 READERS = WORKER_ROLES | {"compliance_reviewer"}
+CUSTOMER_VOICE_ROLES = {"agent", "senior_agent", "supervisor", "admin"}
 
 
 @bp.record_once
@@ -98,8 +100,9 @@ def complaint(reference: str):
     _require(READERS)
     with database().session() as s:
         record = _complaint_or_404(s, reference)
-        history = [{"at": e.at.isoformat(), "actor": e.actor, "action": e.action, "detail": e.detail}
-                   for e in audit.history(s, record.reference)]
+        who = actor()
+        history = [{"at": e.at.isoformat(), "actor": e.actor, "action": e.action,
+                    "detail": mask_data(e.detail, who)} for e in audit.history(s, record.reference)]
         body = {
             "reference": record.reference,
             "status": record.status,
@@ -121,7 +124,10 @@ def complaint(reference: str):
 
 @bp.post("/complaints/<reference>/messages/<name>")
 def message(reference: str, name: str):
-    _require(WORKER_ROLES)
+    # Answering for the customer is customer service's job (recording a phone answer).
+    _require(CUSTOMER_VOICE_ROLES)
+    if actor().department != "customer_service" and not actor().is_overseer:
+        raise Forbidden("Only customer service records the customer's answers.")
     if name not in MESSAGES:
         raise NotFound(f"Customers send only these messages: {', '.join(MESSAGES)}.")
     with database().session() as s:

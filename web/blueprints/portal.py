@@ -326,8 +326,11 @@ def _tracking_page(reference: str, token: str) -> dict | None:
         answers = list(s.scalars(select(AuditEntry).where(AuditEntry.business_key == reference,
                                                           AuditEntry.action == "message_received")
                                  .order_by(AuditEntry.id)))
-        inbound = list(s.scalars(select(InboundMessage).where(InboundMessage.reference == reference)
-                                 .order_by(InboundMessage.id)))
+        # Only mail from the customer's own address appears as theirs; anyone can write a reference.
+        own_address = (complaint.customer_email or "").strip().lower()
+        inbound = [m for m in s.scalars(select(InboundMessage).where(InboundMessage.reference == reference)
+                                        .order_by(InboundMessage.id))
+                   if own_address and m.sender.strip().lower() == own_address]
         files = list(s.scalars(select(Attachment.filename).where(Attachment.reference == reference)
                                .order_by(Attachment.id)))
         instance = runtime().instance_for(reference, PROCESS_KEY)
