@@ -280,3 +280,21 @@ def test_senders_in_parallel_never_send_a_message_twice(mail_app):
     received = mail_app.inbox.wait_for(12)
     assert sorted(m["subject"] for m in received) == sorted(f"#{n}" for n in range(12))
     assert all(m.status == "sent" and m.attempts == 1 for m in _messages(mail_app))
+
+
+def test_admin_sees_the_outbox_and_others_do_not(app, client):
+    from processes.portal_models import OutboundMessage
+    from processes.users import add_user
+
+    db = app.extensions["redress.db"]
+    with db.write_session.begin() as s:
+        s.add(OutboundMessage(reference="TS-1", template="acknowledgement", to_address="c@example.com",
+                              subject="已受理 TS-1", body="...", status="pending"))
+        add_user(s, "root", "management", "admin", "pw-12345678")
+        add_user(s, "cs1", "customer_service", "agent", "pw-12345678")
+    client.post("/login", data={"username": "cs1", "password": "pw-12345678"})
+    assert client.get("/admin/outbox").status_code == 403
+    client.post("/logout")
+    client.post("/login", data={"username": "root", "password": "pw-12345678"})
+    page = client.get("/admin/outbox").get_data(as_text=True)
+    assert "已受理 TS-1" in page and "c@example.com" in page

@@ -259,3 +259,31 @@ def test_when_the_process_cannot_start_the_customer_keeps_the_form_and_nothing_i
         assert _count(app, Complaint) == 0 and _count(app, TrackingToken) == 0
     finally:
         app.extensions["redress.db"].dispose()
+
+
+def test_staff_see_and_download_what_the_customer_sent(app, client):
+    """A file the customer attached on the portal appears in the staff complaint file."""
+    from processes.definitions import read_files
+    from processes.portal_models import Attachment
+    from processes.users import add_user
+    from tests.conftest import ROOT
+
+    runtime = app.extensions["redress.runtime"]
+    runtime.deploy(read_files(ROOT, "bpmn", "forms"))
+    from processes.complaints import register
+
+    reference = register(runtime, {"channel": "web", "customer": {"name": "王芳", "phone": "13800138000"},
+                                   "subject": "漏水", "description": "底座漏水"})
+    db = app.extensions["redress.db"]
+    with db.write_session.begin() as s:
+        s.add(Attachment(reference=reference, filename="photo.png", content_type="image/png", size=4,
+                         sha256="0" * 64, data=b"\x89PNG", channel="web"))
+        add_user(s, "cs1", "customer_service", "agent", "pw-12345678")
+    client.post("/login", data={"username": "cs1", "password": "pw-12345678"})
+    page = client.get(f"/complaints/{reference}").get_data(as_text=True)
+    assert "photo.png" in page
+    with db.session() as s:
+        file_id = s.query(Attachment.id).scalar()
+    download = client.get(f"/complaints/{reference}/customer-files/{file_id}")
+    assert download.status_code == 200 and download.data == b"\x89PNG"
+    assert client.get(f"/complaints/OTHER-REF/customer-files/{file_id}").status_code == 404

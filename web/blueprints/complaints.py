@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     send_from_directory,
     url_for,
 )
@@ -29,6 +31,7 @@ from processes.actors import Actor
 from processes.complaints import CATEGORIES, CHANNELS, SEVERITIES, TIERS, intake_errors, register
 from processes.errors import NotFound
 from processes.models import Complaint, HumanTask, ProcessDefinition, ProcessInstance
+from processes.portal_models import Attachment
 from processes.privacy import mask_address, mask_email, mask_name, mask_phone, sees_personal_data
 from web.auth import roles_required
 from web.context import actor, database, runtime
@@ -109,9 +112,14 @@ def show(reference: str):
         tasks = list(s.scalars(select(HumanTask).where(HumanTask.business_key == reference)
                                .order_by(HumanTask.created_at)))
         task_names = {t.id: element_name(s, t.bpmn_id, t.name) for t in tasks}
+        # Files the customer sent through the portal, the API or e-mail (without their bytes).
+        customer_files = list(s.execute(
+            select(Attachment.id, Attachment.filename, Attachment.channel, Attachment.size)
+            .where(Attachment.reference == reference).order_by(Attachment.id)))
     return render_template("complaint.html", complaint=complaint, customer=customer_view(complaint, who),
                            history=history, records=records, duplicates=duplicates, original=original,
-                           tasks=tasks, task_names=task_names, attachments=_attachments(reference))
+                           tasks=tasks, task_names=task_names, attachments=_attachments(reference),
+                           customer_files=customer_files)
 
 
 def _attachments(reference: str) -> list[tuple[str, str]]:
@@ -121,6 +129,18 @@ def _attachments(reference: str) -> list[tuple[str, str]]:
         return []
     files = sorted((p for p in folder.iterdir() if p.is_file()), key=lambda p: p.stat().st_mtime)
     return [(p.name, attachment_label(p.name)) for p in files]
+
+
+@bp.get("/<reference>/customer-files/<int:file_id>")
+@roles_required(*READERS)
+def customer_file(reference: str, file_id: int):
+    with database().session() as s:
+        load_complaint(s, reference)
+        row = s.get(Attachment, file_id)
+        if row is None or row.reference != reference:
+            abort(404, _("This attachment is not stored here."))
+        return send_file(io.BytesIO(row.data), mimetype=row.content_type, as_attachment=True,
+                         download_name=secure_filename(row.filename) or f"attachment-{row.id}")
 
 
 def attachment_folder() -> Path:
