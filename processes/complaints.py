@@ -145,7 +145,7 @@ def register(runtime, payload: dict, actor: Actor = SYSTEM) -> str:
 def _parse(value: str | None) -> datetime | None:
     if not value:
         return None
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    parsed = datetime.fromisoformat(value)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=utcnow().tzinfo)
 
 

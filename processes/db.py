@@ -18,7 +18,7 @@ class Base(DeclarativeBase):
 def database_url(url: str | None = None) -> str:
     url = url or os.environ.get("REDRESS_DATABASE_URL")
     if url:
-        if url.startswith("postgresql://") or url.startswith("postgres://"):
+        if url.startswith(("postgresql://", "postgres://")):
             # psycopg 3 is the driver we support.
             url = "postgresql+psycopg://" + url.split("://", 1)[1]
         return url

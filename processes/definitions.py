@@ -7,9 +7,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 
 from processes.engine import parse_definition, top_level_process_ids
 from processes.errors import DefinitionError

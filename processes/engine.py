@@ -10,9 +10,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
-from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
@@ -27,7 +27,7 @@ def lane_department(lane_id: str | None, lane_name: str | None = None) -> str | 
     for candidate in (lane_id, lane_name):
         if not candidate:
             continue
-        key = candidate[5:] if candidate.startswith("Lane_") else candidate
+        key = candidate.removeprefix("Lane_")
         if key in DEPARTMENTS:
             return key
     return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
@@ -22,7 +22,7 @@ from processes.db import Base
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class TZDateTime(TypeDecorator):
@@ -35,14 +35,14 @@ class TZDateTime(TypeDecorator):
         if value is not None:
             if value.tzinfo is None:
                 raise ValueError("naive datetime given; use timezone-aware UTC values")
-            value = value.astimezone(timezone.utc)
+            value = value.astimezone(UTC)
             if dialect.name == "sqlite":
                 value = value.replace(tzinfo=None)
         return value
 
     def process_result_value(self, value, dialect):
         if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
+            value = value.replace(tzinfo=UTC)
         return value
 
 
@@ -119,7 +119,7 @@ class ProcessInstance(Base):
     updated_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(TZDateTime())
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it at class creation
 
 
 class TaskData(Base):

@@ -17,16 +17,16 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
-from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition as AnyMessageDefinition
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from processes import audit, definitions, forms
 from processes.actors import SYSTEM, Actor, may_work
@@ -106,7 +106,7 @@ class Runtime:
         for fn in uow.after_commit:
             try:
                 fn()
-            except Exception:  # noqa: BLE001 - a failed side effect never undoes a committed step
+            except Exception:
                 log.exception("after-commit action failed")
 
     # -- definitions --------------------------------------------------------------
@@ -186,7 +186,7 @@ class Runtime:
                  completed_by: str | None) -> None:
         session = uow.session
         changed, removed = self.store.save(session, instance, workflow)
-        opened, _closed = sync_human_tasks(session, instance, changed, removed, completed_by)
+        sync_human_tasks(session, instance, changed, removed, completed_by)
         fired = sync_timers(session, instance, changed, removed)
         for timer in fired:
             audit.append(session, uow.actor.username, "timer_fired", business_key=instance.business_key,

@@ -13,12 +13,12 @@ import json
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import TaskState
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from processes.models import InstanceTask, ProcessInstance, TaskData
 

@@ -6,12 +6,12 @@ cost follows what happened now, not the instance's history.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from processes.models import HumanTask, ProcessInstance, Timer, utcnow
 
@@ -48,7 +48,7 @@ def timer_due(task) -> datetime | None:
         due = TimerEventDefinition.get_datetime(value)
     except Exception:  # noqa: BLE001 - an unparseable value is a design error, seen in the instance
         return None
-    return due if due.tzinfo else due.replace(tzinfo=timezone.utc)
+    return due if due.tzinfo else due.replace(tzinfo=UTC)
 
 
 def boundary_due(task) -> datetime | None:

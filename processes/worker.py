@@ -34,7 +34,7 @@ class Worker:
                 fired = self.runtime.fire_due_timers()
                 if fired:
                     log.info("fired %d timer(s)", fired)
-            except Exception:  # noqa: BLE001 - the worker must outlive one bad instance
+            except Exception:
                 log.exception("firing timers failed; trying again shortly")
                 self.stop_event.wait(1.0)
                 continue

@@ -13,9 +13,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import time_machine
-from sqlalchemy import select
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
 
 from processes.actors import Actor
 from processes.models import Complaint, ProcessInstance

@@ -65,7 +65,7 @@ def test_only_customer_service_answers_for_the_customer(client, demo):
 
 
 def test_designers_and_reviewers_have_no_case_work(client, demo):
-    token, _complaint, task = demo
+    token, _complaint, _task = demo
     for user in ("designer", "reviewer"):
         for scope in ("mine", "group", "all"):
             listed = client.get(f"/api/v1/tasks?scope={scope}", headers=token(user)).get_json()["tasks"]

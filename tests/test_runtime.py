@@ -195,8 +195,9 @@ def test_failing_handler_leaves_instance_at_the_task_and_retry_resumes(runtime, 
 
 
 def test_timer_fires_once_through_the_worker_path(runtime, standin_files, agent, db):
-    import time_machine
     from datetime import timedelta
+
+    import time_machine
 
     from processes.models import Timer, utcnow
 

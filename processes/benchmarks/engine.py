@@ -16,7 +16,6 @@ from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.task import TaskState
-
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
@@ -168,7 +167,7 @@ def _memory_history_cost(spec, subprocess_specs, prior: int, samples: int) -> fl
 
 def _percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
 def run(database_url: str | None = None, lifecycles: int = 30, samples: int = 15) -> dict:

@@ -1,10 +1,10 @@
 """Alembic environment: runs migrations against the URL the caller configured."""
 
-from alembic import context
-from sqlalchemy import create_engine
-
 import importlib
 import pkgutil
+
+from alembic import context
+from sqlalchemy import create_engine
 
 import processes
 from processes.db import Base

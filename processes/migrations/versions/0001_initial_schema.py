@@ -4,10 +4,10 @@ Revision ID: 0001
 Revises: 
 Create Date: 2026-11-22 06:22:31.647177
 """
-from alembic import op
 import sqlalchemy as sa
-import processes.models
+from alembic import op
 
+import processes.models
 
 revision = '0001'
 down_revision = None
