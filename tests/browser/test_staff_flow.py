@@ -88,7 +88,11 @@ def test_phone_complaint_through_two_departments_to_the_customers_reply(live_ser
     product.goto(live_server.url("/?scope=group"))
     assert reference in product.locator("tbody").inner_text()
     screenshot(product, "06-product-inbox")
+    # Outside customer service a phone number finds nothing (it could unmask one by guessing) ...
     product.goto(live_server.url("/complaints/?q=13900139000"))
+    assert reference not in product.locator("main").inner_text()
+    # ... while the complaint's words do, with the contact masked.
+    product.goto(live_server.url("/complaints/?q=不制冷"))
     assert reference in product.locator(".search-results").inner_text()
     assert "139****9000" in product.locator(".search-results").inner_text()
     screenshot(product, "06b-search-masked")
