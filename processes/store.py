@@ -23,6 +23,8 @@ from sqlalchemy.orm import Session
 from processes.models import InstanceTask, ProcessInstance, TaskData
 
 FINISHED = TaskState.COMPLETED | TaskState.CANCELLED | TaskState.ERROR
+# Predicted tasks get their data only when they become ready, which is a state change.
+PREDICTED = TaskState.MAYBE | TaskState.LIKELY | TaskState.FUTURE
 TOP = ""
 
 
@@ -114,12 +116,12 @@ class WorkflowStore:
     def _signature(self, task) -> tuple:
         """What must differ for a task to need writing again.
 
-        A finished task only changes by changing state (or gaining children), so
-        its signature is cheap; an unfinished one may have its internal or
+        A finished or merely predicted task only changes by changing state (or
+        gaining children), so its signature is cheap; a ready, waiting or started one may have its internal or
         process data changed in place (a timer's evaluation, a loop's progress,
         a message's payload), so those are part of its check."""
         base = (task.state, task.last_state_change, task.triggered, len(task._children))
-        if task.state & FINISHED:
+        if task.state & (FINISHED | PREDICTED):
             return base
         internal = self._to_json(task.internal_data) if task.internal_data else ""
         return base + (tuple(task._children), hash(internal), hash(self._to_json(task.data)))

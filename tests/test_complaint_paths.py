@@ -153,6 +153,29 @@ def test_rule_based(run, dbsession):
     assert "Task_Start_Improvement" not in h.completed_ids
 
 
+@pytest.fixture
+def cold_run(db, dbsession):
+    """Like `run`, but the runtime keeps no workflow in memory: every step loads from the rows."""
+    runtime = Runtime(db, cache_size=0)
+    install(runtime)
+    runtime.deploy(read_files(ROOT, "bpmn", "forms"))
+    started = []
+
+    def start(reference=REF, **overrides):
+        harness = FacadeHarness.start(runtime, complaint_start_data(reference, **overrides), dbsession)
+        started.append(harness)
+        return harness
+
+    yield start
+    for harness in started:
+        harness.close()
+
+
+def test_rule_based_loading_every_step_from_the_database(cold_run, dbsession):
+    # Proves that what is written after each step is all the next step needs.
+    test_rule_based(cold_run, dbsession)
+
+
 def test_supervisor_overrides_the_strategy_with_a_reason(run):
     h = run()
     classify(h, "service_attitude", "low")
