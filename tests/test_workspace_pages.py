@@ -381,3 +381,12 @@ def test_overview_counts_open_work_and_recent_complaints(app, client, people):
     assert re.search(r"<span>电话</span><strong>1</strong>", page)
     login(client, "agent")
     assert client.get("/dashboard/").status_code == 403
+
+
+def test_password_guessing_is_throttled(app, client, make_user):
+    make_user("cs9", "customer_service", "agent", password="right-password-1")
+    for _ in range(10):
+        assert client.post("/login", data={"username": "cs9", "password": "wrong"}).status_code == 401
+    blocked = client.post("/login", data={"username": "cs9", "password": "right-password-1"})
+    assert blocked.status_code == 429
+    assert "15" in blocked.get_data(as_text=True)

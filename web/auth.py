@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import wraps
 from urllib.parse import urlsplit
 
@@ -9,14 +10,17 @@ from flask import Blueprint, Flask, abort, flash, redirect, render_template, req
 from flask_babel import gettext as _
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
+from sqlalchemy import delete
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
 from processes import audit
 from processes.models import User
+from processes.portal_models import RateLimitHit, rate_limited
 from processes.users import authenticate
 from web.context import database
 
+LOGIN_WINDOW = timedelta(minutes=15)
 login_manager = LoginManager()
 bp = Blueprint("auth", __name__)
 
@@ -64,11 +68,19 @@ def login():
     form = LoginForm()
     error = None
     if form.validate_on_submit():
+        username = form.username.data.strip()
         with database().write_session.begin() as s:
-            user = authenticate(s, form.username.data.strip(), form.password.data)
+            # Password guessing: a few tries per account and per address, then a pause.
+            throttled = (rate_limited(s, f"login-user:{username.lower()}", 10, LOGIN_WINDOW)
+                         or rate_limited(s, f"login-addr:{request.remote_addr}", 30, LOGIN_WINDOW))
+            user = None if throttled else authenticate(s, username, form.password.data)
             if user is not None:
+                s.execute(delete(RateLimitHit).where(RateLimitHit.bucket == f"login-user:{username.lower()}"))
                 audit.append(s, user.username, "logged_in")
                 staff = StaffUser(user)
+        if throttled:
+            error = _("Too many attempts. Wait 15 minutes, then try again.")
+            return render_template("login.html", form=form, error=error), 429
         if user is not None:
             session.clear()
             session.permanent = True
