@@ -59,12 +59,12 @@ class WorkflowStore:
 
         for workflow_id, wf in self._workflows(workflow):
             for task_uuid, task in wf.tasks.items():
-                signature = self._signature(task)
+                signature, data_json = self._signature(task)
                 current[task_uuid] = signature
                 if saved.get(task_uuid) == signature:
                     continue
                 task_id = str(task_uuid)
-                body, data_json = self._task_body(task)
+                body, data_json = self._task_body(task, data_json)
                 data_sha = hashlib.sha256(data_json.encode()).hexdigest()
                 data_rows[data_sha] = data_json
                 changed_rows.append(
@@ -84,13 +84,7 @@ class WorkflowStore:
                     )
                 )
         if changed_rows:
-            stmt = _dialect_insert(session)(InstanceTask.__table__)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["instance_id", "task_id"],
-                set_={"workflow_id": stmt.excluded.workflow_id, "body": stmt.excluded.body,
-                      "data_sha256": stmt.excluded.data_sha256},
-            )
-            session.connection().execute(stmt, changed_rows)
+            session.connection().execute(_statements(session)["upsert_task"], changed_rows)
 
         instance.state = self._header(workflow)
         workflow._redress_saved = current
@@ -113,7 +107,7 @@ class WorkflowStore:
         except (_NotPlainJson, ValueError):
             return _json(self.registry.convert(self.registry.clean(value)))
 
-    def _signature(self, task) -> tuple:
+    def _signature(self, task) -> tuple[tuple, str | None]:
         """What must differ for a task to need writing again.
 
         A finished or merely predicted task only changes by changing state (or
@@ -122,11 +116,12 @@ class WorkflowStore:
         a message's payload), so those are part of its check."""
         base = (task.state, task.last_state_change, task.triggered, len(task._children))
         if task.state & (FINISHED | PREDICTED):
-            return base
+            return base, None
         internal = self._to_json(task.internal_data) if task.internal_data else ""
-        return base + (tuple(task._children), hash(internal), hash(self._to_json(task.data)))
+        data_json = self._to_json(task.data)
+        return base + (tuple(task._children), hash(internal), hash(data_json)), data_json
 
-    def _task_body(self, task) -> tuple[dict, str]:
+    def _task_body(self, task, data_json: str | None = None) -> tuple[dict, str]:
         body = {
             "typename": "Task",
             "id": str(task.id),
@@ -138,12 +133,12 @@ class WorkflowStore:
             "triggered": task.triggered,
             "internal_data": self.registry.convert(task.internal_data),
         }
-        return body, self._to_json(task.data)
+        return body, data_json if data_json is not None else self._to_json(task.data)
 
     def _store_data(self, session: Session, data_rows: dict[str, str]) -> None:
         if data_rows:
             rows = [{"sha256": sha, "body": body} for sha, body in data_rows.items()]
-            session.connection().execute(_dialect_insert(session)(TaskData.__table__).on_conflict_do_nothing(), rows)
+            session.connection().execute(_statements(session)["insert_data"], rows)
 
     def _header(self, workflow: BpmnWorkflow) -> dict:
         header = self._workflow_header(workflow)
@@ -187,7 +182,7 @@ class WorkflowStore:
         pending = dict(header.get("subprocesses", {}))
         self._restore_subprocesses(workflow, workflow, pending, by_workflow)
         workflow._redress_saved = {
-            task_uuid: self._signature(task)
+            task_uuid: self._signature(task)[0]
             for _, wf in self._workflows(workflow)
             for task_uuid, task in wf.tasks.items()
         }
@@ -226,6 +221,25 @@ def _dialect_insert(session: Session):
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return sqlite_insert
+
+
+_STATEMENTS: dict[str, dict] = {}
+
+
+def _statements(session: Session) -> dict:
+    """The upserts of a save, built once per dialect (building them is not free)."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in _STATEMENTS:
+        insert = _dialect_insert(session)
+        upsert = insert(InstanceTask.__table__)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=["instance_id", "task_id"],
+            set_={"workflow_id": upsert.excluded.workflow_id, "body": upsert.excluded.body,
+                  "data_sha256": upsert.excluded.data_sha256},
+        )
+        _STATEMENTS[dialect] = {"upsert_task": upsert,
+                                "insert_data": insert(TaskData.__table__).on_conflict_do_nothing()}
+    return _STATEMENTS[dialect]
 
 
 def _chunks(items: list, size: int):
