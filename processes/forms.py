@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
@@ -22,13 +23,36 @@ _MESSAGES = {
 
 
 def load_form(files: dict[str, str], filename: str | None) -> dict | None:
-    """The form schema `filename` of a definition's files, or None when the task has no form."""
+    """The form schema `filename` of a definition's files, or None when the task has no form.
+
+    The parsed schema is shared between callers (forms of a deployed version never change):
+    treat it as read-only."""
     if not filename:
         return None
     text = files.get(filename) or files.get(f"forms/{filename}")
     if text is None:
         raise KeyError(f"form {filename!r} is not part of this process definition")
+    return _parse(text)
+
+
+@lru_cache(maxsize=512)
+def _parse(text: str) -> dict:
     return json.loads(text)
+
+
+_VALIDATORS: dict[int, tuple[dict, Draft202012Validator]] = {}
+
+
+def _validator(schema: dict) -> Draft202012Validator:
+    """A compiled validator per schema object; the entry keeps the schema alive, so its id stays its own."""
+    cached = _VALIDATORS.get(id(schema))
+    if cached is not None and cached[0] is schema:
+        return cached[1]
+    validator = Draft202012Validator(schema, format_checker=FormatChecker())
+    if len(_VALIDATORS) > 1024:
+        _VALIDATORS.clear()
+    _VALIDATORS[id(schema)] = (schema, validator)
+    return validator
 
 
 def validate(schema: dict | None, data: dict[str, Any], locale: str = "en") -> dict[str, str]:
@@ -36,7 +60,7 @@ def validate(schema: dict | None, data: dict[str, Any], locale: str = "en") -> d
     if schema is None:
         return {}
     lang = "zh-CN" if locale.lower().startswith("zh") else "en"
-    validator = Draft202012Validator(schema, format_checker=FormatChecker())
+    validator = _validator(schema)
     errors: dict[str, str] = {}
     for error in sorted(validator.iter_errors(data), key=lambda e: list(e.path)):
         if error.validator == "required":
