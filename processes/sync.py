@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from processes.models import HumanTask, ProcessInstance, Timer, utcnow
@@ -67,27 +67,28 @@ def boundary_due(task) -> datetime | None:
     return min(dues) if dues else None
 
 
-def human_task_row(instance: ProcessInstance, task, facts: dict) -> HumanTask:
+def human_task_values(instance: ProcessInstance, task, facts: dict) -> dict:
     spec = task.task_spec
     props = spec_properties(spec)
-    return HumanTask(
-        id=str(task.id),
-        instance_id=instance.id,
-        business_key=instance.business_key,
-        process_key=instance.process_key,
-        bpmn_id=spec.bpmn_id,
-        name=spec.bpmn_name or spec.bpmn_id,
-        lane=spec.lane,
-        department=spec.lane,
-        form=props.get("formJsonSchemaFilename"),
-        candidate_group=props.get("candidateGroup"),
-        category=_short(facts.get("category")),
-        severity=_short(facts.get("severity")),
-        channel=_short(facts.get("channel")),
-        summary=_short(facts.get("subject"), 300),
-        created_at=utcnow(),
-        due_at=boundary_due(task),
-    )
+    return {
+        "id": str(task.id),
+        "instance_id": instance.id,
+        "business_key": instance.business_key,
+        "process_key": instance.process_key,
+        "bpmn_id": spec.bpmn_id,
+        "name": spec.bpmn_name or spec.bpmn_id,
+        "lane": spec.lane,
+        "department": spec.lane,
+        "form": props.get("formJsonSchemaFilename"),
+        "candidate_group": props.get("candidateGroup"),
+        "category": _short(facts.get("category")),
+        "severity": _short(facts.get("severity")),
+        "channel": _short(facts.get("channel")),
+        "summary": _short(facts.get("subject"), 300),
+        "created_at": utcnow(),
+        "due_at": boundary_due(task),
+        "status": "open",
+    }
 
 
 def _short(value, limit: int = 40):
@@ -95,42 +96,47 @@ def _short(value, limit: int = 40):
 
 
 def sync_human_tasks(session: Session, instance: ProcessInstance, changed: list, removed: list[str],
-                     completed_by: str | None) -> tuple[list[HumanTask], list[HumanTask]]:
+                     completed_by: str | None) -> None:
     """Insert rows for tasks that became READY; close rows of tasks that left READY.
 
-    Returns (opened, closed)."""
+    Core statements, not ORM objects: a unit of work touches a handful of rows
+    and nobody reads them back in it, so the ORM's bookkeeping is pure cost."""
     touched = {str(t.id): t for t in changed if is_human(t)}
     if not touched and not removed:
-        return [], []
+        return
+    table = HumanTask.__table__
+    connection = session.connection()
     # One query for the rows of every task that changed or vanished, whatever their status.
     wanted = list(touched) + list(removed)
-    rows = {row.id: row for row in session.scalars(select(HumanTask).where(HumanTask.id.in_(wanted)))}
-    open_rows = {task_id: row for task_id, row in rows.items() if row.status == "open"}
-    opened, closed = [], []
+    status_of = dict(connection.execute(select(table.c.id, table.c.status).where(table.c.id.in_(wanted))).all())
     now = utcnow()
+    new_rows, reopened, completed, cancelled = [], [], [], []
     for task_id, task in touched.items():
-        row = open_rows.get(task_id)
-        if task.state == TaskState.READY and task_id in rows and row is None:
-            # A task reset to READY (a retry or a migration) opens its row again.
-            row = rows[task_id]
-            row.status, row.completed_at, row.completed_by = "open", None, None
-            opened.append(row)
-        elif task.state == TaskState.READY and row is None:
-            row = human_task_row(instance, task, task.data)
-            session.add(row)
-            opened.append(row)
-        elif task.state != TaskState.READY and row is not None:
-            row.status = "completed" if task.state == TaskState.COMPLETED else "cancelled"
-            row.completed_at = now
-            if row.status == "completed":
-                row.completed_by = completed_by
-            closed.append(row)
-    for task_id in removed:
-        row = open_rows.get(task_id)
-        if row is not None:
-            row.status, row.completed_at = "cancelled", now
-            closed.append(row)
-    return opened, closed
+        status = status_of.get(task_id)
+        if task.state == TaskState.READY:
+            if status is None:
+                new_rows.append(human_task_values(instance, task, task.data))
+            elif status != "open":
+                reopened.append(task_id)  # a task reset to READY (a retry or a migration)
+        elif status == "open":
+            (completed if task.state == TaskState.COMPLETED else cancelled).append(task_id)
+    cancelled += [task_id for task_id in removed if status_of.get(task_id) == "open"]
+    if new_rows:
+        connection.execute(insert(table), new_rows)
+    if reopened:
+        connection.execute(update(table).where(table.c.id.in_(reopened))
+                           .values(status="open", completed_at=None, completed_by=None))
+    if completed:
+        connection.execute(update(table).where(table.c.id.in_(completed))
+                           .values(status="completed", completed_at=now, completed_by=completed_by))
+    if cancelled:
+        connection.execute(update(table).where(table.c.id.in_(cancelled))
+                           .values(status="cancelled", completed_at=now))
+    if session.identity_map:
+        # Rows this session loaded before (the task being completed) must not shadow the new state.
+        for obj in list(session.identity_map.values()):
+            if isinstance(obj, HumanTask) and obj.id in status_of:
+                session.expire(obj)
 
 
 def sync_timers(session: Session, instance: ProcessInstance, changed: list, removed: list[str]) -> list[Timer]:
