@@ -6,7 +6,19 @@ from datetime import timedelta
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
@@ -17,8 +29,9 @@ from wtforms.validators import DataRequired
 from processes import audit
 from processes.models import User
 from processes.portal_models import RateLimitHit, rate_limited
-from processes.users import authenticate
+from processes.users import authenticate, user_for_token
 from web.context import database
+from web.security import csrf
 
 LOGIN_WINDOW = timedelta(minutes=15)
 login_manager = LoginManager()
@@ -127,6 +140,25 @@ def roles_required(*roles: str):
         return wrapped
 
     return decorate
+
+
+def authenticate_api_request():
+    """Who calls a JSON endpoint: a bearer token's user (kept in g.api_user) or the logged-in
+    browser session, whose unsafe requests must also carry the CSRF token (a cookie alone
+    proves nothing). Returns an error response to send back, or None to go on."""
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        with database().session() as s:
+            user = user_for_token(s, header.split(None, 1)[1].strip())
+            if user is None:
+                return jsonify({"error": "The bearer token is unknown or revoked."}), 401
+            g.api_user = StaffUser(user)
+        return None
+    if current_user.is_authenticated:
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            csrf.protect()
+        return None
+    return jsonify({"error": "Authenticate with a bearer token (redress token create USERNAME) or log in."}), 401
 
 
 def init_app(app: Flask) -> None:

@@ -209,16 +209,10 @@ def bench_engine(database_url: str | None, lifecycles: int) -> None:
 
 
 def _register_area_commands() -> None:
-    """Areas add their commands from their own module (`register(main)`), when present."""
-    import importlib
+    """Each area keeps its commands in its own module (`register(main)`)."""
+    from web import cli_designer, cli_intake, cli_workspace
 
-    for name in ("web.cli_workspace", "web.cli_intake", "web.cli_designer"):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
+    for module in (cli_workspace, cli_intake, cli_designer):
         module.register(main)
 
 

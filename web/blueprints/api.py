@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, g, jsonify, request
-from flask_login import current_user
+from flask import Blueprint, abort, jsonify, request
 
 from processes.actors import may_see
 from processes.errors import Forbidden
 from processes.inbox import SCOPES, list_tasks, task_summary
 from processes.privacy import mask_data
-from processes.users import user_for_token
-from web.auth import StaffUser
+from web.auth import authenticate_api_request
 from web.context import actor, database, runtime
 from web.openapi import openapi_document
 from web.security import csrf
@@ -24,20 +22,7 @@ csrf.exempt(bp)
 def authenticate():
     if request.endpoint == "api.openapi":
         return None
-    header = request.headers.get("Authorization", "")
-    if header.lower().startswith("bearer "):
-        with database().session() as s:
-            user = user_for_token(s, header.split(None, 1)[1].strip())
-            if user is None:
-                return jsonify({"error": "The bearer token is unknown or revoked."}), 401
-            g.api_user = StaffUser(user)
-        return None
-    if current_user.is_authenticated:
-        # A browser session is a cookie: unsafe methods need the CSRF token too.
-        if request.method not in ("GET", "HEAD", "OPTIONS"):
-            csrf.protect()
-        return None
-    return jsonify({"error": "Authenticate with a bearer token (redress token create USERNAME) or log in."}), 401
+    return authenticate_api_request()
 
 
 def _body() -> dict:

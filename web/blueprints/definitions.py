@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -19,8 +19,7 @@ from processes.designer_models import DefinitionDraft, DraftReview, MigrationBat
 from processes.errors import Forbidden, NotFound, RuntimeProblem, ValidationFailed
 from processes.models import ProcessDefinition
 from processes.spec_diff import diff_definitions, raw_diff
-from processes.users import user_for_token
-from web.auth import StaffUser, roles_required
+from web.auth import authenticate_api_request, roles_required
 from web.blueprints.designer import tr
 from web.context import actor, database, runtime
 from web.openapi import error_responses, json_body, ok, register_paths
@@ -201,18 +200,9 @@ def api(*roles: str):
     def decorate(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
-            header = request.headers.get("Authorization", "")
-            if header.lower().startswith("bearer "):
-                with database().session() as s:
-                    user = user_for_token(s, header.split(None, 1)[1].strip())
-                    if user is None:
-                        return jsonify({"error": "The bearer token is unknown or revoked."}), 401
-                    g.api_user = StaffUser(user)
-            elif current_user.is_authenticated:
-                if request.method not in ("GET", "HEAD", "OPTIONS"):
-                    csrf.protect()
-            else:
-                return jsonify({"error": "Authenticate with a bearer token or log in."}), 401
+            refused = authenticate_api_request()
+            if refused is not None:
+                return refused
             if actor().role not in roles:
                 return jsonify({"error": "Your role does not allow this."}), 403
             return view(*args, **kwargs)

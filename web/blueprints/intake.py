@@ -6,8 +6,7 @@ and hand in a raw e-mail. Bearer tokens, or the staff session with the CSRF head
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, g, jsonify, request, url_for
-from flask_login import current_user
+from flask import Blueprint, abort, jsonify, request, url_for
 
 from processes import audit
 from processes.actors import WORKER_ROLES
@@ -19,8 +18,7 @@ from processes.models import Complaint
 from processes.outbound_mail import outbox
 from processes.portal_models import MESSAGES, IntakeExtras, answer_errors, clean_answer, intake_extras
 from processes.privacy import mask_data
-from processes.users import user_for_token
-from web.auth import StaffUser
+from web.auth import authenticate_api_request
 from web.context import actor, database, runtime
 from web.openapi import error_responses, json_body, ok, register_paths
 from web.security import csrf
@@ -42,19 +40,7 @@ def _install_mailer(state) -> None:
 
 @bp.before_request
 def authenticate():
-    header = request.headers.get("Authorization", "")
-    if header.lower().startswith("bearer "):
-        with database().session() as s:
-            user = user_for_token(s, header.split(None, 1)[1].strip())
-            if user is None:
-                return jsonify({"error": "The bearer token is unknown or revoked."}), 401
-            g.api_user = StaffUser(user)
-        return None
-    if current_user.is_authenticated:
-        if request.method not in ("GET", "HEAD", "OPTIONS"):
-            csrf.protect()
-        return None
-    return jsonify({"error": "Authenticate with a bearer token (redress token create USERNAME) or log in."}), 401
+    return authenticate_api_request()
 
 
 def _require(roles: set[str]) -> None:
