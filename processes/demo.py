@@ -86,7 +86,8 @@ DEMO_COMPLAINTS = [
       ("timers",), ("message", "survey_answer", {"satisfaction_score": 5, "resolved": True, "comment": "满意"})]),
     # closed and archived after a satisfied survey
 ]
-def _worker_for(task) -> Actor:
+def worker_for(task) -> Actor:
+    """Someone of the task's lane with the role its candidate group asks for (demo and tests)."""
     role = {"senior": "senior_agent", "supervisor": "supervisor"}.get(task.candidate_group)
     role = role or ("manager" if task.department == "management" else "department_staff")
     return Actor(f"demo.{task.department}", task.department, role)
@@ -100,7 +101,7 @@ def _drive(runtime, reference: str, steps: list) -> None:
             task = next((t for t in open_tasks if t.bpmn_id == bpmn_id), None)
             if task is None:
                 raise RuntimeError(f"demo {reference}: expected {bpmn_id}, open: {[t.bpmn_id for t in open_tasks]}")
-            runtime.complete(task.id, _worker_for(task), dict(data))
+            runtime.complete(task.id, worker_for(task), dict(data))
         elif step[0] == "message":
             runtime.correlate(reference, step[1], dict(step[2]), CUSTOMER)
         elif step[0] == "timers":

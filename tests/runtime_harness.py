@@ -1,6 +1,6 @@
 """Drives the complaint process through the runtime facade, with persistence.
 
-The same verbs as tests/process_harness.py (`ready_user_tasks`, `complete`,
+Verbs a scenario reads like (`ready_user_tasks`, `complete`,
 `send_message`, `advance_time`, `data` ...), but every step is a real unit of
 work of `processes.runtime.Runtime` on the test database: the form is
 validated, the actor's lane is checked, rows are written, timers fire through
@@ -17,20 +17,10 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
-from processes.actors import Actor
+from processes.demo import worker_for
 from processes.models import Complaint, ProcessInstance
 from processes.runtime import Runtime
 from tests.process_harness import DEFAULT_START, HarnessError
-
-# Who works a task: someone of the task's lane with the role its candidate group asks for.
-GROUP_ROLE = {"senior": "senior_agent", "supervisor": "supervisor"}
-
-
-def worker_for(row) -> Actor:
-    role = GROUP_ROLE.get(row.candidate_group)
-    if role is None:
-        role = "manager" if row.department == "management" else "department_staff"
-    return Actor(f"{row.department}.{role}", row.department, role)
 
 
 class FacadeHarness:

@@ -1,6 +1,6 @@
 """One scenario per path of the complaint process (issue 3, "Tests that tell the story").
 
-Each drives bpmn/complaint.bpmn through tests/process_harness.py from intake to the end and
+Each drives bpmn/complaint.bpmn through the runtime facade (tests/runtime_harness.py) from intake to the end and
 asserts the lanes visited, the variables set, the records written and the final state.
 """
 
