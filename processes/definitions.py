@@ -11,7 +11,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from processes.engine import parse_definition, top_level_process_ids
+from processes.engine import load_parser, parse_definition, top_level_process_ids
 from processes.errors import DefinitionError
 from processes.models import ProcessDefinition
 from processes.xmlsafe import UnsafeXmlError
@@ -58,7 +58,8 @@ def deploy(session: Session, serializer, files: dict[str, str], actor: str, note
         raise DefinitionError("no BPMN, DMN or form files to deploy")
     raw = {name: text.encode("utf-8") for name, text in files.items()}
     try:
-        process_ids = top_level_process_ids(raw)
+        parser = load_parser(raw)  # one parse serves every process of the set
+        process_ids = top_level_process_ids(raw, parser)
     except (UnsafeXmlError, ValidationException) as exc:
         raise DefinitionError(str(exc)) from exc
     if not process_ids:
@@ -71,7 +72,7 @@ def deploy(session: Session, serializer, files: dict[str, str], actor: str, note
             deployed.append(current)
             continue
         try:
-            spec, subprocess_specs = parse_definition(raw, process_id)
+            spec, subprocess_specs = parse_definition(raw, process_id, parser)
         except (UnsafeXmlError, ValidationException) as exc:
             raise DefinitionError(f"{process_id}: {exc}") from exc
         registry = serializer.registry

@@ -121,33 +121,28 @@ def create_serializer() -> BpmnWorkflowSerializer:
     return BpmnWorkflowSerializer(registry)
 
 
-def parse_definition(files: dict[str, bytes], process_id: str):
-    """Parse a definition's files and return (spec, subprocess_specs) for `process_id`."""
+def load_parser(files: dict[str, bytes], dmn: bool = True) -> RedressParser:
+    """A parser holding a definition's BPMN (and DMN) files; ask it for as many specs as needed."""
     parser = RedressParser()
     for name, content in sorted(files.items()):
         if name.endswith(".bpmn"):
             parser.add_bpmn_bytes(content, name)
-        elif name.endswith(".dmn"):
+        elif dmn and name.endswith(".dmn"):
             parser.add_dmn_bytes(content, name)
+    return parser
+
+
+def parse_definition(files: dict[str, bytes], process_id: str, parser: RedressParser | None = None):
+    """Parse a definition's files and return (spec, subprocess_specs) for `process_id`."""
+    parser = parser or load_parser(files)
     spec = parser.get_spec(process_id)
     subprocess_specs = parser.get_subprocess_specs(process_id)
     return spec, subprocess_specs
 
 
-def executable_process_ids(files: dict[str, bytes]) -> list[str]:
-    parser = RedressParser()
-    for name, content in sorted(files.items()):
-        if name.endswith(".bpmn"):
-            parser.add_bpmn_bytes(content, name)
-    return parser.get_process_ids()
-
-
-def top_level_process_ids(files: dict[str, bytes]) -> list[str]:
+def top_level_process_ids(files: dict[str, bytes], parser: RedressParser | None = None) -> list[str]:
     """Executable processes that no call activity in the set calls: the ones an instance starts from."""
-    parser = RedressParser()
-    for name, content in sorted(files.items()):
-        if name.endswith(".bpmn"):
-            parser.add_bpmn_bytes(content, name)
+    parser = parser or load_parser(files, dmn=False)
     ids = parser.get_process_ids()
     called: set[str] = set()
     for process_id in ids:

@@ -220,6 +220,9 @@ class Runtime:
             cached = self._cache.pop(instance.id, None)
         if cached is not None and cached[0] == instance.version:
             return cached[1]
+        return self._load(session, instance)
+
+    def _load(self, session: Session, instance: ProcessInstance) -> BpmnWorkflow:
         definition = self.definitions.get(session, instance.definition_id)
         return self.store.load(session, instance, definition.spec, definition.subprocess_specs,
                                RedressScriptEngine())
@@ -237,9 +240,7 @@ class Runtime:
             instance = session.get(ProcessInstance, instance_id)
             if instance is None:
                 raise NotFound(f"process instance {instance_id} does not exist")
-            definition = self.definitions.get(session, instance.definition_id)
-            return self.store.load(session, instance, definition.spec, definition.subprocess_specs,
-                                   RedressScriptEngine())
+            return self._load(session, instance)
 
     # -- human tasks --------------------------------------------------------------
 
