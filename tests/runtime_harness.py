@@ -170,10 +170,8 @@ class FacadeHarness:
     @property
     def completed(self) -> list[tuple[str, str | None]]:
         workflow = self._workflow()
-        tasks = list(workflow.get_tasks(state=TaskState.COMPLETED))
-        for sp in workflow.subprocesses.values():
-            tasks.extend(sp.get_tasks(state=TaskState.COMPLETED))
-        tasks = [t for t in tasks if t.task_spec.bpmn_id]
+        # The iterator descends into subprocesses, so call activities' tasks are included.
+        tasks = [t for t in workflow.get_tasks(state=TaskState.COMPLETED) if t.task_spec.bpmn_id]
         tasks.sort(key=lambda t: t.last_state_change or 0)
         return [(t.task_spec.bpmn_id, getattr(t.task_spec, "lane", None)) for t in tasks]
 
@@ -187,9 +185,5 @@ class FacadeHarness:
 
     @property
     def errors(self) -> list[str]:
-        workflow = self._workflow()
-        tasks = list(workflow.get_tasks(state=TaskState.ERROR))
-        for sp in workflow.subprocesses.values():
-            tasks.extend(sp.get_tasks(state=TaskState.ERROR))
-        return [t.task_spec.bpmn_id for t in tasks]
+        return [t.task_spec.bpmn_id for t in self._workflow().get_tasks(state=TaskState.ERROR)]
 
