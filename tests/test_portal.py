@@ -287,3 +287,9 @@ def test_staff_see_and_download_what_the_customer_sent(app, client):
     download = client.get(f"/complaints/{reference}/customer-files/{file_id}")
     assert download.status_code == 200 and download.data == b"\x89PNG"
     assert client.get(f"/complaints/OTHER-REF/customer-files/{file_id}").status_code == 404
+
+
+def test_unknown_host_names_are_refused(client):
+    """Links in e-mails are built from the host; a forged Host header gets no page at all."""
+    assert client.get("/portal/", headers={"Host": "evil.example"}).status_code == 400
+    assert client.get("/portal/").status_code == 200

@@ -7,7 +7,7 @@ import logging
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from processes.errors import RuntimeProblem, ValidationFailed
 
@@ -34,6 +34,11 @@ def init_app(app: Flask) -> None:
         if wants_json():
             return jsonify({"error": message}), 400
         return render_template("error.html", status=400, message=message), 400
+
+    @app.errorhandler(SecurityError)
+    def untrusted_host(exc: SecurityError):
+        # No URL can be built for a host the app does not serve, so no page: a plain answer.
+        return "Unknown host name. 未知的主机名。", 400, {"Content-Type": "text/plain; charset=utf-8"}
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
