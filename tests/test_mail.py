@@ -289,7 +289,9 @@ def test_admin_sees_the_outbox_and_others_do_not(app, client):
     db = app.extensions["redress.db"]
     with db.write_session.begin() as s:
         s.add(OutboundMessage(reference="TS-1", template="acknowledgement", to_address="c@example.com",
-                              subject="已受理 TS-1", body="...", status="pending"))
+                              subject="已受理 TS-1", body="...", status="outbox"))
+        s.add(OutboundMessage(reference="TS-2", template="acknowledgement", to_address="d@example.com",
+                              subject="已受理 TS-2", body="...", status="sent"))
         add_user(s, "root", "management", "admin", "pw-12345678")
         add_user(s, "cs1", "customer_service", "agent", "pw-12345678")
     client.post("/login", data={"username": "cs1", "password": "pw-12345678"})
@@ -298,3 +300,5 @@ def test_admin_sees_the_outbox_and_others_do_not(app, client):
     client.post("/login", data={"username": "root", "password": "pw-12345678"})
     page = client.get("/admin/outbox").get_data(as_text=True)
     assert "已受理 TS-1" in page and "c@example.com" in page
+    waiting = client.get("/admin/outbox?status=outbox").get_data(as_text=True)
+    assert "已受理 TS-1" in waiting and "已受理 TS-2" not in waiting

@@ -10,7 +10,8 @@ from web.context import database
 
 bp = Blueprint("admin", __name__)
 url_prefix = "/admin"
-STATUSES = ("pending", "sent", "failed")
+# The states processes/outbound_mail.py gives a message.
+STATUSES = ("outbox", "pending", "sending", "sent", "failed", "skipped")
 
 
 @bp.get("/outbox")
