@@ -117,7 +117,10 @@ def default_environment():
 
 
 def create_serializer() -> BpmnWorkflowSerializer:
+    from processes import tracking
+
     registry = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
+    tracking.register(registry)
     return BpmnWorkflowSerializer(registry)
 
 

@@ -36,6 +36,7 @@ from processes.errors import Conflict, Forbidden, NotFound, NotWaiting, Validati
 from processes.models import HumanTask, ProcessDefinition, ProcessInstance, Timer, utcnow
 from processes.store import WorkflowStore
 from processes.sync import sync_human_tasks, sync_timers
+from processes.tracking import TrackedWorkflow, is_tracked
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ class Runtime:
         if definition_id is None:
             raise NotFound(f"no process {process_key!r} is deployed")
         definition = self.definitions.get(session, definition_id)
-        workflow = BpmnWorkflow(definition.spec, definition.subprocess_specs, script_engine=RedressScriptEngine())
+        workflow = TrackedWorkflow(definition.spec, definition.subprocess_specs, script_engine=RedressScriptEngine())
         start_data = {"settings": dict(self.settings), **data, "business_key": business_key}
         for task in workflow.get_tasks(state=TaskState.READY):
             task.data.update(start_data)
@@ -163,8 +164,8 @@ class Runtime:
         }
         try:
             workflow.do_engine_steps()  # ends by refreshing timers, which can make more work ready
-            # Only a timer firing leaves engine work behind; looking costs a walk of the tree.
-            while settle and workflow.get_next_task(state=TaskState.READY, manual=False) is not None:
+            # Only a timer firing leaves engine work behind.
+            while settle and _has_engine_work(workflow):
                 workflow.do_engine_steps()
             if instance.status == "error" and not _error_tasks(workflow):
                 instance.status, instance.error, instance.error_task_id = "running", None, None
@@ -228,6 +229,8 @@ class Runtime:
                                RedressScriptEngine())
 
     def _checkin(self, instance_id: int, version: int, workflow: BpmnWorkflow) -> None:
+        if not is_tracked(workflow):
+            return  # a migrated copy: the next unit of work loads the tracked workflow from its rows
         with self._cache_lock:
             self._cache[instance_id] = (version, workflow)
             self._cache.move_to_end(instance_id)
@@ -459,6 +462,8 @@ class Runtime:
                 raise Conflict("This instance has no failed step to retry.")
             for task in failed:
                 task._set_state(TaskState.READY)
+                if is_tracked(workflow):
+                    task.workflow.tasks.arrive(task)  # a failed task is finished; this one runs again
             audit.append(uow.session, actor.username, "instance_retried", business_key=instance.business_key,
                          instance_id=instance.id, detail={"tasks": [t.task_spec.bpmn_id for t in failed]})
             self._run(uow, instance, workflow)
@@ -502,6 +507,12 @@ def awaited_messages(workflow: BpmnWorkflow) -> list[str]:
             if isinstance(each, AnyMessageDefinition):
                 names.add(each.name)
     return sorted(names)
+
+
+def _has_engine_work(workflow: BpmnWorkflow) -> bool:
+    if is_tracked(workflow):
+        return workflow.has_engine_work()
+    return workflow.get_next_task(state=TaskState.READY, manual=False) is not None
 
 
 def _error_tasks(workflow: BpmnWorkflow) -> list:

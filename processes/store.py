@@ -14,13 +14,13 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
-from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import TaskState
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from processes.models import InstanceTask, ProcessInstance, TaskData
+from processes.tracking import TrackedSubWorkflow, TrackedWorkflow, is_tracked, reindex
 
 FINISHED = TaskState.COMPLETED | TaskState.CANCELLED | TaskState.ERROR
 # Predicted tasks get their data only when they become ready, which is a state change.
@@ -52,30 +52,27 @@ class WorkflowStore:
     def save(self, session: Session, instance: ProcessInstance, workflow: BpmnWorkflow) -> tuple[list, list[str]]:
         """Write the tasks that changed; returns (changed engine tasks, ids of removed tasks)."""
         saved: dict = getattr(workflow, "_redress_saved", None) or {}
+        candidates, removed = self._candidates(workflow)
         current: dict = {}
         changed_rows: list[dict] = []
         changed_tasks = []
         data_rows: dict[str, str] = {}
 
-        for workflow_id, wf in self._workflows(workflow):
-            for task_uuid, task in wf.tasks.items():
-                signature, data_json = self._signature(task)
-                current[task_uuid] = signature
-                if saved.get(task_uuid) == signature:
-                    continue
-                task_id = str(task_uuid)
-                body, data_json = self._task_body(task, data_json)
-                data_sha = hashlib.sha256(data_json.encode()).hexdigest()
-                data_rows[data_sha] = data_json
-                changed_rows.append(
-                    {"instance_id": instance.id, "task_id": task_id, "workflow_id": workflow_id,
-                     "body": body, "data_sha256": data_sha}
-                )
-                changed_tasks.append(task)
-
+        for workflow_id, task in candidates:
+            signature, data_json, internal = self._signature(task)
+            current[task.id] = signature
+            if saved.get(task.id) == signature:
+                continue
+            body, data_json = self._task_body(task, data_json, internal)
+            data_sha = hashlib.sha256(data_json.encode()).hexdigest()
+            data_rows[data_sha] = data_json
+            changed_rows.append(
+                {"instance_id": instance.id, "task_id": str(task.id), "workflow_id": workflow_id,
+                 "body": body, "data_sha256": data_sha}
+            )
+            changed_tasks.append(task)
 
         self._store_data(session, data_rows)
-        removed = [str(tid) for tid in saved if tid not in current]
         if removed:
             for chunk in _chunks(removed, 500):
                 session.execute(
@@ -87,8 +84,35 @@ class WorkflowStore:
             session.connection().execute(_statements(session)["upsert_task"], changed_rows)
 
         instance.state = self._header(workflow)
-        workflow._redress_saved = current
+        if is_tracked(workflow):
+            # Only unfinished tasks are looked at next time; a finished one never changes again.
+            workflow._redress_saved = {tid: sig for tid, sig in current.items() if not sig[0] & FINISHED}
+            for _, wf in self._workflows(workflow):
+                wf.tasks.saved()
+        else:
+            workflow._redress_saved = current
         return changed_tasks, removed
+
+    def _candidates(self, workflow: BpmnWorkflow) -> tuple[list[tuple[str, Any]], list[str]]:
+        """(workflow id, task) of every task that may differ from its row, and ids of removed tasks.
+
+        A tracked workflow knows them: its unfinished tasks, those that finished or arrived
+        since the last save, and parents whose children changed. Any other workflow (a
+        migrated copy) is written whole."""
+        if not is_tracked(workflow):
+            return [(wid, task) for wid, wf in self._workflows(workflow) for task in wf.tasks.values()], []
+        candidates, removed = [], set()
+        for workflow_id, wf in self._workflows(workflow):
+            table = wf.tasks
+            removed |= table.removed
+            touched = dict(table.touched)
+            for task_id in table.created:
+                task = table.get(task_id)
+                parent = table.get(task._parent) if task is not None else None
+                if parent is not None:
+                    touched.setdefault(parent.id, parent)
+            candidates.extend((workflow_id, task) for task in touched.values())
+        return candidates, [str(task_id) for task_id in removed]
 
     def forget(self, session: Session, instance: ProcessInstance) -> None:
         """Drop an instance's task rows, so the next save writes its workflow afresh."""
@@ -107,21 +131,37 @@ class WorkflowStore:
         except (_NotPlainJson, ValueError):
             return _json(self.registry.convert(self.registry.clean(value)))
 
-    def _signature(self, task) -> tuple[tuple, str | None]:
-        """What must differ for a task to need writing again.
+    def _signature(self, task) -> tuple[tuple, str | None, Any]:
+        """What must differ for a task to need writing again, with the JSON of its data and
+        its internal data as stored, where working those out was part of the check.
 
-        A finished or merely predicted task only changes by changing state (or
-        gaining children), so its signature is cheap; a ready, waiting or started one may have its internal or
-        process data changed in place (a timer's evaluation, a loop's progress,
-        a message's payload), so those are part of its check."""
-        base = (task.state, task.last_state_change, task.triggered, len(task._children))
+        A finished or merely predicted task only changes by changing state (or gaining
+        children), so its signature is cheap; a ready, waiting or started one may have its
+        internal or process data changed in place (a timer's evaluation, a loop's progress,
+        a message's payload), so those are part of its check. Children are only ever
+        appended or removed, so their number and the last one stand for the list."""
+        last_child = task._children[-1] if task._children else None
+        base = (task.state, task.last_state_change, task.triggered, len(task._children), last_child)
         if task.state & (FINISHED | PREDICTED):
-            return base, None
-        internal = self._to_json(task.internal_data) if task.internal_data else ""
+            return base, None, None
+        internal, internal_json = self._plain_internal(task.internal_data)
         data_json = self._to_json(task.data)
-        return base + (tuple(task._children), hash(internal), hash(data_json)), data_json
+        return base + (hash(internal_json), hash(data_json)), data_json, internal
 
-    def _task_body(self, task, data_json: str | None = None) -> tuple[dict, str]:
+    def _plain_internal(self, internal_data: dict) -> tuple[Any, str]:
+        """Internal data as stored, and its JSON. Usually plain JSON already (a loop's list
+        of merged children grows with every round), so SpiffWorkflow's converter is the exception."""
+        if not internal_data:
+            return {}, ""
+        try:
+            dumped = json.dumps(internal_data, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                                default=_refuse)
+            return internal_data, dumped
+        except (_NotPlainJson, ValueError):
+            converted = self.registry.convert(internal_data)
+            return converted, _json(converted)
+
+    def _task_body(self, task, data_json: str | None = None, internal: Any = None) -> tuple[dict, str]:
         body = {
             "typename": "Task",
             "id": str(task.id),
@@ -131,7 +171,7 @@ class WorkflowStore:
             "state": task.state,
             "task_spec": task.task_spec.name,
             "triggered": task.triggered,
-            "internal_data": self.registry.convert(task.internal_data),
+            "internal_data": internal if internal is not None else self._plain_internal(task.internal_data)[0],
         }
         return body, data_json if data_json is not None else self._to_json(task.data)
 
@@ -175,16 +215,15 @@ class WorkflowStore:
             by_workflow.setdefault(workflow_id, {})[dct["id"]] = dct
 
         header = instance.state
-        workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=script_engine, deserializing=True)
+        workflow = TrackedWorkflow(spec, subprocess_specs, script_engine=script_engine, deserializing=True)
         self._restore_tasks(workflow, by_workflow.get(TOP, {}), header)
         workflow.bpmn_events = self.registry.restore(header.get("bpmn_events", []))
 
         pending = dict(header.get("subprocesses", {}))
         self._restore_subprocesses(workflow, workflow, pending, by_workflow)
+        reindex(workflow)
         workflow._redress_saved = {
-            task_uuid: self._signature(task)[0]
-            for _, wf in self._workflows(workflow)
-            for task_uuid, task in wf.tasks.items()
+            task.id: self._signature(task)[0] for _, wf in self._workflows(workflow) for task in wf.tasks.live.values()
         }
         return workflow
 
@@ -205,7 +244,7 @@ class WorkflowStore:
             if isinstance(task.task_spec, SubWorkflowTask) and sp_key in pending:
                 header = pending.pop(sp_key)
                 sp_spec = top.subprocess_specs.get(task.task_spec.spec)
-                sp = BpmnSubWorkflow(sp_spec, task.id, top, deserializing=True)
+                sp = TrackedSubWorkflow(sp_spec, task.id, top, deserializing=True)
                 self._restore_tasks(sp, by_workflow.get(sp_key, {}), header)
                 top.subprocesses[task.id] = sp
                 sp.completed_event.connect(task.task_spec._on_subworkflow_completed, task)
