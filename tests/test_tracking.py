@@ -1,0 +1,144 @@
+"""The tracked workflow: the same process behaviour as SpiffWorkflow's own, at a cost that
+does not grow with an instance's history."""
+
+from __future__ import annotations
+
+import pytest
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
+from SpiffWorkflow.task import TaskState
+from sqlalchemy import create_engine, event
+from sqlalchemy.orm import Session
+
+import processes.complaint_records  # noqa: F401 - the handlers' tables
+from processes.actors import SYSTEM
+from processes.benchmarks.engine import COMPLAINT_SETTINGS, COMPLAINT_START, COMPLAINT_STEPS
+from processes.db import Base
+from processes.definitions import read_files
+from processes.engine import RedressScriptEngine, parse_definition
+from processes.models import InstanceTask
+from processes.runtime import Runtime, default_process_settings
+from processes.tracking import TrackedWorkflow
+from tests.conftest import ROOT
+
+AGAIN = {"findings": "one more round", "again": True}
+
+
+@pytest.fixture(scope="module")
+def complaint_specs():
+    files = read_files(ROOT, "bpmn", "forms")
+    return parse_definition({k: v.encode() for k, v in files.items()}, "complaint_handling")
+
+
+def _drive(workflow_class, specs) -> tuple[list[str], BpmnWorkflow]:
+    """Run the rule-based complaint path in memory; returns the engine tasks in the order they ran."""
+    spec, subprocess_specs = specs
+    engine = create_engine("sqlite://")
+    Base.metadata.create_all(engine)
+    ran: list[str] = []
+    with Session(engine) as session:
+        workflow = workflow_class(spec, subprocess_specs, script_engine=RedressScriptEngine())
+        workflow.script_engine.context_factory = lambda task: {"business_key": "C-1", "session": session}
+        settings = {**default_process_settings(), **COMPLAINT_SETTINGS}
+        for task in workflow.get_tasks(state=TaskState.READY):
+            task.data.update({"settings": settings, **COMPLAINT_START, "reference": "C-1", "business_key": "C-1"})
+
+        def steps():
+            workflow.do_engine_steps(will_complete_task=lambda t: ran.append(t.task_spec.name))
+            workflow.refresh_timers()
+            workflow.do_engine_steps(will_complete_task=lambda t: ran.append(t.task_spec.name))
+
+        steps()
+        for kind, name, data in COMPLAINT_STEPS:
+            if kind == "task":
+                task = next(t for t in workflow.get_tasks(state=TaskState.READY, manual=True)
+                            if t.task_spec.bpmn_id == name)
+                task.data.update(data)
+                task.run()
+                ran.append(f"user:{name}")
+            elif kind == "message":
+                workflow.send_event(BpmnEvent(MessageEventDefinition(name), dict(data)))
+                ran.append(f"message:{name}")
+            steps()
+    return ran, workflow
+
+
+def test_tracked_engine_runs_the_complaint_process_step_for_step_like_spiffworkflow(complaint_specs):
+    bare_steps, bare = _drive(BpmnWorkflow, complaint_specs)
+    tracked_steps, tracked = _drive(TrackedWorkflow, complaint_specs)
+    assert bare.completed and tracked.completed
+    assert tracked_steps == bare_steps
+    # The subprocess (the rule-based strategy) ran inside it, in the same place.
+    assert "Task_Apply_Policy" in tracked_steps
+
+
+def _loop_until(runtime, key: str, rounds: int) -> None:
+    runtime.complete(runtime.open_tasks(key)[0].id, SYSTEM, {"subject": "Kettle leaks", "severity": "high"})
+    for _ in range(rounds - 1):
+        runtime.complete(runtime.open_tasks(key)[0].id, SYSTEM, dict(AGAIN))
+
+
+def _rows_written_by_one_completion(runtime, db, key: str) -> int:
+    written = []
+
+    def count(conn, cursor, statement, params, context, executemany):
+        if statement.lstrip().upper().startswith("INSERT INTO INSTANCE_TASKS"):
+            written.append(len(params) if executemany else 1)
+
+    engine = db.write_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        runtime.complete(runtime.open_tasks(key)[0].id, SYSTEM, dict(AGAIN))
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return sum(written)
+
+
+def test_a_completion_writes_the_same_rows_after_5_and_after_80_rounds(runtime, db, standin_files):
+    runtime.deploy(standin_files)
+    for key in ("short", "long"):
+        runtime.start("standin", key, {"channel": "phone", "rounds_done": 0})
+    _loop_until(runtime, "short", 5)
+    _loop_until(runtime, "long", 80)
+    assert _rows_written_by_one_completion(runtime, db, "short") == _rows_written_by_one_completion(
+        runtime, db, "long")
+    # Only what is still open is looked at: the finished rounds are not among the live tasks.
+    short, long = (runtime.load_workflow(runtime.instance_for(key).id) for key in ("short", "long"))
+    assert len(long.tasks) > len(short.tasks) + 70
+    assert len(long.tasks.unfinished()) == len(short.tasks.unfinished())
+
+
+def test_an_instance_loaded_from_its_rows_carries_on_where_it_stood(db, standin_files):
+    first = Runtime(db, settings={**default_process_settings(), "handle_sla": "PT1H"})
+    first.deploy(standin_files)
+    first.start("standin", "C-1", {"channel": "phone", "rounds_done": 0})
+    _loop_until(first, "C-1", 12)
+    # A second process (no cache) picks the instance up from the database.
+    second = Runtime(db, settings=first.settings)
+    task = second.open_tasks("C-1")[0]
+    second.complete(task.id, SYSTEM, {"findings": "done", "again": False})
+    second.correlate("C-1", "customer_response", {"customer_decision": "accept"})
+    assert second.instance_for("C-1").status == "completed"
+    with db.session() as s:
+        stored = s.query(InstanceTask).filter_by(instance_id=second.instance_for("C-1").id).count()
+    assert stored > 12  # every round's task is kept
+
+
+def test_a_reset_brings_a_finished_task_back_into_play(standin_files):
+    spec, subprocess_specs = parse_definition({k: v.encode() for k, v in standin_files.items()}, "standin")
+    workflow = TrackedWorkflow(spec, subprocess_specs, script_engine=RedressScriptEngine())
+    for task in workflow.get_tasks(state=TaskState.READY):
+        task.data.update({"settings": {"handle_sla": "PT1H"}, "channel": "phone", "rounds_done": 0})
+    workflow.do_engine_steps()
+    register = workflow.ready_tasks()[0]
+    assert register.task_spec.bpmn_id == "Task_Register"
+    register.data.update({"subject": "Kettle leaks", "severity": "high"})
+    register.run()
+    workflow.do_engine_steps()
+    assert [t.task_spec.bpmn_id for t in workflow.ready_tasks()] == ["Task_Handle"]
+
+    removed = workflow.reset_from_task_id(register.id)
+    assert removed and register.id not in {t.id for t in removed}
+    assert [t.task_spec.bpmn_id for t in workflow.ready_tasks() if t.task_spec.manual] == ["Task_Register"]
+    assert {t.id for t in removed} <= workflow.tasks.removed
