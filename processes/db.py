@@ -43,6 +43,17 @@ def make_engine(url: str | None = None, immediate: bool = False, **kwargs) -> En
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
+def dialect_insert(session):
+    """INSERT with ON CONFLICT support for the session's database."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+
+        return insert
+    from sqlalchemy.dialects.sqlite import insert
+
+    return insert
+
+
 class Database:
     """The engines and session factories of one database.
 

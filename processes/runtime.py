@@ -189,9 +189,9 @@ class Runtime:
         changed, removed = self.store.save(session, instance, workflow)
         sync_human_tasks(session, instance, changed, removed, completed_by)
         fired = sync_timers(session, instance, changed, removed)
-        for timer in fired:
+        for bpmn_id in fired:
             audit.append(session, uow.actor.username, "timer_fired", business_key=instance.business_key,
-                         instance_id=instance.id, detail={"timer": timer.bpmn_id})
+                         instance_id=instance.id, detail={"timer": bpmn_id})
         instance.awaiting = _awaited_messages(workflow)
         if workflow.completed and instance.status != "completed":
             instance.status = "completed"

@@ -19,6 +19,7 @@ from SpiffWorkflow.task import TaskState
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from processes.db import dialect_insert
 from processes.models import InstanceTask, ProcessInstance, TaskData
 from processes.tracking import TrackedSubWorkflow, TrackedWorkflow, is_tracked, reindex
 
@@ -49,8 +50,8 @@ class WorkflowStore:
 
     # -- saving -----------------------------------------------------------------
 
-    def save(self, session: Session, instance: ProcessInstance, workflow: BpmnWorkflow) -> tuple[list, list[str]]:
-        """Write the tasks that changed; returns (changed engine tasks, ids of removed tasks)."""
+    def save(self, session: Session, instance: ProcessInstance, workflow: BpmnWorkflow) -> tuple[list, list]:
+        """Write the tasks that changed; returns (changed engine tasks, removed engine tasks)."""
         saved: dict = getattr(workflow, "_redress_saved", None) or {}
         candidates, removed = self._candidates(workflow)
         current: dict = {}
@@ -74,7 +75,7 @@ class WorkflowStore:
 
         self._store_data(session, data_rows)
         if removed:
-            for chunk in _chunks(removed, 500):
+            for chunk in _chunks([str(task.id) for task in removed], 500):
                 session.execute(
                     delete(InstanceTask).where(
                         InstanceTask.instance_id == instance.id, InstanceTask.task_id.in_(chunk)
@@ -93,18 +94,18 @@ class WorkflowStore:
             workflow._redress_saved = current
         return changed_tasks, removed
 
-    def _candidates(self, workflow: BpmnWorkflow) -> tuple[list[tuple[str, Any]], list[str]]:
-        """(workflow id, task) of every task that may differ from its row, and ids of removed tasks.
+    def _candidates(self, workflow: BpmnWorkflow) -> tuple[list[tuple[str, Any]], list]:
+        """(workflow id, task) of every task that may differ from its row, and the removed tasks.
 
         A tracked workflow knows them: its unfinished tasks, those that finished or arrived
         since the last save, and parents whose children changed. Any other workflow (a
         migrated copy) is written whole."""
         if not is_tracked(workflow):
             return [(wid, task) for wid, wf in self._workflows(workflow) for task in wf.tasks.values()], []
-        candidates, removed = [], set()
+        candidates, removed = [], {}
         for workflow_id, wf in self._workflows(workflow):
             table = wf.tasks
-            removed |= table.removed
+            removed.update(table.removed)
             touched = dict(table.touched)
             for task_id in table.created:
                 task = table.get(task_id)
@@ -112,7 +113,7 @@ class WorkflowStore:
                 if parent is not None:
                     touched.setdefault(parent.id, parent)
             candidates.extend((workflow_id, task) for task in touched.values())
-        return candidates, [str(task_id) for task_id in removed]
+        return candidates, list(removed.values())
 
     def forget(self, session: Session, instance: ProcessInstance) -> None:
         """Drop an instance's task rows, so the next save writes its workflow afresh."""
@@ -251,17 +252,6 @@ class WorkflowStore:
                 self._restore_subprocesses(top, sp, pending, by_workflow)
 
 
-def _dialect_insert(session: Session):
-    """INSERT with ON CONFLICT support for the session's database."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert
-
-
 _STATEMENTS: dict[str, dict] = {}
 
 
@@ -269,7 +259,7 @@ def _statements(session: Session) -> dict:
     """The upserts of a save, built once per dialect (building them is not free)."""
     dialect = session.get_bind().dialect.name
     if dialect not in _STATEMENTS:
-        insert = _dialect_insert(session)
+        insert = dialect_insert(session)
         upsert = insert(InstanceTask.__table__)
         upsert = upsert.on_conflict_do_update(
             index_elements=["instance_id", "task_id"],

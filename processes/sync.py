@@ -10,10 +10,13 @@ from datetime import UTC, datetime
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.task import TaskState
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from processes.db import dialect_insert
 from processes.models import HumanTask, ProcessInstance, Timer, utcnow
+
+PREDICTED = TaskState.PREDICTED_MASK
 
 
 def spec_properties(task_spec) -> dict:
@@ -95,90 +98,124 @@ def _short(value, limit: int = 40):
     return str(value)[:limit] if value not in (None, "") else None
 
 
-def sync_human_tasks(session: Session, instance: ProcessInstance, changed: list, removed: list[str],
+def sync_human_tasks(session: Session, instance: ProcessInstance, changed: list, removed: list,
                      completed_by: str | None) -> None:
     """Insert rows for tasks that became READY; close rows of tasks that left READY.
 
     Core statements, not ORM objects: a unit of work touches a handful of rows
-    and nobody reads them back in it, so the ORM's bookkeeping is pure cost."""
-    touched = {str(t.id): t for t in changed if is_human(t)}
-    if not touched and not removed:
+    and nobody reads them back in it, so the ORM's bookkeeping is pure cost. The
+    statements themselves say which rows they apply to (an open row is closed, a
+    closed one reopened), so nothing has to be read first."""
+    ready, completed, cancelled = [], [], []
+    for task in changed:
+        if not is_human(task):
+            continue
+        if task.state == TaskState.READY:
+            ready.append(task)
+        elif task.state == TaskState.COMPLETED:
+            completed.append(str(task.id))
+        elif task.state & (TaskState.CANCELLED | TaskState.ERROR):
+            cancelled.append(str(task.id))
+    # A removed task had a row only if it got as far as READY; predicted ones never did.
+    cancelled += [str(task.id) for task in removed if is_human(task) and not task.state & PREDICTED]
+    if not (ready or completed or cancelled):
         return
     table = HumanTask.__table__
     connection = session.connection()
-    # One query for the rows of every task that changed or vanished, whatever their status.
-    wanted = list(touched) + list(removed)
-    status_of = dict(connection.execute(select(table.c.id, table.c.status).where(table.c.id.in_(wanted))).all())
     now = utcnow()
-    new_rows, reopened, completed, cancelled = [], [], [], []
-    for task_id, task in touched.items():
-        status = status_of.get(task_id)
-        if task.state == TaskState.READY:
-            if status is None:
-                new_rows.append(human_task_values(instance, task, task.data))
-            elif status != "open":
-                reopened.append(task_id)  # a task reset to READY (a retry or a migration)
-        elif status == "open":
-            (completed if task.state == TaskState.COMPLETED else cancelled).append(task_id)
-    cancelled += [task_id for task_id in removed if status_of.get(task_id) == "open"]
-    if new_rows:
-        connection.execute(insert(table), new_rows)
-    if reopened:
-        connection.execute(update(table).where(table.c.id.in_(reopened))
-                           .values(status="open", completed_at=None, completed_by=None))
+    if ready:
+        # A task reset to READY (a retry, a migration) already has a row: reopen it.
+        connection.execute(_reopening_insert(session), [human_task_values(instance, t, t.data) for t in ready])
+    is_open = table.c.status == "open"
     if completed:
-        connection.execute(update(table).where(table.c.id.in_(completed))
+        connection.execute(update(table).where(table.c.id.in_(completed), is_open)
                            .values(status="completed", completed_at=now, completed_by=completed_by))
     if cancelled:
-        connection.execute(update(table).where(table.c.id.in_(cancelled))
+        connection.execute(update(table).where(table.c.id.in_(cancelled), is_open)
                            .values(status="cancelled", completed_at=now))
     if session.identity_map:
         # Rows this session loaded before (the task being completed) must not shadow the new state.
+        affected = {str(t.id) for t in ready} | set(completed) | set(cancelled)
         for obj in list(session.identity_map.values()):
-            if isinstance(obj, HumanTask) and obj.id in status_of:
+            if isinstance(obj, HumanTask) and obj.id in affected:
                 session.expire(obj)
 
 
-def sync_timers(session: Session, instance: ProcessInstance, changed: list, removed: list[str]) -> list[Timer]:
+def sync_timers(session: Session, instance: ProcessInstance, changed: list, removed: list) -> list[str]:
     """Upsert rows for waiting timers; mark fired or cancelled the ones that stopped waiting.
 
-    Returns the timers that fired in this unit of work."""
+    Returns the BPMN ids of the timers that fired in this unit of work."""
     timers = [t for t in changed if timer_definition(t) is not None]
-    if not timers and not removed:
+    gone = [str(t.id) for t in removed if timer_definition(t) is not None and not t.state & PREDICTED]
+    if not timers and not gone:
         return []
-    rows = {
-        row.task_id: row
-        for row in session.scalars(
-            select(Timer).where(Timer.instance_id == instance.id, Timer.status == "waiting")
-        )
-    }
-    fired = []
-    notify = False
-    now = utcnow()
+    table = Timer.__table__
+    connection = session.connection()
+    of_instance = table.c.instance_id == instance.id
+    waiting = dict(connection.execute(
+        select(table.c.task_id, table.c.due_at).where(of_instance, table.c.status == "waiting")).all())
+    new_rows, fired, cancelled = [], [], [tid for tid in gone if tid in waiting]
     for task in timers:
         task_id = str(task.id)
-        row = rows.get(task_id)
         if task.state == TaskState.WAITING:
             due = timer_due(task)
             if due is None:
                 continue
-            if row is None:
-                session.add(Timer(instance_id=instance.id, task_id=task_id,
-                                  bpmn_id=task.task_spec.bpmn_id, due_at=due))
-                notify = True
-            elif row.due_at != due:
-                row.due_at = due
-        elif row is not None:
-            row.status = "fired" if task.state == TaskState.COMPLETED else "cancelled"
-            row.fired_at = now
-            if row.status == "fired":
-                fired.append(row)
-    for task_id in removed:
-        row = rows.get(task_id)
-        if row is not None:
-            row.status = "cancelled"
-    if notify:
+            if task_id not in waiting:
+                new_rows.append({"instance_id": instance.id, "task_id": task_id, "bpmn_id": task.task_spec.bpmn_id,
+                                 "due_at": due, "status": "waiting", "fired_at": None})
+            elif waiting[task_id] != due:
+                connection.execute(update(table).where(of_instance, table.c.task_id == task_id).values(due_at=due))
+        elif task_id in waiting:
+            (fired if task.state == TaskState.COMPLETED else cancelled).append(task_id)
+    now = utcnow()
+    if new_rows:
+        connection.execute(_rewaiting_insert(session), new_rows)
+    if fired:
+        connection.execute(update(table).where(of_instance, table.c.task_id.in_(fired))
+                           .values(status="fired", fired_at=now))
+    if cancelled:
+        connection.execute(update(table).where(of_instance, table.c.task_id.in_(cancelled))
+                           .values(status="cancelled", fired_at=now))
+    if session.identity_map:
+        for obj in list(session.identity_map.values()):
+            if isinstance(obj, Timer) and obj.instance_id == instance.id:
+                session.expire(obj)
+    if new_rows:
         from processes.worker import notify_timers_changed
 
         notify_timers_changed(session)
-    return fired
+    by_id = {str(t.id): t.task_spec.bpmn_id for t in timers}
+    return [by_id[task_id] for task_id in fired]
+
+
+_UPSERTS: dict = {}
+
+
+def _upsert(session: Session, name: str, build):
+    """A dialect's INSERT ... ON CONFLICT statement, built once (building them is not free)."""
+    key = (session.get_bind().dialect.name, name)
+    if key not in _UPSERTS:
+        _UPSERTS[key] = build(dialect_insert(session))
+    return _UPSERTS[key]
+
+
+def _reopening_insert(session: Session):
+    """New human-task rows; a row of the same task (reset to READY by a retry or a migration) is reopened."""
+    table = HumanTask.__table__
+    return _upsert(session, "human_task", lambda insert: insert(table).on_conflict_do_update(
+        index_elements=[table.c.id], set_={"status": "open", "completed_at": None, "completed_by": None},
+        where=table.c.status != "open"))
+
+
+def _rewaiting_insert(session: Session):
+    """New timer rows; the row of a timer that waits again (after a reset) waits again too."""
+    table = Timer.__table__
+
+    def build(insert):
+        statement = insert(table)
+        return statement.on_conflict_do_update(
+            index_elements=[table.c.instance_id, table.c.task_id],
+            set_={"status": "waiting", "due_at": statement.excluded.due_at, "fired_at": None})
+
+    return _upsert(session, "timer", build)

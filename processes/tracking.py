@@ -37,7 +37,7 @@ class TaskTable(dict):
         self.live: dict[UUID, Task] = {}  # unfinished tasks, in arrival order (finished ones until pruned)
         self.touched: dict[UUID, Task] = {}  # tasks that may differ from what was last saved
         self.created: set[UUID] = set()  # arrived since the last save (their parent's children changed)
-        self.removed: set[UUID] = set()  # left since the last save
+        self.removed: dict[UUID, Task] = {}  # left since the last save
 
     def __setitem__(self, task_id: UUID, task: Task) -> None:
         super().__setitem__(task_id, task)
@@ -64,8 +64,10 @@ class TaskTable(dict):
     def _left(self, task: Task) -> None:
         self.live.pop(task.id, None)
         self.touched.pop(task.id, None)
-        self.created.discard(task.id)
-        self.removed.add(task.id)
+        if task.id in self.created:
+            self.created.discard(task.id)  # never saved: nothing to remove
+        else:
+            self.removed[task.id] = task
         parent = self.get(task._parent)
         if parent is not None:  # its list of children changed
             self.touched[parent.id] = parent
@@ -106,7 +108,7 @@ class _Tracked:
         top = self.top_workflow
         alive = {id(top), *(id(sp) for sp in top.subprocesses.values())}
         # Tasks of a subprocess the reset deleted never leave a table of the workflow.
-        top.tasks.removed.update(t.id for t in removed if id(t.workflow) not in alive)
+        top.tasks.removed.update((t.id, t) for t in removed if id(t.workflow) not in alive)
         reindex(top)  # a reset brings finished tasks back to life
         return removed
 
@@ -182,7 +184,6 @@ def reindex(top: TrackedWorkflow) -> None:
     for wf in [top, *top.subprocesses.values()]:
         table = wf.tasks
         table.live, table.touched = {}, {}
-        table.created.clear()
     for task in _depth_first(top):
         if not task._state & FINISHED:
             task.workflow.tasks.arrive(task)
