@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.task import TaskState
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from processes.db import dialect_insert
@@ -144,49 +144,50 @@ def sync_human_tasks(session: Session, instance: ProcessInstance, changed: list,
 def sync_timers(session: Session, instance: ProcessInstance, changed: list, removed: list) -> list[str]:
     """Upsert rows for waiting timers; mark fired or cancelled the ones that stopped waiting.
 
-    Returns the BPMN ids of the timers that fired in this unit of work."""
-    timers = [t for t in changed if timer_definition(t) is not None]
-    gone = [str(t.id) for t in removed if timer_definition(t) is not None and not t.state & PREDICTED]
-    if not timers and not gone:
+    The engine's task states say what to write, so no row is read first. Returns the
+    BPMN ids of the timers that fired in this unit of work."""
+    waiting, fired, cancelled = [], [], []
+    for task in changed:
+        # A predicted timer (on a branch not reached yet) has no row and needs none.
+        if task.state & PREDICTED or timer_definition(task) is None:
+            continue
+        if task.state == TaskState.WAITING:
+            due = timer_due(task)
+            if due is not None:
+                waiting.append({"instance_id": instance.id, "task_id": str(task.id),
+                                "bpmn_id": task.task_spec.bpmn_id, "due_at": due, "status": "waiting",
+                                "fired_at": None})
+        elif task.state == TaskState.COMPLETED:
+            fired.append(task)
+        elif task.state & TaskState.FINISHED_MASK:
+            cancelled.append(str(task.id))
+    cancelled += [str(t.id) for t in removed if not t.state & PREDICTED and timer_definition(t) is not None]
+    if not (waiting or fired or cancelled):
         return []
     table = Timer.__table__
     connection = session.connection()
-    of_instance = table.c.instance_id == instance.id
-    waiting = dict(connection.execute(
-        select(table.c.task_id, table.c.due_at).where(of_instance, table.c.status == "waiting")).all())
-    new_rows, fired, cancelled = [], [], [tid for tid in gone if tid in waiting]
-    for task in timers:
-        task_id = str(task.id)
-        if task.state == TaskState.WAITING:
-            due = timer_due(task)
-            if due is None:
-                continue
-            if task_id not in waiting:
-                new_rows.append({"instance_id": instance.id, "task_id": task_id, "bpmn_id": task.task_spec.bpmn_id,
-                                 "due_at": due, "status": "waiting", "fired_at": None})
-            elif waiting[task_id] != due:
-                connection.execute(update(table).where(of_instance, table.c.task_id == task_id).values(due_at=due))
-        elif task_id in waiting:
-            (fired if task.state == TaskState.COMPLETED else cancelled).append(task_id)
+    still_waiting = (table.c.instance_id == instance.id) & (table.c.status == "waiting")
     now = utcnow()
-    if new_rows:
-        connection.execute(_rewaiting_insert(session), new_rows)
+    if waiting:
+        connection.execute(_waiting_upsert(session), waiting)
+    fired_ids: set[str] = set()
     if fired:
-        connection.execute(update(table).where(of_instance, table.c.task_id.in_(fired))
-                           .values(status="fired", fired_at=now))
+        # Only a row that was still waiting fires (a migrated copy brings every finished timer along).
+        fired_ids = set(connection.execute(
+            update(table).where(still_waiting, table.c.task_id.in_([str(t.id) for t in fired]))
+            .values(status="fired", fired_at=now).returning(table.c.task_id)).scalars())
     if cancelled:
-        connection.execute(update(table).where(of_instance, table.c.task_id.in_(cancelled))
+        connection.execute(update(table).where(still_waiting, table.c.task_id.in_(cancelled))
                            .values(status="cancelled", fired_at=now))
     if session.identity_map:
         for obj in list(session.identity_map.values()):
             if isinstance(obj, Timer) and obj.instance_id == instance.id:
                 session.expire(obj)
-    if new_rows:
+    if waiting:
         from processes.worker import notify_timers_changed
 
         notify_timers_changed(session)
-    by_id = {str(t.id): t.task_spec.bpmn_id for t in timers}
-    return [by_id[task_id] for task_id in fired]
+    return [t.task_spec.bpmn_id for t in fired if str(t.id) in fired_ids]
 
 
 _UPSERTS: dict = {}
@@ -208,8 +209,8 @@ def _reopening_insert(session: Session):
         where=table.c.status != "open"))
 
 
-def _rewaiting_insert(session: Session):
-    """New timer rows; the row of a timer that waits again (after a reset) waits again too."""
+def _waiting_upsert(session: Session):
+    """Rows of waiting timers: new ones are inserted, known ones take the (re)evaluated due time."""
     table = Timer.__table__
 
     def build(insert):

@@ -126,43 +126,55 @@ def _memory_lifecycle(spec, subprocess_specs) -> None:
     assert workflow.completed
 
 
-def _history_cost(runtime: Runtime, key: str, prior: int, samples: int) -> float:
-    """Median seconds to complete one task once `prior` tasks are done in the instance."""
+def _grow(runtime: Runtime, key: str, prior: int) -> None:
+    """Start an instance of the stand-in and complete `prior` tasks in it."""
     runtime.start(PROCESS, key, dict(START))
     runtime.complete(runtime.open_tasks(key)[0].id, SYSTEM, dict(REGISTER))
     for _ in range(prior - 1):
         runtime.complete(runtime.open_tasks(key)[0].id, SYSTEM, dict(AGAIN))
-    times = []
-    for _ in range(samples):
-        task = runtime.open_tasks(key)[0]
-        began = time.perf_counter()
-        runtime.complete(task.id, SYSTEM, dict(AGAIN))
-        times.append(time.perf_counter() - began)
-    return statistics.median(times)
 
 
-def _memory_history_cost(spec, subprocess_specs, prior: int, samples: int) -> float:
-    """The same measurement on bare SpiffWorkflow: how much the engine itself grows with history."""
+def _complete_one(runtime: Runtime, key: str) -> float:
+    task = runtime.open_tasks(key)[0]
+    began = time.perf_counter()
+    runtime.complete(task.id, SYSTEM, dict(AGAIN))
+    return time.perf_counter() - began
+
+
+def _memory_loop(spec, subprocess_specs, prior: int):
+    """A bare SpiffWorkflow instance of the stand-in with `prior` completed tasks, and a way to time one more."""
     workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=RedressScriptEngine())
     for task in workflow.get_tasks(state=TaskState.READY):
         task.data.update({"settings": dict(SETTINGS), **START})
     workflow.do_engine_steps()
 
-    def complete_one(data):
+    def complete_one(data=AGAIN) -> float:
+        began = time.perf_counter()
         task = workflow.get_next_task(state=TaskState.READY, manual=True)
         task.data.update(data)
         task.run()
         workflow.do_engine_steps()
+        return time.perf_counter() - began
 
     complete_one(REGISTER)
     for _ in range(prior - 1):
-        complete_one(AGAIN)
-    times = []
+        complete_one()
+    return complete_one
+
+
+def _history_costs(runtime: Runtime, spec, subprocess_specs, stamp: int, samples: int) -> dict[str, float]:
+    """Median seconds to complete one task once 10 and 500 tasks are done, persisted and bare.
+
+    The samples of all four alternate, so a busy moment of the machine hits each alike."""
+    for prior in (10, 500):
+        _grow(runtime, f"hist{prior}-{stamp}", prior)
+    bare = {prior: _memory_loop(spec, subprocess_specs, prior) for prior in (10, 500)}
+    times: dict[str, list[float]] = {"10": [], "500": [], "bare10": [], "bare500": []}
     for _ in range(samples):
-        began = time.perf_counter()
-        complete_one(AGAIN)
-        times.append(time.perf_counter() - began)
-    return statistics.median(times)
+        for prior in (10, 500):
+            times[str(prior)].append(_complete_one(runtime, f"hist{prior}-{stamp}"))
+            times[f"bare{prior}"].append(bare[prior]())
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def _percentile(values: list[float], pct: float) -> float:
@@ -191,16 +203,17 @@ def run(database_url: str | None = None, lifecycles: int = 30, samples: int = 15
         _persisted_complaint(complaint_runtime, f"warm-{stamp}", [])  # imports and caches are not measured
         _memory_complaint(c_spec, c_subspecs, memory_session, f"warm-{stamp}")
 
-        began = time.perf_counter()
-        for i in range(lifecycles):
-            _memory_complaint(c_spec, c_subspecs, memory_session, f"mem-{stamp}-{i}")
-        memory_rate = lifecycles / (time.perf_counter() - began)
-
+        # Alternate the two sides, lifecycle by lifecycle, so the machine's load hits both alike.
+        memory_time = persisted_time = 0.0
         latencies: list[float] = []
-        began = time.perf_counter()
         for i in range(lifecycles):
+            began = time.perf_counter()
+            _memory_complaint(c_spec, c_subspecs, memory_session, f"mem-{stamp}-{i}")
+            memory_time += time.perf_counter() - began
+            began = time.perf_counter()
             _persisted_complaint(complaint_runtime, f"bench-{stamp}-{i}", latencies)
-        persisted_rate = lifecycles / (time.perf_counter() - began)
+            persisted_time += time.perf_counter() - began
+        memory_rate, persisted_rate = lifecycles / memory_time, lifecycles / persisted_time
         memory_session.close()
 
         # Cost against history: the stand-in's loop lets one instance reach 500 completed tasks
@@ -210,10 +223,9 @@ def run(database_url: str | None = None, lifecycles: int = 30, samples: int = 15
         runtime.deploy(files)
         spec, subprocess_specs = parse_definition({k: v.encode() for k, v in files.items()}, PROCESS)
 
-        after_10 = _history_cost(runtime, f"hist10-{stamp}", 10, samples)
-        after_500 = _history_cost(runtime, f"hist500-{stamp}", 500, samples)
-        memory_after_10 = _memory_history_cost(spec, subprocess_specs, 10, samples)
-        memory_after_500 = _memory_history_cost(spec, subprocess_specs, 500, samples)
+        costs = _history_costs(runtime, spec, subprocess_specs, stamp, samples)
+        after_10, after_500 = costs["10"], costs["500"]
+        memory_after_10, memory_after_500 = costs["bare10"], costs["bare500"]
         # The same instance again, as a newly started process would meet it: no cache.
         cold = Runtime(db, settings=SETTINGS)
         cold_task = cold.open_tasks(f"hist500-{stamp}")[0]
