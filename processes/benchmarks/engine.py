@@ -64,13 +64,16 @@ def _persisted_complaint(runtime: Runtime, key: str, latencies: list[float]) -> 
     from processes.complaints import PROCESS_KEY
 
     runtime.start(PROCESS_KEY, key, {**COMPLAINT_START, "reference": key})
+    open_now = None  # a completion returns the complaint's open tasks, as the API hands them on
     for kind, name, data in COMPLAINT_STEPS:
         if kind == "task":
-            task = next(t for t in runtime.open_tasks(key) if t.bpmn_id == name)
+            task = next(t for t in (open_now or runtime.open_tasks(key)) if t.bpmn_id == name)
             began = time.perf_counter()
-            runtime.complete(task.id, SYSTEM, dict(data))
+            open_now = runtime.complete(task.id, SYSTEM, dict(data))
             latencies.append(time.perf_counter() - began)
-        elif kind == "message":
+            continue
+        open_now = None
+        if kind == "message":
             runtime.correlate(key, name, dict(data))
         else:
             runtime.fire_due_timers()
