@@ -8,6 +8,8 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 
+from processes import jsoncodec
+
 DEFAULT_SQLITE_PATH = Path("instance") / "redress.db"
 
 
@@ -34,6 +36,7 @@ def make_engine(url: str | None = None, immediate: bool = False, **kwargs) -> En
     """An engine for `url`. On SQLite, `immediate=True` makes every transaction
     take the write lock at BEGIN, so two writers queue instead of failing halfway."""
     url = database_url(url)
+    kwargs = {"json_serializer": jsoncodec.dumps, "json_deserializer": jsoncodec.loads, **kwargs}
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -19,6 +19,7 @@ from SpiffWorkflow.task import TaskState
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from processes import jsoncodec
 from processes.db import dialect_insert
 from processes.models import InstanceTask, ProcessInstance, TaskData
 from processes.tracking import TrackedSubWorkflow, TrackedWorkflow, is_tracked, reindex
@@ -31,14 +32,6 @@ TOP = ""
 
 def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-class _NotPlainJson(TypeError):
-    pass
-
-
-def _refuse(value: Any):
-    raise _NotPlainJson(type(value).__name__)
 
 
 class WorkflowStore:
@@ -125,11 +118,11 @@ class WorkflowStore:
             yield str(sp_id), sp
 
     def _to_json(self, value: Any) -> str:
-        """JSON of task data. Process data is nearly always plain JSON already, so dump it
+        """JSON of task data. Process data is nearly always plain JSON already, so encode it
         directly; only values such as datetimes take SpiffWorkflow's slower converter."""
         try:
-            return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_refuse)
-        except (_NotPlainJson, ValueError):
+            return jsoncodec.plain_dumps(value)
+        except TypeError:
             return _json(self.registry.convert(self.registry.clean(value)))
 
     def _signature(self, task) -> tuple[tuple, str | None, Any]:
@@ -155,10 +148,8 @@ class WorkflowStore:
         if not internal_data:
             return {}, ""
         try:
-            dumped = json.dumps(internal_data, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                                default=_refuse)
-            return internal_data, dumped
-        except (_NotPlainJson, ValueError):
+            return internal_data, jsoncodec.plain_dumps(internal_data)
+        except TypeError:
             converted = self.registry.convert(internal_data)
             return converted, _json(converted)
 
@@ -191,14 +182,30 @@ class WorkflowStore:
         return header
 
     def _workflow_header(self, wf) -> dict:
-        return {
-            "data": self.registry.convert(self.registry.clean(wf.data)),
+        # A completed subprocess never changes again, unless a reset revives it (a new generation).
+        generation = getattr(wf.top_workflow, "generation", 0)
+        cached = getattr(wf, "_redress_header", None)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        header = {
+            "data": self._stored(wf.data),
             "correlations": wf.correlations,
             "last_task": str(wf.last_task.id) if wf.last_task is not None else None,
             "success": wf.success,
             "completed": wf.completed,
             "root": str(wf.task_tree.id),
         }
+        if wf.completed and wf.top_workflow is not wf:
+            wf._redress_header = (generation, header)
+        return header
+
+    def _stored(self, value: Any) -> Any:
+        """A value as it goes into a JSON column: as it is when plain JSON, else SpiffWorkflow's form."""
+        try:
+            jsoncodec.plain_dumps(value, sort_keys=False)
+            return value
+        except TypeError:
+            return self.registry.convert(self.registry.clean(value))
 
     # -- loading ----------------------------------------------------------------
 
@@ -211,7 +218,7 @@ class WorkflowStore:
         by_workflow: dict[str, dict[str, dict]] = {}
         for workflow_id, body, data_json in rows:
             dct = dict(body)
-            dct["data"] = json.loads(data_json)
+            dct["data"] = jsoncodec.loads(data_json)
             dct["delta"] = {}
             by_workflow.setdefault(workflow_id, {})[dct["id"]] = dct
 

@@ -118,6 +118,8 @@ class TrackedSubWorkflow(_Tracked, BpmnSubWorkflow):
 
 
 class TrackedWorkflow(_Tracked, BpmnWorkflow):
+    generation = 0  # counts re-indexings: after a reset, what was finished may not be any more
+
     def create_subprocess(self, my_task, spec_name):
         subprocess = TrackedSubWorkflow(self.subprocess_specs[spec_name], parent_task_id=my_task.id,
                                         top_workflow=self)
@@ -181,6 +183,7 @@ def is_tracked(workflow) -> bool:
 
 def reindex(top: TrackedWorkflow) -> None:
     """Rebuild every table's view of unfinished tasks from the trees (after a load or a reset)."""
+    top.generation += 1
     for wf in [top, *top.subprocesses.values()]:
         table = wf.tasks
         table.live, table.touched = {}, {}
