@@ -23,9 +23,10 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from processes import audit, definitions, forms
@@ -202,7 +203,7 @@ class Runtime:
         facts = _latest_facts(workflow, changed)
         for observer in self.observers:
             observer(session, instance, facts, uow)
-        session.flush()  # raises StaleDataError here if another writer got in first
+        _write_instance(session, instance)
         uow.checkins.append((instance.id, instance.version, workflow))
 
     # -- loading and caching -----------------------------------------------------
@@ -507,6 +508,27 @@ def awaited_messages(workflow: BpmnWorkflow) -> list[str]:
             if isinstance(each, AnyMessageDefinition):
                 names.add(each.name)
     return sorted(names)
+
+
+_INSTANCE_COLUMNS = ("definition_id", "status", "state", "awaiting", "error", "error_task_id", "updated_at",
+                     "completed_at")
+
+
+def _write_instance(session: Session, instance: ProcessInstance) -> None:
+    """Write the instance row if it still has the version this unit of work read, else Conflict.
+
+    One Core UPDATE instead of the ORM's flush (this runs on every unit of work); the
+    object is then told its values are what the database holds."""
+    table = ProcessInstance.__table__
+    values = {name: getattr(instance, name) for name in _INSTANCE_COLUMNS}
+    version = instance.version
+    written = session.connection().execute(
+        update(table).where(table.c.id == instance.id, table.c.version == version)
+        .values(version=version + 1, **values))
+    if written.rowcount != 1:
+        raise Conflict("This complaint was changed by someone else meanwhile; reload and try again.")
+    for name, value in (("version", version + 1), *values.items()):
+        set_committed_value(instance, name, value)
 
 
 def _has_engine_work(workflow: BpmnWorkflow) -> bool:
