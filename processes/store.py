@@ -68,12 +68,10 @@ class WorkflowStore:
 
         self._store_data(session, data_rows)
         if removed:
+            table = InstanceTask.__table__
             for chunk in _chunks([str(task.id) for task in removed], 500):
-                session.execute(
-                    delete(InstanceTask).where(
-                        InstanceTask.instance_id == instance.id, InstanceTask.task_id.in_(chunk)
-                    )
-                )
+                session.connection().execute(
+                    delete(table).where(table.c.instance_id == instance.id, table.c.task_id.in_(chunk)))
         if changed_rows:
             session.connection().execute(_statements(session)["upsert_task"], changed_rows)
 
