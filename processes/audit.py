@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import bindparam, event, insert, select, update
 from sqlalchemy.orm import Session
 
 from processes.models import AuditEntry, AuditHead, utcnow
@@ -57,9 +57,8 @@ def write_pending(session: Session) -> int:
     pending: list[PendingEntry] = session.info.pop("audit_pending", [])
     if not pending:
         return 0
-    head = session.execute(
-        select(AuditHead.last_id, AuditHead.last_hash).where(AuditHead.id == 1).with_for_update()
-    ).first()
+    connection = session.connection()
+    head = connection.execute(_READ_HEAD).first()
     if head is None:
         session.execute(insert(AuditHead).values(id=1, last_id=0, last_hash=GENESIS))
         last_id, last_hash = 0, GENESIS
@@ -76,11 +75,18 @@ def write_pending(session: Session) -> int:
                      "detail": entry.detail, "prev_hash": last_hash, "hash": digest})
         last_hash = digest
     # Core statements on the session's connection: no ORM bookkeeping for rows nobody reads back.
-    connection = session.connection()
-    connection.execute(insert(AuditEntry.__table__), rows)
-    connection.execute(update(AuditHead.__table__).where(AuditHead.__table__.c.id == 1)
-                       .values(last_id=last_id, last_hash=last_hash))
+    connection.execute(_INSERT_ENTRIES, rows)
+    connection.execute(_MOVE_HEAD, {"new_last_id": last_id, "new_last_hash": last_hash})
     return len(rows)
+
+
+# Built once: a unit of work runs these as its last statements, and building one costs
+# more than SQLite takes to run it.
+_HEAD_TABLE = AuditHead.__table__
+_READ_HEAD = select(_HEAD_TABLE.c.last_id, _HEAD_TABLE.c.last_hash).where(_HEAD_TABLE.c.id == 1).with_for_update()
+_INSERT_ENTRIES = insert(AuditEntry.__table__)
+_MOVE_HEAD = (update(_HEAD_TABLE).where(_HEAD_TABLE.c.id == 1)
+              .values(last_id=bindparam("new_last_id"), last_hash=bindparam("new_last_hash")))
 
 
 def install(session_factory) -> None:

@@ -23,7 +23,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.task import TaskState
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -209,10 +209,7 @@ class Runtime:
     # -- loading and caching -----------------------------------------------------
 
     def _lock_instance(self, session: Session, instance_id: int) -> ProcessInstance:
-        instance = session.scalars(
-            select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update()
-            .execution_options(populate_existing=True)
-        ).first()
+        instance = session.scalars(_LOCK_INSTANCE, {"the_id": instance_id}).first()
         if instance is None:
             raise NotFound(f"process instance {instance_id} does not exist")
         return instance
@@ -353,9 +350,7 @@ class Runtime:
                          instance_id=instance.id,
                          detail={"task": row.bpmn_id, "task_id": row.id, "name": row.name, "data": cleaned})
             self._run(uow, instance, workflow, completed_by=actor.username)
-            return list(session.scalars(
-                select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == "open")
-            ))
+            return list(session.scalars(_OPEN_TASKS_OF_INSTANCE, {"the_id": instance.id}))
 
     # -- messages -----------------------------------------------------------------
 
@@ -512,6 +507,15 @@ def awaited_messages(workflow: BpmnWorkflow) -> list[str]:
 
 _INSTANCE_COLUMNS = ("definition_id", "status", "state", "awaiting", "error", "error_task_id", "updated_at",
                      "completed_at")
+# Built once: every unit of work runs these, and building one costs more than SQLite takes to run it.
+_INSTANCES = ProcessInstance.__table__
+_WRITE_INSTANCE = (
+    update(_INSTANCES).where(_INSTANCES.c.id == bindparam("the_id"), _INSTANCES.c.version == bindparam("read_version"))
+    .values(version=bindparam("new_version"), **{name: bindparam(f"new_{name}") for name in _INSTANCE_COLUMNS}))
+_LOCK_INSTANCE = (select(ProcessInstance).where(ProcessInstance.id == bindparam("the_id")).with_for_update()
+                  .execution_options(populate_existing=True))
+_OPEN_TASKS_OF_INSTANCE = select(HumanTask).where(HumanTask.instance_id == bindparam("the_id"),
+                                                  HumanTask.status == "open")
 
 
 def _write_instance(session: Session, instance: ProcessInstance) -> None:
@@ -519,12 +523,11 @@ def _write_instance(session: Session, instance: ProcessInstance) -> None:
 
     One Core UPDATE instead of the ORM's flush (this runs on every unit of work); the
     object is then told its values are what the database holds."""
-    table = ProcessInstance.__table__
     values = {name: getattr(instance, name) for name in _INSTANCE_COLUMNS}
     version = instance.version
     written = session.connection().execute(
-        update(table).where(table.c.id == instance.id, table.c.version == version)
-        .values(version=version + 1, **values))
+        _WRITE_INSTANCE, {"the_id": instance.id, "read_version": version, "new_version": version + 1,
+                          **{f"new_{name}": value for name, value in values.items()}})
     if written.rowcount != 1:
         raise Conflict("This complaint was changed by someone else meanwhile; reload and try again.")
     for name, value in (("version", version + 1), *values.items()):

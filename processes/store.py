@@ -16,7 +16,7 @@ from uuid import UUID
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import TaskState
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from processes import jsoncodec
@@ -68,10 +68,8 @@ class WorkflowStore:
 
         self._store_data(session, data_rows)
         if removed:
-            table = InstanceTask.__table__
             for chunk in _chunks([str(task.id) for task in removed], 500):
-                session.connection().execute(
-                    delete(table).where(table.c.instance_id == instance.id, table.c.task_id.in_(chunk)))
+                session.connection().execute(_DELETE_TASKS, {"instance": instance.id, "task_ids": chunk})
         if changed_rows:
             session.connection().execute(_statements(session)["upsert_task"], changed_rows)
 
@@ -257,6 +255,9 @@ class WorkflowStore:
                 self._restore_subprocesses(top, sp, pending, by_workflow)
 
 
+_TASKS = InstanceTask.__table__
+_DELETE_TASKS = delete(_TASKS).where(_TASKS.c.instance_id == bindparam("instance"),
+                                     _TASKS.c.task_id.in_(bindparam("task_ids", expanding=True)))
 _STATEMENTS: dict[str, dict] = {}
 
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.task import TaskState
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
 from processes.db import dialect_insert
@@ -120,19 +120,16 @@ def sync_human_tasks(session: Session, instance: ProcessInstance, changed: list,
     cancelled += [str(task.id) for task in removed if is_human(task) and not task.state & PREDICTED]
     if not (ready or completed or cancelled):
         return
-    table = HumanTask.__table__
     connection = session.connection()
     now = utcnow()
     if ready:
         # A task reset to READY (a retry, a migration) already has a row: reopen it.
         connection.execute(_reopening_insert(session), [human_task_values(instance, t, t.data) for t in ready])
-    is_open = table.c.status == "open"
     if completed:
-        connection.execute(update(table).where(table.c.id.in_(completed), is_open)
-                           .values(status="completed", completed_at=now, completed_by=completed_by))
+        connection.execute(_CLOSE_HUMAN_TASKS, {"ids": completed, "new_status": "completed", "at": now,
+                                                "by": completed_by})
     if cancelled:
-        connection.execute(update(table).where(table.c.id.in_(cancelled), is_open)
-                           .values(status="cancelled", completed_at=now))
+        connection.execute(_CLOSE_HUMAN_TASKS, {"ids": cancelled, "new_status": "cancelled", "at": now, "by": None})
     if session.identity_map:
         # Rows this session loaded before (the task being completed) must not shadow the new state.
         affected = {str(t.id) for t in ready} | set(completed) | set(cancelled)
@@ -164,21 +161,17 @@ def sync_timers(session: Session, instance: ProcessInstance, changed: list, remo
     cancelled += [str(t.id) for t in removed if not t.state & PREDICTED and timer_definition(t) is not None]
     if not (waiting or fired or cancelled):
         return []
-    table = Timer.__table__
     connection = session.connection()
-    still_waiting = (table.c.instance_id == instance.id) & (table.c.status == "waiting")
     now = utcnow()
     if waiting:
         connection.execute(_waiting_upsert(session), waiting)
     fired_ids: set[str] = set()
     if fired:
         # Only a row that was still waiting fires (a migrated copy brings every finished timer along).
-        fired_ids = set(connection.execute(
-            update(table).where(still_waiting, table.c.task_id.in_([str(t.id) for t in fired]))
-            .values(status="fired", fired_at=now).returning(table.c.task_id)).scalars())
+        fired_ids = set(connection.execute(_FIRE_TIMERS, {
+            "instance": instance.id, "task_ids": [str(t.id) for t in fired], "at": now}).scalars())
     if cancelled:
-        connection.execute(update(table).where(still_waiting, table.c.task_id.in_(cancelled))
-                           .values(status="cancelled", fired_at=now))
+        connection.execute(_CANCEL_TIMERS, {"instance": instance.id, "task_ids": cancelled, "at": now})
     if session.identity_map:
         for obj in list(session.identity_map.values()):
             if isinstance(obj, Timer) and obj.instance_id == instance.id:
@@ -189,6 +182,18 @@ def sync_timers(session: Session, instance: ProcessInstance, changed: list, remo
         notify_timers_changed(session)
     return [t.task_spec.bpmn_id for t in fired if str(t.id) in fired_ids]
 
+
+# Built once (building a statement costs more than SQLite takes to run it).
+_HUMAN = HumanTask.__table__
+_CLOSE_HUMAN_TASKS = (
+    update(_HUMAN).where(_HUMAN.c.id.in_(bindparam("ids", expanding=True)), _HUMAN.c.status == "open")
+    .values(status=bindparam("new_status"), completed_at=bindparam("at"), completed_by=bindparam("by")))
+_TIMER = Timer.__table__
+_STILL_WAITING = ((_TIMER.c.instance_id == bindparam("instance")) & (_TIMER.c.status == "waiting")
+                  & _TIMER.c.task_id.in_(bindparam("task_ids", expanding=True)))
+_FIRE_TIMERS = (update(_TIMER).where(_STILL_WAITING).values(status="fired", fired_at=bindparam("at"))
+                .returning(_TIMER.c.task_id))
+_CANCEL_TIMERS = update(_TIMER).where(_STILL_WAITING).values(status="cancelled", fired_at=bindparam("at"))
 
 _UPSERTS: dict = {}
 
