@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from processes.actors import SYSTEM, Actor
@@ -153,7 +153,7 @@ def project(session: Session, instance: ProcessInstance, facts: dict, uow) -> No
     """Mirror the process's view of a complaint onto its record, so lists never load workflows."""
     if instance.process_key != PROCESS_KEY:
         return
-    complaint = session.scalar(select(Complaint).where(Complaint.reference == instance.business_key))
+    complaint = session.scalar(_COMPLAINT_BY_REFERENCE, {"reference": instance.business_key})
     if complaint is None:
         return
     for key in PROJECTED:
@@ -164,6 +164,9 @@ def project(session: Session, instance: ProcessInstance, facts: dict, uow) -> No
     if instance.status == "completed" and complaint.status not in ("closed", "closed_incomplete"):
         complaint.status = "closed"
         complaint.closed_at = complaint.closed_at or utcnow()
+
+
+_COMPLAINT_BY_REFERENCE = select(Complaint).where(Complaint.reference == bindparam("reference"))
 
 
 def install(runtime) -> None:

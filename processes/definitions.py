@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from processes.engine import load_parser, parse_definition, top_level_process_ids
@@ -92,10 +92,11 @@ def deploy(session: Session, serializer, files: dict[str, str], actor: str, note
 
 
 def latest_id(session: Session, process_key: str) -> int | None:
-    return session.scalar(
-        select(ProcessDefinition.id).where(ProcessDefinition.process_key == process_key)
-        .order_by(ProcessDefinition.version.desc()).limit(1)
-    )
+    return session.scalar(_LATEST, {"key": process_key})
+
+
+_LATEST = (select(ProcessDefinition.id).where(ProcessDefinition.process_key == bindparam("key"))
+           .order_by(ProcessDefinition.version.desc()).limit(1))
 
 
 @dataclass(frozen=True)

@@ -359,11 +359,7 @@ class Runtime:
         """Deliver a message to the instance of `business_key` waiting for it; returns the instance id."""
         with self.unit_of_work(actor) as uow:
             session = uow.session
-            candidates = session.scalars(
-                select(ProcessInstance.id).where(ProcessInstance.business_key == business_key,
-                                                 ProcessInstance.status.in_(("running", "error")))
-                .order_by(ProcessInstance.id)
-            ).all()
+            candidates = session.scalars(_RUNNING_INSTANCES_OF, {"key": business_key}).all()
             for instance_id in candidates:
                 instance = self._lock_instance(session, instance_id)
                 if message not in (instance.awaiting or []):
@@ -398,11 +394,9 @@ class Runtime:
     def _fire_one(self, now: datetime) -> int | None:
         with self.unit_of_work(SYSTEM) as uow:
             session = uow.session
-            query = (select(Timer).where(Timer.status == "waiting", Timer.due_at <= now)
-                     .order_by(Timer.due_at).limit(1))
-            if not self.db.is_sqlite:
-                query = query.with_for_update(skip_locked=True)
-            timer = session.scalars(query).first()
+            # Several workers may run on PostgreSQL: each takes a timer nobody else holds.
+            query = _NEXT_DUE_TIMER if self.db.is_sqlite else _NEXT_DUE_TIMER_NOBODY_HOLDS
+            timer = session.scalars(query, {"now": now}).first()
             if timer is None:
                 return None
             instance = self._lock_instance(session, timer.instance_id)
@@ -417,9 +411,7 @@ class Runtime:
 
     def next_timer_due(self) -> datetime | None:
         with self.db.session() as session:
-            return session.scalar(
-                select(Timer.due_at).where(Timer.status == "waiting").order_by(Timer.due_at).limit(1)
-            )
+            return session.scalar(_NEXT_DUE_AT)
 
     # -- changing an instance from outside the engine ----------------------------
 
@@ -476,10 +468,7 @@ class Runtime:
 
     def open_tasks(self, business_key: str) -> list[HumanTask]:
         with self.db.session() as session:
-            return list(session.scalars(
-                select(HumanTask).where(HumanTask.business_key == business_key, HumanTask.status == "open")
-                .order_by(HumanTask.created_at)
-            ))
+            return list(session.scalars(_OPEN_TASKS_OF_KEY, {"key": business_key}))
 
 
 def _awaited_messages(workflow: BpmnWorkflow) -> list[str]:
@@ -516,6 +505,16 @@ _LOCK_INSTANCE = (select(ProcessInstance).where(ProcessInstance.id == bindparam(
                   .execution_options(populate_existing=True))
 _OPEN_TASKS_OF_INSTANCE = select(HumanTask).where(HumanTask.instance_id == bindparam("the_id"),
                                                   HumanTask.status == "open")
+_OPEN_TASKS_OF_KEY = (select(HumanTask).where(HumanTask.business_key == bindparam("key"), HumanTask.status == "open")
+                      .order_by(HumanTask.created_at))
+_RUNNING_INSTANCES_OF = (select(ProcessInstance.id)
+                         .where(ProcessInstance.business_key == bindparam("key"),
+                                ProcessInstance.status.in_(("running", "error")))
+                         .order_by(ProcessInstance.id))
+_NEXT_DUE_TIMER = (select(Timer).where(Timer.status == "waiting", Timer.due_at <= bindparam("now"))
+                   .order_by(Timer.due_at).limit(1))
+_NEXT_DUE_TIMER_NOBODY_HOLDS = _NEXT_DUE_TIMER.with_for_update(skip_locked=True)
+_NEXT_DUE_AT = select(Timer.due_at).where(Timer.status == "waiting").order_by(Timer.due_at).limit(1)
 
 
 def _write_instance(session: Session, instance: ProcessInstance) -> None:
