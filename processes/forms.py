@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from functools import lru_cache
 from typing import Any
 
@@ -19,6 +20,7 @@ _MESSAGES = {
     "maxLength": {"en": "Too long (at most {limit} characters).", "zh-CN": "内容过长(最多 {limit} 个字符)。"},
     "format": {"en": "The format is not valid.", "zh-CN": "格式不正确。"},
     "minItems": {"en": "Choose at least {limit}.", "zh-CN": "至少选择 {limit} 项。"},
+    "finite": {"en": "Enter a real number.", "zh-CN": "请输入有效的数字。"},
 }
 
 
@@ -72,7 +74,24 @@ def validate(schema: dict | None, data: dict[str, Any], locale: str = "en") -> d
         template = _MESSAGES.get(error.validator, {}).get(lang)
         message = template.format(limit=error.validator_value) if template else error.message
         errors.setdefault(field, message)
+    # JSON has no NaN or infinity, but Python's parser accepts them: they would pass "type":
+    # "number" and then poison sums, comparisons and the stored record.
+    for field in _non_finite_fields(data):
+        errors.setdefault(field, _MESSAGES["finite"][lang])
     return errors
+
+
+def _non_finite_fields(data: dict[str, Any]) -> list[str]:
+    def non_finite(value) -> bool:
+        if isinstance(value, float):
+            return not math.isfinite(value)
+        if isinstance(value, dict):
+            return any(non_finite(v) for v in value.values())
+        if isinstance(value, list | tuple):
+            return any(non_finite(v) for v in value)
+        return False
+
+    return [str(key) for key, value in data.items() if non_finite(value)]
 
 
 def declared_fields(schema: dict | None) -> set[str]:

@@ -1,11 +1,14 @@
-"""JSON for stored process state: orjson where the value is plain JSON, the standard library otherwise.
+"""JSON for stored process state: orjson where it writes exactly what the standard library would.
 
 Task data and workflow rows are written on every unit of work; orjson encodes them
-an order of magnitude faster and byte for byte like `json.dumps(sort_keys=True,
-separators=(",", ":"), ensure_ascii=False)`. Values orjson would encode differently
-from the standard library (datetimes, dataclasses, subclasses) or not at all
-(Decimal, sets, non-string keys, huge integers) raise `TypeError` from `plain_dumps`,
-so callers can take their own slower path; `dumps` takes the standard library's.
+an order of magnitude faster and, for plain JSON values, byte for byte like
+`json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)`. It differs on
+a few values: NaN and infinities become null, tuples lists, and it refuses integers
+beyond 64 bits. A value is therefore taken by orjson only when reading back what it
+wrote gives the value again (a C-level comparison, much cheaper than encoding twice);
+anything else raises TypeError from `plain_dumps`, so callers can take their own
+path, and takes the standard library in `dumps`. Reading is always the standard
+library's, which gives back big integers and NaN exactly as they were written.
 """
 
 from __future__ import annotations
@@ -19,17 +22,19 @@ _PLAIN = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | or
 
 
 def plain_dumps(value: Any, sort_keys: bool = True) -> str:
-    """Compact JSON of a plain JSON value; TypeError for anything else."""
-    return orjson.dumps(value, option=_PLAIN | orjson.OPT_SORT_KEYS if sort_keys else _PLAIN).decode()
+    """Compact JSON of a plain JSON value; TypeError for anything orjson would not write faithfully."""
+    encoded = orjson.dumps(value, option=_PLAIN | orjson.OPT_SORT_KEYS if sort_keys else _PLAIN)
+    if orjson.loads(encoded) != value:  # NaN, infinities, tuples
+        raise TypeError("not plain JSON")
+    return encoded.decode()
 
 
 def dumps(value: Any) -> str:
-    """JSON for a database column: orjson when it can, else the standard library (as before)."""
+    """JSON for a database column: orjson when it is faithful, else the standard library."""
     try:
-        return orjson.dumps(value, option=_PLAIN).decode()
+        return plain_dumps(value, sort_keys=False)
     except TypeError:
         return json.dumps(value, ensure_ascii=False)
 
 
-def loads(text: str | bytes) -> Any:
-    return orjson.loads(text)
+loads = json.loads

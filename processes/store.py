@@ -178,10 +178,11 @@ class WorkflowStore:
         return header
 
     def _workflow_header(self, wf) -> dict:
-        # A completed subprocess never changes again, unless a reset revives it (a new generation).
-        generation = getattr(wf.top_workflow, "generation", 0)
+        # A completed subprocess keeps its header, unless a reset revives it (a new generation)
+        # or a cancellation marks it unsuccessful.
+        key = (getattr(wf.top_workflow, "generation", 0), wf.success, wf.last_task)
         cached = getattr(wf, "_redress_header", None)
-        if cached is not None and cached[0] == generation:
+        if cached is not None and cached[0] == key:
             return cached[1]
         header = {
             "data": self._stored(wf.data),
@@ -192,7 +193,7 @@ class WorkflowStore:
             "root": str(wf.task_tree.id),
         }
         if wf.completed and wf.top_workflow is not wf:
-            wf._redress_header = (generation, header)
+            wf._redress_header = (key, header)
         return header
 
     def _stored(self, value: Any) -> Any:
@@ -214,7 +215,7 @@ class WorkflowStore:
         by_workflow: dict[str, dict[str, dict]] = {}
         for workflow_id, body, data_json in rows:
             dct = dict(body)
-            dct["data"] = jsoncodec.loads(data_json)
+            dct["data"] = json.loads(data_json)
             dct["delta"] = {}
             by_workflow.setdefault(workflow_id, {})[dct["id"]] = dct
 

@@ -17,6 +17,7 @@ from processes.db import dialect_insert
 from processes.models import HumanTask, ProcessInstance, Timer, utcnow
 
 PREDICTED = TaskState.PREDICTED_MASK
+NOT_YET = TaskState.PREDICTED_MASK | TaskState.FUTURE  # never READY so far: no row
 
 
 def spec_properties(task_spec) -> dict:
@@ -114,7 +115,7 @@ def sync_human_tasks(session: Session, instance: ProcessInstance, changed: list,
             ready.append(task)
         elif task.state == TaskState.COMPLETED:
             completed.append(str(task.id))
-        elif task.state & (TaskState.CANCELLED | TaskState.ERROR):
+        elif not task.state & NOT_YET:  # left READY some other way: its open row, if any, closes
             cancelled.append(str(task.id))
     # A removed task had a row only if it got as far as READY; predicted ones never did.
     cancelled += [str(task.id) for task in removed if is_human(task) and not task.state & PREDICTED]

@@ -8,12 +8,16 @@ workflow's `tasks` dict: SpiffWorkflow adds a task with `tasks[id] = task` and r
 one with `tasks.pop(id)`, and the table notes both; finished tasks are dropped from
 its `live` view lazily, the next time someone looks.
 
-Ready tasks are run in the order they arrived (a freshly loaded workflow numbers its
-tasks in the tree's depth-first order, as SpiffWorkflow's own walk would meet them).
+Ready and waiting tasks are taken in the tree's depth-first order, the order in which
+SpiffWorkflow's own walk meets them: siblings by arrival (every task is numbered when it
+arrives; a loaded workflow numbers its tasks depth-first), a subprocess right after the
+task that runs it. That order can decide an outcome (a signal thrown in one branch and
+caught in another), so a cached instance and one loaded from its rows must agree.
 """
 
 from __future__ import annotations
 
+import sys
 from itertools import count
 from uuid import UUID
 
@@ -25,8 +29,27 @@ FINISHED = TaskState.FINISHED_MASK
 _arrivals = count()
 
 
-def _arrival(task: Task) -> int:
-    return task._redress_arrival
+def _tree_position(task: Task) -> list[int]:
+    """Where the task stands in a depth-first walk of the whole tree, as a sortable path:
+    the arrival numbers of its ancestors and itself, a subprocess's root counting as the
+    first child (-1) of the task that runs the subprocess."""
+    path = []
+    while task is not None:
+        parent = task.parent
+        if parent is not None:
+            path.append(task._redress_arrival)
+            task = parent
+        elif task.workflow.parent_task_id is not None:  # the root of a subprocess
+            path.append(-1)
+            task = task.workflow.top_workflow.get_task_from_id(task.workflow.parent_task_id)
+        else:
+            task = None
+    path.reverse()
+    return path
+
+
+def _in_tree_order(tasks: list[Task]) -> list[Task]:
+    return tasks if len(tasks) < 2 else sorted(tasks, key=_tree_position)
 
 
 class TaskTable(dict):
@@ -57,7 +80,8 @@ class TaskTable(dict):
 
     def arrive(self, task: Task) -> None:
         """Count `task` as unfinished from now on (a new task, or one a reset revived)."""
-        task._redress_arrival = next(_arrivals)
+        if not hasattr(task, "_redress_arrival"):
+            task._redress_arrival = next(_arrivals)
         self.live[task.id] = task
         self.touched[task.id] = task
 
@@ -99,9 +123,16 @@ class _Tracked:
 
     def update_waiting_tasks(self) -> None:
         # SpiffWorkflow walks the tree after every completed task; only unfinished tasks can wait.
-        for task in sorted(self.tasks.unfinished(), key=_arrival):
+        waiting = [t for t in self.tasks.unfinished() if t._state == TaskState.WAITING]
+        for task in _in_tree_order(waiting):
             if task._state == TaskState.WAITING:  # an earlier update may have moved it on
                 task.task_spec._update(task)
+
+    def get_tasks_iterator(self, first_task=None, **kwargs):
+        # SpiffWorkflow's walk stops descending at depth 1000, which a long-running loop
+        # reaches; the tracked steps have no such limit, so neither may anything else.
+        kwargs.setdefault("max_depth", sys.maxsize)
+        return super().get_tasks_iterator(first_task, **kwargs)
 
     def reset_from_task_id(self, task_id, *args, **kwargs):
         removed = super().reset_from_task_id(task_id, *args, **kwargs)
@@ -128,11 +159,16 @@ class TrackedWorkflow(_Tracked, BpmnWorkflow):
 
     def ready_tasks(self, within=None) -> list[Task]:
         """READY tasks of `within` (default: this workflow) and of the subprocesses below it,
-        in arrival order: what SpiffWorkflow's walk from its root would find."""
+        in the order SpiffWorkflow's walk from its root would find them."""
         within = within or self
-        workflows = [within] + [sp for sp in self.subprocesses.values() if sp is not within and _is_below(sp, within)]
-        ready = [t for wf in workflows for t in wf.tasks.unfinished() if t._state == TaskState.READY]
-        return sorted(ready, key=_arrival)
+        ready = [t for t in within.tasks.unfinished() if t._state == TaskState.READY]
+        for sp in self.subprocesses.values():
+            if sp is within:
+                continue
+            found = [t for t in sp.tasks.unfinished() if t._state == TaskState.READY]
+            if found and _is_below(sp, within):  # a finished subprocess has nothing to look at
+                ready += found
+        return _in_tree_order(ready)
 
     def has_engine_work(self) -> bool:
         return any(not t.task_spec.manual for t in self.ready_tasks())
@@ -182,12 +218,15 @@ def is_tracked(workflow) -> bool:
 
 
 def reindex(top: TrackedWorkflow) -> None:
-    """Rebuild every table's view of unfinished tasks from the trees (after a load or a reset)."""
+    """Rebuild every table's view of unfinished tasks from the trees (after a load or a reset).
+
+    Tasks are numbered afresh in depth-first order; what was touched since the last save
+    stays touched (a task may have finished just before a reset)."""
     top.generation += 1
     for wf in [top, *top.subprocesses.values()]:
-        table = wf.tasks
-        table.live, table.touched = {}, {}
+        wf.tasks.live = {}
     for task in _depth_first(top):
+        task._redress_arrival = next(_arrivals)
         if not task._state & FINISHED:
             task.workflow.tasks.arrive(task)
 

@@ -64,3 +64,16 @@ def test_cli_verify_exit_status(runtime, standin_files, agent, db, monkeypatch):
         s.execute(update(AuditEntry).where(AuditEntry.id == 1).values(detail={"forged": True}))
     broken = CliRunner().invoke(main, ["audit", "verify"])
     assert broken.exit_code == 1
+
+
+def test_entries_with_unusual_numbers_still_verify(db):
+    """Detail is hashed as the standard library reads it back: a 30-digit integer or a NaN
+    that reached an entry (from an API client, say) must not look like tampering."""
+    with db.write_session.begin() as s:
+        audit.append(s, "api", "message_received", business_key="C-N",
+                     detail={"order_value": 123456789012345678901234567890, "score": float("nan"),
+                             "ratio": 0.1, "name": "王芳"})
+    with db.session() as s:
+        assert audit.verify(s).ok
+        [entry] = audit.history(s, "C-N")
+        assert entry.detail["order_value"] == 123456789012345678901234567890

@@ -19,7 +19,7 @@ from processes.definitions import read_files
 from processes.engine import RedressScriptEngine, parse_definition
 from processes.models import InstanceTask
 from processes.runtime import Runtime, default_process_settings
-from processes.tracking import TrackedWorkflow
+from processes.tracking import TrackedWorkflow, reindex
 from tests.conftest import ROOT
 
 AGAIN = {"findings": "one more round", "again": True}
@@ -143,3 +143,65 @@ def test_a_reset_brings_a_finished_task_back_into_play(standin_files):
     assert removed and register.id not in {t.id for t in removed}
     assert [t.task_spec.bpmn_id for t in workflow.ready_tasks() if t.task_spec.manual] == ["Task_Register"]
     assert {t.id for t in removed} <= workflow.tasks.removed.keys()  # their rows go
+
+
+ENGINE_FIXTURES = ROOT / "tests" / "fixtures" / "engine"
+
+
+def _spec(filename: str, process_id: str):
+    files = {filename: (ENGINE_FIXTURES / filename).read_bytes()}
+    return parse_definition(files, process_id)
+
+
+def test_parallel_branches_run_in_spiffworkflows_order_cached_or_loaded():
+    """A signal thrown in one branch and caught in the other: the order of the two branches'
+    ready steps decides the outcome, so it must be SpiffWorkflow's, also after a reload."""
+    spec, subprocess_specs = _spec("signal_race.bpmn", "signal_race")
+    outcomes = {}
+    for name, workflow_class, reload_midway in [("bare", BpmnWorkflow, False), ("tracked", TrackedWorkflow, False),
+                                                ("reloaded", TrackedWorkflow, True)]:
+        workflow = workflow_class(spec, subprocess_specs, script_engine=RedressScriptEngine())
+        if reload_midway:
+            steps = workflow._do_engine_steps
+
+            def step_with_reload(*args, workflow=workflow, steps=steps, **kwargs):
+                if any(t.task_spec.bpmn_id == "A_Throw" for t in workflow.ready_tasks()):
+                    reindex(workflow)  # what loading the instance from its rows does
+                return steps(*args, **kwargs)
+
+            workflow._do_engine_steps = step_with_reload
+        workflow.do_engine_steps()
+        assert workflow.completed, name
+        outcomes[name] = workflow.data["x"]
+    assert outcomes["tracked"] == outcomes["reloaded"] == outcomes["bare"]
+
+
+def test_a_long_loop_goes_on_and_its_failure_is_found(db):
+    """Past depth 1000 SpiffWorkflow's walk stops looking; the tracked workflow's steps and
+    searches both go on, so the runtime finds the failed step and can retry it."""
+    runtime = Runtime(db, settings={})
+    runtime.deploy({"long_loop.bpmn": (ENGINE_FIXTURES / "long_loop.bpmn").read_text()})
+    instance_id = runtime.start("long_loop", "L-1", {"i": 0})
+    instance = runtime.instance_for("L-1")
+    assert instance.status == "error" and "missing_variable" in instance.error
+    workflow = runtime.load_workflow(instance_id)
+    [failed] = workflow.get_tasks(state=TaskState.ERROR)
+    assert failed.task_spec.bpmn_id == "Fail" and failed.data["i"] == 700
+    assert str(failed.id) == instance.error_task_id
+    assert runtime.retry(instance_id) == "error"  # still failing, but retried: the step was found
+
+
+def test_a_task_finished_just_before_a_reset_is_still_written(standin_files):
+    spec, subprocess_specs = parse_definition({k: v.encode() for k, v in standin_files.items()}, "standin")
+    workflow = TrackedWorkflow(spec, subprocess_specs, script_engine=RedressScriptEngine())
+    for task in workflow.get_tasks(state=TaskState.READY):
+        task.data.update({"settings": {"handle_sla": "PT1H"}, "channel": "phone", "rounds_done": 0})
+    workflow.do_engine_steps()
+    register = workflow.ready_tasks()[0]
+    workflow.tasks.saved()  # Register is stored as READY
+    register.data.update({"subject": "Kettle leaks", "severity": "high"})
+    register.run()
+    workflow.do_engine_steps()
+    handle = next(t for t in workflow.ready_tasks() if t.task_spec.bpmn_id == "Task_Handle")
+    workflow.reset_from_task_id(handle.id)
+    assert register.id in workflow.tasks.touched  # its COMPLETED state still has to reach its row
