@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -46,10 +47,21 @@ def append(session: Session, actor: str, action: str, *, business_key: str | Non
     Entries are collected on the session and chained when it flushes them just
     before commit (see `install`), so a unit of work locks the chain's head
     once, at its very end, however many entries it writes."""
-    # Round-trip detail through JSON so the hash is computed on what is stored.
-    detail = json.loads(json.dumps(detail or {}, default=str, ensure_ascii=False))
+    # Round-trip detail through JSON so the hash is computed on what is stored. JSON has no
+    # NaN or infinity (PostgreSQL refuses them): such a number is recorded as its text.
+    detail = json.loads(json.dumps(_finite(detail or {}), default=str, ensure_ascii=False, allow_nan=False))
     session.info.setdefault("audit_pending", []).append(
         PendingEntry(actor, action, business_key, instance_id, detail))
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
 
 
 def write_pending(session: Session) -> int:

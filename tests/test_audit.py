@@ -77,3 +77,4 @@ def test_entries_with_unusual_numbers_still_verify(db):
         assert audit.verify(s).ok
         [entry] = audit.history(s, "C-N")
         assert entry.detail["order_value"] == 123456789012345678901234567890
+        assert entry.detail["score"] == "nan"  # JSON has no NaN; PostgreSQL would refuse the row
