@@ -76,12 +76,13 @@ def validate(schema: dict | None, data: dict[str, Any], locale: str = "en") -> d
         errors.setdefault(field, message)
     # JSON has no NaN or infinity, but Python's parser accepts them: they would pass "type":
     # "number" and then poison sums, comparisons and the stored record.
-    for field in _non_finite_fields(data):
+    for field in non_finite_fields(data):
         errors.setdefault(field, _MESSAGES["finite"][lang])
     return errors
 
 
-def _non_finite_fields(data: dict[str, Any]) -> list[str]:
+def non_finite_fields(data: dict[str, Any]) -> list[str]:
+    """Fields holding a NaN or an infinity anywhere inside."""
     def non_finite(value) -> bool:
         if isinstance(value, float):
             return not math.isfinite(value)

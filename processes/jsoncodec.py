@@ -1,14 +1,16 @@
 """JSON for stored process state: orjson where it writes exactly what the standard library would.
 
 Task data and workflow rows are written on every unit of work; orjson encodes them
-an order of magnitude faster and, for plain JSON values, byte for byte like
-`json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)`. It differs on
-a few values: NaN and infinities become null, tuples lists, and it refuses integers
-beyond 64 bits. A value is therefore taken by orjson only when reading back what it
-wrote gives the value again (a C-level comparison, much cheaper than encoding twice);
-anything else raises TypeError from `plain_dumps`, so callers can take their own
-path, and takes the standard library in `dumps`. Reading is always the standard
-library's, which gives back big integers and NaN exactly as they were written.
+an order of magnitude faster, in the same compact form as `json.dumps(sort_keys=True,
+separators=(",", ":"), ensure_ascii=False)` (some floats are spelt differently, 1e-7
+for 1e-07, which reads back the same). It differs on a few values: NaN and infinities
+become null, tuples lists, and it refuses integers beyond 64 bits. A value is therefore
+taken by orjson only when reading back what it wrote gives the value again (a C-level
+comparison, cheaper than the standard library's encoding); anything else raises
+TypeError from `plain_dumps`, so callers can take their own path, and takes the
+standard library in `dumps`. Reading is always the standard library's, which gives back
+big integers exactly. JSON columns refuse NaN and infinity on every database (PostgreSQL
+would, SQLite would not): the runtime refuses them where data comes in.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ def dumps(value: Any) -> str:
     try:
         return plain_dumps(value, sort_keys=False)
     except TypeError:
-        return json.dumps(value, ensure_ascii=False)
+        return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
 loads = json.loads

@@ -135,6 +135,7 @@ class Runtime:
     def _start(self, uow: UnitOfWork, process_key: str, business_key: str, data: dict,
                parent_instance_id: int | None = None, before_start=None) -> int:
         session = uow.session
+        _refuse_non_finite(data)
         definition_id = definitions.latest_id(session, process_key)
         if definition_id is None:
             raise NotFound(f"no process {process_key!r} is deployed")
@@ -357,6 +358,7 @@ class Runtime:
     def correlate(self, business_key: str, message: str, payload: dict | None = None,
                   actor: Actor = SYSTEM) -> int:
         """Deliver a message to the instance of `business_key` waiting for it; returns the instance id."""
+        _refuse_non_finite(payload or {})
         with self.unit_of_work(actor) as uow:
             session = uow.session
             candidates = session.scalars(_RUNNING_INSTANCES_OF, {"key": business_key}).all()
@@ -531,6 +533,13 @@ def _write_instance(session: Session, instance: ProcessInstance) -> None:
         raise Conflict("This complaint was changed by someone else meanwhile; reload and try again.")
     for name, value in (("version", version + 1), *values.items()):
         set_committed_value(instance, name, value)
+
+
+def _refuse_non_finite(data: dict) -> None:
+    """JSON, and so the stored process state, has no NaN or infinity; Python's parser accepts them."""
+    fields = forms.non_finite_fields(data)
+    if fields:
+        raise ValidationFailed({field: "Enter a real number." for field in fields})
 
 
 def _has_engine_work(workflow: BpmnWorkflow) -> bool:

@@ -171,6 +171,7 @@ class WorkflowStore:
     def _header(self, workflow: BpmnWorkflow) -> dict:
         header = self._workflow_header(workflow)
         header["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        header["waiting_order"] = [str(task_id) for task_id in workflow.event_manager.tasks]
         header["subprocesses"] = {
             str(sp_id): dict(self._workflow_header(sp), parent_task_id=str(sp.parent_task_id), spec=sp.spec.name)
             for sp_id, sp in workflow.subprocesses.items()
@@ -226,6 +227,7 @@ class WorkflowStore:
 
         pending = dict(header.get("subprocesses", {}))
         self._restore_subprocesses(workflow, workflow, pending, by_workflow)
+        _keep_order(workflow, header)
         reindex(workflow)
         workflow._redress_saved = {
             task.id: self._signature(task)[0] for _, wf in self._workflows(workflow) for task in wf.tasks.live.values()
@@ -254,6 +256,20 @@ class WorkflowStore:
                 top.subprocesses[task.id] = sp
                 sp.completed_event.connect(task.task_spec._on_subworkflow_completed, task)
                 self._restore_subprocesses(top, sp, pending, by_workflow)
+
+
+def _keep_order(workflow: BpmnWorkflow, header: dict) -> None:
+    """Put the subprocesses and the tasks waiting for events back in the order they had.
+
+    Rows come back in no particular order, but SpiffWorkflow runs subprocesses of the same
+    depth in the order they were created and offers an event to waiting tasks in the order
+    they started waiting; two of them reacting to one signal may depend on it."""
+    subprocess_order = [UUID(key) for key in header.get("subprocesses", {})]
+    workflow.subprocesses = {key: workflow.subprocesses[key] for key in subprocess_order
+                             if key in workflow.subprocesses} | workflow.subprocesses
+    waiting = workflow.event_manager.tasks
+    known = [UUID(key) for key in header.get("waiting_order", []) if UUID(key) in waiting]
+    workflow.event_manager.tasks = {key: waiting[key] for key in known} | waiting
 
 
 _TASKS = InstanceTask.__table__

@@ -17,6 +17,7 @@ from processes.benchmarks.engine import COMPLAINT_SETTINGS, COMPLAINT_START, COM
 from processes.db import Base
 from processes.definitions import read_files
 from processes.engine import RedressScriptEngine, parse_definition
+from processes.errors import ValidationFailed
 from processes.models import InstanceTask
 from processes.runtime import Runtime, default_process_settings
 from processes.tracking import TrackedWorkflow, reindex
@@ -205,3 +206,31 @@ def test_a_task_finished_just_before_a_reset_is_still_written(standin_files):
     handle = next(t for t in workflow.ready_tasks() if t.task_spec.bpmn_id == "Task_Handle")
     workflow.reset_from_task_id(handle.id)
     assert register.id in workflow.tasks.touched  # its COMPLETED state still has to reach its row
+
+
+def test_a_loaded_instance_keeps_the_order_of_its_subprocesses_and_waiting_events(db):
+    """SpiffWorkflow runs subprocesses of one depth in creation order and offers an event to
+    waiting tasks in the order they began to wait; rows come back in no order, so the store
+    keeps both orders, and an instance behaves the same loaded as cached."""
+    runtime = Runtime(db, settings={})
+    runtime.deploy({"subprocess_race.bpmn": (ENGINE_FIXTURES / "subprocess_race.bpmn").read_text()})
+    outcomes = set()
+    for n in range(6):
+        instance_id = runtime.start("race2", f"R-{n}", {})
+        cached = runtime._cache[instance_id][1]
+        loaded = runtime.load_workflow(instance_id)
+        for workflow in (cached, loaded):
+            outcomes.add((tuple(workflow.get_task_from_id(k).task_spec.bpmn_id for k in workflow.subprocesses),
+                          tuple(t.task_spec.bpmn_id for t in workflow.event_manager.tasks.values())))
+    assert len(outcomes) == 1, outcomes
+
+
+def test_nan_and_infinity_are_refused_where_data_comes_in(runtime, standin_files, db):
+    runtime.deploy(standin_files)
+    with pytest.raises(ValidationFailed) as caught:
+        runtime.start("standin", "C-NAN", {"channel": "phone", "rounds_done": float("nan")})
+    assert caught.value.errors == {"rounds_done": "Enter a real number."}
+    assert runtime.instance_for("C-NAN") is None
+    runtime.start("standin", "C-1", {"channel": "phone", "rounds_done": 0})
+    with pytest.raises(ValidationFailed):
+        runtime.correlate("C-1", "customer_response", {"score": float("inf")})
