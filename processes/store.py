@@ -234,6 +234,11 @@ class WorkflowStore:
         }
         return workflow
 
+    def task_data(self, session: Session, instance_id: int, task_id: str) -> dict:
+        """The data of one task as last saved, without loading its workflow."""
+        body = session.scalar(_TASK_DATA, {"instance": instance_id, "task": task_id})
+        return self.registry.restore(json.loads(body)) if body is not None else {}
+
     def _restore_tasks(self, wf, task_dicts: dict[str, dict], header: dict) -> None:
         wf.tasks = {UUID(tid): self.registry.restore(dct, workflow=wf) for tid, dct in task_dicts.items()}
         wf.task_tree = wf.tasks.get(UUID(header["root"]))
@@ -275,6 +280,8 @@ def _keep_order(workflow: BpmnWorkflow, header: dict) -> None:
 _TASKS = InstanceTask.__table__
 _DELETE_TASKS = delete(_TASKS).where(_TASKS.c.instance_id == bindparam("instance"),
                                      _TASKS.c.task_id.in_(bindparam("task_ids", expanding=True)))
+_TASK_DATA = (select(TaskData.body).join(InstanceTask, InstanceTask.data_sha256 == TaskData.sha256)
+              .where(InstanceTask.instance_id == bindparam("instance"), InstanceTask.task_id == bindparam("task")))
 _STATEMENTS: dict[str, dict] = {}
 
 

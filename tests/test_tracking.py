@@ -234,3 +234,17 @@ def test_nan_and_infinity_are_refused_where_data_comes_in(runtime, standin_files
     runtime.start("standin", "C-1", {"channel": "phone", "rounds_done": 0})
     with pytest.raises(ValidationFailed):
         runtime.correlate("C-1", "customer_response", {"score": float("inf")})
+
+
+def test_the_task_view_reads_one_row_not_the_workflow(runtime, standin_files, monkeypatch):
+    runtime.deploy(standin_files)
+    runtime.start("standin", "C-1", {"channel": "phone", "rounds_done": 0})
+    _loop_until(runtime, "C-1", 20)
+    task = runtime.open_tasks("C-1")[0]
+
+    def no_load(*args, **kwargs):
+        raise AssertionError("the task view loaded the whole workflow")
+
+    monkeypatch.setattr(runtime.store, "load", no_load)
+    data = runtime.task_data(task.id)
+    assert data["subject"] == "Kettle leaks" and data["again"] is True and data["settings"] == runtime.settings
