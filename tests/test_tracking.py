@@ -4,16 +4,14 @@ does not grow with an instance's history."""
 from __future__ import annotations
 
 import pytest
-from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.task import TaskState
 from sqlalchemy import create_engine, event
 from sqlalchemy.orm import Session
 
 import processes.complaint_records  # noqa: F401 - the handlers' tables
 from processes.actors import SYSTEM
-from processes.benchmarks.engine import COMPLAINT_SETTINGS, COMPLAINT_START, COMPLAINT_STEPS
+from processes.benchmarks.engine import memory_complaint
 from processes.db import Base
 from processes.definitions import read_files
 from processes.engine import RedressScriptEngine, parse_definition
@@ -33,35 +31,12 @@ def complaint_specs():
 
 
 def _drive(workflow_class, specs) -> tuple[list[str], BpmnWorkflow]:
-    """Run the rule-based complaint path in memory; returns the engine tasks in the order they ran."""
-    spec, subprocess_specs = specs
+    """Run the rule-based complaint path in memory; returns every step in the order it ran."""
     engine = create_engine("sqlite://")
     Base.metadata.create_all(engine)
     ran: list[str] = []
     with Session(engine) as session:
-        workflow = workflow_class(spec, subprocess_specs, script_engine=RedressScriptEngine())
-        workflow.script_engine.context_factory = lambda task: {"business_key": "C-1", "session": session}
-        settings = {**default_process_settings(), **COMPLAINT_SETTINGS}
-        for task in workflow.get_tasks(state=TaskState.READY):
-            task.data.update({"settings": settings, **COMPLAINT_START, "reference": "C-1", "business_key": "C-1"})
-
-        def steps():
-            workflow.do_engine_steps(will_complete_task=lambda t: ran.append(t.task_spec.name))
-            workflow.refresh_timers()
-            workflow.do_engine_steps(will_complete_task=lambda t: ran.append(t.task_spec.name))
-
-        steps()
-        for kind, name, data in COMPLAINT_STEPS:
-            if kind == "task":
-                task = next(t for t in workflow.get_tasks(state=TaskState.READY, manual=True)
-                            if t.task_spec.bpmn_id == name)
-                task.data.update(data)
-                task.run()
-                ran.append(f"user:{name}")
-            elif kind == "message":
-                workflow.send_event(BpmnEvent(MessageEventDefinition(name), dict(data)))
-                ran.append(f"message:{name}")
-            steps()
+        workflow = memory_complaint(*specs, session, "C-1", workflow_class, trace=ran.append)
     return ran, workflow
 
 
@@ -126,13 +101,18 @@ def test_an_instance_loaded_from_its_rows_carries_on_where_it_stood(db, standin_
     assert stored > 12  # every round's task is kept
 
 
-def test_a_reset_brings_a_finished_task_back_into_play(standin_files):
+def _standin_at_register(standin_files):
+    """A tracked stand-in workflow in memory, and its first task (Register), ready."""
     spec, subprocess_specs = parse_definition({k: v.encode() for k, v in standin_files.items()}, "standin")
     workflow = TrackedWorkflow(spec, subprocess_specs, script_engine=RedressScriptEngine())
     for task in workflow.get_tasks(state=TaskState.READY):
         task.data.update({"settings": {"handle_sla": "PT1H"}, "channel": "phone", "rounds_done": 0})
     workflow.do_engine_steps()
-    register = workflow.ready_tasks()[0]
+    return workflow, workflow.ready_tasks()[0]
+
+
+def test_a_reset_brings_a_finished_task_back_into_play(standin_files):
+    workflow, register = _standin_at_register(standin_files)
     assert register.task_spec.bpmn_id == "Task_Register"
     register.data.update({"subject": "Kettle leaks", "severity": "high"})
     register.run()
@@ -193,12 +173,7 @@ def test_a_long_loop_goes_on_and_its_failure_is_found(db):
 
 
 def test_a_task_finished_just_before_a_reset_is_still_written(standin_files):
-    spec, subprocess_specs = parse_definition({k: v.encode() for k, v in standin_files.items()}, "standin")
-    workflow = TrackedWorkflow(spec, subprocess_specs, script_engine=RedressScriptEngine())
-    for task in workflow.get_tasks(state=TaskState.READY):
-        task.data.update({"settings": {"handle_sla": "PT1H"}, "channel": "phone", "rounds_done": 0})
-    workflow.do_engine_steps()
-    register = workflow.ready_tasks()[0]
+    workflow, register = _standin_at_register(standin_files)
     workflow.tasks.saved()  # Register is stored as READY
     register.data.update({"subject": "Kettle leaks", "severity": "high"})
     register.run()

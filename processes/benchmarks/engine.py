@@ -13,6 +13,7 @@ import gc
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
@@ -83,15 +84,21 @@ def _persisted_complaint(runtime: Runtime, key: str, latencies: list[float]) -> 
     assert runtime.instance_for(key).status == "completed"
 
 
-def _memory_complaint(spec, subprocess_specs, session, key: str) -> None:
-    workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=RedressScriptEngine())
+def memory_complaint(spec, subprocess_specs, session, key: str, workflow_class=BpmnWorkflow,
+                      trace: Callable[[str], None] | None = None) -> BpmnWorkflow:
+    """The rule-based path in memory, on `workflow_class` (bare SpiffWorkflow by default).
+
+    `trace`, when given, hears every step in order: engine tasks by spec name, the person's
+    and the customer's as `user:<id>` and `message:<name>` (the tests compare engines by it)."""
+    workflow = workflow_class(spec, subprocess_specs, script_engine=RedressScriptEngine())
     # Handlers get a session on an in-memory database, as the runtime gives them its own.
     workflow.script_engine.context_factory = lambda task: {"business_key": key, "session": session,
                                                            "services": None}
+    hook = (lambda task: trace(task.task_spec.name)) if trace else None
     settings = {**default_process_settings(), **COMPLAINT_SETTINGS}
     for task in workflow.get_tasks(state=TaskState.READY):
         task.data.update({"settings": settings, **COMPLAINT_START, "reference": key, "business_key": key})
-    workflow.do_engine_steps()
+    workflow.do_engine_steps(will_complete_task=hook)
     for kind, name, data in COMPLAINT_STEPS:
         if kind == "task":
             task = next(t for t in workflow.get_tasks(state=TaskState.READY, manual=True)
@@ -100,10 +107,13 @@ def _memory_complaint(spec, subprocess_specs, session, key: str) -> None:
             task.run()
         elif kind == "message":
             workflow.send_event(BpmnEvent(MessageEventDefinition(name), dict(data)))
-        workflow.do_engine_steps()
+        if trace and kind != "timers":
+            trace(f"{'user' if kind == 'task' else kind}:{name}")
+        workflow.do_engine_steps(will_complete_task=hook)
         workflow.refresh_timers()
-        workflow.do_engine_steps()
+        workflow.do_engine_steps(will_complete_task=hook)
     assert workflow.completed
+    return workflow
 
 
 def _persisted_lifecycle(runtime: Runtime, key: str, latencies: list[float]) -> None:
@@ -221,13 +231,13 @@ def run(database_url: str | None = None, lifecycles: int = 30, samples: int = 15
         memory_session = Session(memory_db)
 
         _persisted_complaint(complaint_runtime, f"warm-{stamp}", [])  # imports and caches are not measured
-        _memory_complaint(c_spec, c_subspecs, memory_session, f"warm-{stamp}")
+        memory_complaint(c_spec, c_subspecs, memory_session, f"warm-{stamp}")
 
         # Alternate the two sides, lifecycle by lifecycle, so the machine's load hits both alike.
         memory_time = persisted_time = 0.0
         latencies: list[float] = []
         for i in range(lifecycles):
-            memory_time += _timed(_memory_complaint, c_spec, c_subspecs, memory_session, f"mem-{stamp}-{i}")
+            memory_time += _timed(memory_complaint, c_spec, c_subspecs, memory_session, f"mem-{stamp}-{i}")
             persisted_time += _timed(_persisted_complaint, complaint_runtime, f"bench-{stamp}-{i}", latencies)
         memory_rate, persisted_rate = lifecycles / memory_time, lifecycles / persisted_time
         memory_session.close()
