@@ -46,15 +46,21 @@ def make_engine(url: str | None = None, immediate: bool = False, **kwargs) -> En
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def dialect_insert(session):
-    """INSERT with ON CONFLICT support for the session's database."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+_UPSERTS: dict = {}
 
-        return insert
-    from sqlalchemy.dialects.sqlite import insert
 
-    return insert
+def upsert_statement(session, name: str, build):
+    """An INSERT ... ON CONFLICT statement for the session's database, built once per dialect
+    (`build` gets that dialect's `insert`): building one costs more than running it."""
+    dialect = session.get_bind().dialect.name
+    key = (dialect, name)
+    if key not in _UPSERTS:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        _UPSERTS[key] = build(insert)
+    return _UPSERTS[key]
 
 
 class Database:

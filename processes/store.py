@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from processes import jsoncodec
-from processes.db import dialect_insert
+from processes.db import upsert_statement
 from processes.models import InstanceTask, ProcessInstance, TaskData
 from processes.tracking import TrackedSubWorkflow, TrackedWorkflow, is_tracked, reindex
 
@@ -71,7 +71,7 @@ class WorkflowStore:
             for chunk in _chunks([str(task.id) for task in removed], 500):
                 session.connection().execute(_DELETE_TASKS, {"instance": instance.id, "task_ids": chunk})
         if changed_rows:
-            session.connection().execute(_statements(session)["upsert_task"], changed_rows)
+            session.connection().execute(upsert_statement(session, "instance_task", _upsert_task), changed_rows)
 
         instance.state = self._header(workflow)
         if is_tracked(workflow):
@@ -166,7 +166,7 @@ class WorkflowStore:
     def _store_data(self, session: Session, data_rows: dict[str, str]) -> None:
         if data_rows:
             rows = [{"sha256": sha, "body": body} for sha, body in data_rows.items()]
-            session.connection().execute(_statements(session)["insert_data"], rows)
+            session.connection().execute(upsert_statement(session, "task_data", _insert_new_data), rows)
 
     def _header(self, workflow: BpmnWorkflow) -> dict:
         header = self._workflow_header(workflow)
@@ -282,23 +282,18 @@ _DELETE_TASKS = delete(_TASKS).where(_TASKS.c.instance_id == bindparam("instance
                                      _TASKS.c.task_id.in_(bindparam("task_ids", expanding=True)))
 _TASK_DATA = (select(TaskData.body).join(InstanceTask, InstanceTask.data_sha256 == TaskData.sha256)
               .where(InstanceTask.instance_id == bindparam("instance"), InstanceTask.task_id == bindparam("task")))
-_STATEMENTS: dict[str, dict] = {}
 
 
-def _statements(session: Session) -> dict:
-    """The upserts of a save, built once per dialect (building them is not free)."""
-    dialect = session.get_bind().dialect.name
-    if dialect not in _STATEMENTS:
-        insert = dialect_insert(session)
-        upsert = insert(InstanceTask.__table__)
-        upsert = upsert.on_conflict_do_update(
-            index_elements=["instance_id", "task_id"],
-            set_={"workflow_id": upsert.excluded.workflow_id, "body": upsert.excluded.body,
-                  "data_sha256": upsert.excluded.data_sha256},
-        )
-        _STATEMENTS[dialect] = {"upsert_task": upsert,
-                                "insert_data": insert(TaskData.__table__).on_conflict_do_nothing()}
-    return _STATEMENTS[dialect]
+def _insert_new_data(insert):
+    return insert(TaskData.__table__).on_conflict_do_nothing()  # content-addressed: same sha, same body
+
+
+def _upsert_task(insert):
+    upsert = insert(InstanceTask.__table__)
+    return upsert.on_conflict_do_update(
+        index_elements=["instance_id", "task_id"],
+        set_={"workflow_id": upsert.excluded.workflow_id, "body": upsert.excluded.body,
+              "data_sha256": upsert.excluded.data_sha256})
 
 
 def _chunks(items: list, size: int):

@@ -13,7 +13,7 @@ from SpiffWorkflow.task import TaskState
 from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
-from processes.db import dialect_insert
+from processes.db import upsert_statement
 from processes.models import HumanTask, ProcessInstance, Timer, utcnow
 
 PREDICTED = TaskState.PREDICTED_MASK
@@ -196,21 +196,10 @@ _FIRE_TIMERS = (update(_TIMER).where(_STILL_WAITING).values(status="fired", fire
                 .returning(_TIMER.c.task_id))
 _CANCEL_TIMERS = update(_TIMER).where(_STILL_WAITING).values(status="cancelled", fired_at=bindparam("at"))
 
-_UPSERTS: dict = {}
-
-
-def _upsert(session: Session, name: str, build):
-    """A dialect's INSERT ... ON CONFLICT statement, built once (building them is not free)."""
-    key = (session.get_bind().dialect.name, name)
-    if key not in _UPSERTS:
-        _UPSERTS[key] = build(dialect_insert(session))
-    return _UPSERTS[key]
-
-
 def _reopening_insert(session: Session):
     """New human-task rows; a row of the same task (reset to READY by a retry or a migration) is reopened."""
     table = HumanTask.__table__
-    return _upsert(session, "human_task", lambda insert: insert(table).on_conflict_do_update(
+    return upsert_statement(session, "human_task", lambda insert: insert(table).on_conflict_do_update(
         index_elements=[table.c.id], set_={"status": "open", "completed_at": None, "completed_by": None},
         where=table.c.status != "open"))
 
@@ -225,4 +214,4 @@ def _waiting_upsert(session: Session):
             index_elements=[table.c.instance_id, table.c.task_id],
             set_={"status": "waiting", "due_at": statement.excluded.due_at, "fired_at": None})
 
-    return _upsert(session, "timer", build)
+    return upsert_statement(session, "timer", build)
