@@ -17,6 +17,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
 from handlers.registry import HandlerError, get_handler
+from processes import tracking
 from processes.xmlsafe import parse_xml
 
 DEPARTMENTS = ("customer_service", "sales", "product", "technical", "after_sales", "management")
@@ -117,8 +118,6 @@ def default_environment():
 
 
 def create_serializer() -> BpmnWorkflowSerializer:
-    from processes import tracking
-
     registry = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
     tracking.register(registry)
     return BpmnWorkflowSerializer(registry)

@@ -76,13 +76,15 @@ def validate(schema: dict | None, data: dict[str, Any], locale: str = "en") -> d
         errors.setdefault(field, message)
     # JSON has no NaN or infinity, but Python's parser accepts them: they would pass "type":
     # "number" and then poison sums, comparisons and the stored record.
-    for field in non_finite_fields(data):
-        errors.setdefault(field, _MESSAGES["finite"][lang])
+    for field, message in non_finite_errors(data, lang).items():
+        errors.setdefault(field, message)
     return errors
 
 
-def non_finite_fields(data: dict[str, Any]) -> list[str]:
-    """Fields holding a NaN or an infinity anywhere inside."""
+def non_finite_errors(data: dict[str, Any], locale: str = "en") -> dict[str, str]:
+    """An error for each field holding a NaN or an infinity anywhere inside."""
+    lang = "zh-CN" if locale.lower().startswith("zh") else "en"
+
     def non_finite(value) -> bool:
         if isinstance(value, float):
             return not math.isfinite(value)
@@ -92,7 +94,7 @@ def non_finite_fields(data: dict[str, Any]) -> list[str]:
             return any(non_finite(v) for v in value)
         return False
 
-    return [str(key) for key, value in data.items() if non_finite(value)]
+    return {str(key): _MESSAGES["finite"][lang] for key, value in data.items() if non_finite(value)}
 
 
 def declared_fields(schema: dict | None) -> set[str]:

@@ -535,9 +535,9 @@ def _write_instance(session: Session, instance: ProcessInstance) -> None:
 
 def _refuse_non_finite(data: dict) -> None:
     """JSON, and so the stored process state, has no NaN or infinity; Python's parser accepts them."""
-    fields = forms.non_finite_fields(data)
-    if fields:
-        raise ValidationFailed({field: "Enter a real number." for field in fields})
+    errors = forms.non_finite_errors(data)
+    if errors:
+        raise ValidationFailed(errors)
 
 
 def _has_engine_work(workflow: BpmnWorkflow) -> bool:
