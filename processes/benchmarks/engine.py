@@ -37,7 +37,6 @@ ROOT = Path(__file__).resolve().parents[2]
 PROCESS = "standin"
 SETTINGS = {"handle_sla": "PT1H"}
 REGISTER = {"subject": "Kettle leaks", "severity": "high"}
-HANDLE = {"findings": "seal worn", "again": False}
 AGAIN = {"findings": "one more round", "again": True}
 START = {"channel": "phone", "rounds_done": 0}
 
@@ -114,32 +113,6 @@ def memory_complaint(spec, subprocess_specs, session, key: str, workflow_class=B
         workflow.do_engine_steps(will_complete_task=hook)
     assert workflow.completed
     return workflow
-
-
-def _persisted_lifecycle(runtime: Runtime, key: str, latencies: list[float]) -> None:
-    runtime.start(PROCESS, key, dict(START))
-    for data in (REGISTER, HANDLE):
-        task = runtime.open_tasks(key)[0]
-        began = time.perf_counter()
-        runtime.complete(task.id, SYSTEM, dict(data))
-        latencies.append(time.perf_counter() - began)
-    runtime.correlate(key, "customer_response", {"customer_decision": "accept"})
-
-
-def _memory_lifecycle(spec, subprocess_specs) -> None:
-    workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=RedressScriptEngine())
-    for task in workflow.get_tasks(state=TaskState.READY):
-        task.data.update({"settings": dict(SETTINGS), **START})
-    workflow.do_engine_steps()
-    for data in (REGISTER, HANDLE):
-        task = workflow.get_tasks(state=TaskState.READY, manual=True)[0]
-        task.data.update(data)
-        task.run()
-        workflow.do_engine_steps()
-        workflow.refresh_timers()
-    workflow.send_event(BpmnEvent(MessageEventDefinition("customer_response"), {"customer_decision": "accept"}))
-    workflow.do_engine_steps()
-    assert workflow.completed
 
 
 def _grow(runtime: Runtime, key: str, prior: int) -> None:
