@@ -19,17 +19,18 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from handlers.registry import HandlerError, handler
-from processes.complaint_records import (
+from processes.complaints.records import (
     RECIPIENT_TYPES,
     ArchiveRecord,
     CompensationEntry,
+    Complaint,
     DepartmentBudget,
     EscalationRecord,
     ImprovementAction,
     Notification,
 )
-from processes.models import AuditEntry, Complaint
+from processes.engine.handlers import HandlerError, handler
+from processes.engine.models import AuditEntry
 
 # Fields of the complaint record a customer may supply later (customer_details message).
 COMPLAINT_FIELDS = (

@@ -1,6 +1,6 @@
 """Handlers used by the stand-in process of the runtime tests and benchmarks."""
 
-from handlers.registry import handler
+from processes.engine.handlers import handler
 
 
 @handler("echo")

@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from processes.actors import Actor
-from processes.db import Database
-from processes.definitions import read_files
-from processes.runtime import Runtime, default_process_settings
-from processes.schema import upgrade
+import processes.app  # noqa: F401 - registers the service-task handlers, as the app does
+from processes.complaints.settings import default_settings as default_process_settings
+from processes.engine.actors import Actor
+from processes.engine.database import Database
+from processes.engine.definitions import read_files
+from processes.engine.runtime import Runtime
+from processes.engine.schema import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -100,7 +102,7 @@ def client(app):
 @pytest.fixture
 def make_user(app):
     """Create a user; returns (username, bearer token)."""
-    from processes.users import add_user, create_token
+    from processes.engine.users import add_user, create_token
 
     def make(username, department, role, password="pw-12345678"):
         with app.extensions["redress.db"].write_session.begin() as s:

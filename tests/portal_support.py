@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from processes.actors import Actor
-from processes.definitions import read_files
-from processes.process_settings import default_settings
+from processes.complaints.settings import default_settings
+from processes.engine.actors import Actor
+from processes.engine.definitions import read_files
 
 ROOT = Path(__file__).resolve().parent.parent
 SUPERVISOR = Actor("zhao.supervisor", "customer_service", "supervisor")
@@ -72,7 +72,7 @@ def smtp_server():
 
 
 def make_app(database_url: str, tmp_path: Path, **config):
-    from processes.schema import upgrade
+    from processes.engine.schema import upgrade
     from web import create_app
 
     upgrade(database_url)

@@ -2,7 +2,7 @@
 
 Verbs a scenario reads like (`ready_user_tasks`, `complete`,
 `send_message`, `advance_time`, `data` ...), but every step is a real unit of
-work of `processes.runtime.Runtime` on the test database: the form is
+work of `processes.engine.runtime.Runtime` on the test database: the form is
 validated, the actor's lane is checked, rows are written, timers fire through
 `fire_due_timers` as the worker would. Time is frozen with time-machine and
 moves only through `advance_time`.
@@ -17,9 +17,10 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
-from processes.demo import worker_for
-from processes.models import Complaint, ProcessInstance
-from processes.runtime import Runtime
+from processes.complaints.demo import worker_for
+from processes.complaints.records import Complaint
+from processes.engine.models import ProcessInstance
+from processes.engine.runtime import Runtime
 from tests.process_harness import DEFAULT_START, HarnessError
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from processes.actors import SYSTEM
+from processes.engine.actors import SYSTEM
 
 
 def deploy_and_start(app, standin_files, key="C-9"):

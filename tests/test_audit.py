@@ -5,8 +5,8 @@ from __future__ import annotations
 from click.testing import CliRunner
 from sqlalchemy import delete, select, update
 
-from processes import audit
-from processes.models import AuditEntry
+from processes.engine import audit
+from processes.engine.models import AuditEntry
 
 
 def _start(runtime, standin_files, agent):

@@ -21,9 +21,10 @@ from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 from SpiffWorkflow.spiff.parser.process import VALIDATOR as BPMN_VALIDATOR
 
-from handlers.registry import handler_names
-from processes.engine import DEPARTMENTS, RedressParser, parse_definition
-from processes.sandbox import check_script
+from processes.engine.actors import DEPARTMENTS
+from processes.engine.handlers import handler_names
+from processes.engine.sandbox import check_script
+from processes.engine.spiff import RedressParser, parse_definition
 
 ROOT = Path(__file__).resolve().parent.parent
 BPMN_DIR = ROOT / "bpmn"

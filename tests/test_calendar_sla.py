@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from processes.calendar import BusinessCalendar, CalendarConfigError
-from processes.sla import SEVERITIES, SLA_HELPERS, STAGES, SlaConfigError, SlaPolicy, load_policy
+from processes.complaints.calendar import BusinessCalendar, CalendarConfigError
+from processes.complaints.sla import SEVERITIES, SLA_HELPERS, STAGES, SlaConfigError, SlaPolicy, load_policy
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 LONDON = ZoneInfo("Europe/London")
@@ -405,11 +405,11 @@ def test_helpers_return_iso_utc_strings(sla_env):
 
 
 def test_helpers_are_registered_for_bpmn_scripts(sla_env):
-    script_helpers = pytest.importorskip("processes.script_helpers")
+    script_helpers = pytest.importorskip("processes.engine.script_helpers")
     assert script_helpers.HELPERS["sla_deadline"] is SLA_HELPERS["sla_deadline"]
     assert script_helpers.HELPERS["sla_state"] is SLA_HELPERS["sla_state"]
 
-    sandbox = pytest.importorskip("processes.sandbox")
+    sandbox = pytest.importorskip("processes.engine.sandbox")
     sla_env({"calendar": {"years": [2026]}}, profile="SAMR")
     env = sandbox.SandboxEnvironment(script_helpers.HELPERS)
     result = env.evaluate(

@@ -12,20 +12,20 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-import processes.complaint_records  # noqa: F401 - registers the tables
-from handlers.registry import HandlerError
-from processes.complaint_records import (
+import processes.complaints.records  # noqa: F401 - registers the tables
+from processes.app import build_runtime
+from processes.complaints.records import (
     ArchiveRecord,
     CompensationEntry,
+    Complaint,
     DepartmentBudget,
     EscalationRecord,
     ImprovementAction,
     Notification,
 )
-from processes.complaints import install
-from processes.definitions import read_files
-from processes.models import Complaint, ProcessInstance
-from processes.runtime import Runtime
+from processes.engine.definitions import read_files
+from processes.engine.handlers import HandlerError
+from processes.engine.models import ProcessInstance
 from tests.conftest import ROOT
 from tests.process_harness import DEFAULT_START, complaint_start_data
 from tests.runtime_harness import FacadeHarness
@@ -35,8 +35,7 @@ REF = "C-2025-0001"
 
 @pytest.fixture
 def complaint_runtime(db):
-    runtime = Runtime(db)
-    install(runtime)
+    runtime = build_runtime(db=db, mail=False)
     runtime.deploy(read_files(ROOT, "bpmn", "forms"))
     return runtime
 
@@ -156,8 +155,7 @@ def test_rule_based(run, dbsession):
 @pytest.fixture
 def cold_run(db, dbsession):
     """Like `run`, but the runtime keeps no workflow in memory: every step loads from the rows."""
-    runtime = Runtime(db, cache_size=0)
-    install(runtime)
+    runtime = build_runtime(db=db, mail=False, cache_size=0)
     runtime.deploy(read_files(ROOT, "bpmn", "forms"))
     started = []
 
@@ -569,7 +567,7 @@ def test_duplicate_suspected_but_not_confirmed_carries_on(run, dbsession):
 
 
 def test_a_failing_handler_leaves_the_instance_at_its_service_task(run, dbsession, monkeypatch):
-    from handlers import registry
+    from processes.engine import handlers as registry
 
     h = run()
     classify(h, "product_quality", "medium")

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from processes.complaints import install
-from processes.definitions import read_files
-from processes.demo import DEMO_USERS, load_demo
-from processes.models import Complaint, User
-from processes.runtime import Runtime
+from processes.app import build_runtime
+from processes.complaints.demo import DEMO_USERS, load_demo
+from processes.complaints.records import Complaint
+from processes.engine.definitions import read_files
+from processes.engine.models import User
 from tests.conftest import ROOT
 
 
 def test_demo_reaches_every_stage_and_is_idempotent(db):
-    runtime = Runtime(db)
-    install(runtime)
+    runtime = build_runtime(db=db, mail=False)
     runtime.deploy(read_files(ROOT, "bpmn", "forms"))
     load_demo(runtime)
     with db.session() as s:

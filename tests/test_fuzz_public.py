@@ -11,9 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from processes.models import Complaint, ProcessInstance
-from processes.portal_models import Attachment, TrackingToken
-from processes.users import add_user, create_token
+from processes.channels.portal_models import Attachment, TrackingToken
+from processes.complaints.records import Complaint
+from processes.engine.models import ProcessInstance
+from processes.engine.users import add_user, create_token
 from tests.portal_support import make_app
 
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -25,20 +25,21 @@ from handlers.complaint import (
     record_escalation,
     start_improvement_action,
 )
-from handlers.registry import HandlerError, handler_names
-from processes.complaint_records import (
+from processes.complaints.records import (
     ArchiveRecord,
     CompensationEntry,
+    Complaint,
     DepartmentBudget,
     EscalationRecord,
     ImmutableRecordError,
     ImprovementAction,
     Notification,
 )
-from processes.db import Base
-from processes.engine import HandlerContext
-from processes.models import AuditEntry, Complaint
-from processes.process_settings import SETTINGS, default_settings, describe_settings
+from processes.complaints.settings import SETTINGS, default_settings, describe_settings
+from processes.engine.db import Base
+from processes.engine.handlers import HandlerError, handler_names
+from processes.engine.models import AuditEntry
+from processes.engine.spiff import HandlerContext
 from tests.process_harness import RecordingServices
 
 NOW = datetime(2025, 3, 12, 10, 0, tzinfo=UTC)

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from click.testing import CliRunner
 
-from processes.actors import Actor
-from processes.inbox import Filters, apply_filters, inbox_query, list_tasks, sla_state
-from processes.models import HumanTask, ProcessDefinition, ProcessInstance
-from processes.sla import SlaPolicy
+from processes.complaints.sla import SlaPolicy
+from processes.engine.actors import Actor
+from processes.engine.inbox import Filters, apply_filters, inbox_query, list_tasks, sla_state
+from processes.engine.models import HumanTask, ProcessDefinition, ProcessInstance
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 WORKER = Actor("li", "product", "department_staff")

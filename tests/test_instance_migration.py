@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from processes.actors import Actor
-from processes.errors import Forbidden
-from processes.instance_migration import check, migrate, undo
-from processes.models import AuditEntry, HumanTask, ProcessDefinition, ProcessInstance
+from processes.engine.actors import Actor
+from processes.engine.errors import Forbidden
+from processes.engine.models import AuditEntry, HumanTask, ProcessDefinition, ProcessInstance
+from processes.governance.migration import check, migrate, undo
 
 REVIEWER = Actor("zhao.compliance", None, "compliance_reviewer")
 

@@ -7,8 +7,8 @@ from email.message import EmailMessage
 import pytest
 from sqlalchemy import func, select
 
-from processes.models import Complaint
-from processes.users import add_user, create_token
+from processes.complaints.records import Complaint
+from processes.engine.users import add_user, create_token
 from tests.portal_support import make_app, staff_to_mediation
 
 COMPLAINT = {

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from processes import jsoncodec
-from processes.forms import validate
+from processes.engine import jsoncodec
+from processes.engine.forms import validate
 
 
 def test_plain_data_is_written_byte_for_byte_as_the_standard_library_writes_it():

@@ -11,11 +11,18 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select, update
 
-from processes.complaint_records import Notification
-from processes.complaints import register
-from processes.mail_intake import ingest, parse_message, split_mbox
-from processes.models import AuditEntry, Complaint, utcnow
-from processes.portal_models import Attachment, InboundMessage, IntakeExtras, OutboundMessage, intake_extras
+from processes.app import build_runtime
+from processes.channels.mail_intake import ingest, parse_message, split_mbox
+from processes.channels.portal_models import (
+    Attachment,
+    InboundMessage,
+    IntakeExtras,
+    OutboundMessage,
+    intake_extras,
+)
+from processes.complaints.records import Complaint, Notification
+from processes.complaints.registration import register
+from processes.engine.models import AuditEntry, utcnow
 from tests.portal_support import (
     fire_follow_up,
     free_port,
@@ -116,7 +123,7 @@ def test_a_failed_send_never_undoes_the_step_and_is_retried(database_url, tmp_pa
         assert row.next_attempt_at > utcnow()
 
         # The server is back; once the back-off has passed the retry delivers it.
-        from processes.outbound_mail import SmtpSettings
+        from processes.channels.outbound_mail import SmtpSettings
 
         runtime.mailer.smtp = SmtpSettings(url)
         assert runtime.mailer.deliver_due() == 0  # not due yet
@@ -131,7 +138,7 @@ def test_a_failed_send_never_undoes_the_step_and_is_retried(database_url, tmp_pa
 
 
 def test_a_message_that_keeps_failing_is_given_up_after_the_last_attempt(database_url, tmp_path):
-    from processes.outbound_mail import MAX_ATTEMPTS
+    from processes.channels.outbound_mail import MAX_ATTEMPTS
 
     app = make_app(database_url, tmp_path, SMTP_URL=f"smtp://127.0.0.1:{free_port()}")
     runtime = app.extensions["redress.runtime"]
@@ -241,16 +248,13 @@ def test_the_cli_ingests_an_mbox_from_standard_input(database_url, tmp_path, mon
 
 def test_mail_send_picks_up_notifications_written_without_a_mailer(database_url, tmp_path, monkeypatch,
                                                                    smtp_server):  # noqa: F811
-    from processes.complaints import install
-    from processes.db import Database
-    from processes.runtime import Runtime
+    from processes.engine.database import Database
     from web.cli import main
 
     url, inbox = smtp_server
     app = make_app(database_url, tmp_path)
     app.extensions["redress.db"].dispose()
-    bare = Runtime(Database(database_url))  # e.g. a worker started before mail was configured
-    install(bare)
+    bare = build_runtime(db=Database(database_url), mail=False)  # e.g. a worker started before mail was configured
     reference = register(bare, COMPLAINT)
     bare.db.dispose()
     monkeypatch.setenv("REDRESS_DATABASE_URL", database_url)
@@ -283,8 +287,8 @@ def test_senders_in_parallel_never_send_a_message_twice(mail_app):
 
 
 def test_admin_sees_the_outbox_and_others_do_not(app, client):
-    from processes.portal_models import OutboundMessage
-    from processes.users import add_user
+    from processes.channels.portal_models import OutboundMessage
+    from processes.engine.users import add_user
 
     db = app.extensions["redress.db"]
     with db.write_session.begin() as s:

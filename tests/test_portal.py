@@ -9,8 +9,15 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from processes.models import Complaint, utcnow
-from processes.portal_models import Attachment, OutboundMessage, RateLimitHit, TrackingToken, rate_limited
+from processes.channels.portal_models import (
+    Attachment,
+    OutboundMessage,
+    RateLimitHit,
+    TrackingToken,
+    rate_limited,
+)
+from processes.complaints.records import Complaint
+from processes.engine.models import utcnow
 from tests.portal_support import fire_follow_up, make_app, staff_to_mediation, staff_to_response
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -199,8 +206,8 @@ def test_the_customer_accepts_a_mediation_proposal_and_answers_the_survey(portal
 
 def test_missing_details_are_asked_for_and_supplied_on_the_tracking_page(portal_app):
     runtime = portal_app.extensions["redress.runtime"]
-    from processes.complaints import register
-    from processes.portal_models import IntakeExtras, intake_extras, new_token
+    from processes.channels.portal_models import IntakeExtras, intake_extras, new_token
+    from processes.complaints.registration import register
 
     token = new_token()
     with intake_extras(IntakeExtras(channel="web", token=token)):
@@ -247,7 +254,7 @@ def test_a_lost_link_is_sent_again_only_to_the_address_on_file(portal_app):
 
 
 def test_when_the_process_cannot_start_the_customer_keeps_the_form_and_nothing_is_saved(database_url, tmp_path):
-    from processes.schema import upgrade
+    from processes.engine.schema import upgrade
     from web import create_app
 
     upgrade(database_url)
@@ -263,14 +270,14 @@ def test_when_the_process_cannot_start_the_customer_keeps_the_form_and_nothing_i
 
 def test_staff_see_and_download_what_the_customer_sent(app, client):
     """A file the customer attached on the portal appears in the staff complaint file."""
-    from processes.definitions import read_files
-    from processes.portal_models import Attachment
-    from processes.users import add_user
+    from processes.channels.portal_models import Attachment
+    from processes.engine.definitions import read_files
+    from processes.engine.users import add_user
     from tests.conftest import ROOT
 
     runtime = app.extensions["redress.runtime"]
     runtime.deploy(read_files(ROOT, "bpmn", "forms"))
-    from processes.complaints import register
+    from processes.complaints.registration import register
 
     reference = register(runtime, {"channel": "web", "customer": {"name": "王芳", "phone": "13800138000"},
                                    "subject": "漏水", "description": "底座漏水"})

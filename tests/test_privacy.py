@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from processes.definitions import read_files
-from processes.demo import load_demo
-from processes.models import Complaint, HumanTask
-from processes.users import create_token
+from processes.complaints.demo import load_demo
+from processes.complaints.records import Complaint
+from processes.engine.definitions import read_files
+from processes.engine.models import HumanTask
+from processes.engine.users import create_token
 from tests.conftest import ROOT
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from processes.models import AuditEntry, ProcessDefinition, ProcessInstance
+from processes.engine.models import AuditEntry, ProcessDefinition, ProcessInstance
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "designer" / "compensation"
 
@@ -82,7 +82,7 @@ def test_upload_with_errors_is_422_with_the_report_and_stores_nothing(client, pe
     response = upload(client, people["designer"], hostile)
     assert response.status_code == 422
     assert response.get_json()["report"]["findings"][0]["code"] == "unsafe_xml"
-    from processes.designer_models import DefinitionDraft
+    from processes.governance.models import DefinitionDraft
 
     with app.extensions["redress.db"].session() as s:
         assert s.scalars(select(DefinitionDraft)).all() == []
@@ -153,8 +153,8 @@ def test_reject_needs_a_comment_and_lets_the_author_revise(client, people, app):
                            headers=bearer(people["reviewer"]))
     assert response.get_json()["status"] == "rejected"
     # The author saves again: the draft is editable and back to draft.
-    from processes import drafts
-    from processes.actors import Actor
+    from processes.engine.actors import Actor
+    from processes.governance import drafts
 
     with app.extensions["redress.db"].write_session.begin() as s:
         saved = drafts.save(s, Actor("sun.designer", None, "process_designer"), draft["id"],
@@ -206,7 +206,7 @@ def test_running_instances_stay_on_their_version_after_approval(client, people, 
                 headers=bearer(people["designer"]))
     client.post(f"/api/v1/definitions/{draft['id']}/approve", json={}, headers=bearer(people["reviewer"]))
     runtime.start("compensation_check", "TS-NEW", {"customer_tier": "standard"})
-    from processes.actors import Actor
+    from processes.engine.actors import Actor
 
     agent = Actor("wang.agent", "customer_service", "agent")
     for key in ("TS-OLD", "TS-NEW"):
@@ -222,9 +222,9 @@ def test_running_instances_stay_on_their_version_after_approval(client, people, 
 
 def test_concurrent_edits_are_detected_not_overwritten(client, people, app):
     draft = upload(client, people["designer"], fixture_files()).get_json()["draft"]
-    from processes import drafts
-    from processes.actors import Actor
-    from processes.errors import Conflict
+    from processes.engine.actors import Actor
+    from processes.engine.errors import Conflict
+    from processes.governance import drafts
 
     one, two = Actor("sun.designer", None, "process_designer"), Actor("li.designer", None, "process_designer")
     db = app.extensions["redress.db"]
@@ -292,14 +292,14 @@ def test_test_run_shows_the_path_and_where_it_stopped(client, people, app):
 
 
 def test_test_run_of_the_complaint_process_leaves_nothing_behind(client, people, app):
-    from processes.definitions import read_files
-    from processes.models import Complaint
+    from processes.complaints.records import Complaint
+    from processes.engine.definitions import read_files
 
     runtime = app.extensions["redress.runtime"]
     runtime.deploy(read_files(Path(__file__).resolve().parent.parent, "bpmn", "forms"))
     login(client, "sun.designer")
     assert client.post("/designer/copy", data={"process_key": "complaint_handling"}).status_code == 302
-    from processes.designer_models import DefinitionDraft
+    from processes.governance.models import DefinitionDraft
 
     with app.extensions["redress.db"].session() as s:
         draft_id = s.scalars(select(DefinitionDraft.id)).one()
@@ -334,7 +334,7 @@ def test_modeler_save_detects_a_concurrent_edit_and_refuses_hostile_uploads(clie
                                  "files": [(io.BytesIO(b"<!DOCTYPE x><x/>"), "approval_threshold.dmn")]},
                            content_type="multipart/form-data")
     assert response.status_code == 422
-    from processes import drafts
+    from processes.governance import drafts
 
     with app.extensions["redress.db"].session() as s:
         assert "<text>300</text>" in drafts.get(s, draft["id"]).files["approval_threshold.dmn"]
@@ -345,8 +345,8 @@ def test_modeler_save_detects_a_concurrent_edit_and_refuses_hostile_uploads(clie
 
 
 def test_whoever_edited_a_draft_cannot_approve_it(client, people, app):
-    from processes import drafts
-    from processes.actors import Actor
+    from processes.engine.actors import Actor
+    from processes.governance import drafts
 
     draft = upload(client, people["designer"], fixture_files()).get_json()["draft"]
     with app.extensions["redress.db"].write_session.begin() as s:

@@ -7,9 +7,9 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from processes.actors import Actor
-from processes.errors import Conflict, Forbidden, NotWaiting, ValidationFailed
-from processes.models import HumanTask, InstanceTask, ProcessDefinition, ProcessInstance
+from processes.engine.actors import Actor
+from processes.engine.errors import Conflict, Forbidden, NotWaiting, ValidationFailed
+from processes.engine.models import HumanTask, InstanceTask, ProcessDefinition, ProcessInstance
 
 
 def start_standin(runtime, standin_files, key="C-1"):
@@ -113,7 +113,7 @@ def test_completing_twice_is_a_conflict(runtime, standin_files, agent):
 
 
 def test_concurrent_completion_one_wins(runtime, standin_files, agent, db):
-    from processes.runtime import Runtime
+    from processes.engine.runtime import Runtime
 
     start_standin(runtime, standin_files)
     task = only_open_task(runtime, "C-1")
@@ -162,7 +162,7 @@ def test_saving_writes_only_changed_tasks(runtime, standin_files, agent, product
     with db.session() as s:
         rows = s.scalar(select(func.count()).select_from(InstanceTask).where(InstanceTask.instance_id == instance_id))
     # A fresh runtime (cold cache) loads the same workflow from rows and carries on.
-    from processes.runtime import Runtime
+    from processes.engine.runtime import Runtime
 
     cold = Runtime(db, settings=runtime.settings)
     cold.complete(only_open_task(cold, "C-1").id, product_staff, {"findings": "done"})
@@ -172,7 +172,7 @@ def test_saving_writes_only_changed_tasks(runtime, standin_files, agent, product
 
 def test_failing_handler_leaves_instance_at_the_task_and_retry_resumes(runtime, standin_files, agent,
                                                                         monkeypatch, db):
-    from handlers import registry
+    from processes.engine import handlers as registry
 
     calls = {"n": 0}
 
@@ -199,7 +199,7 @@ def test_timer_fires_once_through_the_worker_path(runtime, standin_files, agent,
 
     import time_machine
 
-    from processes.models import Timer, utcnow
+    from processes.engine.models import Timer, utcnow
 
     start_standin(runtime, standin_files)
     runtime.complete(only_open_task(runtime, "C-1").id, agent, {"subject": "Broken kettle", "severity": "low"})

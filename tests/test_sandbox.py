@@ -11,9 +11,9 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskState
 
-from processes import script_helpers
-from processes.sandbox import ForbiddenScriptError, SandboxEnvironment, check_script
-from processes.script_helpers import HELPERS, register_helper
+from processes.engine import script_helpers
+from processes.engine.sandbox import ForbiddenScriptError, SandboxEnvironment, check_script
+from processes.engine.script_helpers import HELPERS, register_helper
 
 
 @pytest.fixture
@@ -232,7 +232,7 @@ def test_safe_builtins_and_constructs(env, expression, expected):
 
 
 def test_compiled_code_is_cached(env):
-    from processes.sandbox import _compiled
+    from processes.engine.sandbox import _compiled
 
     _compiled.cache_clear()
     for value in range(5):

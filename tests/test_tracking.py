@@ -9,16 +9,17 @@ from SpiffWorkflow.task import TaskState
 from sqlalchemy import create_engine, event
 from sqlalchemy.orm import Session
 
-import processes.complaint_records  # noqa: F401 - the handlers' tables
-from processes.actors import SYSTEM
+import processes.complaints.records  # noqa: F401 - the handlers' tables
 from processes.benchmarks.engine import memory_complaint
-from processes.db import Base
-from processes.definitions import read_files
-from processes.engine import RedressScriptEngine, parse_definition
-from processes.errors import ValidationFailed
-from processes.models import InstanceTask
-from processes.runtime import Runtime, default_process_settings
-from processes.tracking import TrackedWorkflow, reindex
+from processes.complaints.settings import default_settings as default_process_settings
+from processes.engine.actors import SYSTEM
+from processes.engine.db import Base
+from processes.engine.definitions import read_files
+from processes.engine.errors import ValidationFailed
+from processes.engine.models import InstanceTask
+from processes.engine.runtime import Runtime
+from processes.engine.spiff import RedressScriptEngine, parse_definition
+from processes.engine.tracking import TrackedWorkflow, reindex
 from tests.conftest import ROOT
 
 AGAIN = {"findings": "one more round", "again": True}

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from processes.definitions import read_files
-from processes.validation import validate
+from processes.engine.definitions import read_files
+from processes.governance.validation import validate
 
 ROOT = Path(__file__).resolve().parent.parent
 FOREIGN = Path(__file__).resolve().parent / "fixtures" / "foreign"

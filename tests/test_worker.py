@@ -8,9 +8,9 @@ from datetime import timedelta
 import time_machine
 from sqlalchemy import select
 
-from processes.models import Timer, utcnow
-from processes.runtime import Runtime
-from processes.worker import Worker
+from processes.engine.models import Timer, utcnow
+from processes.engine.runtime import Runtime
+from processes.engine.worker import Worker
 
 
 def _instances_with_timers(runtime, standin_files, agent, count):

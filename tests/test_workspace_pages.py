@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from processes.complaints import register
-from processes.definitions import read_files
-from processes.models import HumanTask
-from processes.schema import upgrade
+from processes.complaints.registration import register
+from processes.engine.definitions import read_files
+from processes.engine.models import HumanTask
+from processes.engine.schema import upgrade
 from tests.conftest import ROOT
 
 PASSWORD = "pw-12345678"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from processes.xmlsafe import UnsafeXmlError, parse_xml
+from processes.engine.xmlsafe import UnsafeXmlError, parse_xml
 
 
 def test_doctype_after_the_first_kilobytes_is_refused():

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import secrets
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, has_request_context, request
 
-from processes.db import Database
-from processes.runtime import Runtime
+from processes.app import build_runtime
+from processes.config import Settings
 
 
-def create_app(test_config: dict | None = None) -> Flask:
-    app = Flask(__name__, instance_path=str(Path(os.environ.get("REDRESS_INSTANCE", "instance")).resolve()))
+def create_app(test_config: dict | None = None, settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_environ()
+    app = Flask(__name__, instance_path=str(settings.instance_dir.resolve()))
     app.config.from_mapping(
-        DATABASE_URL=os.environ.get("REDRESS_DATABASE_URL"),
+        DATABASE_URL=settings.database_url,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -26,22 +27,33 @@ def create_app(test_config: dict | None = None) -> Flask:
         PROCESS_SETTINGS=None,
         MAX_CONTENT_LENGTH=20 * 1024 * 1024,
         # Links in e-mails are built from the request's host, so only known hosts are answered.
-        TRUSTED_HOSTS=_trusted_hosts(),
-        SESSION_COOKIE_SECURE=os.environ.get("REDRESS_SECURE_COOKIES") == "1",
+        TRUSTED_HOSTS=list(settings.trusted_hosts) if settings.trusted_hosts is not None else None,
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        SMTP_URL=settings.smtp_url,
+        PUBLIC_URL=settings.public_url,
+        MAIL_FROM=settings.mail_from,
+        TIMEZONE=settings.timezone,
     )
     app.config.from_pyfile("redress.cfg", silent=True)
     if test_config:
         app.config.update(test_config)
     app.config.setdefault("SECRET_KEY", None)
     if not app.config["SECRET_KEY"]:
-        app.config["SECRET_KEY"] = os.environ.get("REDRESS_SECRET_KEY") or _instance_secret(app)
+        app.config["SECRET_KEY"] = settings.secret_key or _instance_secret(app)
 
-    db = Database(app.config["DATABASE_URL"])
-    runtime = Runtime(db, settings=app.config["PROCESS_SETTINGS"])
-    from processes.complaints import install as install_complaints
+    settings = replace(settings, database_url=app.config["DATABASE_URL"], smtp_url=app.config["SMTP_URL"],
+                       public_url=app.config["PUBLIC_URL"], mail_from=app.config["MAIL_FROM"] or settings.mail_from,
+                       timezone=app.config["TIMEZONE"])
+    app.extensions["redress.settings"] = settings
 
-    install_complaints(runtime)
-    app.extensions["redress.db"] = db
+    def link_base() -> str:
+        """Links in e-mails: the configured public URL, else the host the request came to."""
+        if settings.public_url:
+            return settings.public_url
+        return request.host_url if has_request_context() else "http://127.0.0.1:5000/"
+
+    runtime = build_runtime(settings, process_settings=app.config["PROCESS_SETTINGS"], link_base=link_base)
+    app.extensions["redress.db"] = runtime.db
     app.extensions["redress.runtime"] = runtime
 
     from web import auth, errors, i18n, security
@@ -55,16 +67,6 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     register_blueprints(app)
     return app
-
-
-def _trusted_hosts() -> list[str] | None:
-    """REDRESS_TRUSTED_HOSTS (comma-separated, e.g. "complaints.example.com") or, by default, this machine."""
-    configured = os.environ.get("REDRESS_TRUSTED_HOSTS", "").strip()
-    if configured == "*":
-        return None
-    if configured:
-        return [host.strip() for host in configured.split(",") if host.strip()]
-    return ["127.0.0.1", "localhost", "::1"]
 
 
 def _instance_secret(app: Flask) -> str:

@@ -26,10 +26,10 @@ from sqlalchemy import delete
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
-from processes import audit
-from processes.models import User
-from processes.portal_models import RateLimitHit, rate_limited
-from processes.users import authenticate, user_for_token
+from processes.channels.portal_models import RateLimitHit, rate_limited
+from processes.engine import audit
+from processes.engine.models import User
+from processes.engine.users import authenticate, user_for_token
 from web.context import database
 from web.security import csrf
 

@@ -4,31 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
 import sys
 from pathlib import Path
 
 import click
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def models_dir() -> Path:
-    return Path(os.environ.get("REDRESS_MODELS_DIR", ROOT))
-
-
-def _runtime():
-    from processes.complaints import install
-    from processes.db import Database
-    from processes.runtime import Runtime
-
-    runtime = Runtime(Database())
-    install(runtime)
-    from processes.outbound_mail import install as install_mail
-
-    install_mail(runtime)  # customer e-mail from steps the worker runs (e.g. the survey after a timer)
-    return runtime
+from web.cli_context import command_runtime, database, models_dir, settings
 
 
 @click.group()
@@ -43,11 +25,11 @@ def main() -> None:
 @main.command()
 def init() -> None:
     """Create or upgrade the database schema and deploy the models in bpmn/ and forms/."""
-    from processes.definitions import read_files
-    from processes.schema import upgrade
+    from processes.engine.definitions import read_files
+    from processes.engine.schema import upgrade
 
-    upgrade()
-    runtime = _runtime()
+    upgrade(settings().database_url)
+    runtime = command_runtime()
     files = read_files(models_dir(), "bpmn", "forms")
     if not any(name.endswith(".bpmn") for name in files):
         click.echo("schema ready; no BPMN files found to deploy")
@@ -59,9 +41,9 @@ def init() -> None:
 @main.command()
 def demo() -> None:
     """Demo users for every department and role, and demo complaints in different stages (idempotent)."""
-    from processes.demo import load_demo
+    from processes.complaints.demo import load_demo
 
-    for line in load_demo(_runtime()):
+    for line in load_demo(command_runtime()):
         click.echo(line)
 
 
@@ -80,7 +62,7 @@ def serve(host: str, port: int, threads: int, with_worker: bool) -> None:
 
     app = create_app()
     if with_worker:
-        from processes.worker import Worker
+        from processes.engine.worker import Worker
 
         w = Worker(app.extensions["redress.runtime"])
         threading.Thread(target=w.run, name="redress-worker", daemon=True).start()
@@ -92,9 +74,9 @@ def serve(host: str, port: int, threads: int, with_worker: bool) -> None:
 @click.option("--idle-poll", default=5.0, show_default=True, help="SQLite: seconds between looks when idle.")
 def worker(idle_poll: float) -> None:
     """Fire due timers (SLA, waits) and run what follows, until stopped."""
-    from processes.worker import Worker
+    from processes.engine.worker import Worker
 
-    w = Worker(_runtime(), idle_poll=idle_poll)
+    w = Worker(command_runtime(), idle_poll=idle_poll)
     signal.signal(signal.SIGTERM, lambda *_: w.stop())
     try:
         w.run()
@@ -115,13 +97,12 @@ def user() -> None:
 @click.option("--name", default="", help="Display name.")
 @click.option("--email", default=None)
 def user_add(username: str, department: str, role: str, password: str | None, name: str, email: str | None) -> None:
-    from processes import audit
-    from processes.db import Database
-    from processes.users import UserError, add_user
+    from processes.engine import audit
+    from processes.engine.users import UserError, add_user
 
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    db = Database()
+    db = database()
     try:
         with db.write_session.begin() as s:
             add_user(s, username, department, role, password, display_name=name, email=email)
@@ -142,11 +123,10 @@ def token() -> None:
 @click.option("--label", default="")
 def token_create(username: str, label: str) -> None:
     """Print a new bearer token for USERNAME (shown once; only its hash is stored)."""
-    from processes import audit
-    from processes.db import Database
-    from processes.users import UserError, create_token
+    from processes.engine import audit
+    from processes.engine.users import UserError, create_token
 
-    db = Database()
+    db = database()
     try:
         with db.write_session.begin() as s:
             value = create_token(s, username, label)
@@ -161,12 +141,12 @@ def token_create(username: str, label: str) -> None:
 @click.option("--note", default="")
 def deploy(path: Path, note: str) -> None:
     """Deploy the BPMN, DMN and form files under PATH as new versions (identical content: no-op)."""
-    from processes.definitions import read_files
-    from processes.errors import DefinitionError
+    from processes.engine.definitions import read_files
+    from processes.engine.errors import DefinitionError
 
     files = read_files(path)
     try:
-        deployed = _runtime().deploy(files, note=note)
+        deployed = command_runtime().deploy(files, note=note)
     except DefinitionError as exc:
         raise click.ClickException(exc.message) from exc
     for definition in deployed:
@@ -181,10 +161,9 @@ def audit() -> None:
 @audit.command("verify")
 def audit_verify() -> None:
     """Check the whole chain; exits non-zero when an entry was changed or deleted."""
-    from processes import audit as audit_log
-    from processes.db import Database
+    from processes.engine import audit as audit_log
 
-    with Database().session() as s:
+    with database().session() as s:
         result = audit_log.verify(s)
     if result.ok:
         click.echo(f"audit log intact: {result.checked} entries")

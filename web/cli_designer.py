@@ -10,7 +10,7 @@ import click
 
 
 def _files(paths: tuple[str, ...]) -> dict[str, str]:
-    from processes.definitions import read_files
+    from processes.engine.definitions import read_files
 
     files: dict[str, str] = {}
     for raw in paths:
@@ -33,7 +33,7 @@ def definition() -> None:
 @click.option("--lang", type=click.Choice(["zh-CN", "en"]), default="zh-CN", show_default=True)
 def validate_command(paths: tuple[str, ...], as_json: bool, lang: str) -> None:
     """Validate files or folders as one definition; exits 1 when there are errors."""
-    from processes.validation import validate
+    from processes.governance.validation import validate
 
     report = validate(_files(paths))
     if as_json:
@@ -52,7 +52,7 @@ def validate_command(paths: tuple[str, ...], as_json: bool, lang: str) -> None:
 @click.argument("new", type=click.Path(exists=True, file_okay=False))
 def diff_command(old: str, new: str) -> None:
     """The semantic diff of two definition folders, as JSON."""
-    from processes.spec_diff import diff_definitions
+    from processes.governance.spec_diff import diff_definitions
 
     click.echo(json.dumps(diff_definitions(_files((old,)), _files((new,))), ensure_ascii=False, indent=2))
 

@@ -6,17 +6,7 @@ import sys
 
 import click
 
-
-def _runtime():
-    from processes import outbound_mail
-    from processes.complaints import install
-    from processes.db import Database
-    from processes.runtime import Runtime
-
-    runtime = Runtime(Database())
-    install(runtime)
-    outbound_mail.install(runtime)  # REDRESS_SMTP_URL, REDRESS_PUBLIC_URL, REDRESS_MAIL_FROM
-    return runtime
+from web.cli_context import command_runtime, database
 
 
 @click.command("ingest-mail")
@@ -25,10 +15,10 @@ def ingest_mail(source) -> None:
     """Register complaints from one RFC 822 message or an mbox (FILE, or - for standard input).
 
     A reply whose subject carries the reference of an existing complaint is attached to it."""
-    from processes.mail_intake import ingest_many
+    from processes.channels.mail_intake import ingest_many
 
     data = source.read()
-    results = ingest_many(_runtime(), data)
+    results = ingest_many(command_runtime(), data)
     if not results:
         raise click.ClickException("no message found in the input")
     failed = 0
@@ -55,7 +45,7 @@ def mail() -> None:
 def mail_send() -> None:
     """Queue customer notifications not yet turned into mail, then send what is due (new ones and
     retries). Run it from cron as a safety net; the web app and the worker send on their own."""
-    runtime = _runtime()
+    runtime = command_runtime()
     with runtime.db.write_session() as session, session.begin():
         queued = runtime.mailer.sweep(session)
     if queued:
@@ -70,10 +60,9 @@ def mail_send() -> None:
 @click.option("--limit", default=20, show_default=True)
 def mail_outbox(status: str | None, limit: int) -> None:
     """List the latest outbound messages."""
-    from processes.db import Database
-    from processes.outbound_mail import outbox
+    from processes.channels.outbound_mail import outbox
 
-    with Database().session() as session:
+    with database().session() as session:
         for m in outbox(session, status, limit):
             click.echo(f"#{m.id} {m.created_at:%Y-%m-%d %H:%M} {m.status:8} {m.reference or '-'} "
                        f"{m.template} -> {m.to_address}: {m.subject}")

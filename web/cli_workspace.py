@@ -23,7 +23,7 @@ def seed(db, tasks: int, now: datetime, rng: random.Random) -> None:
     """Bulk-insert `tasks` open human-task rows (one executemany per 10,000 rows)."""
     from sqlalchemy import insert
 
-    from processes.models import HumanTask, ProcessDefinition, ProcessInstance
+    from processes.engine.models import HumanTask, ProcessDefinition, ProcessInstance
 
     with db.write_session.begin() as s:
         definition = ProcessDefinition(process_key="bench", version=1, sha256="0" * 64, files={}, spec={},
@@ -71,10 +71,10 @@ def timed(fn, repeat: int) -> dict:
 
 
 def run(database_url: str | None, tasks: int, repeat: int, deep_page: int) -> dict:
-    from processes.actors import Actor
-    from processes.db import Database
-    from processes.inbox import Filters, list_tasks
-    from processes.schema import upgrade
+    from processes.engine.actors import Actor
+    from processes.engine.database import Database
+    from processes.engine.inbox import Filters, list_tasks
+    from processes.engine.schema import upgrade
 
     workdir = None
     if database_url is None:
@@ -123,7 +123,7 @@ def run(database_url: str | None, tasks: int, repeat: int, deep_page: int) -> di
 
 def http_pages(database_url: str, repeat: int, deep_page: int) -> dict:
     """Whole inbox pages as the browser gets them: session, query, names, template."""
-    from processes.users import add_user
+    from processes.engine.users import add_user
     from web import create_app
 
     app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "bench", "WTF_CSRF_ENABLED": False})

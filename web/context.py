@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import current_app, g
 from flask_login import current_user
 
-from processes.actors import Actor
-from processes.db import Database
-from processes.runtime import Runtime
+from processes.engine.actors import Actor
+from processes.engine.database import Database
+from processes.engine.runtime import Runtime
 
 
 def runtime() -> Runtime:

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, SecurityError
 
-from processes.errors import RuntimeProblem, ValidationFailed
+from processes.engine.errors import RuntimeProblem, ValidationFailed
 
 log = logging.getLogger(__name__)
 

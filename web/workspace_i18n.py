@@ -14,8 +14,8 @@ from flask import g
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from processes.models import ProcessDefinition
-from processes.xmlsafe import parse_xml
+from processes.engine.models import ProcessDefinition
+from processes.engine.xmlsafe import parse_xml
 from web.i18n import ui_language
 
 VOCABULARY = {

@@ -23,14 +23,16 @@ from SpiffWorkflow.task import TaskState
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-import processes.complaint_records  # noqa: F401 - its tables, for the in-memory handlers' database
-from processes.actors import SYSTEM
-from processes.complaints import install
-from processes.db import Base, Database
-from processes.definitions import read_files
-from processes.engine import RedressScriptEngine, parse_definition
-from processes.runtime import Runtime, default_process_settings
-from processes.schema import upgrade
+import processes.complaints.records  # noqa: F401 - its tables, for the in-memory handlers' database
+from processes.app import build_runtime
+from processes.complaints.settings import default_settings as default_process_settings
+from processes.engine.actors import SYSTEM
+from processes.engine.database import Database
+from processes.engine.db import Base
+from processes.engine.definitions import read_files
+from processes.engine.runtime import Runtime
+from processes.engine.schema import upgrade
+from processes.engine.spiff import RedressScriptEngine, parse_definition
 
 STANDIN = Path(__file__).resolve().parent / "standin"
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,7 +66,7 @@ COMPLAINT_STEPS = [
 
 
 def _persisted_complaint(runtime: Runtime, key: str, latencies: list[float]) -> None:
-    from processes.complaints import PROCESS_KEY
+    from processes.complaints.registration import PROCESS_KEY
 
     runtime.start(PROCESS_KEY, key, {**COMPLAINT_START, "reference": key})
     open_now = None  # a completion returns the complaint's open tasks, as the API hands them on
@@ -193,8 +195,8 @@ def run(database_url: str | None = None, lifecycles: int = 30, samples: int = 15
         stamp = int(time.time())
 
         # Lifecycles: the complaint process of bpmn/, intake to archive.
-        complaint_runtime = Runtime(db, settings={**default_process_settings(), **COMPLAINT_SETTINGS})
-        install(complaint_runtime)
+        complaint_runtime = build_runtime(db=db, process_settings={**default_process_settings(), **COMPLAINT_SETTINGS},
+                                          mail=False)
         complaint_files = read_files(ROOT, "bpmn", "forms")
         complaint_runtime.deploy(complaint_files)
         c_spec, c_subspecs = parse_definition(

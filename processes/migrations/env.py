@@ -1,18 +1,15 @@
 """Alembic environment: runs migrations against the URL the caller configured."""
 
-import importlib
-import pkgutil
-
 from alembic import context
 from sqlalchemy import create_engine
 
-import processes
-from processes.db import Base
-
-# Every module of processes/ named *models or *records declares tables on Base.metadata.
-for _module in pkgutil.iter_modules(processes.__path__):
-    if _module.name.endswith(("models", "records")):
-        importlib.import_module(f"processes.{_module.name}")
+# Every module that declares tables (or indexes) on Base.metadata, room by room.
+import processes.channels.portal_models
+import processes.complaints.indexes
+import processes.complaints.records
+import processes.engine.models
+import processes.governance.models  # noqa: F401
+from processes.engine.db import Base
 
 config = context.config
 target_metadata = Base.metadata

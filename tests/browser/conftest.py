@@ -1,7 +1,7 @@
 """Browser-test fixtures: a live Redress server on a temporary SQLite file, and Chromium pages.
 
 `live_server` is the base URL (a str) of an app with the models in bpmn/ and forms/
-deployed (as `redress init` does) and the demo users of processes.demo (password
+deployed (as `redress init` does) and the demo users of processes.complaints.demo (password
 `DEMO_PASSWORD`); `live_server.app` and `live_server.runtime` reach behind the UI
 when a test must play the customer or the clock. `browser_page` is a fresh
 Playwright page (own cookies) in Debian's Chromium; `screenshot(page, name)` saves
@@ -45,10 +45,10 @@ def _free_port() -> int:
 def live_server(tmp_path):
     from werkzeug.serving import make_server
 
-    from processes.definitions import read_files
-    from processes.demo import DEMO_PASSWORD, DEMO_USERS
-    from processes.schema import upgrade
-    from processes.users import add_user
+    from processes.complaints.demo import DEMO_PASSWORD, DEMO_USERS
+    from processes.engine.definitions import read_files
+    from processes.engine.schema import upgrade
+    from processes.engine.users import add_user
     from web import create_app
 
     url = f"sqlite:///{tmp_path / 'live.db'}"
@@ -121,7 +121,7 @@ def screenshot(page, name: str) -> Path:
 
 
 def login(page, base: str, username: str, password: str | None = None) -> None:
-    from processes.demo import DEMO_PASSWORD
+    from processes.complaints.demo import DEMO_PASSWORD
 
     page.goto(base.rstrip("/") + "/login")
     page.fill("#username", username)

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from processes.outbound_mail import SmtpSettings
+from processes.channels.outbound_mail import SmtpSettings
 from tests.browser.conftest import screenshot
 from tests.portal_support import fire_follow_up, smtp_server, staff_to_mediation  # noqa: F401 - fixture
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from processes.actors import Actor
-from processes.definitions import read_files
-from processes.models import ProcessDefinition, ProcessInstance
+from processes.engine.actors import Actor
+from processes.engine.definitions import read_files
+from processes.engine.models import ProcessDefinition, ProcessInstance
 from tests.browser.conftest import login, logout, screenshot
 
 pytestmark = pytest.mark.browser
@@ -129,8 +129,8 @@ def select_element(page, element_id: str) -> None:
 def test_properties_panel_edits_what_the_runtime_reads(live_server, new_page):
     from lxml import etree
 
-    from processes import drafts
-    from processes.validation import NS
+    from processes.governance import drafts
+    from processes.governance.validation import NS
 
     live_server.runtime.deploy(read_files(FIXTURE), note="v1")
     designer = new_page("en")
@@ -186,8 +186,8 @@ def test_properties_panel_edits_what_the_runtime_reads(live_server, new_page):
 
 def test_modeler_round_trip_keeps_the_complaint_process_intact(live_server, new_page):
     """Service-task operators, parameters and pre/post scripts survive an edit in the browser."""
-    from processes import drafts
-    from processes.spec_diff import diff_definitions
+    from processes.governance import drafts
+    from processes.governance.spec_diff import diff_definitions
 
     designer = new_page("zh-CN")
     login(designer, live_server, "designer")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from processes.models import HumanTask
+from processes.engine.models import HumanTask
 from tests.browser.conftest import login, logout, screenshot
 
 pytestmark = pytest.mark.browser
@@ -153,7 +153,7 @@ def test_phone_complaint_through_two_departments_to_the_customers_reply(live_ser
 
 
 def test_supervisor_filters_breached_tasks(live_server, new_page):
-    from processes.complaints import register
+    from processes.complaints.registration import register
 
     references = [register(live_server.runtime, payload) for payload in WEB_COMPLAINTS]
     late = references[0]
@@ -178,7 +178,7 @@ def test_supervisor_filters_breached_tasks(live_server, new_page):
 
 
 def test_another_department_cannot_open_the_task(live_server, new_page):
-    from processes.complaints import register
+    from processes.complaints.registration import register
 
     reference = register(live_server.runtime, WEB_COMPLAINTS[0])
     with live_server.app.extensions["redress.db"].session() as s:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
-from processes.outbound_mail import outbox as outbox_messages
+from processes.channels.outbound_mail import outbox as outbox_messages
 from web.auth import roles_required
 from web.context import database
 

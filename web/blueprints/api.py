@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, jsonify, request
 
-from processes.actors import may_see
-from processes.errors import Forbidden
-from processes.inbox import SCOPES, list_tasks, task_summary
-from processes.privacy import mask_data
+from processes.complaints.privacy import mask_data
+from processes.engine.actors import may_see
+from processes.engine.errors import Forbidden
+from processes.engine.inbox import SCOPES, list_tasks, task_summary
 from web.auth import authenticate_api_request
 from web.context import actor, database, runtime
 from web.openapi import openapi_document

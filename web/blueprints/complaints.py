@@ -22,17 +22,24 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
-from SpiffWorkflow.task import TaskState
 from sqlalchemy import or_, select
 from werkzeug.utils import secure_filename
 
-from processes import audit
-from processes.actors import Actor
-from processes.complaints import CATEGORIES, CHANNELS, SEVERITIES, TIERS, intake_errors, register
-from processes.errors import NotFound
-from processes.models import Complaint, HumanTask, ProcessDefinition, ProcessInstance
-from processes.portal_models import Attachment
-from processes.privacy import mask_address, mask_email, mask_name, mask_phone, sees_personal_data
+from processes.channels.portal_models import Attachment
+from processes.complaints.privacy import mask_address, mask_email, mask_name, mask_phone, sees_personal_data
+from processes.complaints.records import Complaint
+from processes.complaints.registration import (
+    CATEGORIES,
+    CHANNELS,
+    SEVERITIES,
+    TIERS,
+    intake_errors,
+    register,
+)
+from processes.engine import audit
+from processes.engine.actors import Actor
+from processes.engine.errors import NotFound
+from processes.engine.models import HumanTask, ProcessDefinition, ProcessInstance
 from web.auth import roles_required
 from web.context import actor, database, runtime
 from web.form_render import attachment_label, store_upload
@@ -80,7 +87,7 @@ def load_complaint(session, reference: str) -> Complaint:
 def records_of(session, reference: str) -> dict:
     """Compensation, escalations, improvement actions and notifications, when the process records them."""
     try:
-        from processes.complaint_records import CompensationEntry, EscalationRecord, ImprovementAction
+        from processes.complaints.records import CompensationEntry, EscalationRecord, ImprovementAction
     except ImportError:  # the complaint process's records are not installed
         return {"compensation": [], "escalations": [], "improvements": []}
     return {
@@ -169,18 +176,9 @@ def diagram(reference: str):
         instance = s.get(ProcessInstance, complaint.instance_id)
         definition = s.get(ProcessDefinition, instance.definition_id)
         xml = main_diagram(definition.files, instance.process_key)
-    workflow = runtime().load_workflow(complaint.instance_id)
-    current, done = set(), set()
-    for task in workflow.get_tasks():
-        bpmn_id = getattr(task.task_spec, "bpmn_id", None)
-        if not bpmn_id:
-            continue
-        if task.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED, TaskState.ERROR):
-            current.add(bpmn_id)
-        elif task.state == TaskState.COMPLETED:
-            done.add(bpmn_id)
-    return jsonify({"xml": xml, "current": sorted(current), "done": sorted(done - current),
-                    "status": instance.status})
+    state = runtime().diagram_state(complaint.instance_id)
+    return jsonify({"xml": xml, "current": sorted(state.current | state.waiting), "waiting": sorted(state.waiting),
+                    "done": sorted(state.done), "status": instance.status})
 
 
 def main_diagram(files: dict[str, str], process_key: str) -> str | None:
@@ -261,7 +259,7 @@ INTAKE_FIELDS = ("channel", "customer_name", "customer_phone", "customer_email",
 
 
 def intake_payload(form) -> tuple[dict, dict, dict]:
-    """(payload for processes.complaints, raw values to show again, errors of unparseable values)."""
+    """(payload for processes.complaints.registration, raw values to show again, errors of unparseable values)."""
     raw = {name: (form.get(name) or "").strip() for name in INTAKE_FIELDS}
     raw["safety_issue"] = form.get("safety_issue") in ("on", "1", "true")
     errors: dict[str, str] = {}
@@ -295,7 +293,7 @@ def intake_payload(form) -> tuple[dict, dict, dict]:
 
 
 def translate_intake_errors(errors: dict[str, str]) -> dict[str, str]:
-    """processes.complaints reports in English with dotted paths; the form shows them per field."""
+    """processes.complaints.registration reports in English with dotted paths; the form shows them per field."""
     shown = {}
     for path, message in errors.items():
         name = path.replace(".", "_")

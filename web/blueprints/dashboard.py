@@ -13,7 +13,8 @@ from decimal import Decimal
 from flask import Blueprint, render_template
 from sqlalchemy import case, func, select
 
-from processes.models import Complaint, HumanTask
+from processes.complaints.records import Complaint
+from processes.engine.models import HumanTask
 from web.auth import roles_required
 from web.context import database, runtime
 
@@ -48,7 +49,7 @@ def recent_complaints(session, since: datetime) -> dict[str, list[tuple[str, int
 
 def compensation(session, month: str) -> list[dict]:
     try:
-        from processes.complaint_records import CompensationEntry, DepartmentBudget
+        from processes.complaints.records import CompensationEntry, DepartmentBudget
     except ImportError:
         return []
     spent = dict(session.execute(

@@ -13,12 +13,13 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_login import current_user
 from sqlalchemy import select
 
-from processes import definitions as versions_store
-from processes import drafts, instance_migration
-from processes.designer_models import DefinitionDraft, DraftReview, MigrationBatch
-from processes.errors import Forbidden, NotFound, RuntimeProblem, ValidationFailed
-from processes.models import ProcessDefinition
-from processes.spec_diff import diff_definitions, raw_diff
+from processes.engine import definitions as versions_store
+from processes.engine.errors import Forbidden, NotFound, RuntimeProblem, ValidationFailed
+from processes.engine.models import ProcessDefinition
+from processes.governance import drafts
+from processes.governance import migration as instance_migration
+from processes.governance.models import DefinitionDraft, DraftReview, MigrationBatch
+from processes.governance.spec_diff import diff_definitions, raw_diff
 from web.auth import authenticate_api_request, roles_required
 from web.blueprints.designer import tr
 from web.context import actor, database, runtime

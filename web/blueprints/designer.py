@@ -15,12 +15,12 @@ import zipfile
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
 from sqlalchemy import func, select
 
-from processes import drafts
-from processes.designer_models import DefinitionDraft
-from processes.errors import Conflict, ValidationFailed
-from processes.models import ProcessDefinition
-from processes.process_settings import default_settings, describe_settings
-from processes.test_run import load_scenarios, run, scenario_label
+from processes.complaints.settings import default_settings, describe_settings
+from processes.engine.errors import Conflict, ValidationFailed
+from processes.engine.models import ProcessDefinition
+from processes.governance import drafts
+from processes.governance.models import DefinitionDraft
+from processes.governance.test_run import load_scenarios, run, scenario_label
 from web.auth import roles_required
 from web.context import actor, database, runtime
 from web.i18n import ui_language
@@ -113,7 +113,7 @@ def modeler(draft_id: int):
     with database().session() as s:
         draft = drafts.get(s, draft_id)
         payload = _draft_payload(draft)
-    from handlers.registry import handler_names
+    from processes.engine.handlers import handler_names
 
     scenarios = [{"id": sc["id"], "label": scenario_label(sc, ui_language()), "process": sc.get("process")}
                  for sc in load_scenarios()]

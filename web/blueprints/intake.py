@@ -8,16 +8,22 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, jsonify, request, url_for
 
-from processes import audit
-from processes.actors import WORKER_ROLES
-from processes.complaints import PROCESS_KEY, intake_errors, register
-from processes.errors import Forbidden, NotFound, ValidationFailed
-from processes.inbox import task_summary
-from processes.mail_intake import MAX_MESSAGE_BYTES, ingest
-from processes.models import Complaint
-from processes.outbound_mail import outbox
-from processes.portal_models import MESSAGES, IntakeExtras, answer_errors, clean_answer, intake_extras
-from processes.privacy import mask_data
+from processes.channels.mail_intake import MAX_MESSAGE_BYTES, ingest
+from processes.channels.outbound_mail import outbox
+from processes.channels.portal_models import (
+    MESSAGES,
+    IntakeExtras,
+    answer_errors,
+    clean_answer,
+    intake_extras,
+)
+from processes.complaints.privacy import mask_data
+from processes.complaints.records import Complaint
+from processes.complaints.registration import PROCESS_KEY, intake_errors, register
+from processes.engine import audit
+from processes.engine.actors import WORKER_ROLES
+from processes.engine.errors import Forbidden, NotFound, ValidationFailed
+from processes.engine.inbox import task_summary
 from web.auth import authenticate_api_request
 from web.context import actor, database, runtime
 from web.openapi import error_responses, json_body, ok, register_paths
@@ -29,13 +35,6 @@ csrf.exempt(bp)
 
 READERS = WORKER_ROLES | {"compliance_reviewer"}
 CUSTOMER_VOICE_ROLES = {"agent", "senior_agent", "supervisor", "admin"}
-
-
-@bp.record_once
-def _install_mailer(state) -> None:
-    from web.blueprints.portal import install_mailer
-
-    install_mailer(state.app)
 
 
 @bp.before_request

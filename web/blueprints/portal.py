@@ -4,26 +4,21 @@ No staff login here. Each page reads the request, asks the runtime or the databa
 Abuse protection: CSRF tokens, a hidden honeypot field, size and type checks on files before
 anything is stored, and a per-address rate limit kept in the database (`rate_limited`).
 
-Configuration (app config, else environment): SMTP_URL / REDRESS_SMTP_URL (outbound mail;
-without it mail waits in the outbox), PUBLIC_URL / REDRESS_PUBLIC_URL (the base of links in
-e-mails; defaults to the request's host), MAIL_FROM / REDRESS_MAIL_FROM, PORTAL_RATE_LIMITS
-({"submit"|"answer"|"track"|"lost": (hits, timedelta)}), REDRESS_TIMEZONE (times shown to
-customers, default Asia/Shanghai). Behind a proxy, the client address needs ProxyFix.
+The mailer comes with the app's runtime (`processes.app.build_runtime`). App config:
+PORTAL_RATE_LIMITS ({"submit"|"answer"|"track"|"lost": (hits, timedelta)}); TIMEZONE (times
+shown to customers, REDRESS_TIMEZONE). Behind a proxy, the client address needs ProxyFix.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from datetime import timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import (
     Blueprint,
-    Flask,
     current_app,
     flash,
-    has_request_context,
     redirect,
     render_template,
     request,
@@ -33,13 +28,8 @@ from flask import (
 from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from processes import outbound_mail
-from processes.actors import Actor
-from processes.complaint_records import Notification
-from processes.complaints import PROCESS_KEY, intake_errors, register
-from processes.errors import Conflict, NotWaiting, RuntimeProblem
-from processes.models import AuditEntry, Complaint, Timer, utcnow
-from processes.portal_models import (
+from processes.channels import outbound_mail
+from processes.channels.portal_models import (
     DETAIL_FIELDS,
     MAX_FILE_BYTES,
     MAX_FILES,
@@ -55,6 +45,12 @@ from processes.portal_models import (
     rate_limited,
     token_matches,
 )
+from processes.complaints.customer_answers import open_answers
+from processes.complaints.records import Complaint, Notification
+from processes.complaints.registration import PROCESS_KEY, intake_errors, register
+from processes.engine.actors import Actor
+from processes.engine.errors import Conflict, NotWaiting, RuntimeProblem
+from processes.engine.models import AuditEntry, utcnow
 from web.context import database, runtime
 from web.i18n import ui_language
 
@@ -71,17 +67,12 @@ FORM_FIELDS = ("name", "phone", "email", "address", "subject", "description", "r
 # Where an intake error about a payload path shows on the form.
 FORM_FIELD_OF = {"customer.name": "name", "customer.phone": "phone", "customer.email": "email",
                  "customer.address": "address", "occurred_at": "occurred_at"}
-# Timers whose expiry the customer should know about -> what happens then. The timer row names
-# the event-based gateway that waits for the answer (or the timer event itself).
-_DETAILS = ("逾期未补充,投诉将按信息不全结案。", "Without the details the complaint will be closed as incomplete.")
-_RESPONSE = ("逾期未答复视为接受。", "Without an answer we take it that you accept.")
-_MEDIATION = ("逾期未答复将由管理层决定。", "Without an answer our management will decide.")
-_SURVEY = ("逾期未答复,客服会致电回访。", "Without an answer customer service will call you.")
-ANSWER_TIMERS = {
-    "Gateway_Await_Details": _DETAILS, "Event_Details_Timeout": _DETAILS,
-    "Gateway_Await_Response": _RESPONSE, "Event_Response_Timeout": _RESPONSE,
-    "Gateway_Await_Mediation": _MEDIATION, "Event_Mediation_Timeout": _MEDIATION,
-    "Gateway_Await_Survey": _SURVEY, "Event_Survey_Timeout": _SURVEY,
+# What happens when the customer does not answer in time, by what they are asked for.
+ANSWER_CONSEQUENCES = {
+    "details": ("逾期未补充,投诉将按信息不全结案。", "Without the details the complaint will be closed as incomplete."),
+    "response": ("逾期未答复视为接受。", "Without an answer we take it that you accept."),
+    "mediation": ("逾期未答复将由管理层决定。", "Without an answer our management will decide."),
+    "survey": ("逾期未答复,客服会致电回访。", "Without an answer customer service will call you."),
 }
 STATUS_WORDS = {
     "registered": ("我们已收到您的投诉。", "We have received your complaint."),
@@ -135,27 +126,8 @@ def _helpers() -> dict:
     return {"tr": tr, "pick": pick, "max_files": MAX_FILES, "max_mb": MAX_FILE_BYTES // (1024 * 1024)}
 
 
-# -- wiring the mailer into the app's runtime --------------------------------------------
-
-
-def install_mailer(app: Flask) -> outbound_mail.Mailer:
-    def link_base() -> str:
-        configured = app.config.get("PUBLIC_URL") or os.environ.get("REDRESS_PUBLIC_URL")
-        if configured:
-            return configured
-        return request.host_url if has_request_context() else "http://127.0.0.1:5000/"
-
-    return outbound_mail.install(app.extensions["redress.runtime"], smtp_url=app.config.get("SMTP_URL"),
-                                 sender=app.config.get("MAIL_FROM"), link_base=link_base)
-
-
-@bp.record_once
-def _install(state) -> None:
-    install_mailer(state.app)
-
-
 def _mailer() -> outbound_mail.Mailer:
-    return install_mailer(current_app)
+    return current_app.extensions["redress.runtime"].mailer
 
 
 @bp.after_request
@@ -334,17 +306,15 @@ def _tracking_page(reference: str, token: str) -> dict | None:
         files = list(s.scalars(select(Attachment.filename).where(Attachment.reference == reference)
                                .order_by(Attachment.id)))
         instance = runtime().instance_for(reference, PROCESS_KEY)
-        awaiting = [m for m in (instance.awaiting or []) if m in MESSAGES] if instance else []
-        timers = list(s.scalars(select(Timer).where(Timer.instance_id == instance.id, Timer.status == "waiting",
-                                                    Timer.bpmn_id.in_(list(ANSWER_TIMERS))))) if instance else []
+        answers_open = open_answers(s, instance)
         deadline = outbound_mail.resolve_deadline(complaint)
         return {
             "complaint": complaint, "reference": reference, "token": token,
             "status_text": pick(STATUS_WORDS.get(complaint.status, ("我们正在处理您的投诉。", "We are handling your complaint."))),
             "closed": complaint.status.startswith("closed"),
-            "deadline": deadline, "answer_by": [(t.due_at, pick(ANSWER_TIMERS[t.bpmn_id])) for t in timers],
+            "deadline": deadline, "answer_by": [(d.due_at, pick(ANSWER_CONSEQUENCES[d.kind])) for d in answers_open.deadlines],
             "timeline": _timeline(complaint, notes, answers, inbound),
-            "files": files, "awaiting": awaiting,
+            "files": files, "awaiting": answers_open.messages,
             "question": _open_question(notes), "missing": _missing_fields(notes),
         }
 
@@ -481,7 +451,7 @@ def _portal_time(value, with_time: bool = True) -> str:
     if value is None:
         return ""
     try:
-        zone = ZoneInfo(os.environ.get("REDRESS_TIMEZONE", "Asia/Shanghai"))
+        zone = ZoneInfo(current_app.config.get("TIMEZONE") or "Asia/Shanghai")
     except (ZoneInfoNotFoundError, ValueError):
         zone = utcnow().tzinfo
     local = value.astimezone(zone)

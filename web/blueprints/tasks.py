@@ -9,12 +9,13 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import and_, func, or_, select
 
-from processes import forms
-from processes.actors import Actor, may_see, may_work
-from processes.complaints import CATEGORIES, CHANNELS, SEVERITIES
-from processes.errors import Forbidden, NotFound, RuntimeProblem, ValidationFailed
-from processes.inbox import SCOPES, SLA_STATES, Filters, list_tasks, sees_everything, sla_state
-from processes.models import Complaint, HumanTask, User
+from processes.complaints.records import Complaint
+from processes.complaints.registration import CATEGORIES, CHANNELS, SEVERITIES
+from processes.engine import forms
+from processes.engine.actors import Actor, may_see, may_work
+from processes.engine.errors import Forbidden, NotFound, RuntimeProblem, ValidationFailed
+from processes.engine.inbox import SCOPES, SLA_STATES, Filters, list_tasks, sees_everything, sla_state
+from processes.engine.models import HumanTask, User
 from web.auth import _safe_next
 from web.blueprints.complaints import attachment_folder, customer_view, timeline
 from web.context import actor, database, runtime
@@ -112,7 +113,7 @@ def reassign(task_id: str):
 def _notify_assigned(row: HumanTask, username: str) -> None:
     """An in-app notice for the person a task was given to."""
     try:
-        from processes.complaint_records import Notification
+        from processes.complaints.records import Notification
     except ImportError:
         return
     with database().write_session.begin() as s:
@@ -231,7 +232,7 @@ def done(task_id: str):
 
 def _notification_model():
     try:
-        from processes.complaint_records import Notification
+        from processes.complaints.records import Notification
     except ImportError:
         return None
     return Notification
@@ -315,7 +316,7 @@ def _local_time(value: datetime | None, with_zone: bool = False) -> str:
         return "—"
     from zoneinfo import ZoneInfo
 
-    zone = ZoneInfo(current_app.config.get("DISPLAY_TIMEZONE") or "Asia/Shanghai")
+    zone = ZoneInfo(current_app.config.get("DISPLAY_TIMEZONE") or current_app.config.get("TIMEZONE") or "Asia/Shanghai")
     local = value.astimezone(zone)
     return local.strftime("%Y-%m-%d %H:%M") + (f" {local.tzname()}" if with_zone else "")
 

@@ -7,7 +7,7 @@ Create Date: 2026-11-22 06:22:31.647177
 import sqlalchemy as sa
 from alembic import op
 
-import processes.models
+import processes.engine.models
 
 revision = '0001'
 down_revision = None
@@ -25,7 +25,7 @@ def upgrade() -> None:
     )
     op.create_table('audit_log',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('at', processes.models.TZDateTime(timezone=True), nullable=False),
+    sa.Column('at', processes.engine.models.TZDateTime(timezone=True), nullable=False),
     sa.Column('actor', sa.String(length=80), nullable=False),
     sa.Column('action', sa.String(length=60), nullable=False),
     sa.Column('business_key', sa.String(length=100), nullable=True),
@@ -49,7 +49,7 @@ def upgrade() -> None:
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('approved_by_management', sa.Boolean(), nullable=False),
     sa.Column('note', sa.Text(), nullable=False),
-    sa.Column('created_at', processes.models.TZDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', processes.engine.models.TZDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('compensation_ledger', schema=None) as batch_op:
@@ -59,11 +59,11 @@ def upgrade() -> None:
     op.create_table('complaint_archive',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('business_key', sa.String(length=100), nullable=False),
-    sa.Column('archived_at', processes.models.TZDateTime(timezone=True), nullable=False),
+    sa.Column('archived_at', processes.engine.models.TZDateTime(timezone=True), nullable=False),
     sa.Column('outcome', sa.String(length=30), nullable=False),
     sa.Column('snapshot', sa.JSON(), nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=False),
-    sa.Column('reviewed_at', processes.models.TZDateTime(timezone=True), nullable=True),
+    sa.Column('reviewed_at', processes.engine.models.TZDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('complaint_archive', schema=None) as batch_op:
@@ -81,7 +81,7 @@ def upgrade() -> None:
     op.create_table('escalation_records',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('business_key', sa.String(length=100), nullable=False),
-    sa.Column('at', processes.models.TZDateTime(timezone=True), nullable=False),
+    sa.Column('at', processes.engine.models.TZDateTime(timezone=True), nullable=False),
     sa.Column('level', sa.Integer(), nullable=False),
     sa.Column('reason', sa.String(length=40), nullable=False),
     sa.Column('task', sa.String(length=200), nullable=True),
@@ -93,7 +93,7 @@ def upgrade() -> None:
 
     op.create_table('notifications',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('created_at', processes.models.TZDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', processes.engine.models.TZDateTime(timezone=True), nullable=False),
     sa.Column('recipient_type', sa.String(length=20), nullable=False),
     sa.Column('recipient', sa.String(length=200), nullable=False),
     sa.Column('business_key', sa.String(length=100), nullable=True),
@@ -101,8 +101,8 @@ def upgrade() -> None:
     sa.Column('subject', sa.String(length=300), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('payload', sa.JSON(), nullable=False),
-    sa.Column('read_at', processes.models.TZDateTime(timezone=True), nullable=True),
-    sa.Column('sent_at', processes.models.TZDateTime(timezone=True), nullable=True),
+    sa.Column('read_at', processes.engine.models.TZDateTime(timezone=True), nullable=True),
+    sa.Column('sent_at', processes.engine.models.TZDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('notifications', schema=None) as batch_op:
@@ -119,7 +119,7 @@ def upgrade() -> None:
     sa.Column('subprocess_specs', sa.JSON(), nullable=False),
     sa.Column('note', sa.Text(), nullable=False),
     sa.Column('deployed_by', sa.String(length=80), nullable=False),
-    sa.Column('deployed_at', processes.models.TZDateTime(timezone=True), nullable=False),
+    sa.Column('deployed_at', processes.engine.models.TZDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('process_key', 'version')
     )
@@ -142,7 +142,7 @@ def upgrade() -> None:
     sa.Column('role', sa.String(length=40), nullable=False),
     sa.Column('locale', sa.String(length=10), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', processes.models.TZDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', processes.engine.models.TZDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('username')
     )
@@ -151,8 +151,8 @@ def upgrade() -> None:
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('token_sha256', sa.String(length=64), nullable=False),
     sa.Column('label', sa.String(length=100), nullable=False),
-    sa.Column('created_at', processes.models.TZDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', processes.models.TZDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', processes.engine.models.TZDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', processes.engine.models.TZDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('token_sha256')
@@ -172,9 +172,9 @@ def upgrade() -> None:
     sa.Column('awaiting', sa.JSON(), nullable=False),
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('error_task_id', sa.String(length=36), nullable=True),
-    sa.Column('created_at', processes.models.TZDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', processes.models.TZDateTime(timezone=True), nullable=False),
-    sa.Column('completed_at', processes.models.TZDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', processes.engine.models.TZDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', processes.engine.models.TZDateTime(timezone=True), nullable=False),
+    sa.Column('completed_at', processes.engine.models.TZDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['definition_id'], ['process_definitions.id'], ),
     sa.ForeignKeyConstraint(['parent_instance_id'], ['process_instances.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -187,7 +187,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('reference', sa.String(length=40), nullable=False),
     sa.Column('channel', sa.String(length=20), nullable=False),
-    sa.Column('received_at', processes.models.TZDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', processes.engine.models.TZDateTime(timezone=True), nullable=False),
     sa.Column('customer_name', sa.String(length=200), nullable=False),
     sa.Column('customer_phone', sa.String(length=40), nullable=True),
     sa.Column('customer_email', sa.String(length=200), nullable=True),
@@ -198,7 +198,7 @@ def upgrade() -> None:
     sa.Column('remedy_sought', sa.Text(), nullable=True),
     sa.Column('product', sa.String(length=200), nullable=True),
     sa.Column('order_number', sa.String(length=100), nullable=True),
-    sa.Column('occurred_at', processes.models.TZDateTime(timezone=True), nullable=True),
+    sa.Column('occurred_at', processes.engine.models.TZDateTime(timezone=True), nullable=True),
     sa.Column('occurred_where', sa.String(length=300), nullable=True),
     sa.Column('category', sa.String(length=40), nullable=True),
     sa.Column('severity', sa.String(length=20), nullable=True),
@@ -209,7 +209,7 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=30), nullable=False),
     sa.Column('duplicate_of', sa.String(length=40), nullable=True),
     sa.Column('instance_id', sa.Integer(), nullable=True),
-    sa.Column('closed_at', processes.models.TZDateTime(timezone=True), nullable=True),
+    sa.Column('closed_at', processes.engine.models.TZDateTime(timezone=True), nullable=True),
     sa.Column('created_by', sa.String(length=80), nullable=True),
     sa.ForeignKeyConstraint(['instance_id'], ['process_instances.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -236,9 +236,9 @@ def upgrade() -> None:
     sa.Column('channel', sa.String(length=20), nullable=True),
     sa.Column('summary', sa.String(length=300), nullable=True),
     sa.Column('draft', sa.JSON(), nullable=True),
-    sa.Column('created_at', processes.models.TZDateTime(timezone=True), nullable=False),
-    sa.Column('due_at', processes.models.TZDateTime(timezone=True), nullable=True),
-    sa.Column('completed_at', processes.models.TZDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', processes.engine.models.TZDateTime(timezone=True), nullable=False),
+    sa.Column('due_at', processes.engine.models.TZDateTime(timezone=True), nullable=True),
+    sa.Column('completed_at', processes.engine.models.TZDateTime(timezone=True), nullable=True),
     sa.Column('completed_by', sa.String(length=80), nullable=True),
     sa.ForeignKeyConstraint(['instance_id'], ['process_instances.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
@@ -259,8 +259,8 @@ def upgrade() -> None:
     sa.Column('due_date', sa.Date(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('action_taken', sa.Text(), nullable=False),
-    sa.Column('created_at', processes.models.TZDateTime(timezone=True), nullable=False),
-    sa.Column('completed_at', processes.models.TZDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', processes.engine.models.TZDateTime(timezone=True), nullable=False),
+    sa.Column('completed_at', processes.engine.models.TZDateTime(timezone=True), nullable=True),
     sa.Column('instance_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['instance_id'], ['process_instances.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -284,9 +284,9 @@ def upgrade() -> None:
     sa.Column('instance_id', sa.Integer(), nullable=False),
     sa.Column('task_id', sa.String(length=36), nullable=False),
     sa.Column('bpmn_id', sa.String(length=200), nullable=False),
-    sa.Column('due_at', processes.models.TZDateTime(timezone=True), nullable=False),
+    sa.Column('due_at', processes.engine.models.TZDateTime(timezone=True), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('fired_at', processes.models.TZDateTime(timezone=True), nullable=True),
+    sa.Column('fired_at', processes.engine.models.TZDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['instance_id'], ['process_instances.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('instance_id', 'task_id')

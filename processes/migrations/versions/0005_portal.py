@@ -7,7 +7,7 @@ Create Date: 2026-11-22
 import sqlalchemy as sa
 from alembic import op
 
-import processes.models
+import processes.engine.models
 
 revision = '0005_portal'
 down_revision = '0001'
@@ -26,7 +26,7 @@ def upgrade() -> None:
     sa.Column('sha256', sa.String(length=64), nullable=False),
     sa.Column('data', sa.LargeBinary(), nullable=False),
     sa.Column('channel', sa.String(length=20), nullable=False),
-    sa.Column('created_at', processes.models.TZDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', processes.engine.models.TZDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('complaint_attachments', schema=None) as batch_op:
@@ -40,7 +40,7 @@ def upgrade() -> None:
     sa.Column('subject', sa.String(length=300), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('message_id', sa.String(length=300), nullable=True),
-    sa.Column('received_at', processes.models.TZDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', processes.engine.models.TZDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('inbound_messages', schema=None) as batch_op:
@@ -57,10 +57,10 @@ def upgrade() -> None:
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', processes.models.TZDateTime(timezone=True), nullable=False),
+    sa.Column('next_attempt_at', processes.engine.models.TZDateTime(timezone=True), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
-    sa.Column('created_at', processes.models.TZDateTime(timezone=True), nullable=False),
-    sa.Column('sent_at', processes.models.TZDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', processes.engine.models.TZDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', processes.engine.models.TZDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('notification_id')
     )
@@ -71,7 +71,7 @@ def upgrade() -> None:
     op.create_table('rate_limit_hits',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('bucket', sa.String(length=200), nullable=False),
-    sa.Column('at', processes.models.TZDateTime(timezone=True), nullable=False),
+    sa.Column('at', processes.engine.models.TZDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('rate_limit_hits', schema=None) as batch_op:
@@ -82,9 +82,9 @@ def upgrade() -> None:
     sa.Column('reference', sa.String(length=40), nullable=False),
     sa.Column('token_sha256', sa.String(length=64), nullable=False),
     sa.Column('language', sa.String(length=10), nullable=False),
-    sa.Column('created_at', processes.models.TZDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', processes.models.TZDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', processes.models.TZDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', processes.engine.models.TZDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', processes.engine.models.TZDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', processes.engine.models.TZDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('token_sha256')
     )

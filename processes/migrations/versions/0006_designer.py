@@ -7,7 +7,7 @@ Create Date: 2026-11-22 06:32:01.450029
 import sqlalchemy as sa
 from alembic import op
 
-import processes.models
+import processes.engine.models
 
 revision = '0006_designer'
 down_revision = '0001'
@@ -30,9 +30,9 @@ def upgrade() -> None:
     sa.Column('base_definition_id', sa.Integer(), nullable=True),
     sa.Column('deployed_definition_id', sa.Integer(), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('created_at', processes.models.TZDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', processes.models.TZDateTime(timezone=True), nullable=False),
-    sa.Column('submitted_at', processes.models.TZDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', processes.engine.models.TZDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', processes.engine.models.TZDateTime(timezone=True), nullable=False),
+    sa.Column('submitted_at', processes.engine.models.TZDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['base_definition_id'], ['process_definitions.id'], ),
     sa.ForeignKeyConstraint(['deployed_definition_id'], ['process_definitions.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -47,8 +47,8 @@ def upgrade() -> None:
     sa.Column('to_definition_id', sa.Integer(), nullable=False),
     sa.Column('actor', sa.String(length=80), nullable=False),
     sa.Column('report', sa.JSON(), nullable=False),
-    sa.Column('created_at', processes.models.TZDateTime(timezone=True), nullable=False),
-    sa.Column('undone_at', processes.models.TZDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', processes.engine.models.TZDateTime(timezone=True), nullable=False),
+    sa.Column('undone_at', processes.engine.models.TZDateTime(timezone=True), nullable=True),
     sa.Column('undone_by', sa.String(length=80), nullable=True),
     sa.Column('undo_report', sa.JSON(), nullable=True),
     sa.ForeignKeyConstraint(['to_definition_id'], ['process_definitions.id'], ),
@@ -65,7 +65,7 @@ def upgrade() -> None:
     sa.Column('comment', sa.Text(), nullable=False),
     sa.Column('against_definition_id', sa.Integer(), nullable=True),
     sa.Column('deployed_definition_id', sa.Integer(), nullable=True),
-    sa.Column('decided_at', processes.models.TZDateTime(timezone=True), nullable=False),
+    sa.Column('decided_at', processes.engine.models.TZDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['against_definition_id'], ['process_definitions.id'], ),
     sa.ForeignKeyConstraint(['deployed_definition_id'], ['process_definitions.id'], ),
     sa.ForeignKeyConstraint(['draft_id'], ['definition_drafts.id'], ondelete='CASCADE'),

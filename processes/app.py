@@ -1,0 +1,35 @@
+"""The composition root: the one place that builds a `Runtime` with everything it needs.
+
+The Flask factory, every CLI command and the worker call `build_runtime()`; nothing else
+installs observers or a mailer. Importing this module registers the service-task handlers
+(`handlers/`) and the complaint domain's script helpers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import handlers.builtin  # noqa: F401 - registers the service-task handlers
+from processes.channels import outbound_mail
+from processes.complaints import registration
+from processes.complaints.settings import default_settings
+from processes.config import Settings
+from processes.engine.database import Database
+from processes.engine.runtime import Runtime
+
+
+def build_runtime(settings: Settings | None = None, *, db: Database | None = None,
+                  process_settings: dict | None = None, link_base: Callable[[], str] | None = None,
+                  mail: bool = True, cache_size: int = 256) -> Runtime:
+    """A runtime on the configured database, with the complaint domain's observer and (unless
+    `mail=False`) the customer mailer; `process_settings` defaults to the shipped ones."""
+    settings = settings or Settings.from_environ()
+    db = db or Database(settings.database_url)
+    runtime = Runtime(db, settings=process_settings if process_settings is not None else default_settings(),
+                      cache_size=cache_size)
+    registration.install(runtime)
+    if mail:
+        public = settings.public_url
+        outbound_mail.install(runtime, smtp_url=settings.smtp_url or "", sender=settings.mail_from,
+                              link_base=link_base or (lambda: public or "http://127.0.0.1:5000/"))
+    return runtime

@@ -1,0 +1,175 @@
+"""Registering complaints and keeping the complaint record in step with its process."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+
+from processes.complaints.records import Complaint
+from processes.engine.actors import SYSTEM, Actor
+from processes.engine.models import ProcessInstance, utcnow
+
+PROCESS_KEY = "complaint_handling"
+CHANNELS = ("phone", "email", "web", "social_media", "walk_in", "letter", "api")
+CATEGORIES = ("product_quality", "service_attitude", "logistics_delivery", "sales_misrepresentation",
+              "price_billing", "technical_fault", "after_sales_repair", "other")
+SEVERITIES = ("low", "medium", "high", "critical")
+TIERS = ("standard", "silver", "gold", "vip")
+# Process variables mirrored onto the complaint record after each step.
+PROJECTED = ("status", "category", "severity", "department", "strategy", "escalation_level",
+             "duplicate_of", "safety_issue",
+             # details a customer supplies later (customer_details) reach the record too
+             "customer_name", "customer_phone", "customer_email", "customer_address", "subject",
+             "description", "remedy_sought", "product", "order_number")
+
+_TEXT = {"type": "string", "maxLength": 200}
+INTAKE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["channel", "customer", "subject", "description"],
+    "additionalProperties": False,
+    "properties": {
+        "channel": {"enum": list(CHANNELS)},
+        "customer": {
+            "type": "object",
+            "required": ["name"],
+            "additionalProperties": False,
+            "properties": {
+                "name": {"type": "string", "minLength": 1, "maxLength": 200},
+                "phone": {"type": ["string", "null"], "pattern": r"^\+?[0-9 ()-]{5,20}$"},
+                "email": {"type": ["string", "null"], "format": "email", "maxLength": 200},
+                "address": {"type": ["string", "null"], "maxLength": 500},
+                "tier": {"type": ["string", "null"], "enum": [*TIERS, None]},
+            },
+        },
+        "subject": {"type": "string", "minLength": 1, "maxLength": 300},
+        "description": {"type": "string", "minLength": 1, "maxLength": 20000},
+        "remedy_sought": {"type": ["string", "null"], "maxLength": 5000},
+        "product": {"type": ["string", "null"], "maxLength": 200},
+        "order_number": {"type": ["string", "null"], "maxLength": 100},
+        "order_value": {"type": ["number", "null"], "minimum": 0, "maximum": 100000000},
+        "occurred_at": {"type": ["string", "null"], "format": "date-time"},
+        "occurred_where": {"type": ["string", "null"], "maxLength": 300},
+        "category": {"type": ["string", "null"], "enum": [*CATEGORIES, None]},
+        "severity": {"type": ["string", "null"], "enum": [*SEVERITIES, None]},
+        "safety_issue": {"type": "boolean"},
+        "attachments": {"type": "array", "items": _TEXT, "maxItems": 20},
+    },
+}
+
+
+def intake_errors(payload: Any) -> dict[str, str]:
+    """Field errors of an intake payload (dotted paths for nested fields); empty when valid."""
+    if not isinstance(payload, dict):
+        return {"__all__": "The complaint must be a JSON object."}
+    errors: dict[str, str] = {}
+    validator = Draft202012Validator(INTAKE_SCHEMA, format_checker=FormatChecker())
+    for error in validator.iter_errors(payload):
+        path = ".".join(str(p) for p in error.path)
+        if error.validator == "required":
+            missing = error.message.split("'")[1]
+            path = f"{path}.{missing}" if path else missing
+            message = "This field is required."
+        elif error.validator == "additionalProperties":
+            message = "Unknown field(s): " + error.message.split("(")[-1].rstrip(")")
+        else:
+            message = error.message
+        errors.setdefault(path or "__all__", message)
+    occurred_at = payload.get("occurred_at")
+    if isinstance(occurred_at, str) and "occurred_at" not in errors:
+        try:
+            _parse(occurred_at)
+        except ValueError:
+            errors["occurred_at"] = "Enter a date and time such as 2026-11-20T14:30:00+08:00."
+    customer = payload.get("customer") if isinstance(payload.get("customer"), dict) else {}
+    if customer and not (customer.get("phone") or customer.get("email") or customer.get("address")):
+        errors.setdefault("customer.phone", "Give at least one way to reach the customer: phone, e-mail or address.")
+    return errors
+
+
+def new_reference(now: datetime | None = None) -> str:
+    """A reference a customer can read out on the phone: TS-20261122-7K3QX."""
+    alphabet = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L
+    suffix = "".join(secrets.choice(alphabet) for _ in range(5))
+    return f"TS-{(now or utcnow()):%Y%m%d}-{suffix}"
+
+
+def start_data(payload: dict, reference: str) -> dict:
+    customer = payload.get("customer") or {}
+    data = {
+        "reference": reference,
+        "channel": payload["channel"],
+        "received_at": utcnow().isoformat(),
+        "customer_name": customer.get("name"),
+        "customer_phone": customer.get("phone"),
+        "customer_email": customer.get("email"),
+        "customer_address": customer.get("address"),
+        "customer_tier": customer.get("tier") or "standard",
+        "safety_issue": bool(payload.get("safety_issue", False)),
+    }
+    for key in ("subject", "description", "remedy_sought", "product", "order_number", "order_value",
+                "occurred_at", "occurred_where", "category", "severity", "attachments"):
+        data[key] = payload.get(key)
+    if data["safety_issue"]:
+        data["severity"] = "critical"  # a safety issue is always critical and goes first
+    return data
+
+
+def register(runtime, payload: dict, actor: Actor = SYSTEM) -> str:
+    """Record a complaint and start its process in one transaction; returns the reference.
+
+    The caller validates first with `intake_errors`."""
+    reference = new_reference()
+    data = start_data(payload, reference)
+
+    def record(session: Session, instance: ProcessInstance) -> None:
+        session.add(Complaint(
+            reference=reference, channel=data["channel"], customer_name=data["customer_name"] or "",
+            customer_phone=data["customer_phone"], customer_email=data["customer_email"],
+            customer_address=data["customer_address"], customer_tier=data["customer_tier"],
+            subject=data["subject"] or "", description=data["description"] or "",
+            remedy_sought=data["remedy_sought"], product=data["product"], order_number=data["order_number"],
+            occurred_at=_parse(data["occurred_at"]), occurred_where=data["occurred_where"],
+            category=data["category"], severity=data["severity"], safety_issue=data["safety_issue"],
+            instance_id=instance.id, created_by=actor.username, status="registered",
+        ))
+        session.flush()
+
+    runtime.start(PROCESS_KEY, reference, data, actor, before_start=record)
+    return reference
+
+
+def _parse(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=utcnow().tzinfo)
+
+
+def project(session: Session, instance: ProcessInstance, facts: dict, uow) -> None:
+    """Mirror the process's view of a complaint onto its record, so lists never load workflows."""
+    if instance.process_key != PROCESS_KEY:
+        return
+    complaint = session.scalar(_COMPLAINT_BY_REFERENCE, {"reference": instance.business_key})
+    if complaint is None:
+        return
+    for key in PROJECTED:
+        if key in facts and facts[key] is not None and getattr(complaint, key) != facts[key]:
+            setattr(complaint, key, facts[key])
+    if complaint.status in ("closed", "closed_incomplete") and complaint.closed_at is None:
+        complaint.closed_at = utcnow()
+    if instance.status == "completed" and complaint.status not in ("closed", "closed_incomplete"):
+        complaint.status = "closed"
+        complaint.closed_at = complaint.closed_at or utcnow()
+
+
+_COMPLAINT_BY_REFERENCE = select(Complaint).where(Complaint.reference == bindparam("reference"))
+
+
+def install(runtime) -> None:
+    if project not in runtime.observers:
+        runtime.observers.append(project)

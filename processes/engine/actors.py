@@ -1,0 +1,80 @@
+"""Who is acting, and what their role lets them do with a task."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ROLES = (
+    "agent",
+    "senior_agent",
+    "department_staff",
+    "supervisor",
+    "manager",
+    "process_designer",
+    "compliance_reviewer",
+    "admin",
+)
+# Roles that may work any task, whatever its lane.
+OVERSEERS = {"supervisor", "admin"}
+# Roles that belong to a candidate group beyond their department membership.
+GROUP_ROLES = {
+    "senior": {"senior_agent", "supervisor", "manager", "admin"},
+    "supervisor": {"supervisor", "manager", "admin"},
+}
+WORKER_ROLES = {"agent", "senior_agent", "department_staff", "supervisor", "manager", "admin"}
+
+
+@dataclass(frozen=True)
+class Actor:
+    username: str
+    department: str | None = None
+    role: str = "agent"
+    groups: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def is_overseer(self) -> bool:
+        return self.role in OVERSEERS
+
+    def in_group(self, group: str | None) -> bool:
+        return group is None or group in self.groups or self.role in GROUP_ROLES.get(group, set())
+
+
+SYSTEM = Actor("system", None, "admin")
+CUSTOMER = Actor("customer", None, "customer")
+
+
+def may_work(actor: Actor, department: str | None, candidate_group: str | None, assignee: str | None) -> bool:
+    """Lane membership (and the candidate group, if any), the assignment, or an overseeing role."""
+    if actor.is_overseer:
+        return True
+    if actor.role not in WORKER_ROLES:
+        return False
+    if assignee is not None and assignee == actor.username:
+        return True
+    if assignee is not None:
+        return False
+    return department is not None and actor.department == department and actor.in_group(candidate_group)
+
+
+def may_see(actor: Actor, department: str | None, assignee: str | None) -> bool:
+    """Case work is for the people who do it: designers and reviewers work on models, not cases."""
+    if actor.role not in WORKER_ROLES:
+        return False
+    if actor.is_overseer or actor.role == "manager":
+        return True
+    return actor.department == department or assignee == actor.username
+
+
+# The organisation's departments; a BPMN lane names one by its id (`product` or `Lane_product`).
+DEPARTMENTS = ("customer_service", "sales", "product", "technical", "after_sales", "management")
+
+
+def lane_department(lane_id: str | None, lane_name: str | None = None) -> str | None:
+    """A lane names its department by its id (`product` or `Lane_product`)."""
+    for candidate in (lane_id, lane_name):
+        if not candidate:
+            continue
+        key = candidate.removeprefix("Lane_")
+        if key in DEPARTMENTS:
+            return key
+    return None

@@ -1,0 +1,34 @@
+"""A database: its engines and session factories, with the audit chain attached to them."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import sessionmaker
+
+from processes.engine import audit
+from processes.engine.db import database_url, make_engine
+
+
+class Database:
+    """The engines and session factories of one database.
+
+    `session()` is for reading and simple writes; `write_session()` is what the
+    runtime uses for a unit of work on process instances."""
+
+    def __init__(self, url: str | None = None):
+        self.url = database_url(url)
+        self.engine = make_engine(self.url)
+        self.write_engine = make_engine(self.url, immediate=True) if self.is_sqlite else self.engine
+        self.session = sessionmaker(self.engine, expire_on_commit=False)
+        # Units of work flush explicitly (and before each handler's savepoint), not before every query.
+        self.write_session = sessionmaker(self.write_engine, expire_on_commit=False, autoflush=False)
+        audit.install(self.session)
+        audit.install(self.write_session)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        if self.write_engine is not self.engine:
+            self.write_engine.dispose()

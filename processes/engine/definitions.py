@@ -1,0 +1,133 @@
+"""Deploying process files as immutable, numbered, checksummed versions."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import Session
+
+from processes.engine.errors import DefinitionError
+from processes.engine.models import ProcessDefinition
+from processes.engine.spiff import load_parser, parse_definition, top_level_process_ids
+from processes.engine.xmlsafe import UnsafeXmlError
+
+DEFINITION_SUFFIXES = (".bpmn", ".dmn", ".json")
+
+
+def content_sha256(files: dict[str, str]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + files[name].encode() + b"\0")
+    return digest.hexdigest()
+
+
+def read_files(base: Path, *names: str) -> dict[str, str]:
+    """The BPMN, DMN and form files under `base` (or its subfolders `names`), keyed by path below `base`."""
+    base = Path(base)
+    if base.is_file():
+        return {base.name: base.read_text(encoding="utf-8")} if base.suffix in DEFINITION_SUFFIXES else {}
+    roots = [base / name for name in names] if names else [base]
+    files: dict[str, str] = {}
+    for root in roots:
+        paths = [root] if root.is_file() else sorted(root.rglob("*"))
+        for path in paths:
+            if path.is_file() and path.suffix in DEFINITION_SUFFIXES:
+                files[path.relative_to(base).as_posix()] = path.read_text(encoding="utf-8")
+    return files
+
+
+def latest(session: Session, process_key: str) -> ProcessDefinition | None:
+    return session.scalars(
+        select(ProcessDefinition)
+        .where(ProcessDefinition.process_key == process_key)
+        .order_by(ProcessDefinition.version.desc())
+        .limit(1)
+    ).first()
+
+
+def deploy(session: Session, serializer, files: dict[str, str], actor: str, note: str = "") -> list[ProcessDefinition]:
+    """Deploy every top-level process in `files`; returns the versions now current.
+
+    A process whose latest version has the same content is left as it is."""
+    if not files:
+        raise DefinitionError("no BPMN, DMN or form files to deploy")
+    raw = {name: text.encode("utf-8") for name, text in files.items()}
+    try:
+        parser = load_parser(raw)  # one parse serves every process of the set
+        process_ids = top_level_process_ids(raw, parser)
+    except (UnsafeXmlError, ValidationException) as exc:
+        raise DefinitionError(str(exc)) from exc
+    if not process_ids:
+        raise DefinitionError("the files contain no executable process")
+    sha = content_sha256(files)
+    deployed = []
+    for process_id in process_ids:
+        current = latest(session, process_id)
+        if current is not None and current.sha256 == sha:
+            deployed.append(current)
+            continue
+        try:
+            spec, subprocess_specs = parse_definition(raw, process_id, parser)
+        except (UnsafeXmlError, ValidationException) as exc:
+            raise DefinitionError(f"{process_id}: {exc}") from exc
+        registry = serializer.registry
+        version = (session.scalar(
+            select(func.max(ProcessDefinition.version)).where(ProcessDefinition.process_key == process_id)
+        ) or 0) + 1
+        definition = ProcessDefinition(
+            process_key=process_id, version=version, sha256=sha, files=files,
+            spec=registry.convert(spec),
+            subprocess_specs={name: registry.convert(sp) for name, sp in subprocess_specs.items()},
+            note=note, deployed_by=actor,
+        )
+        session.add(definition)
+        session.flush()
+        deployed.append(definition)
+    return deployed
+
+
+def latest_id(session: Session, process_key: str) -> int | None:
+    return session.scalar(_LATEST, {"key": process_key})
+
+
+_LATEST = (select(ProcessDefinition.id).where(ProcessDefinition.process_key == bindparam("key"))
+           .order_by(ProcessDefinition.version.desc()).limit(1))
+
+
+@dataclass(frozen=True)
+class LoadedDefinition:
+    id: int
+    process_key: str
+    version: int
+    files: dict
+    spec: object
+    subprocess_specs: dict
+
+
+class DefinitionCache:
+    """Deployed versions with their restored specs; a version never changes, so this never goes stale."""
+
+    def __init__(self, serializer):
+        self.registry = serializer.registry
+        self._loaded: dict[int, LoadedDefinition] = {}
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, definition_id: int) -> LoadedDefinition:
+        with self._lock:
+            loaded = self._loaded.get(definition_id)
+        if loaded is None:
+            row = session.get(ProcessDefinition, definition_id)
+            if row is None:
+                raise DefinitionError(f"process definition {definition_id} does not exist")
+            loaded = LoadedDefinition(
+                row.id, row.process_key, row.version, row.files, self.registry.restore(row.spec),
+                {name: self.registry.restore(sp) for name, sp in row.subprocess_specs.items()},
+            )
+            with self._lock:
+                self._loaded[definition_id] = loaded
+        return loaded

@@ -1,0 +1,211 @@
+"""Inbox queries: they read human-task rows only, never a workflow.
+
+Every page is one indexed query: the scope picks an index that starts with
+(status, [department, assignee,]) and ends with due_at, so "soonest due first"
+is read straight off the index and a page stops after `per_page` rows.
+Filters on the row's copied complaint facts are checked on the rows the index
+walk meets; the SLA state is arithmetic on created_at and due_at, and its
+"breached" part is a plain range on due_at.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import Boolean, Float, Select, and_, false, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import FunctionElement
+
+from processes.engine.actors import WORKER_ROLES, Actor
+from processes.engine.models import HumanTask
+
+SCOPES = ("mine", "group", "all")
+SLA_STATES = ("on_time", "at_risk", "breached")
+AT_RISK_RATIO = 0.8  # the SLA policy's default: past 80% of the time allowed
+
+
+@dataclass
+class Page:
+    tasks: list[HumanTask]
+    page: int
+    per_page: int
+    has_next: bool
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a person narrows the inbox down to; empty values mean "any"."""
+
+    category: str | None = None
+    severity: str | None = None
+    channel: str | None = None
+    sla: str | None = None
+    text: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_args(cls, args) -> Filters:
+        def pick(name: str, allowed=None) -> str | None:
+            value = (args.get(name) or "").strip()
+            if not value or (allowed is not None and value not in allowed):
+                return None
+            return value[:100]
+
+        return cls(category=pick("category"), severity=pick("severity"), channel=pick("channel"),
+                   sla=pick("sla", SLA_STATES), text=pick("q"))
+
+    def active(self) -> dict[str, str]:
+        values = {"category": self.category, "severity": self.severity, "channel": self.channel,
+                  "sla": self.sla, "q": self.text}
+        return {k: v for k, v in values.items() if v}
+
+
+class epoch(FunctionElement):
+    """Seconds since 1970 of a timestamp column, on SQLite and PostgreSQL alike."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(epoch)
+def _epoch_default(element, compiler, **kw):
+    return f"EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)})"
+
+
+@compiles(epoch, "sqlite")
+def _epoch_sqlite(element, compiler, **kw):
+    return f"((julianday({compiler.process(element.clauses, **kw)}) - 2440587.5) * 86400.0)"
+
+
+def inbox_query(actor: Actor, scope: str) -> Select:
+    query = select(HumanTask).where(HumanTask.status == "open")
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}; use one of {', '.join(SCOPES)}")
+    if actor.role not in WORKER_ROLES:
+        return query.where(false())  # designers and reviewers have no case work
+    if scope == "mine":
+        return query.where(HumanTask.assignee == actor.username)
+    if scope == "group":
+        return query.where(HumanTask.department == actor.department, HumanTask.assignee.is_(None))
+    if scope == "all":
+        if sees_everything(actor):
+            return query
+        # Without an overseeing role, "all" means everything of one's own department.
+        return query.where(HumanTask.department == actor.department)
+    raise ValueError(f"unknown scope {scope!r}; use one of {', '.join(SCOPES)}")
+
+
+def sees_everything(actor: Actor) -> bool:
+    return actor.is_overseer or actor.role == "manager"
+
+
+def sla_condition(state: str, now: datetime, ratio: float = AT_RISK_RATIO):
+    """The SQL condition for one SLA state, as SlaPolicy.state decides it for a row."""
+    # At risk once now - created > ratio * (due - created), i.e. (1-ratio)*created + ratio*due < now.
+    risk_point = (1 - ratio) * epoch(HumanTask.created_at) + ratio * epoch(HumanTask.due_at)
+    now_seconds = now.timestamp()
+    if state == "breached":
+        return HumanTask.due_at < now
+    if state == "at_risk":
+        return and_(HumanTask.due_at >= now, risk_point < now_seconds)
+    if state == "on_time":
+        return and_(HumanTask.due_at >= now, risk_point >= now_seconds)
+    raise ValueError(f"unknown SLA state {state!r}")
+
+
+def apply_filters(query: Select, filters: Filters, now: datetime | None = None) -> Select:
+    now = now or datetime.now(UTC)
+    for name in ("category", "severity", "channel"):
+        value = getattr(filters, name)
+        if value:
+            query = query.where(getattr(HumanTask, name) == value)
+    if filters.sla:
+        query = query.where(sla_condition(filters.sla, now))
+    if filters.text:
+        query = query.where(text_condition(filters.text))
+    return query
+
+
+REFERENCE = re.compile(r"^[A-Za-z]{2,4}-\d{8}-[A-Za-z0-9]{3,8}$")
+FRAGMENT = re.compile(r"^(?=.*\d)[A-Za-z0-9-]{4,}$")
+
+
+def text_condition(text: str):
+    """A reference is looked up by its index; other words match part of a reference or the summary.
+
+    Words need a scan of the scope's rows; ix_human_open_due_text holds the columns they are
+    matched on, so the scan reads that index alone, not the table."""
+    text = text.strip()
+    if REFERENCE.match(text):
+        return HumanTask.business_key == text.upper()
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    if FRAGMENT.match(text):  # might be part of a reference, e.g. "H4TD7"
+        return or_(contains_ci(HumanTask.business_key, pattern), contains_ci(HumanTask.summary, pattern))
+    return contains_ci(HumanTask.summary, pattern)
+
+
+class contains_ci(FunctionElement):
+    """Case-insensitive LIKE: SQLite's LIKE already is; PostgreSQL needs ILIKE."""
+
+    type = Boolean()
+    inherit_cache = True
+
+
+@compiles(contains_ci)
+def _contains_default(element, compiler, **kw):
+    column, pattern = list(element.clauses)
+    return f"{compiler.process(column, **kw)} ILIKE {compiler.process(pattern, **kw)} ESCAPE '\\'"
+
+
+@compiles(contains_ci, "sqlite")
+def _contains_sqlite(element, compiler, **kw):
+    column, pattern = list(element.clauses)
+    return f"{compiler.process(column, **kw)} LIKE {compiler.process(pattern, **kw)} ESCAPE '\\'"
+
+
+def list_tasks(session: Session, actor: Actor, scope: str = "mine", page: int = 1, per_page: int = 50,
+               query: Select | None = None, filters: Filters | None = None,
+               now: datetime | None = None) -> Page:
+    """One page of open tasks, soonest due first (tasks without a due time last)."""
+    page = max(page, 1)
+    query = query if query is not None else inbox_query(actor, scope)
+    if filters is not None:
+        query = apply_filters(query, filters, now)
+    # due_at, then id: both come from the index (id is the row's key), so no sort step is needed;
+    # NULLS LAST keeps tasks without a deadline at the end on every database.
+    query = query.order_by(HumanTask.due_at.asc().nulls_last(), HumanTask.id)
+    rows = list(session.scalars(query.offset((page - 1) * per_page).limit(per_page + 1)))
+    return Page(rows[:per_page], page, per_page, len(rows) > per_page)
+
+
+def sla_state(task: HumanTask, now: datetime | None = None, ratio: float = AT_RISK_RATIO) -> str | None:
+    """on_time, at_risk or breached for one row; None when the task has no deadline."""
+    if task.due_at is None:
+        return None
+    now = now or datetime.now(UTC)
+    if now > task.due_at:
+        return "breached"
+    started = task.created_at
+    if task.due_at > started and now - started > (task.due_at - started) * ratio:
+        return "at_risk"
+    return "on_time"
+
+
+def task_summary(task: HumanTask) -> dict:
+    return {
+        "id": task.id,
+        "bpmn_id": task.bpmn_id,
+        "name": task.name,
+        "lane": task.lane,
+        "complaint_reference": task.business_key,
+        "assignee": task.assignee,
+        "due_at": _iso(task.due_at),
+        "created_at": _iso(task.created_at),
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None

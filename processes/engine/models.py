@@ -1,0 +1,227 @@
+"""The database schema (Alembic migrations in processes/migrations create it)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from processes.engine.db import Base
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class TZDateTime(TypeDecorator):
+    """Timezone-aware UTC timestamps on every backend (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None:
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given; use timezone-aware UTC values")
+            value = value.astimezone(UTC)
+            if dialect.name == "sqlite":
+                value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str | None] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(300))
+    department: Mapped[str] = mapped_column(String(40))
+    role: Mapped[str] = mapped_column(String(40))
+    locale: Mapped[str | None] = mapped_column(String(10))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # Only the sha256 of a token is stored; the token itself is shown once.
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(TZDateTime())
+
+
+class ProcessDefinition(Base):
+    """One immutable, numbered version of a process and the files it was made of."""
+
+    __tablename__ = "process_definitions"
+    __table_args__ = (
+        UniqueConstraint("process_key", "version"),
+        Index("ix_definition_key_sha", "process_key", "sha256"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(100), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    # {filename: text} for every BPMN, DMN and form file of the version.
+    files: Mapped[dict] = mapped_column(JSON)
+    # BpmnWorkflowSerializer's dicts for the spec and its called subprocess specs.
+    spec: Mapped[dict] = mapped_column(JSON)
+    subprocess_specs: Mapped[dict] = mapped_column(JSON)
+    note: Mapped[str] = mapped_column(Text, default="")
+    deployed_by: Mapped[str] = mapped_column(String(80), default="system")
+    deployed_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+
+
+class ProcessInstance(Base):
+    __tablename__ = "process_instances"
+    __table_args__ = (Index("ix_instance_key_status", "business_key", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"), index=True)
+    process_key: Mapped[str] = mapped_column(String(100))
+    business_key: Mapped[str] = mapped_column(String(100))
+    parent_instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"))
+    # running, completed, error, cancelled
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    # Bumped on every write: the optimistic lock that turns a lost update into a conflict.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    # Workflow-level state (data, subprocess headers); tasks live in instance_tasks.
+    state: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Message names the instance waits for now.
+    awaiting: Mapped[list] = mapped_column(JSON, default=list)
+    error: Mapped[str | None] = mapped_column(Text)
+    error_task_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(TZDateTime())
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it at class creation
+
+
+class TaskData(Base):
+    """Content-addressed task data: identical data is stored once."""
+
+    __tablename__ = "task_data"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    body: Mapped[str] = mapped_column(Text)
+
+
+class InstanceTask(Base):
+    """One engine task of an instance: only tasks that changed are written."""
+
+    __tablename__ = "instance_tasks"
+
+    instance_id: Mapped[int] = mapped_column(
+        ForeignKey("process_instances.id", ondelete="CASCADE"), primary_key=True
+    )
+    task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    # "" for the top workflow, else the id of the task that owns the subprocess.
+    workflow_id: Mapped[str] = mapped_column(String(36), default="")
+    body: Mapped[dict] = mapped_column(JSON)
+    data_sha256: Mapped[str] = mapped_column(ForeignKey("task_data.sha256"))
+
+
+class HumanTask(Base):
+    """A READY user or manual task, denormalised so the inbox never loads a workflow."""
+
+    __tablename__ = "human_tasks"
+    __table_args__ = (
+        Index("ix_human_open_department", "status", "department", "assignee", "due_at"),
+        Index("ix_human_open_assignee", "status", "assignee", "due_at"),
+        Index("ix_human_open_due", "status", "due_at"),
+        Index("ix_human_instance", "instance_id", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"))
+    business_key: Mapped[str] = mapped_column(String(100), index=True)
+    process_key: Mapped[str] = mapped_column(String(100))
+    bpmn_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(300))
+    lane: Mapped[str | None] = mapped_column(String(100))
+    department: Mapped[str | None] = mapped_column(String(40))
+    form: Mapped[str | None] = mapped_column(String(200))
+    candidate_group: Mapped[str | None] = mapped_column(String(100))
+    assignee: Mapped[str | None] = mapped_column(String(80))
+    # open, completed, cancelled
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    # Complaint facts copied for inbox filters.
+    category: Mapped[str | None] = mapped_column(String(40))
+    severity: Mapped[str | None] = mapped_column(String(20))
+    channel: Mapped[str | None] = mapped_column(String(20))
+    summary: Mapped[str | None] = mapped_column(String(300))
+    draft: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+    due_at: Mapped[datetime | None] = mapped_column(TZDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(TZDateTime())
+    completed_by: Mapped[str | None] = mapped_column(String(80))
+
+
+class Timer(Base):
+    """A waiting timer event and when it is due; the worker fires due rows."""
+
+    __tablename__ = "timers"
+    __table_args__ = (
+        Index("ix_timer_due", "status", "due_at"),
+        UniqueConstraint("instance_id", "task_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"))
+    task_id: Mapped[str] = mapped_column(String(36))
+    bpmn_id: Mapped[str] = mapped_column(String(200))
+    due_at: Mapped[datetime] = mapped_column(TZDateTime())
+    # waiting, fired, cancelled
+    status: Mapped[str] = mapped_column(String(20), default="waiting")
+    fired_at: Mapped[datetime | None] = mapped_column(TZDateTime())
+
+
+class AuditEntry(Base):
+    """Append-only, hash-chained log of everything that changed."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(60))
+    business_key: Mapped[str | None] = mapped_column(String(100), index=True)
+    instance_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The chain's last hash in one row, locked by each writer, so appends serialise."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    last_id: Mapped[int] = mapped_column(Integer, default=0)
+    last_hash: Mapped[str] = mapped_column(String(64))

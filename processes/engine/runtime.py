@@ -1,0 +1,594 @@
+"""The runtime facade: the one way web views, the CLI, handlers and tests drive processes.
+
+Each public method is one unit of work: it begins a transaction, loads what it
+needs, runs the engine, writes the changed tasks, the human-task and timer rows
+and the audit entries, and commits all of it or none of it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition as AnyMessageDefinition
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
+from SpiffWorkflow.task import TaskState
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
+
+from processes.engine import audit, definitions, forms
+from processes.engine.actors import SYSTEM, Actor, may_work
+from processes.engine.database import Database
+from processes.engine.errors import Conflict, Forbidden, NotFound, NotWaiting, ValidationFailed
+from processes.engine.models import HumanTask, ProcessDefinition, ProcessInstance, Timer, utcnow
+from processes.engine.spiff import RedressScriptEngine, create_serializer
+from processes.engine.store import WorkflowStore
+from processes.engine.sync import sync_human_tasks, sync_timers
+from processes.engine.tracking import TrackedWorkflow, is_tracked
+
+log = logging.getLogger(__name__)
+
+# Called after every unit of work on an instance: (session, instance, facts, uow).
+InstanceObserver = Callable[[Session, ProcessInstance, dict, "UnitOfWork"], None]
+
+
+@dataclass
+class UnitOfWork:
+    session: Session
+    actor: Actor
+    checkins: list[tuple[int, int, BpmnWorkflow]] = field(default_factory=list)
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DiagramState:
+    """The view model of an instance's diagram: BPMN element ids by how far the instance got."""
+
+    done: frozenset[str]
+    current: frozenset[str]
+    waiting: frozenset[str]
+
+
+class Services:
+    """What handlers may ask of the runtime inside the running transaction."""
+
+    def __init__(self, runtime: Runtime, uow: UnitOfWork, instance: ProcessInstance):
+        self._runtime, self._uow, self._instance = runtime, uow, instance
+
+    def start_process(self, process_key: str, business_key: str, data: dict) -> int:
+        return self._runtime._start(self._uow, process_key, business_key, data,
+                                    parent_instance_id=self._instance.id)
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        self._uow.after_commit.append(fn)
+
+    @property
+    def settings(self) -> dict:
+        return self._runtime.settings
+
+
+class Runtime:
+    def __init__(self, db: Database, settings: dict | None = None, cache_size: int = 256):
+        self.db = db
+        self.settings = settings if settings is not None else {}
+        self.serializer = create_serializer()
+        self.store = WorkflowStore(self.serializer)
+        self.definitions = definitions.DefinitionCache(self.serializer)
+        self.observers: list[InstanceObserver] = []
+        self._cache: OrderedDict[int, tuple[int, BpmnWorkflow]] = OrderedDict()
+        self._cache_size = cache_size
+        self._cache_lock = threading.Lock()
+
+    # -- units of work ------------------------------------------------------------
+
+    @contextmanager
+    def unit_of_work(self, actor: Actor = SYSTEM) -> Iterator[UnitOfWork]:
+        session = self.db.write_session()
+        uow = UnitOfWork(session, actor)
+        try:
+            with session.begin():
+                yield uow
+        except StaleDataError as exc:
+            raise Conflict("This complaint was changed by someone else meanwhile; reload and try again.") from exc
+        except IntegrityError as exc:
+            raise Conflict("This change collides with another one made at the same moment; try again.") from exc
+        except OperationalError as exc:
+            if _is_lock_failure(exc):
+                raise Conflict("The complaint is busy; try again in a moment.") from exc
+            raise
+        finally:
+            session.close()
+        # Committed: the workflows we hold are now the current versions.
+        for instance_id, version, workflow in uow.checkins:
+            self._checkin(instance_id, version, workflow)
+        for fn in uow.after_commit:
+            try:
+                fn()
+            except Exception:
+                log.exception("after-commit action failed")
+
+    # -- definitions --------------------------------------------------------------
+
+    def deploy(self, files: dict[str, str], actor: Actor = SYSTEM, note: str = "") -> list[ProcessDefinition]:
+        with self.unit_of_work(actor) as uow:
+            existing = set(uow.session.scalars(select(ProcessDefinition.id)))
+            deployed = definitions.deploy(uow.session, self.serializer, files, actor.username, note)
+            for d in deployed:
+                if d.id not in existing:
+                    audit.append(uow.session, actor.username, "definition_deployed",
+                                 detail={"process_key": d.process_key, "version": d.version,
+                                         "sha256": d.sha256, "note": note})
+            return deployed
+
+    # -- instances ----------------------------------------------------------------
+
+    def start(self, process_key: str, business_key: str, data: dict | None = None,
+              actor: Actor = SYSTEM, before_start: Callable[[Session, ProcessInstance], None] | None = None) -> int:
+        """Start an instance of the latest version; returns its id."""
+        with self.unit_of_work(actor) as uow:
+            return self._start(uow, process_key, business_key, data or {}, before_start=before_start)
+
+    def _start(self, uow: UnitOfWork, process_key: str, business_key: str, data: dict,
+               parent_instance_id: int | None = None, before_start=None) -> int:
+        session = uow.session
+        _refuse_non_finite(data)
+        definition_id = definitions.latest_id(session, process_key)
+        if definition_id is None:
+            raise NotFound(f"no process {process_key!r} is deployed")
+        definition = self.definitions.get(session, definition_id)
+        workflow = TrackedWorkflow(definition.spec, definition.subprocess_specs, script_engine=RedressScriptEngine())
+        start_data = {"settings": dict(self.settings), **data, "business_key": business_key}
+        for task in workflow.get_tasks(state=TaskState.READY):
+            task.data.update(start_data)
+        instance = ProcessInstance(definition_id=definition.id, process_key=process_key,
+                                   business_key=business_key, parent_instance_id=parent_instance_id,
+                                   status="running", state={}, awaiting=[])
+        session.add(instance)
+        session.flush()
+        if before_start is not None:
+            before_start(session, instance)
+        audit.append(session, uow.actor.username, "instance_started", business_key=business_key,
+                     instance_id=instance.id, detail={"process_key": process_key, "version": definition.version})
+        self._run(uow, instance, workflow)
+        return instance.id
+
+    def _run(self, uow: UnitOfWork, instance: ProcessInstance, workflow: BpmnWorkflow,
+             completed_by: str | None = None, settle: bool = False) -> None:
+        """Run engine steps until only people or time can move the instance, then persist."""
+        engine: RedressScriptEngine = workflow.script_engine
+        engine.context_factory = lambda task: {
+            "business_key": instance.business_key, "instance_id": instance.id,
+            "session": uow.session, "services": Services(self, uow, instance),
+        }
+        try:
+            workflow.do_engine_steps()  # ends by refreshing timers, which can make more work ready
+            # Only a timer firing leaves engine work behind.
+            while settle and _has_engine_work(workflow):
+                workflow.do_engine_steps()
+            if instance.status == "error" and not _error_tasks(workflow):
+                instance.status, instance.error, instance.error_task_id = "running", None, None
+        except SQLAlchemyError:
+            raise  # a database failure is the transaction's, not the process's
+        except Exception as exc:  # noqa: BLE001 - a script or handler failed: the task is in ERROR
+            failed = _error_tasks(workflow)
+            instance.status = "error"
+            instance.error = str(exc)
+            instance.error_task_id = str(failed[0].id) if failed else None
+            audit.append(uow.session, uow.actor.username, "instance_error", business_key=instance.business_key,
+                         instance_id=instance.id, detail={"error": str(exc),
+                                                          "task": failed[0].task_spec.bpmn_id if failed else None})
+        finally:
+            engine.context_factory = None
+        self._persist(uow, instance, workflow, completed_by)
+
+    def _persist(self, uow: UnitOfWork, instance: ProcessInstance, workflow: BpmnWorkflow,
+                 completed_by: str | None) -> None:
+        session = uow.session
+        changed, removed = self.store.save(session, instance, workflow)
+        sync_human_tasks(session, instance, changed, removed, completed_by)
+        fired = sync_timers(session, instance, changed, removed)
+        for bpmn_id in fired:
+            audit.append(session, uow.actor.username, "timer_fired", business_key=instance.business_key,
+                         instance_id=instance.id, detail={"timer": bpmn_id})
+        instance.awaiting = _awaited_messages(workflow)
+        if workflow.completed and instance.status != "completed":
+            instance.status = "completed"
+            instance.completed_at = utcnow()
+            audit.append(session, uow.actor.username, "instance_completed",
+                         business_key=instance.business_key, instance_id=instance.id)
+        instance.updated_at = utcnow()
+        facts = _latest_facts(workflow, changed)
+        for observer in self.observers:
+            observer(session, instance, facts, uow)
+        _write_instance(session, instance)
+        uow.checkins.append((instance.id, instance.version, workflow))
+
+    # -- loading and caching -----------------------------------------------------
+
+    def _lock_instance(self, session: Session, instance_id: int) -> ProcessInstance:
+        instance = session.scalars(_LOCK_INSTANCE, {"the_id": instance_id}).first()
+        if instance is None:
+            raise NotFound(f"process instance {instance_id} does not exist")
+        return instance
+
+    def _workflow(self, session: Session, instance: ProcessInstance) -> BpmnWorkflow:
+        with self._cache_lock:
+            cached = self._cache.pop(instance.id, None)
+        if cached is not None and cached[0] == instance.version:
+            return cached[1]
+        return self._load(session, instance)
+
+    def _load(self, session: Session, instance: ProcessInstance) -> BpmnWorkflow:
+        definition = self.definitions.get(session, instance.definition_id)
+        return self.store.load(session, instance, definition.spec, definition.subprocess_specs,
+                               RedressScriptEngine())
+
+    def _checkin(self, instance_id: int, version: int, workflow: BpmnWorkflow) -> None:
+        if not is_tracked(workflow):
+            return  # a migrated copy: the next unit of work loads the tracked workflow from its rows
+        with self._cache_lock:
+            self._cache[instance_id] = (version, workflow)
+            self._cache.move_to_end(instance_id)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+
+    def load_workflow(self, instance_id: int) -> BpmnWorkflow:
+        """A read-only copy of an instance's workflow, for views such as the diagram."""
+        with self.db.session() as session:
+            instance = session.get(ProcessInstance, instance_id)
+            if instance is None:
+                raise NotFound(f"process instance {instance_id} does not exist")
+            return self._load(session, instance)
+
+    def diagram_state(self, instance_id: int) -> DiagramState:
+        """Which BPMN elements of an instance are done, current (ready, running or failed) and
+        waiting (on a timer, a message or a join): what a diagram highlights."""
+        done, current, waiting = set(), set(), set()
+        for task in self.load_workflow(instance_id).get_tasks():
+            bpmn_id = getattr(task.task_spec, "bpmn_id", None)
+            if not bpmn_id:
+                continue
+            if task.state in (TaskState.READY, TaskState.STARTED, TaskState.ERROR):
+                current.add(bpmn_id)
+            elif task.state == TaskState.WAITING:
+                waiting.add(bpmn_id)
+            elif task.state == TaskState.COMPLETED:
+                done.add(bpmn_id)
+        return DiagramState(done=frozenset(done - current - waiting), current=frozenset(current),
+                            waiting=frozenset(waiting - current))
+
+    # -- human tasks --------------------------------------------------------------
+
+    def _open_task(self, session: Session, task_id: str, lock: bool = True) -> tuple[HumanTask, ProcessInstance]:
+        row = session.get(HumanTask, task_id)
+        if row is None:
+            raise NotFound("This task does not exist.")
+        instance = self._lock_instance(session, row.instance_id) if lock else session.get(ProcessInstance, row.instance_id)
+        if not self.db.is_sqlite:
+            # Re-read after the lock: someone may have completed it meanwhile. (SQLite's
+            # write transactions are serial from their first statement, so the row is fresh.)
+            session.refresh(row)
+        if row.status != "open":
+            raise Conflict(f"This task was already {row.status}"
+                           + (f" by {row.completed_by}." if row.completed_by else "."))
+        return row, instance
+
+    def claim(self, task_id: str, actor: Actor) -> HumanTask:
+        with self.unit_of_work(actor) as uow:
+            row, _ = self._open_task(uow.session, task_id)
+            if row.assignee == actor.username:
+                return row
+            if row.assignee is not None:
+                raise Conflict(f"This task is already claimed by {row.assignee}.")
+            if not may_work(actor, row.department, row.candidate_group, None):
+                raise Forbidden("This task belongs to another department or group.")
+            row.assignee = actor.username
+            audit.append(uow.session, actor.username, "task_claimed", business_key=row.business_key,
+                         instance_id=row.instance_id, detail={"task": row.bpmn_id, "task_id": row.id})
+            return row
+
+    def unclaim(self, task_id: str, actor: Actor) -> HumanTask:
+        with self.unit_of_work(actor) as uow:
+            row, _ = self._open_task(uow.session, task_id)
+            if row.assignee is None:
+                return row
+            if row.assignee != actor.username and not actor.is_overseer:
+                raise Forbidden("Only the person it is assigned to, or a supervisor, can release this task.")
+            previous, row.assignee = row.assignee, None
+            audit.append(uow.session, actor.username, "task_unclaimed", business_key=row.business_key,
+                         instance_id=row.instance_id, detail={"task": row.bpmn_id, "task_id": row.id,
+                                                              "previous": previous})
+            return row
+
+    def reassign(self, task_id: str, actor: Actor, to: Actor) -> HumanTask:
+        with self.unit_of_work(actor) as uow:
+            row, _ = self._open_task(uow.session, task_id)
+            allowed = actor.is_overseer or actor.role == "manager" or row.assignee == actor.username
+            if not allowed:
+                raise Forbidden("Only the assignee or a supervisor can reassign this task.")
+            if not may_work(to, row.department, row.candidate_group, None):
+                raise Forbidden(f"{to.username} may not work tasks of this lane.")
+            previous, row.assignee = row.assignee, to.username
+            audit.append(uow.session, actor.username, "task_reassigned", business_key=row.business_key,
+                         instance_id=row.instance_id, detail={"task": row.bpmn_id, "task_id": row.id,
+                                                              "from": previous, "to": to.username})
+            return row
+
+    def task_form(self, task_id: str) -> tuple[HumanTask, dict | None]:
+        with self.db.session() as session:
+            row = session.get(HumanTask, task_id)
+            if row is None:
+                raise NotFound("This task does not exist.")
+            instance = session.get(ProcessInstance, row.instance_id)
+            definition = self.definitions.get(session, instance.definition_id)
+            return row, forms.load_form(definition.files, row.form)
+
+    def task_data(self, task_id: str) -> dict:
+        """The process data a task sees (for showing the case beside the form)."""
+        with self.db.session() as session:
+            row = session.get(HumanTask, task_id)
+            if row is None:
+                raise NotFound("This task does not exist.")
+            # One row, not the workflow: the view costs the same however long the history.
+            return self.store.task_data(session, row.instance_id, task_id)
+
+    def save_draft(self, task_id: str, actor: Actor, data: dict) -> None:
+        with self.unit_of_work(actor) as uow:
+            row, _ = self._open_task(uow.session, task_id, lock=False)
+            if not may_work(actor, row.department, row.candidate_group, row.assignee):
+                raise Forbidden("You may not work on this task.")
+            row.draft = data
+
+    def complete(self, task_id: str, actor: Actor, data: dict, locale: str = "en") -> list[HumanTask]:
+        """Validate, check the actor, complete the task and run on; returns the instance's open tasks."""
+        with self.unit_of_work(actor) as uow:
+            session = uow.session
+            row, instance = self._open_task(session, task_id)
+            if not may_work(actor, row.department, row.candidate_group, row.assignee):
+                raise Forbidden("This task belongs to another department, group or person.")
+            definition = self.definitions.get(session, instance.definition_id)
+            schema = forms.load_form(definition.files, row.form)
+            cleaned = forms.clean(schema, data)
+            errors = forms.validate(schema, cleaned, locale)
+            if errors:
+                raise ValidationFailed(errors)
+            workflow = self._workflow(session, instance)
+            task = workflow.get_task_from_id(UUID(task_id))
+            if task is None or task.state != TaskState.READY:
+                raise Conflict("This task is no longer waiting to be done.")
+            task.data.update(cleaned)
+            task.run()
+            audit.append(session, actor.username, "task_completed", business_key=row.business_key,
+                         instance_id=instance.id,
+                         detail={"task": row.bpmn_id, "task_id": row.id, "name": row.name, "data": cleaned})
+            self._run(uow, instance, workflow, completed_by=actor.username)
+            return list(session.scalars(_OPEN_TASKS_OF_INSTANCE, {"the_id": instance.id}))
+
+    # -- messages -----------------------------------------------------------------
+
+    def correlate(self, business_key: str, message: str, payload: dict | None = None,
+                  actor: Actor = SYSTEM) -> int:
+        """Deliver a message to the instance of `business_key` waiting for it; returns the instance id."""
+        _refuse_non_finite(payload or {})
+        with self.unit_of_work(actor) as uow:
+            session = uow.session
+            candidates = session.scalars(_RUNNING_INSTANCES_OF, {"key": business_key}).all()
+            for instance_id in candidates:
+                instance = self._lock_instance(session, instance_id)
+                if message not in (instance.awaiting or []):
+                    continue
+                workflow = self._workflow(session, instance)
+                event = BpmnEvent(MessageEventDefinition(message), payload or {})
+                try:
+                    workflow.send_event(event)
+                except WorkflowException:
+                    continue
+                audit.append(session, actor.username, "message_received", business_key=business_key,
+                             instance_id=instance.id, detail={"message": message, "data": payload or {}})
+                self._run(uow, instance, workflow, completed_by=actor.username)
+                return instance.id
+            raise NotWaiting(f"Complaint {business_key} is not waiting for {message!r} now.")
+
+    # -- timers -------------------------------------------------------------------
+
+    def fire_due_timers(self, now: datetime | None = None, limit: int = 100) -> int:
+        """Fire timers that are due, one instance per transaction; returns how many fired."""
+        fired = 0
+        due = self.next_timer_due()
+        if due is None or due > (now or utcnow()):
+            return 0  # nothing due: no write transaction, no lock
+        for _ in range(limit):
+            result = self._fire_one(now or utcnow())
+            if result is None:
+                break
+            fired += result
+        return fired
+
+    def _fire_one(self, now: datetime) -> int | None:
+        with self.unit_of_work(SYSTEM) as uow:
+            session = uow.session
+            # Several workers may run on PostgreSQL: each takes a timer nobody else holds.
+            query = _NEXT_DUE_TIMER if self.db.is_sqlite else _NEXT_DUE_TIMER_NOBODY_HOLDS
+            timer = session.scalars(query, {"now": now}).first()
+            if timer is None:
+                return None
+            instance = self._lock_instance(session, timer.instance_id)
+            workflow = self._workflow(session, instance)
+            self._run(uow, instance, workflow, settle=True)
+            session.refresh(timer)
+            if timer.status == "waiting":
+                # The engine did not consider it due yet (clocks differ by a hair); look again shortly.
+                timer.due_at = max(timer.due_at, now) + timedelta(seconds=1)
+                return 0
+            return 1
+
+    def next_timer_due(self) -> datetime | None:
+        with self.db.session() as session:
+            return session.scalar(_NEXT_DUE_AT)
+
+    # -- changing an instance from outside the engine ----------------------------
+
+    def change_instance(self, instance_id: int, actor: Actor,
+                        change: Callable[[Session, ProcessInstance, BpmnWorkflow], BpmnWorkflow | None],
+                        action: str = "instance_changed", detail: dict | None = None, run: bool = True) -> None:
+        """Apply `change` to an instance's workflow in one unit of work and persist it.
+
+        `change` may mutate the workflow, or return a new one (a migration) and
+        point `instance.definition_id` at its definition; it may raise to refuse."""
+        with self.unit_of_work(actor) as uow:
+            instance = self._lock_instance(uow.session, instance_id)
+            workflow = self._workflow(uow.session, instance)
+            replaced = change(uow.session, instance, workflow)
+            if replaced is not None and replaced is not workflow:
+                # A new task tree: rewrite every row rather than diffing two trees.
+                self.store.forget(uow.session, instance)
+                replaced.script_engine = workflow.script_engine
+                workflow = replaced
+            audit.append(uow.session, actor.username, action, business_key=instance.business_key,
+                         instance_id=instance.id, detail=detail or {})
+            if run:
+                self._run(uow, instance, workflow)
+            else:
+                self._persist(uow, instance, workflow, None)
+
+    # -- errors -------------------------------------------------------------------
+
+    def retry(self, instance_id: int, actor: Actor = SYSTEM) -> str:
+        """Run a failed service task again; returns the instance's status afterwards."""
+        with self.unit_of_work(actor) as uow:
+            instance = self._lock_instance(uow.session, instance_id)
+            workflow = self._workflow(uow.session, instance)
+            failed = _error_tasks(workflow)
+            if not failed:
+                raise Conflict("This instance has no failed step to retry.")
+            for task in failed:
+                task._set_state(TaskState.READY)
+                if is_tracked(workflow):
+                    task.workflow.tasks.arrive(task)  # a failed task is finished; this one runs again
+            audit.append(uow.session, actor.username, "instance_retried", business_key=instance.business_key,
+                         instance_id=instance.id, detail={"tasks": [t.task_spec.bpmn_id for t in failed]})
+            self._run(uow, instance, workflow)
+            return instance.status
+
+    # -- reading ------------------------------------------------------------------
+
+    def instance_for(self, business_key: str, process_key: str | None = None) -> ProcessInstance | None:
+        with self.db.session() as session:
+            query = select(ProcessInstance).where(ProcessInstance.business_key == business_key)
+            if process_key:
+                query = query.where(ProcessInstance.process_key == process_key)
+            return session.scalars(query.order_by(ProcessInstance.id).limit(1)).first()
+
+    def open_tasks(self, business_key: str) -> list[HumanTask]:
+        with self.db.session() as session:
+            return list(session.scalars(_OPEN_TASKS_OF_KEY, {"key": business_key}))
+
+
+def _awaited_messages(workflow: BpmnWorkflow) -> list[str]:
+    """Message names waited for now, including those behind an event-based gateway
+    (whose pending event is a MultipleEventDefinition without a name of its own)."""
+    names = set()
+    for task in workflow.event_manager.tasks.values():
+        definition = task.task_spec.event_definition
+        for each in getattr(definition, "event_definitions", None) or [definition]:
+            if isinstance(each, MessageEventDefinition) or "Message" in type(each).__name__:
+                names.add(each.name)
+    return sorted(n for n in names if n)
+
+
+def awaited_messages(workflow: BpmnWorkflow) -> list[str]:
+    """Names of the messages the workflow waits for now (an event-based gateway waits for several)."""
+    names = set()
+    for task in workflow.event_manager.tasks.values():
+        definition = task.task_spec.event_definition
+        for each in getattr(definition, "event_definitions", None) or [definition]:
+            if isinstance(each, AnyMessageDefinition):
+                names.add(each.name)
+    return sorted(names)
+
+
+_INSTANCE_COLUMNS = ("definition_id", "status", "state", "awaiting", "error", "error_task_id", "updated_at",
+                     "completed_at")
+# Built once: every unit of work runs these, and building one costs more than SQLite takes to run it.
+_INSTANCES = ProcessInstance.__table__
+_WRITE_INSTANCE = (
+    update(_INSTANCES).where(_INSTANCES.c.id == bindparam("the_id"), _INSTANCES.c.version == bindparam("read_version"))
+    .values(version=bindparam("new_version"), **{name: bindparam(f"new_{name}") for name in _INSTANCE_COLUMNS}))
+_LOCK_INSTANCE = (select(ProcessInstance).where(ProcessInstance.id == bindparam("the_id")).with_for_update()
+                  .execution_options(populate_existing=True))
+_OPEN_TASKS_OF_INSTANCE = select(HumanTask).where(HumanTask.instance_id == bindparam("the_id"),
+                                                  HumanTask.status == "open")
+_OPEN_TASKS_OF_KEY = (select(HumanTask).where(HumanTask.business_key == bindparam("key"), HumanTask.status == "open")
+                      .order_by(HumanTask.created_at))
+_RUNNING_INSTANCES_OF = (select(ProcessInstance.id)
+                         .where(ProcessInstance.business_key == bindparam("key"),
+                                ProcessInstance.status.in_(("running", "error")))
+                         .order_by(ProcessInstance.id))
+_NEXT_DUE_TIMER = (select(Timer).where(Timer.status == "waiting", Timer.due_at <= bindparam("now"))
+                   .order_by(Timer.due_at).limit(1))
+_NEXT_DUE_TIMER_NOBODY_HOLDS = _NEXT_DUE_TIMER.with_for_update(skip_locked=True)
+_NEXT_DUE_AT = select(Timer.due_at).where(Timer.status == "waiting").order_by(Timer.due_at).limit(1)
+
+
+def _write_instance(session: Session, instance: ProcessInstance) -> None:
+    """Write the instance row if it still has the version this unit of work read, else Conflict.
+
+    One Core UPDATE instead of the ORM's flush (this runs on every unit of work); the
+    object is then told its values are what the database holds."""
+    values = {name: getattr(instance, name) for name in _INSTANCE_COLUMNS}
+    version = instance.version
+    written = session.connection().execute(
+        _WRITE_INSTANCE, {"the_id": instance.id, "read_version": version, "new_version": version + 1,
+                          **{f"new_{name}": value for name, value in values.items()}})
+    if written.rowcount != 1:
+        raise Conflict("This complaint was changed by someone else meanwhile; reload and try again.")
+    for name, value in (("version", version + 1), *values.items()):
+        set_committed_value(instance, name, value)
+
+
+def _refuse_non_finite(data: dict) -> None:
+    """JSON, and so the stored process state, has no NaN or infinity; Python's parser accepts them."""
+    errors = forms.non_finite_errors(data)
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def _has_engine_work(workflow: BpmnWorkflow) -> bool:
+    if is_tracked(workflow):
+        return workflow.has_engine_work()
+    return workflow.get_next_task(state=TaskState.READY, manual=False) is not None
+
+
+def _error_tasks(workflow: BpmnWorkflow) -> list:
+    return list(workflow.get_tasks(state=TaskState.ERROR))  # the iterator descends into subprocesses
+
+
+def _latest_facts(workflow: BpmnWorkflow, changed: list) -> dict[str, Any]:
+    """The freshest process data: that of the most recently changed task."""
+    candidates = [t for t in changed if t.state in (TaskState.COMPLETED, TaskState.READY, TaskState.WAITING)]
+    if not candidates:
+        return dict(workflow.data)
+    newest = max(candidates, key=lambda t: (t.last_state_change or 0, t.state == TaskState.COMPLETED))
+    facts = dict(newest.data)
+    if workflow.completed:
+        facts.update(workflow.data)
+    return facts
+
+
+def _is_lock_failure(exc: OperationalError) -> bool:
+    text = str(exc.orig).lower() if exc.orig else str(exc).lower()
+    return "database is locked" in text or "could not obtain lock" in text or "deadlock" in text
+

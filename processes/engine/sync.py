@@ -1,0 +1,224 @@
+"""Keeping the human-task and timer rows in step with the engine's tasks.
+
+Only the engine tasks that changed in this unit of work are looked at, so the
+cost follows what happened now, not the instance's history.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.task import TaskState
+from sqlalchemy import bindparam, text, update
+from sqlalchemy.orm import Session
+
+from processes.engine.db import upsert_statement
+from processes.engine.models import HumanTask, ProcessInstance, Timer, utcnow
+
+# PostgreSQL NOTIFY channel on which workers hear that timer rows changed.
+CHANNEL = "redress_timers"
+
+PREDICTED = TaskState.PREDICTED_MASK
+NOT_YET = TaskState.PREDICTED_MASK | TaskState.FUTURE  # never READY so far: no row
+
+
+def spec_properties(task_spec) -> dict:
+    extensions = getattr(task_spec, "extensions", None) or {}
+    return extensions.get("properties", {}) or {}
+
+
+def is_human(task) -> bool:
+    return bool(getattr(task.task_spec, "manual", False))
+
+
+def timer_definition(task):
+    """The task's timer, also when it waits at an event-based gateway among other events."""
+    event_definition = getattr(task.task_spec, "event_definition", None)
+    for each in getattr(event_definition, "event_definitions", None) or [event_definition]:
+        if isinstance(each, TimerEventDefinition):
+            return each
+    return None
+
+
+def timer_due(task) -> datetime | None:
+    """When a waiting timer task fires, from the value SpiffWorkflow evaluated for it."""
+    definition = timer_definition(task)
+    if definition is None:
+        return None
+    value = definition.details(task).value
+    if isinstance(value, dict):  # cycle timers keep {"cycles", "next", "duration"}
+        value = value.get("next")
+    if not value:
+        return None
+    try:
+        due = TimerEventDefinition.get_datetime(value)
+    except Exception:  # noqa: BLE001 - an unparseable value is a design error, seen in the instance
+        return None
+    return due if due.tzinfo else due.replace(tzinfo=UTC)
+
+
+def boundary_due(task) -> datetime | None:
+    """The earliest waiting timer attached to a task (its SLA), if any.
+
+    A looped or multi-instance task's timer hangs on the loop, one level up."""
+    attached, parent = task, task.parent
+    while parent is not None and "Loop" in type(parent.task_spec).__name__ or (
+            parent is not None and "MultiInstance" in type(parent.task_spec).__name__):
+        attached, parent = parent, parent.parent
+    if parent is None or "BoundaryEventSplit" not in type(parent.task_spec).__name__:
+        return None
+    dues = [timer_due(sibling) for sibling in parent.children if sibling is not attached
+            and sibling.state == TaskState.WAITING]
+    dues = [d for d in dues if d is not None]
+    return min(dues) if dues else None
+
+
+def human_task_values(instance: ProcessInstance, task, facts: dict) -> dict:
+    spec = task.task_spec
+    props = spec_properties(spec)
+    return {
+        "id": str(task.id),
+        "instance_id": instance.id,
+        "business_key": instance.business_key,
+        "process_key": instance.process_key,
+        "bpmn_id": spec.bpmn_id,
+        "name": spec.bpmn_name or spec.bpmn_id,
+        "lane": spec.lane,
+        "department": spec.lane,
+        "form": props.get("formJsonSchemaFilename"),
+        "candidate_group": props.get("candidateGroup"),
+        "category": _short(facts.get("category")),
+        "severity": _short(facts.get("severity")),
+        "channel": _short(facts.get("channel")),
+        "summary": _short(facts.get("subject"), 300),
+        "created_at": utcnow(),
+        "due_at": boundary_due(task),
+        "status": "open",
+    }
+
+
+def _short(value, limit: int = 40):
+    return str(value)[:limit] if value not in (None, "") else None
+
+
+def sync_human_tasks(session: Session, instance: ProcessInstance, changed: list, removed: list,
+                     completed_by: str | None) -> None:
+    """Insert rows for tasks that became READY; close rows of tasks that left READY.
+
+    Core statements, not ORM objects: a unit of work touches a handful of rows
+    and nobody reads them back in it, so the ORM's bookkeeping is pure cost. The
+    statements themselves say which rows they apply to (an open row is closed, a
+    closed one reopened), so nothing has to be read first."""
+    ready, completed, cancelled = [], [], []
+    for task in changed:
+        if not is_human(task):
+            continue
+        if task.state == TaskState.READY:
+            ready.append(task)
+        elif task.state == TaskState.COMPLETED:
+            completed.append(str(task.id))
+        elif not task.state & NOT_YET:  # left READY some other way: its open row, if any, closes
+            cancelled.append(str(task.id))
+    # A removed task had a row only if it got as far as READY; predicted ones never did.
+    cancelled += [str(task.id) for task in removed if is_human(task) and not task.state & PREDICTED]
+    if not (ready or completed or cancelled):
+        return
+    connection = session.connection()
+    now = utcnow()
+    if ready:
+        # A task reset to READY (a retry, a migration) already has a row: reopen it.
+        connection.execute(_reopening_insert(session), [human_task_values(instance, t, t.data) for t in ready])
+    if completed:
+        connection.execute(_CLOSE_HUMAN_TASKS, {"ids": completed, "new_status": "completed", "at": now,
+                                                "by": completed_by})
+    if cancelled:
+        connection.execute(_CLOSE_HUMAN_TASKS, {"ids": cancelled, "new_status": "cancelled", "at": now, "by": None})
+    if session.identity_map:
+        # Rows this session loaded before (the task being completed) must not shadow the new state.
+        affected = {str(t.id) for t in ready} | set(completed) | set(cancelled)
+        for obj in list(session.identity_map.values()):
+            if isinstance(obj, HumanTask) and obj.id in affected:
+                session.expire(obj)
+
+
+def sync_timers(session: Session, instance: ProcessInstance, changed: list, removed: list) -> list[str]:
+    """Upsert rows for waiting timers; mark fired or cancelled the ones that stopped waiting.
+
+    The engine's task states say what to write, so no row is read first. Returns the
+    BPMN ids of the timers that fired in this unit of work."""
+    waiting, fired, cancelled = [], [], []
+    for task in changed:
+        # A predicted timer (on a branch not reached yet) has no row and needs none.
+        if task.state & PREDICTED or timer_definition(task) is None:
+            continue
+        if task.state == TaskState.WAITING:
+            due = timer_due(task)
+            if due is not None:
+                waiting.append({"instance_id": instance.id, "task_id": str(task.id),
+                                "bpmn_id": task.task_spec.bpmn_id, "due_at": due, "status": "waiting",
+                                "fired_at": None})
+        elif task.state == TaskState.COMPLETED:
+            fired.append(task)
+        elif task.state & TaskState.FINISHED_MASK:
+            cancelled.append(str(task.id))
+    cancelled += [str(t.id) for t in removed if not t.state & PREDICTED and timer_definition(t) is not None]
+    if not (waiting or fired or cancelled):
+        return []
+    connection = session.connection()
+    now = utcnow()
+    if waiting:
+        connection.execute(_waiting_upsert(session), waiting)
+    fired_ids: set[str] = set()
+    if fired:
+        # Only a row that was still waiting fires (a migrated copy brings every finished timer along).
+        fired_ids = set(connection.execute(_FIRE_TIMERS, {
+            "instance": instance.id, "task_ids": [str(t.id) for t in fired], "at": now}).scalars())
+    if cancelled:
+        connection.execute(_CANCEL_TIMERS, {"instance": instance.id, "task_ids": cancelled, "at": now})
+    if session.identity_map:
+        for obj in list(session.identity_map.values()):
+            if isinstance(obj, Timer) and obj.instance_id == instance.id:
+                session.expire(obj)
+    if waiting:
+        notify_timers_changed(session)
+    return [t.task_spec.bpmn_id for t in fired if str(t.id) in fired_ids]
+
+
+# Built once (building a statement costs more than SQLite takes to run it).
+_HUMAN = HumanTask.__table__
+_CLOSE_HUMAN_TASKS = (
+    update(_HUMAN).where(_HUMAN.c.id.in_(bindparam("ids", expanding=True)), _HUMAN.c.status == "open")
+    .values(status=bindparam("new_status"), completed_at=bindparam("at"), completed_by=bindparam("by")))
+_TIMER = Timer.__table__
+_STILL_WAITING = ((_TIMER.c.instance_id == bindparam("instance")) & (_TIMER.c.status == "waiting")
+                  & _TIMER.c.task_id.in_(bindparam("task_ids", expanding=True)))
+_FIRE_TIMERS = (update(_TIMER).where(_STILL_WAITING).values(status="fired", fired_at=bindparam("at"))
+                .returning(_TIMER.c.task_id))
+_CANCEL_TIMERS = update(_TIMER).where(_STILL_WAITING).values(status="cancelled", fired_at=bindparam("at"))
+
+def _reopening_insert(session: Session):
+    """New human-task rows; a row of the same task (reset to READY by a retry or a migration) is reopened."""
+    table = HumanTask.__table__
+    return upsert_statement(session, "human_task", lambda insert: insert(table).on_conflict_do_update(
+        index_elements=[table.c.id], set_={"status": "open", "completed_at": None, "completed_by": None},
+        where=table.c.status != "open"))
+
+
+def _waiting_upsert(session: Session):
+    """Rows of waiting timers: new ones are inserted, known ones take the (re)evaluated due time."""
+    table = Timer.__table__
+
+    def build(insert):
+        statement = insert(table)
+        return statement.on_conflict_do_update(
+            index_elements=[table.c.instance_id, table.c.task_id],
+            set_={"status": "waiting", "due_at": statement.excluded.due_at, "fired_at": None})
+
+    return upsert_statement(session, "timer", build)
+
+
+def notify_timers_changed(session) -> None:
+    """Wake PostgreSQL workers when this transaction commits (a no-op on SQLite)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"NOTIFY {CHANNEL}"))

@@ -1,0 +1,250 @@
+"""Definition drafts: save, submit, approve (four eyes) or reject, and deploy on approval.
+
+Views and the API call these functions; each takes the database and the acting
+person and runs one unit of work. Every step is written to the audit log under
+the business key `process:<process_key>`, so a definition's history is one query.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from processes.engine import audit, definitions
+from processes.engine.actors import Actor
+from processes.engine.errors import Conflict, DefinitionError, Forbidden, NotFound, ValidationFailed
+from processes.engine.models import AuditEntry, ProcessDefinition, utcnow
+from processes.governance.models import DefinitionDraft, DraftReview
+from processes.governance.validation import Report, validate
+
+DESIGNERS = frozenset({"process_designer", "admin"})
+REVIEWERS = frozenset({"compliance_reviewer", "admin"})
+EDITABLE = ("draft", "rejected")
+# File-level problems: such an upload is refused as a whole and nothing changes.
+REFUSING_CODES = frozenset({"unsafe_xml", "not_well_formed", "too_large", "unknown_kind", "bad_path",
+                            "too_many_files", "empty", "not_bpmn", "not_dmn", "form_json"})
+
+
+class UploadRefused(ValidationFailed):
+    """Files that cannot be stored at all (hostile, broken or of an unknown kind)."""
+
+    def __init__(self, report: Report):
+        errors = {f"{f.file or '-'}:{f.element_id or f.code}": f.message["en"] for f in report.errors}
+        super().__init__(errors, "The upload was refused; nothing was changed.")
+        self.report = report
+
+
+def history_key(process_key: str | None) -> str:
+    return f"process:{process_key or 'unknown'}"
+
+
+def require(actor: Actor, roles: frozenset[str], what: str) -> None:
+    if actor.role not in roles:
+        raise Forbidden(f"Your role may not {what}.")
+
+
+def refusal(report: Report) -> bool:
+    return any(f.code in REFUSING_CODES for f in report.errors)
+
+
+def main_process(report: Report, files: dict[str, str]) -> str | None:
+    return report.process_ids[0] if report.process_ids else None
+
+
+@dataclass
+class Saved:
+    draft: DefinitionDraft
+    report: Report
+
+
+def _clean_files(files: dict[str, str | bytes]) -> dict[str, str]:
+    cleaned = {}
+    for name, content in files.items():
+        if isinstance(content, bytes):
+            try:
+                content = content.decode("utf-8")
+            except UnicodeDecodeError:
+                content = content.decode("utf-8", errors="replace")
+        cleaned[name] = content
+    return cleaned
+
+
+def create(session: Session, actor: Actor, files: dict[str, str | bytes], title: str = "",
+           base_definition_id: int | None = None, refuse_errors: bool = False,
+           process_key: str | None = None) -> Saved:
+    """A new draft of these files. Refused (nothing stored) when a file is hostile or broken,
+    or, with `refuse_errors`, when the report has any error (the API's 422)."""
+    require(actor, DESIGNERS, "edit process definitions")
+    report = validate(files)
+    if refusal(report) or (refuse_errors and not report.ok):
+        raise UploadRefused(report)
+    files = _clean_files(files)
+    if process_key not in report.process_ids:
+        process_key = main_process(report, files)
+    draft = DefinitionDraft(title=title or process_key or "", process_key=process_key, files=files,
+                            author=actor.username, editors=[actor.username], status="draft", report=report.to_dict(),
+                            base_definition_id=base_definition_id)
+    session.add(draft)
+    session.flush()
+    audit.append(session, actor.username, "draft_saved", business_key=history_key(process_key),
+                 detail={"draft_id": draft.id, "files": sorted(files), "errors": len(report.errors),
+                         "warnings": len(report.warnings)})
+    return Saved(draft, report)
+
+
+def copy_active(session: Session, actor: Actor, process_key: str) -> Saved:
+    """Start a draft from a copy of the active (latest deployed) version."""
+    require(actor, DESIGNERS, "edit process definitions")
+    active = definitions.latest(session, process_key)
+    if active is None:
+        raise NotFound(f"No process {process_key!r} is deployed.")
+    return create(session, actor, dict(active.files), title=f"{process_key} v{active.version + 1}",
+                  base_definition_id=active.id, process_key=process_key)
+
+
+def get(session: Session, draft_id: int, lock: bool = False) -> DefinitionDraft:
+    query = select(DefinitionDraft).where(DefinitionDraft.id == draft_id)
+    if lock:
+        query = query.with_for_update()
+    draft = session.scalars(query).first()
+    if draft is None:
+        raise NotFound(f"Draft {draft_id} does not exist.")
+    return draft
+
+
+def save(session: Session, actor: Actor, draft_id: int, files: dict[str, str | bytes], expected_version: int,
+         title: str | None = None, replace: bool = True) -> Saved:
+    """Save new contents of a draft. `expected_version` is the version the editor loaded:
+    if someone saved in between, this is a conflict and nothing is overwritten.
+
+    With `replace=False` the files are merged into the draft (an upload of some files)."""
+    require(actor, DESIGNERS, "edit process definitions")
+    draft = get(session, draft_id, lock=True)
+    if draft.status not in EDITABLE:
+        raise Conflict(f"This draft is {draft.status}; it can no longer be edited. Start a new draft.")
+    if draft.version != expected_version:
+        raise Conflict(f"Someone else saved this draft meanwhile (version {draft.version}, you edited version "
+                       f"{expected_version}). Reload it; your changes were not saved. "
+                       "草稿已被他人修改,请重新加载;您的修改尚未保存。")
+    merged = dict(draft.files) if not replace else {}
+    merged.update(_clean_files(files))
+    report = validate(merged)
+    if refusal(report):
+        raise UploadRefused(report)
+    draft.files = merged
+    draft.report = report.to_dict()
+    if draft.process_key not in report.process_ids:
+        draft.process_key = main_process(report, merged) or draft.process_key
+    if actor.username not in (draft.editors or []):
+        draft.editors = [*(draft.editors or []), actor.username]
+    draft.status = "draft"
+    draft.updated_at = utcnow()
+    if title is not None:
+        draft.title = title
+    try:
+        session.flush()
+    except StaleDataError as exc:
+        raise Conflict("Someone else saved this draft at the same moment; reload it.") from exc
+    audit.append(session, actor.username, "draft_saved", business_key=history_key(draft.process_key),
+                 detail={"draft_id": draft.id, "revision": draft.version, "errors": len(report.errors),
+                         "warnings": len(report.warnings)})
+    return Saved(draft, report)
+
+
+def submit(session: Session, actor: Actor, draft_id: int, change_note: str) -> DefinitionDraft:
+    require(actor, DESIGNERS, "submit process definitions")
+    draft = get(session, draft_id, lock=True)
+    if draft.status not in EDITABLE:
+        raise Conflict(f"This draft is already {draft.status}.")
+    if not (change_note or "").strip():
+        raise ValidationFailed({"change_note": "Describe what changed and why. 请说明修改内容和原因。"})
+    report = validate(draft.files)
+    draft.report = report.to_dict()
+    if not report.ok:
+        raise ValidationFailed({f"{f.file or '-'}:{f.element_id or f.code}": f.message["en"] for f in report.errors},
+                               "The draft has validation errors; fix them before submitting.")
+    draft.status = "submitted"
+    draft.change_note = change_note.strip()
+    draft.submitted_at = utcnow()
+    if draft.process_key not in report.process_ids:
+        draft.process_key = main_process(report, draft.files) or draft.process_key
+    audit.append(session, actor.username, "draft_submitted", business_key=history_key(draft.process_key),
+                 detail={"draft_id": draft.id, "change_note": draft.change_note})
+    return draft
+
+
+def _decide(session: Session, actor: Actor, draft_id: int, decision: str, comment: str) -> tuple[DefinitionDraft, DraftReview]:
+    require(actor, REVIEWERS, "approve or reject process definitions")
+    draft = get(session, draft_id, lock=True)
+    if draft.status != "submitted":
+        raise Conflict(f"This draft is {draft.status}, not waiting for review.")
+    if draft.author == actor.username or actor.username in (draft.editors or []):
+        raise Forbidden("You cannot review your own draft: a second person must approve it. "
+                        "不能审批自己提交的草稿,需由另一人审批。")
+    if decision == "rejected" and not (comment or "").strip():
+        raise ValidationFailed({"comment": "Say why the draft is rejected. 请说明驳回原因。"})
+    active = definitions.latest(session, draft.process_key) if draft.process_key else None
+    review = DraftReview(draft_id=draft.id, reviewer=actor.username, decision=decision,
+                         comment=(comment or "").strip(), against_definition_id=active.id if active else None)
+    session.add(review)
+    draft.status = decision
+    draft.updated_at = utcnow()
+    session.flush()
+    audit.append(session, actor.username, f"draft_{decision}", business_key=history_key(draft.process_key),
+                 detail={"draft_id": draft.id, "review_id": review.id, "comment": review.comment,
+                         "author": draft.author})
+    return draft, review
+
+
+def reject(db, actor: Actor, draft_id: int, comment: str) -> DraftReview:
+    with db.write_session.begin() as session:
+        _draft, review = _decide(session, actor, draft_id, "rejected", comment)
+        return review
+
+
+def approve(runtime, actor: Actor, draft_id: int, comment: str = "") -> ProcessDefinition:
+    """Approve and deploy. The approval is recorded first (only one reviewer can win it);
+    if the deployment then fails, the draft goes back to `submitted` and the failure is audited."""
+    db = runtime.db
+    with db.write_session.begin() as session:
+        draft, review = _decide(session, actor, draft_id, "approved", comment)
+        files, process_key, review_id = dict(draft.files), draft.process_key, review.id
+        note = f"draft {draft.id}: {draft.change_note} (approved by {actor.username})"
+    try:
+        deployed = runtime.deploy(files, actor, note)
+    except DefinitionError as exc:
+        with db.write_session.begin() as session:
+            draft = get(session, draft_id, lock=True)
+            draft.status = "submitted"
+            session.delete(session.get(DraftReview, review_id))
+            audit.append(session, actor.username, "draft_deploy_failed", business_key=history_key(process_key),
+                         detail={"draft_id": draft_id, "error": exc.message})
+        raise
+    main = next((d for d in deployed if d.process_key == process_key), deployed[0])
+    with db.write_session.begin() as session:
+        draft = get(session, draft_id)
+        draft.deployed_definition_id = main.id
+        session.get(DraftReview, review_id).deployed_definition_id = main.id
+        audit.append(session, actor.username, "draft_deployed", business_key=history_key(process_key),
+                     detail={"draft_id": draft_id, "definition_id": main.id, "version": main.version,
+                             "sha256": main.sha256})
+    return main
+
+
+def history(session: Session, process_key: str) -> list[AuditEntry]:
+    return list(session.scalars(select(AuditEntry).where(AuditEntry.business_key == history_key(process_key))
+                                .order_by(AuditEntry.id)))
+
+
+def versions(session: Session, process_key: str) -> list[tuple[ProcessDefinition, DraftReview | None, DefinitionDraft | None]]:
+    """Each deployed version, newest first, with the review that approved it (None: deployed outside review)."""
+    rows = session.scalars(select(ProcessDefinition).where(ProcessDefinition.process_key == process_key)
+                           .order_by(ProcessDefinition.version.desc())).all()
+    reviews = {r.deployed_definition_id: r for r in session.scalars(
+        select(DraftReview).where(DraftReview.deployed_definition_id.in_([d.id for d in rows])))} if rows else {}
+    drafts = {d.id: d for d in session.scalars(
+        select(DefinitionDraft).where(DefinitionDraft.id.in_([r.draft_id for r in reviews.values()])))} if reviews else {}
+    return [(d, reviews.get(d.id), drafts.get(reviews[d.id].draft_id) if d.id in reviews else None) for d in rows]

@@ -1,0 +1,276 @@
+"""Moving running instances of an older version to a newer one, and undoing it.
+
+An instance may move when nothing it has already reached (ready, waiting,
+running, completed or failed tasks) was changed or removed in the new version:
+SpiffWorkflow's `diff_workflow` says which tasks are affected, `migrate_workflow`
+re-points the task tree. We migrate a copy first, so the check is exactly the
+migration that will happen. Each move is one unit of work through
+`runtime.change_instance` (audited), and keeps the workflow as it was before so a
+batch can be undone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.task import TaskState
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from processes.engine import audit
+from processes.engine.actors import Actor
+from processes.engine.errors import Conflict, NotFound
+from processes.engine.models import AuditEntry, HumanTask, ProcessDefinition, ProcessInstance, Timer, utcnow
+from processes.governance.models import MigrationBatch, MigrationItem
+
+REACHED = TaskState.READY | TaskState.STARTED | TaskState.WAITING | TaskState.COMPLETED | TaskState.ERROR
+MIGRATORS = frozenset({"compliance_reviewer", "admin"})
+CHECKERS = frozenset({"process_designer", "compliance_reviewer", "admin"})
+# What the instance itself did; these after a migration mean a plain restore would lose work.
+ACTIVITY = ("task_completed", "message_received", "timer_fired", "instance_completed", "instance_retried",
+            "instance_error")
+
+
+class NotMigratable(Conflict):
+    def __init__(self, reasons: list[str]):
+        super().__init__("; ".join(reasons))
+        self.reasons = reasons
+
+
+@dataclass
+class Assessment:
+    instance_id: int
+    business_key: str
+    from_definition_id: int
+    from_version: int
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def safe(self) -> bool:
+        return not self.reasons
+
+    def to_dict(self) -> dict:
+        return {"instance_id": self.instance_id, "business_key": self.business_key,
+                "from_definition_id": self.from_definition_id, "from_version": self.from_version,
+                "safe": self.safe, "reasons": self.reasons}
+
+
+def _label(task) -> str:
+    spec = task.task_spec
+    return f"{getattr(spec, 'bpmn_name', None) or spec.bpmn_id or spec.name} ({TaskState.get_name(task.state)})"
+
+
+def migrated_copy(runtime, workflow: BpmnWorkflow, spec, subprocess_specs) -> BpmnWorkflow:
+    """A copy of `workflow` moved onto `spec`; raises NotMigratable with the reasons it cannot move."""
+    registry = runtime.serializer.registry
+    top_diff, sp_diffs = diff_workflow(registry, workflow, spec, subprocess_specs)
+    reasons = []
+    for task in top_diff.removed + top_diff.changed:
+        if task.state & REACHED:
+            what = "removed" if task in top_diff.removed else "changed"
+            reasons.append(f"{_label(task)} was {what} in the new version / 已到达的步骤在新版本中被{'删除' if what == 'removed' else '修改'}")
+    for sp_id, sp_diff in sp_diffs.items():
+        sp = workflow.subprocesses[sp_id]
+        if sp_diff is None:
+            reasons.append(f"subprocess {sp.spec.name} no longer exists / 子流程已不存在")
+            continue
+        for task in sp_diff.removed + sp_diff.changed:
+            if task.state & REACHED:
+                reasons.append(f"{_label(task)} in {sp.spec.name} was changed or removed / 子流程中已到达的步骤被修改")
+    if reasons:
+        raise NotMigratable(reasons)
+    # Migrate a copy: the original stays untouched if anything below fails.
+    copy = runtime.serializer.from_dict(runtime.serializer.to_dict(workflow))
+    top_diff, sp_diffs = diff_workflow(registry, copy, spec, subprocess_specs)
+    migrate_workflow(top_diff, copy, spec)
+    copy.subprocess_specs = subprocess_specs
+    for sp_id, sp_diff in sp_diffs.items():
+        sp = copy.subprocesses[sp_id]
+        migrate_workflow(sp_diff, sp, subprocess_specs[sp.spec.name])
+    stranded = [t for _, wf in _all(copy) for t in wf.tasks.values()
+                if t.task_spec is not wf.spec.task_specs.get(t.task_spec.name)]
+    if stranded:
+        raise NotMigratable([f"{_label(t)} would be left on a step the new version does not have / "
+                             "会停留在新版本不存在的步骤上" for t in stranded[:5]])
+    return copy
+
+
+def _all(workflow: BpmnWorkflow):
+    yield "", workflow
+    yield from workflow.subprocesses.items()
+
+
+def reconcile_rows(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
+    """Align the inbox and timer rows with a replaced task tree before it is persisted:
+    rows of tasks that are gone are cancelled, rows of tasks that are back are reopened."""
+    ready = {str(t.id) for _, wf in _all(workflow) for t in wf.get_tasks(state=TaskState.READY)}
+    waiting = {str(t.id) for _, wf in _all(workflow) for t in wf.get_tasks(state=TaskState.WAITING)}
+    now = utcnow()
+    for row in session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id)):
+        if row.status == "open" and row.id not in ready:
+            row.status, row.completed_at = "cancelled", now
+        elif row.status == "cancelled" and row.id in ready:
+            row.status, row.completed_at = "open", None
+    for timer in session.scalars(select(Timer).where(Timer.instance_id == instance.id)):
+        if timer.status == "waiting" and timer.task_id not in waiting:
+            timer.status = "cancelled"
+        elif timer.status != "waiting" and timer.task_id in waiting:
+            timer.status, timer.fired_at = "waiting", None
+
+
+def specs_of(runtime, session: Session, definition_id: int) -> tuple:
+    """(spec, subprocess_specs) of a deployed version, from the runtime's cache."""
+    cache = getattr(runtime, "definitions", None)
+    if cache is not None and hasattr(cache, "get"):
+        loaded = cache.get(session, definition_id)
+        return loaded.spec, loaded.subprocess_specs
+    return runtime.specs.get(_target(session, definition_id))
+
+
+def _target(session: Session, definition_id: int) -> ProcessDefinition:
+    target = session.get(ProcessDefinition, definition_id)
+    if target is None:
+        raise NotFound(f"Process version {definition_id} does not exist.")
+    return target
+
+
+def candidates(session: Session, target: ProcessDefinition, instance_ids: list[int] | None = None) -> list[ProcessInstance]:
+    """Running instances of older versions of the target's process."""
+    query = (select(ProcessInstance).join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
+             .where(ProcessInstance.process_key == target.process_key,
+                    ProcessInstance.status.in_(("running", "error")),
+                    ProcessDefinition.version < target.version)
+             .order_by(ProcessInstance.id))
+    if instance_ids:
+        query = query.where(ProcessInstance.id.in_(instance_ids))
+    return list(session.scalars(query))
+
+
+def check(runtime, definition_id: int, instance_ids: list[int] | None = None) -> list[Assessment]:
+    """Which running instances of older versions can move to `definition_id`, and why not."""
+    with runtime.db.session() as session:
+        target = _target(session, definition_id)
+        spec, subprocess_specs = specs_of(runtime, session, target.id)
+        rows = [(i.id, i.business_key, i.definition_id, session.get(ProcessDefinition, i.definition_id).version)
+                for i in candidates(session, target, instance_ids)]
+    result = []
+    for instance_id, business_key, from_id, from_version in rows:
+        assessment = Assessment(instance_id, business_key, from_id, from_version)
+        try:
+            migrated_copy(runtime, runtime.load_workflow(instance_id), spec, subprocess_specs)
+        except NotMigratable as exc:
+            assessment.reasons = exc.reasons
+        except Exception as exc:  # noqa: BLE001 - an instance the engine cannot diff is reported, not fatal
+            assessment.reasons = [f"cannot compare: {exc}"]
+        result.append(assessment)
+    return result
+
+
+def migrate(runtime, actor: Actor, definition_id: int, instance_ids: list[int] | None = None) -> MigrationBatch:
+    """Move every safe instance (or the given ones) to `definition_id`; returns the batch and its report."""
+    if actor.role not in MIGRATORS:
+        from processes.engine.errors import Forbidden
+
+        raise Forbidden("Your role may not migrate running instances.")
+    with runtime.db.write_session.begin() as session:
+        target = _target(session, definition_id)
+        spec_key, target_version = target.process_key, target.version
+        batch = MigrationBatch(process_key=spec_key, to_definition_id=target.id, actor=actor.username,
+                               report={"moved": [], "refused": []})
+        session.add(batch)
+        session.flush()
+        batch_id = batch.id
+        rows = [(i.id, i.business_key) for i in candidates(session, target, instance_ids)]
+    with runtime.db.session() as session:
+        spec, subprocess_specs = specs_of(runtime, session, definition_id)
+    moved, refused = [], []
+    for instance_id, business_key in rows:
+        holder: dict = {}
+
+        def change(session, instance, workflow, holder=holder):
+            copy = migrated_copy(runtime, workflow, spec, subprocess_specs)
+            holder["from"] = instance.definition_id
+            session.add(MigrationItem(batch_id=batch_id, instance_id=instance.id,
+                                      from_definition_id=instance.definition_id,
+                                      snapshot=runtime.serializer.to_dict(workflow)))
+            instance.definition_id = definition_id
+            reconcile_rows(session, instance, copy)
+            return copy
+
+        try:
+            runtime.change_instance(instance_id, actor, change, action="instance_migrated",
+                                    detail={"batch_id": batch_id, "to_definition_id": definition_id,
+                                            "to_version": target_version})
+            moved.append({"instance_id": instance_id, "business_key": business_key,
+                          "from_definition_id": holder.get("from")})
+        except NotMigratable as exc:
+            refused.append({"instance_id": instance_id, "business_key": business_key, "reasons": exc.reasons})
+        except Exception as exc:  # noqa: BLE001 - one failed instance never stops the batch
+            refused.append({"instance_id": instance_id, "business_key": business_key, "reasons": [str(exc)]})
+    with runtime.db.write_session.begin() as session:
+        batch = session.get(MigrationBatch, batch_id)
+        batch.report = {"moved": moved, "refused": refused}
+        for item in session.scalars(select(MigrationItem).where(MigrationItem.batch_id == batch_id)):
+            item.audit_id = session.scalar(select(func.max(AuditEntry.id))
+                                           .where(AuditEntry.instance_id == item.instance_id))
+        audit.append(session, actor.username, "instances_migrated", business_key=f"process:{spec_key}",
+                     detail={"batch_id": batch_id, "to_definition_id": definition_id, "to_version": target_version,
+                             "moved": [m["instance_id"] for m in moved],
+                             "refused": [r["instance_id"] for r in refused]})
+        session.flush()
+        session.expunge(batch)
+    return batch
+
+
+def undo(runtime, actor: Actor, batch_id: int) -> dict:
+    """Move a batch's instances back. An instance untouched since is restored exactly as it was;
+    one that moved on goes back only if the old version still fits where it is now."""
+    if actor.role not in MIGRATORS:
+        from processes.engine.errors import Forbidden
+
+        raise Forbidden("Your role may not migrate running instances.")
+    with runtime.db.session() as session:
+        batch = session.get(MigrationBatch, batch_id)
+        if batch is None:
+            raise NotFound(f"Migration batch {batch_id} does not exist.")
+        if batch.undone_at is not None:
+            raise Conflict(f"Migration batch {batch_id} was already undone.")
+        items = [(i.id, i.instance_id, i.from_definition_id, i.audit_id) for i in session.scalars(
+            select(MigrationItem).where(MigrationItem.batch_id == batch_id).order_by(MigrationItem.id))]
+        process_key = batch.process_key
+    restored, refused = [], []
+    for item_id, instance_id, from_id, audit_id in items:
+        with runtime.db.session() as session:
+            moved_on = session.scalar(select(func.count()).select_from(AuditEntry).where(
+                AuditEntry.instance_id == instance_id, AuditEntry.id > (audit_id or 0),
+                AuditEntry.action.in_(ACTIVITY)))
+            old_spec = specs_of(runtime, session, from_id)
+
+        def change(session, instance, workflow, item_id=item_id, moved_on=moved_on, old_spec=old_spec,
+                   from_id=from_id):
+            if moved_on:
+                back = migrated_copy(runtime, workflow, *old_spec)
+            else:
+                back = runtime.serializer.from_dict(session.get(MigrationItem, item_id).snapshot)
+            instance.definition_id = from_id
+            reconcile_rows(session, instance, back)
+            return back
+
+        try:
+            runtime.change_instance(instance_id, actor, change, action="instance_migration_undone",
+                                    detail={"batch_id": batch_id, "to_definition_id": from_id,
+                                            "exact": not moved_on})
+            restored.append({"instance_id": instance_id, "exact": not moved_on})
+        except NotMigratable as exc:
+            refused.append({"instance_id": instance_id, "reasons": exc.reasons})
+        except Exception as exc:  # noqa: BLE001
+            refused.append({"instance_id": instance_id, "reasons": [str(exc)]})
+    report = {"restored": restored, "refused": refused}
+    with runtime.db.write_session.begin() as session:
+        batch = session.get(MigrationBatch, batch_id)
+        batch.undone_at, batch.undone_by, batch.undo_report = utcnow(), actor.username, report
+        audit.append(session, actor.username, "migration_undone", business_key=f"process:{process_key}",
+                     detail={"batch_id": batch_id, **report})
+    return report
