@@ -4,14 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup assets worker lint bench clean
+.PHONY: run test setup assets translations worker lint bench clean
 
-run: setup assets
+run: setup assets translations
 	$(BIN)/redress init
 	$(BIN)/redress demo
 	$(BIN)/redress serve --host 127.0.0.1 --port 5000 --with-worker
 
-test: setup assets
+test: setup assets translations
 	$(BIN)/pytest
 
 setup: $(STAMP)
@@ -24,6 +24,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 assets: web/static/vendor/.installed
+
+# The compiled catalogs (.mo) are built from the .po files in git, never committed.
+CATALOGS := $(wildcard web/translations/*/LC_MESSAGES/messages.po)
+translations: setup $(CATALOGS:.po=.mo)
+
+web/translations/%/LC_MESSAGES/messages.mo: web/translations/%/LC_MESSAGES/messages.po
+	$(BIN)/pybabel compile -i $< -o $@ -l $*
 
 web/static/vendor/.installed: package.json
 	npm install --no-audit --no-fund --loglevel=error

@@ -11,11 +11,11 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 
-import processes.channels.portal_models  # noqa: F401 - every module that declares tables
-import processes.complaints.indexes  # noqa: F401
-import processes.complaints.records  # noqa: F401
-import processes.engine.models  # noqa: F401
-import processes.governance.models  # noqa: F401
+import processes.channels.portal_models
+import processes.complaints.indexes
+import processes.complaints.records
+import processes.engine.models
+import processes.governance.models
 from processes.engine.db import Base, database_url
 from processes.engine.schema import MIGRATIONS, alembic_config
 
@@ -56,7 +56,7 @@ def test_migrations_see_every_module_with_tables():
     declaring = sorted(
         ".".join(path.relative_to(root).with_suffix("").parts)
         for path in (root / "processes").rglob("*.py")
-        if "migrations" not in path.parts and re.search(r"^class \w+\(Base\):|^\w+_INDEXES = \(", path.read_text(), re.M)
+        if "migrations" not in path.parts and re.search(r"^class \w+\(Base\):|^\w+_INDEXES = \(", path.read_text(), re.MULTILINE)
     )
     missing = [module for module in declaring if f"import {module}" not in ENV]
     assert missing == []

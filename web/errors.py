@@ -18,15 +18,27 @@ def wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
+def problem_message(exc: RuntimeProblem) -> str:
+    """The runtime's message in the interface language: its template through the catalog
+    (a task's status through the vocabulary)."""
+    from web.workspace_i18n import label
+
+    # In a sentence a status reads in lower case ("already completed"); Chinese has no case.
+    params = {name: str(label("status", value)).lower() if name == "status" else value
+              for name, value in exc.params.items()}
+    return _(exc.template, **params)
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(RuntimeProblem)
     def runtime_problem(exc: RuntimeProblem):
+        message = problem_message(exc)
         if wants_json():
-            body = {"error": exc.message}
+            body = {"error": message}
             if isinstance(exc, ValidationFailed):
                 body["errors"] = exc.errors
             return jsonify(body), exc.status
-        return render_template("error.html", status=exc.status, message=exc.message), exc.status
+        return render_template("error.html", status=exc.status, message=message), exc.status
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):

@@ -16,7 +16,11 @@ def select_locale() -> str:
     languages = current_app.config["LANGUAGES"]
     if chosen in languages:
         return chosen
-    return request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
+    best = request.accept_languages.best_match(languages)
+    if best:
+        return best
+    # Other systems calling the API without Accept-Language get English; people get Chinese first.
+    return "en" if request.path.startswith("/api/") else current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
 def ui_language() -> str:

@@ -11,7 +11,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
-from processes.engine.errors import DefinitionError
+from processes.engine.errors import N_, DefinitionError
 from processes.engine.models import ProcessDefinition
 from processes.engine.spiff import load_parser, parse_definition, top_level_process_ids
 from processes.engine.xmlsafe import UnsafeXmlError
@@ -55,15 +55,15 @@ def deploy(session: Session, serializer, files: dict[str, str], actor: str, note
 
     A process whose latest version has the same content is left as it is."""
     if not files:
-        raise DefinitionError("no BPMN, DMN or form files to deploy")
+        raise DefinitionError(N_("no BPMN, DMN or form files to deploy"))
     raw = {name: text.encode("utf-8") for name, text in files.items()}
     try:
         parser = load_parser(raw)  # one parse serves every process of the set
         process_ids = top_level_process_ids(raw, parser)
     except (UnsafeXmlError, ValidationException) as exc:
-        raise DefinitionError(str(exc)) from exc
+        raise DefinitionError("%(reason)s", reason=str(exc)) from exc
     if not process_ids:
-        raise DefinitionError("the files contain no executable process")
+        raise DefinitionError(N_("the files contain no executable process"))
     sha = content_sha256(files)
     deployed = []
     for process_id in process_ids:
@@ -74,7 +74,7 @@ def deploy(session: Session, serializer, files: dict[str, str], actor: str, note
         try:
             spec, subprocess_specs = parse_definition(raw, process_id, parser)
         except (UnsafeXmlError, ValidationException) as exc:
-            raise DefinitionError(f"{process_id}: {exc}") from exc
+            raise DefinitionError(N_("Process %(process_id)s cannot be read: %(reason)s"), process_id=process_id, reason=str(exc)) from exc
         registry = serializer.registry
         version = (session.scalar(
             select(func.max(ProcessDefinition.version)).where(ProcessDefinition.process_key == process_id)
@@ -123,7 +123,7 @@ class DefinitionCache:
         if loaded is None:
             row = session.get(ProcessDefinition, definition_id)
             if row is None:
-                raise DefinitionError(f"process definition {definition_id} does not exist")
+                raise DefinitionError(N_("process definition %(definition_id)s does not exist"), definition_id=definition_id)
             loaded = LoadedDefinition(
                 row.id, row.process_key, row.version, row.files, self.registry.restore(row.spec),
                 {name: self.registry.restore(sp) for name, sp in row.subprocess_specs.items()},

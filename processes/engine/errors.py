@@ -1,12 +1,28 @@
-"""Errors the runtime raises; each carries a message a person can act on."""
+"""Errors the runtime raises; each carries a message a person can act on.
+
+A message is an English template marked with `N_` plus its parameters; the web layer looks
+the template up in the translation catalog and fills it in (`web/errors.py`), so the same
+error reads in Chinese or English. `message` is the English text, for logs and the CLI.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def N_(template: str) -> str:
+    """Mark an English message template for the catalog (`pybabel extract` finds it)."""
+    return template
 
 
 class RuntimeProblem(Exception):
     status = 400
 
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+    def __init__(self, template: str, **params: Any):
+        self.template = template
+        self.params = params
+        self.message = template % params if params else template
+        super().__init__(self.message)
 
 
 class NotFound(RuntimeProblem):
@@ -30,8 +46,8 @@ class NotWaiting(Conflict):
 class ValidationFailed(RuntimeProblem):
     status = 422
 
-    def __init__(self, errors: dict[str, str], message: str = "Some fields need correcting."):
-        super().__init__(message)
+    def __init__(self, errors: dict[str, str], template: str = N_("Some fields need correcting."), **params: Any):
+        super().__init__(template, **params)
         self.errors = errors
 
 

@@ -32,7 +32,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from processes.engine import audit, definitions, forms
 from processes.engine.actors import SYSTEM, Actor, may_work
 from processes.engine.database import Database
-from processes.engine.errors import Conflict, Forbidden, NotFound, NotWaiting, ValidationFailed
+from processes.engine.errors import N_, Conflict, Forbidden, NotFound, NotWaiting, ValidationFailed
 from processes.engine.models import HumanTask, ProcessDefinition, ProcessInstance, Timer, utcnow
 from processes.engine.spiff import RedressScriptEngine, create_serializer
 from processes.engine.store import WorkflowStore
@@ -102,12 +102,12 @@ class Runtime:
             with session.begin():
                 yield uow
         except StaleDataError as exc:
-            raise Conflict("This complaint was changed by someone else meanwhile; reload and try again.") from exc
+            raise Conflict(N_("This complaint was changed by someone else meanwhile; reload and try again.")) from exc
         except IntegrityError as exc:
-            raise Conflict("This change collides with another one made at the same moment; try again.") from exc
+            raise Conflict(N_("This change collides with another one made at the same moment; try again.")) from exc
         except OperationalError as exc:
             if _is_lock_failure(exc):
-                raise Conflict("The complaint is busy; try again in a moment.") from exc
+                raise Conflict(N_("The complaint is busy; try again in a moment.")) from exc
             raise
         finally:
             session.close()
@@ -147,7 +147,7 @@ class Runtime:
         _refuse_non_finite(data)
         definition_id = definitions.latest_id(session, process_key)
         if definition_id is None:
-            raise NotFound(f"no process {process_key!r} is deployed")
+            raise NotFound(N_("no process %(process_key)s is deployed"), process_key=repr(process_key))
         definition = self.definitions.get(session, definition_id)
         workflow = TrackedWorkflow(definition.spec, definition.subprocess_specs, script_engine=RedressScriptEngine())
         start_data = {"settings": dict(self.settings), **data, "business_key": business_key}
@@ -221,7 +221,7 @@ class Runtime:
     def _lock_instance(self, session: Session, instance_id: int) -> ProcessInstance:
         instance = session.scalars(_LOCK_INSTANCE, {"the_id": instance_id}).first()
         if instance is None:
-            raise NotFound(f"process instance {instance_id} does not exist")
+            raise NotFound(N_("process instance %(instance_id)s does not exist"), instance_id=instance_id)
         return instance
 
     def _workflow(self, session: Session, instance: ProcessInstance) -> BpmnWorkflow:
@@ -250,7 +250,7 @@ class Runtime:
         with self.db.session() as session:
             instance = session.get(ProcessInstance, instance_id)
             if instance is None:
-                raise NotFound(f"process instance {instance_id} does not exist")
+                raise NotFound(N_("process instance %(instance_id)s does not exist"), instance_id=instance_id)
             return self._load(session, instance)
 
     def diagram_state(self, instance_id: int) -> DiagramState:
@@ -275,15 +275,16 @@ class Runtime:
     def _open_task(self, session: Session, task_id: str, lock: bool = True) -> tuple[HumanTask, ProcessInstance]:
         row = session.get(HumanTask, task_id)
         if row is None:
-            raise NotFound("This task does not exist.")
+            raise NotFound(N_("This task does not exist."))
         instance = self._lock_instance(session, row.instance_id) if lock else session.get(ProcessInstance, row.instance_id)
         if not self.db.is_sqlite:
             # Re-read after the lock: someone may have completed it meanwhile. (SQLite's
             # write transactions are serial from their first statement, so the row is fresh.)
             session.refresh(row)
         if row.status != "open":
-            raise Conflict(f"This task was already {row.status}"
-                           + (f" by {row.completed_by}." if row.completed_by else "."))
+            if row.completed_by:
+                raise Conflict(N_("This task was already %(status)s by %(who)s."), status=row.status, who=row.completed_by)
+            raise Conflict(N_("This task was already %(status)s."), status=row.status)
         return row, instance
 
     def claim(self, task_id: str, actor: Actor) -> HumanTask:
@@ -292,9 +293,9 @@ class Runtime:
             if row.assignee == actor.username:
                 return row
             if row.assignee is not None:
-                raise Conflict(f"This task is already claimed by {row.assignee}.")
+                raise Conflict(N_("This task is already claimed by %(who)s."), who=row.assignee)
             if not may_work(actor, row.department, row.candidate_group, None):
-                raise Forbidden("This task belongs to another department or group.")
+                raise Forbidden(N_("This task belongs to another department or group."))
             row.assignee = actor.username
             audit.append(uow.session, actor.username, "task_claimed", business_key=row.business_key,
                          instance_id=row.instance_id, detail={"task": row.bpmn_id, "task_id": row.id})
@@ -306,7 +307,7 @@ class Runtime:
             if row.assignee is None:
                 return row
             if row.assignee != actor.username and not actor.is_overseer:
-                raise Forbidden("Only the person it is assigned to, or a supervisor, can release this task.")
+                raise Forbidden(N_("Only the person it is assigned to, or a supervisor, can release this task."))
             previous, row.assignee = row.assignee, None
             audit.append(uow.session, actor.username, "task_unclaimed", business_key=row.business_key,
                          instance_id=row.instance_id, detail={"task": row.bpmn_id, "task_id": row.id,
@@ -318,9 +319,9 @@ class Runtime:
             row, _ = self._open_task(uow.session, task_id)
             allowed = actor.is_overseer or actor.role == "manager" or row.assignee == actor.username
             if not allowed:
-                raise Forbidden("Only the assignee or a supervisor can reassign this task.")
+                raise Forbidden(N_("Only the assignee or a supervisor can reassign this task."))
             if not may_work(to, row.department, row.candidate_group, None):
-                raise Forbidden(f"{to.username} may not work tasks of this lane.")
+                raise Forbidden(N_("%(who)s may not work tasks of this department."), who=to.username)
             previous, row.assignee = row.assignee, to.username
             audit.append(uow.session, actor.username, "task_reassigned", business_key=row.business_key,
                          instance_id=row.instance_id, detail={"task": row.bpmn_id, "task_id": row.id,
@@ -331,7 +332,7 @@ class Runtime:
         with self.db.session() as session:
             row = session.get(HumanTask, task_id)
             if row is None:
-                raise NotFound("This task does not exist.")
+                raise NotFound(N_("This task does not exist."))
             instance = session.get(ProcessInstance, row.instance_id)
             definition = self.definitions.get(session, instance.definition_id)
             return row, forms.load_form(definition.files, row.form)
@@ -341,7 +342,7 @@ class Runtime:
         with self.db.session() as session:
             row = session.get(HumanTask, task_id)
             if row is None:
-                raise NotFound("This task does not exist.")
+                raise NotFound(N_("This task does not exist."))
             # One row, not the workflow: the view costs the same however long the history.
             return self.store.task_data(session, row.instance_id, task_id)
 
@@ -349,7 +350,7 @@ class Runtime:
         with self.unit_of_work(actor) as uow:
             row, _ = self._open_task(uow.session, task_id, lock=False)
             if not may_work(actor, row.department, row.candidate_group, row.assignee):
-                raise Forbidden("You may not work on this task.")
+                raise Forbidden(N_("You may not work on this task."))
             row.draft = data
 
     def complete(self, task_id: str, actor: Actor, data: dict, locale: str = "en") -> list[HumanTask]:
@@ -358,7 +359,7 @@ class Runtime:
             session = uow.session
             row, instance = self._open_task(session, task_id)
             if not may_work(actor, row.department, row.candidate_group, row.assignee):
-                raise Forbidden("This task belongs to another department, group or person.")
+                raise Forbidden(N_("This task belongs to another department, group or person."))
             definition = self.definitions.get(session, instance.definition_id)
             schema = forms.load_form(definition.files, row.form)
             cleaned = forms.clean(schema, data)
@@ -368,7 +369,7 @@ class Runtime:
             workflow = self._workflow(session, instance)
             task = workflow.get_task_from_id(UUID(task_id))
             if task is None or task.state != TaskState.READY:
-                raise Conflict("This task is no longer waiting to be done.")
+                raise Conflict(N_("This task is no longer waiting to be done."))
             task.data.update(cleaned)
             task.run()
             audit.append(session, actor.username, "task_completed", business_key=row.business_key,
@@ -400,7 +401,7 @@ class Runtime:
                              instance_id=instance.id, detail={"message": message, "data": payload or {}})
                 self._run(uow, instance, workflow, completed_by=actor.username)
                 return instance.id
-            raise NotWaiting(f"Complaint {business_key} is not waiting for {message!r} now.")
+            raise NotWaiting(N_("Complaint %(business_key)s is not waiting for %(message)s now."), business_key=business_key, message=repr(message))
 
     # -- timers -------------------------------------------------------------------
 
@@ -473,7 +474,7 @@ class Runtime:
             workflow = self._workflow(uow.session, instance)
             failed = _error_tasks(workflow)
             if not failed:
-                raise Conflict("This instance has no failed step to retry.")
+                raise Conflict(N_("This instance has no failed step to retry."))
             for task in failed:
                 task._set_state(TaskState.READY)
                 if is_tracked(workflow):
@@ -554,7 +555,7 @@ def _write_instance(session: Session, instance: ProcessInstance) -> None:
         _WRITE_INSTANCE, {"the_id": instance.id, "read_version": version, "new_version": version + 1,
                           **{f"new_{name}": value for name, value in values.items()}})
     if written.rowcount != 1:
-        raise Conflict("This complaint was changed by someone else meanwhile; reload and try again.")
+        raise Conflict(N_("This complaint was changed by someone else meanwhile; reload and try again."))
     for name, value in (("version", version + 1), *values.items()):
         set_committed_value(instance, name, value)
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from processes.engine import audit, definitions
 from processes.engine.actors import Actor
-from processes.engine.errors import Conflict, DefinitionError, Forbidden, NotFound, ValidationFailed
+from processes.engine.errors import N_, Conflict, DefinitionError, Forbidden, NotFound, ValidationFailed
 from processes.engine.models import AuditEntry, ProcessDefinition, utcnow
 from processes.governance.models import DefinitionDraft, DraftReview
 from processes.governance.validation import Report, validate
@@ -41,9 +41,18 @@ def history_key(process_key: str | None) -> str:
     return f"process:{process_key or 'unknown'}"
 
 
+# What a role may not do, as the person refused reads it (templates for the catalog).
+REFUSALS = {
+    "edit": N_("Your role may not edit process definitions."),
+    "submit": N_("Your role may not submit process definitions."),
+    "review": N_("Your role may not approve or reject process definitions."),
+}
+
+
 def require(actor: Actor, roles: frozenset[str], what: str) -> None:
+    """Refuse unless the actor's role is one of `roles`; `what` names the act (REFUSALS)."""
     if actor.role not in roles:
-        raise Forbidden(f"Your role may not {what}.")
+        raise Forbidden(REFUSALS[what])
 
 
 def refusal(report: Report) -> bool:
@@ -77,7 +86,7 @@ def create(session: Session, actor: Actor, files: dict[str, str | bytes], title:
            process_key: str | None = None) -> Saved:
     """A new draft of these files. Refused (nothing stored) when a file is hostile or broken,
     or, with `refuse_errors`, when the report has any error (the API's 422)."""
-    require(actor, DESIGNERS, "edit process definitions")
+    require(actor, DESIGNERS, "edit")
     report = validate(files)
     if refusal(report) or (refuse_errors and not report.ok):
         raise UploadRefused(report)
@@ -97,10 +106,10 @@ def create(session: Session, actor: Actor, files: dict[str, str | bytes], title:
 
 def copy_active(session: Session, actor: Actor, process_key: str) -> Saved:
     """Start a draft from a copy of the active (latest deployed) version."""
-    require(actor, DESIGNERS, "edit process definitions")
+    require(actor, DESIGNERS, "edit")
     active = definitions.latest(session, process_key)
     if active is None:
-        raise NotFound(f"No process {process_key!r} is deployed.")
+        raise NotFound(N_("No process %(process_key)s is deployed."), process_key=repr(process_key))
     return create(session, actor, dict(active.files), title=f"{process_key} v{active.version + 1}",
                   base_definition_id=active.id, process_key=process_key)
 
@@ -111,7 +120,7 @@ def get(session: Session, draft_id: int, lock: bool = False) -> DefinitionDraft:
         query = query.with_for_update()
     draft = session.scalars(query).first()
     if draft is None:
-        raise NotFound(f"Draft {draft_id} does not exist.")
+        raise NotFound(N_("Draft %(draft_id)s does not exist."), draft_id=draft_id)
     return draft
 
 
@@ -121,14 +130,12 @@ def save(session: Session, actor: Actor, draft_id: int, files: dict[str, str | b
     if someone saved in between, this is a conflict and nothing is overwritten.
 
     With `replace=False` the files are merged into the draft (an upload of some files)."""
-    require(actor, DESIGNERS, "edit process definitions")
+    require(actor, DESIGNERS, "edit")
     draft = get(session, draft_id, lock=True)
     if draft.status not in EDITABLE:
-        raise Conflict(f"This draft is {draft.status}; it can no longer be edited. Start a new draft.")
+        raise Conflict(N_("This draft is %(status)s; it can no longer be edited. Start a new draft."), status=draft.status)
     if draft.version != expected_version:
-        raise Conflict(f"Someone else saved this draft meanwhile (version {draft.version}, you edited version "
-                       f"{expected_version}). Reload it; your changes were not saved. "
-                       "草稿已被他人修改,请重新加载;您的修改尚未保存。")
+        raise Conflict(N_("Someone else saved this draft meanwhile (version %(version)s, you edited version %(expected_version)s). Reload it; your changes were not saved."), version=draft.version, expected_version=expected_version)
     merged = dict(draft.files) if not replace else {}
     merged.update(_clean_files(files))
     report = validate(merged)
@@ -147,7 +154,7 @@ def save(session: Session, actor: Actor, draft_id: int, files: dict[str, str | b
     try:
         session.flush()
     except StaleDataError as exc:
-        raise Conflict("Someone else saved this draft at the same moment; reload it.") from exc
+        raise Conflict(N_("Someone else saved this draft at the same moment; reload it.")) from exc
     audit.append(session, actor.username, "draft_saved", business_key=history_key(draft.process_key),
                  detail={"draft_id": draft.id, "revision": draft.version, "errors": len(report.errors),
                          "warnings": len(report.warnings)})
@@ -155,10 +162,10 @@ def save(session: Session, actor: Actor, draft_id: int, files: dict[str, str | b
 
 
 def submit(session: Session, actor: Actor, draft_id: int, change_note: str) -> DefinitionDraft:
-    require(actor, DESIGNERS, "submit process definitions")
+    require(actor, DESIGNERS, "submit")
     draft = get(session, draft_id, lock=True)
     if draft.status not in EDITABLE:
-        raise Conflict(f"This draft is already {draft.status}.")
+        raise Conflict(N_("This draft is already %(status)s."), status=draft.status)
     if not (change_note or "").strip():
         raise ValidationFailed({"change_note": "Describe what changed and why. 请说明修改内容和原因。"})
     report = validate(draft.files)
@@ -177,13 +184,12 @@ def submit(session: Session, actor: Actor, draft_id: int, change_note: str) -> D
 
 
 def _decide(session: Session, actor: Actor, draft_id: int, decision: str, comment: str) -> tuple[DefinitionDraft, DraftReview]:
-    require(actor, REVIEWERS, "approve or reject process definitions")
+    require(actor, REVIEWERS, "review")
     draft = get(session, draft_id, lock=True)
     if draft.status != "submitted":
-        raise Conflict(f"This draft is {draft.status}, not waiting for review.")
+        raise Conflict(N_("This draft is %(status)s, not waiting for review."), status=draft.status)
     if draft.author == actor.username or actor.username in (draft.editors or []):
-        raise Forbidden("You cannot review your own draft: a second person must approve it. "
-                        "不能审批自己提交的草稿,需由另一人审批。")
+        raise Forbidden(N_("You cannot review your own draft: a second person must approve it."))
     if decision == "rejected" and not (comment or "").strip():
         raise ValidationFailed({"comment": "Say why the draft is rejected. 请说明驳回原因。"})
     active = definitions.latest(session, draft.process_key) if draft.process_key else None

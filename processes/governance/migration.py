@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from processes.engine import audit
 from processes.engine.actors import Actor
-from processes.engine.errors import Conflict, NotFound
+from processes.engine.errors import N_, Conflict, NotFound
 from processes.engine.models import AuditEntry, HumanTask, ProcessDefinition, ProcessInstance, Timer, utcnow
 from processes.governance.models import MigrationBatch, MigrationItem
 
@@ -132,7 +132,7 @@ def specs_of(runtime, session: Session, definition_id: int) -> tuple:
 def _target(session: Session, definition_id: int) -> ProcessDefinition:
     target = session.get(ProcessDefinition, definition_id)
     if target is None:
-        raise NotFound(f"Process version {definition_id} does not exist.")
+        raise NotFound(N_("Process version %(definition_id)s does not exist."), definition_id=definition_id)
     return target
 
 
@@ -173,7 +173,7 @@ def migrate(runtime, actor: Actor, definition_id: int, instance_ids: list[int] |
     if actor.role not in MIGRATORS:
         from processes.engine.errors import Forbidden
 
-        raise Forbidden("Your role may not migrate running instances.")
+        raise Forbidden(N_("Your role may not migrate running instances."))
     with runtime.db.write_session.begin() as session:
         target = _target(session, definition_id)
         spec_key, target_version = target.process_key, target.version
@@ -230,13 +230,13 @@ def undo(runtime, actor: Actor, batch_id: int) -> dict:
     if actor.role not in MIGRATORS:
         from processes.engine.errors import Forbidden
 
-        raise Forbidden("Your role may not migrate running instances.")
+        raise Forbidden(N_("Your role may not migrate running instances."))
     with runtime.db.session() as session:
         batch = session.get(MigrationBatch, batch_id)
         if batch is None:
-            raise NotFound(f"Migration batch {batch_id} does not exist.")
+            raise NotFound(N_("Migration batch %(batch_id)s does not exist."), batch_id=batch_id)
         if batch.undone_at is not None:
-            raise Conflict(f"Migration batch {batch_id} was already undone.")
+            raise Conflict(N_("Migration batch %(batch_id)s was already undone."), batch_id=batch_id)
         items = [(i.id, i.instance_id, i.from_definition_id, i.audit_id) for i in session.scalars(
             select(MigrationItem).where(MigrationItem.batch_id == batch_id).order_by(MigrationItem.id))]
         process_key = batch.process_key

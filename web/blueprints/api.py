@@ -6,7 +6,7 @@ from flask import Blueprint, abort, jsonify, request
 
 from processes.complaints.privacy import mask_data
 from processes.engine.actors import may_see
-from processes.engine.errors import Forbidden
+from processes.engine.errors import N_, Forbidden
 from processes.engine.inbox import SCOPES, list_tasks, task_summary
 from web.auth import authenticate_api_request
 from web.context import actor, database, runtime
@@ -58,7 +58,7 @@ def tasks():
 def task(task_id: str):
     row, schema = runtime().task_form(task_id)
     if not may_see(actor(), row.department, row.assignee):
-        raise Forbidden("This task belongs to another department.")
+        raise Forbidden(N_("This task belongs to another department."))
     body = task_summary(row)
     body.update(status=row.status, department=row.department, form=schema,
                 data=mask_data(_visible_data(runtime().task_data(task_id), schema), actor())

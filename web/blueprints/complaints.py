@@ -27,7 +27,7 @@ from werkzeug.utils import secure_filename
 
 from processes.channels.portal_models import Attachment
 from processes.complaints.privacy import mask_address, mask_email, mask_name, mask_phone, sees_personal_data
-from processes.complaints.records import Complaint
+from processes.complaints.records import CompensationEntry, Complaint, EscalationRecord, ImprovementAction
 from processes.complaints.registration import (
     CATEGORIES,
     CHANNELS,
@@ -85,11 +85,7 @@ def load_complaint(session, reference: str) -> Complaint:
 
 
 def records_of(session, reference: str) -> dict:
-    """Compensation, escalations, improvement actions and notifications, when the process records them."""
-    try:
-        from processes.complaints.records import CompensationEntry, EscalationRecord, ImprovementAction
-    except ImportError:  # the complaint process's records are not installed
-        return {"compensation": [], "escalations": [], "improvements": []}
+    """The compensation, escalations and improvement actions the process recorded for a complaint."""
     return {
         "compensation": list(session.scalars(select(CompensationEntry).where(
             CompensationEntry.business_key == reference).order_by(CompensationEntry.created_at))),

@@ -13,7 +13,7 @@ from decimal import Decimal
 from flask import Blueprint, render_template
 from sqlalchemy import case, func, select
 
-from processes.complaints.records import Complaint
+from processes.complaints.records import CompensationEntry, Complaint, DepartmentBudget
 from processes.engine.models import HumanTask
 from web.auth import roles_required
 from web.context import database, runtime
@@ -48,10 +48,6 @@ def recent_complaints(session, since: datetime) -> dict[str, list[tuple[str, int
 
 
 def compensation(session, month: str) -> list[dict]:
-    try:
-        from processes.complaints.records import CompensationEntry, DepartmentBudget
-    except ImportError:
-        return []
     spent = dict(session.execute(
         select(CompensationEntry.department, func.sum(CompensationEntry.amount))
         .where(CompensationEntry.month == month).group_by(CompensationEntry.department)).all())

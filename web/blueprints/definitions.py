@@ -14,7 +14,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from processes.engine import definitions as versions_store
-from processes.engine.errors import Forbidden, NotFound, RuntimeProblem, ValidationFailed
+from processes.engine.errors import N_, Forbidden, NotFound, RuntimeProblem, ValidationFailed
 from processes.engine.models import ProcessDefinition
 from processes.governance import drafts
 from processes.governance import migration as instance_migration
@@ -23,6 +23,7 @@ from processes.governance.spec_diff import diff_definitions, raw_diff
 from web.auth import authenticate_api_request, roles_required
 from web.blueprints.designer import tr
 from web.context import actor, database, runtime
+from web.errors import problem_message
 from web.openapi import error_responses, json_body, ok, register_paths
 from web.security import csrf
 
@@ -48,7 +49,7 @@ def diff_for(session, draft: DefinitionDraft, against_id: int | None = None) -> 
     if against_id is not None:
         against = session.get(ProcessDefinition, against_id)
         if against is None:
-            raise NotFound(f"Process version {against_id} does not exist.")
+            raise NotFound(N_("Process version %(against_id)s does not exist."), against_id=against_id)
     elif draft.deployed_definition_id:
         # An approved draft is compared with what it replaced.
         review = session.scalars(select(DraftReview).where(DraftReview.draft_id == draft.id,
@@ -109,7 +110,7 @@ def approve(draft_id: int):
     try:
         definition = drafts.approve(runtime(), actor(), draft_id, request.form.get("comment", ""))
     except Forbidden as exc:
-        flash(exc.message, "error")
+        flash(problem_message(exc), "error")
         return redirect(url_for("definitions.review", draft_id=draft_id))
     flash(tr(f"已批准并部署为第 {definition.version} 版。", f"Approved and deployed as version {definition.version}."), "success")
     return redirect(url_for("definitions.history", process_key=definition.process_key))
@@ -121,7 +122,7 @@ def reject(draft_id: int):
     try:
         drafts.reject(database(), actor(), draft_id, request.form.get("comment", ""))
     except (Forbidden, ValidationFailed) as exc:
-        flash(exc.message + " " + " ".join(getattr(exc, "errors", {}).values()), "error")
+        flash(problem_message(exc) + " " + " ".join(getattr(exc, "errors", {}).values()), "error")
         return redirect(url_for("definitions.review", draft_id=draft_id))
     flash(tr("已驳回;作者可修改草稿后重新提交。", "Rejected; the author can revise the draft."), "info")
     return redirect(url_for("definitions.index"))
@@ -244,7 +245,7 @@ def api_create():
             saved = drafts.create(s, actor(), files, title=request.form.get("title", ""), refuse_errors=True)
             return jsonify({"draft": draft_json(saved.draft), "report": saved.report.to_dict()}), 201
     except drafts.UploadRefused as exc:
-        return jsonify({"error": exc.message, "report": exc.report.to_dict()}), 422
+        return jsonify({"error": problem_message(exc), "report": exc.report.to_dict()}), 422
 
 
 @bp.get("/api/v1/definitions/<int:draft_id>")
@@ -264,7 +265,7 @@ def api_submit(draft_id: int):
     except ValidationFailed as exc:
         with database().session() as s:
             report = drafts.get(s, draft_id).report
-        return jsonify({"error": exc.message, "errors": exc.errors, "report": report}), 422
+        return jsonify({"error": problem_message(exc), "errors": exc.errors, "report": report}), 422
 
 
 @bp.post("/api/v1/definitions/<int:draft_id>/approve")
@@ -308,7 +309,7 @@ def api_migrate(draft_id: int):
         draft = drafts.get(s, draft_id)
         target = draft.deployed_definition_id
     if target is None:
-        raise RuntimeProblem("This draft is not deployed yet; approve it first.")
+        raise RuntimeProblem(N_("This draft is not deployed yet; approve it first."))
     ids = body.get("instance_ids")
     if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, int) for i in ids)):
         abort(400, "instance_ids must be a list of instance ids.")

@@ -23,6 +23,7 @@ from processes.governance.models import DefinitionDraft
 from processes.governance.test_run import load_scenarios, run, scenario_label
 from web.auth import roles_required
 from web.context import actor, database, runtime
+from web.errors import problem_message
 from web.i18n import ui_language
 
 bp = Blueprint("designer", __name__)
@@ -138,9 +139,9 @@ def save(draft_id: int):
             return jsonify({"version": saved.draft.version, "report": saved.report.to_dict(),
                             "status": saved.draft.status})
     except drafts.UploadRefused as exc:
-        return jsonify({"error": exc.message, "report": exc.report.to_dict()}), 422
+        return jsonify({"error": problem_message(exc), "report": exc.report.to_dict()}), 422
     except Conflict as exc:
-        return jsonify({"error": exc.message, "conflict": True}), 409
+        return jsonify({"error": problem_message(exc), "conflict": True}), 409
 
 
 @bp.post("/drafts/<int:draft_id>/upload")
@@ -160,7 +161,7 @@ def upload_into(draft_id: int):
     except drafts.UploadRefused as exc:
         return render_template("designer/refused.html", report=exc.report.to_dict(), draft_id=draft_id), 422
     except Conflict as exc:
-        flash(exc.message, "error")
+        flash(problem_message(exc), "error")
     return redirect(url_for("designer.modeler", draft_id=draft_id))
 
 
@@ -198,7 +199,7 @@ def submit(draft_id: int):
         with database().write_session.begin() as s:
             drafts.submit(s, actor(), draft_id, note)
     except ValidationFailed as exc:
-        flash(tr("草稿暂不能提交:", "The draft cannot be submitted yet: ") + exc.message + " " + " ".join(exc.errors.values()), "error")
+        flash(tr("草稿暂不能提交:", "The draft cannot be submitted yet: ") + problem_message(exc) + " " + " ".join(exc.errors.values()), "error")
         return redirect(url_for("designer.modeler", draft_id=draft_id, change_note=note))
     flash(tr("已提交审批。", "Submitted for review."), "success")
     return redirect(url_for("definitions.review", draft_id=draft_id))

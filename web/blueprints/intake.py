@@ -22,7 +22,7 @@ from processes.complaints.records import Complaint
 from processes.complaints.registration import PROCESS_KEY, intake_errors, register
 from processes.engine import audit
 from processes.engine.actors import WORKER_ROLES
-from processes.engine.errors import Forbidden, NotFound, ValidationFailed
+from processes.engine.errors import N_, Forbidden, NotFound, ValidationFailed
 from processes.engine.inbox import task_summary
 from web.auth import authenticate_api_request
 from web.context import actor, database, runtime
@@ -44,7 +44,7 @@ def authenticate():
 
 def _require(roles: set[str]) -> None:
     if actor().role not in roles:
-        raise Forbidden("Your role may not use this endpoint.")
+        raise Forbidden(N_("Your role may not use this endpoint."))
 
 
 def _json_object() -> dict:
@@ -76,7 +76,7 @@ def create_complaint():
 def _complaint_or_404(session, reference: str) -> Complaint:
     complaint = session.query(Complaint).filter(Complaint.reference == reference[:40]).one_or_none()
     if complaint is None:
-        raise NotFound(f"No complaint {reference}.")
+        raise NotFound(N_("No complaint %(reference)s."), reference=reference)
     return complaint
 
 
@@ -112,9 +112,9 @@ def message(reference: str, name: str):
     # Answering for the customer is customer service's job (recording a phone answer).
     _require(CUSTOMER_VOICE_ROLES)
     if actor().department != "customer_service" and not actor().is_overseer:
-        raise Forbidden("Only customer service records the customer's answers.")
+        raise Forbidden(N_("Only customer service records the customer's answers."))
     if name not in MESSAGES:
-        raise NotFound(f"Customers send only these messages: {', '.join(MESSAGES)}.")
+        raise NotFound(N_("Customers send only these messages: %(messages)s."), messages=', '.join(MESSAGES))
     with database().session() as s:
         reference = _complaint_or_404(s, reference).reference
     body = _json_object()

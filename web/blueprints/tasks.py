@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import and_, func, or_, select
 
-from processes.complaints.records import Complaint
+from processes.complaints.records import Complaint, Notification
 from processes.complaints.registration import CATEGORIES, CHANNELS, SEVERITIES
 from processes.engine import forms
 from processes.engine.actors import Actor, may_see, may_work
@@ -19,9 +19,10 @@ from processes.engine.models import HumanTask, User
 from web.auth import _safe_next
 from web.blueprints.complaints import attachment_folder, customer_view, timeline
 from web.context import actor, database, runtime
+from web.errors import problem_message
 from web.form_render import attachment_label, form_fields, form_title, read_submission, store_upload
 from web.i18n import ui_language
-from web.workspace_i18n import element_name, runtime_message
+from web.workspace_i18n import element_name
 
 bp = Blueprint("tasks", __name__)
 PER_PAGE = 25
@@ -30,7 +31,7 @@ PER_PAGE = 25
 @bp.errorhandler(RuntimeProblem)
 def runtime_problem(exc: RuntimeProblem):
     """The runtime speaks English; say it in the person's language on the same error page."""
-    return render_template("error.html", status=exc.status, message=runtime_message(exc.message)), exc.status
+    return render_template("error.html", status=exc.status, message=problem_message(exc)), exc.status
 
 
 # -- the inbox ----------------------------------------------------------------------
@@ -112,10 +113,6 @@ def reassign(task_id: str):
 
 def _notify_assigned(row: HumanTask, username: str) -> None:
     """An in-app notice for the person a task was given to."""
-    try:
-        from processes.complaints.records import Notification
-    except ImportError:
-        return
     with database().write_session.begin() as s:
         s.add(Notification(recipient_type="user", recipient=username, business_key=row.business_key,
                            template="task_assigned", subject=row.name,
@@ -231,10 +228,6 @@ def done(task_id: str):
 
 
 def _notification_model():
-    try:
-        from processes.complaints.records import Notification
-    except ImportError:
-        return None
     return Notification
 
 
