@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import handlers.builtin  # noqa: F401 - registers the service-task handlers
+import processes.complaints.sla  # noqa: F401 - registers the SLA script helpers (sla_deadline, sla_state)
 from processes.channels import outbound_mail
 from processes.complaints import registration
 from processes.complaints.settings import default_settings

@@ -51,9 +51,22 @@ def demo() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Web processes (gunicorn, preforked); more than one needs PostgreSQL.")
 @click.option("--with-worker", is_flag=True, help="Also fire timers in this process (handy on one machine).")
-def serve(host: str, port: int, threads: int, with_worker: bool) -> None:
-    """Serve the web application with waitress (a production WSGI server)."""
+def serve(host: str, port: int, threads: int, workers: int, with_worker: bool) -> None:
+    """Serve the web application: waitress in one process, or gunicorn with N web processes."""
+    if workers > 1:
+        from web.multiprocess import serve_preforked
+
+        if settings().database_url is None or settings().database_url.startswith("sqlite"):
+            raise click.ClickException("SQLite serves one process: drop --workers, or set REDRESS_DATABASE_URL "
+                                       "to PostgreSQL for several web processes.")
+        if with_worker:
+            raise click.ClickException("With several web processes run the timers apart: `redress worker`.")
+        click.echo(f"Redress is running at http://{host}:{port}/ ({workers} processes × {threads} threads)")
+        serve_preforked(host, port, workers, threads)
+        return
     import threading
 
     from waitress import serve as waitress_serve
@@ -178,13 +191,47 @@ def bench() -> None:
 
 
 @bench.command("engine")
-@click.option("--database-url", default=None, help="Default: a fresh SQLite file.")
-@click.option("--lifecycles", default=30, show_default=True)
-def bench_engine(database_url: str | None, lifecycles: int) -> None:
-    """Persisted lifecycles vs bare SpiffWorkflow in memory, latencies, and cost against history."""
+@click.option("--database-url", default=None, help="Default: a fresh SQLite file (use an empty database).")
+@click.option("--lifecycles", default=10, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--samples", default=7, show_default=True, type=click.IntRange(1, 100))
+@click.option("--rounds", default="10,500,2000,5000", show_default=True, help="Loop rounds to measure history cost at.")
+def bench_engine(database_url: str | None, lifecycles: int, samples: int, rounds: str) -> None:
+    """Persisted (warm and cold) against the same engine and bare SpiffWorkflow in memory, statements per
+    completion, and cold completion cost on long loops. Exits 1 when a target is missed."""
     from processes.benchmarks.engine import run
 
-    click.echo(json.dumps(run(database_url, lifecycles), indent=2))
+    try:
+        levels = tuple(sorted({int(value) for value in rounds.split(",") if value.strip()}))
+    except ValueError:
+        raise click.BadParameter("comma-separated whole numbers, e.g. 10,500", param_hint="--rounds") from None
+    if not levels or min(levels) < 1 or max(levels) > 20000:
+        raise click.BadParameter("between 1 and 20000 rounds", param_hint="--rounds")
+    result = run(database_url, lifecycles, samples, levels)
+    click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+    if result["missed_targets"]:
+        sys.exit(1)
+
+
+@bench.command("http")
+@click.option("--database-url", default=None, help="A PostgreSQL database to use (default: a fresh one on "
+              "postgresql://postgres@127.0.0.1:5432/, dropped afterwards).")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 32))
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
+@click.option("--clients", default="8,16", show_default=True, help="Concurrent clients, comma-separated.")
+@click.option("--seconds", default=15.0, show_default=True, type=click.FloatRange(2, 600))
+def bench_http(database_url: str | None, workers: int, threads: int, clients: str, seconds: float) -> None:
+    """The whole task cycle over HTTP (inbox, open, complete) by concurrent client processes against
+    `redress serve --workers N` on PostgreSQL. Exits 1 when a target is missed."""
+    from processes.benchmarks.http import run
+
+    try:
+        levels = tuple(int(value) for value in clients.split(",") if value.strip())
+    except ValueError:
+        raise click.BadParameter("comma-separated whole numbers", param_hint="--clients") from None
+    result = run(database_url, workers, threads, levels, seconds)
+    click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+    if result["missed_targets"]:
+        sys.exit(1)
 
 
 def _register_area_commands() -> None:
