@@ -17,7 +17,7 @@ from web.cli_context import command_runtime, database, models_dir, settings
 def main() -> None:
     """Redress: complaint handling on a BPMN engine. Reads REDRESS_DATABASE_URL (default: SQLite in instance/)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # SpiffWorkflow logs every state change at INFO; that is debugging detail here.
+    # The engine library logs every state change at INFO; that is debugging detail here.
     for name in ("spiff", "spiff.task", "spiff.workflow", "spiff.metrics"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
@@ -196,7 +196,7 @@ def bench() -> None:
 @click.option("--samples", default=7, show_default=True, type=click.IntRange(1, 100))
 @click.option("--rounds", default="10,500,2000,5000", show_default=True, help="Loop rounds to measure history cost at.")
 def bench_engine(database_url: str | None, lifecycles: int, samples: int, rounds: str) -> None:
-    """Persisted (warm and cold) against the same engine and bare SpiffWorkflow in memory, statements per
+    """Persisted (warm and cold) against the same engine and the bare engine library in memory, statements per
     completion, and cold completion cost on long loops. Exits 1 when a target is missed."""
     from processes.benchmarks.engine import run
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
+
+from babel.numbers import format_currency, format_decimal
 from flask import Flask, current_app, request, session
 from flask_babel import Babel
 from flask_login import current_user
@@ -28,6 +31,18 @@ def ui_language() -> str:
     return "en" if select_locale().startswith("en") else "zh-CN"
 
 
+def money(amount, currency: str = "CNY") -> str:
+    """An amount as people read it: ¥239.90 in Chinese, CNY 239.90 in English (two decimals)."""
+    try:
+        value = Decimal(str(amount)).quantize(Decimal("0.01"))
+    except (InvalidOperation, ValueError):
+        return str(amount)
+    if ui_language() == "zh-CN":
+        return format_currency(value, currency, locale="zh_CN")
+    return f"{currency} {format_decimal(value, format='#,##0.00', locale='en')}"
+
+
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals["ui_language"] = ui_language
+    app.jinja_env.filters["money"] = money

@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import wraps
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -21,7 +22,6 @@ from processes.governance import migration as instance_migration
 from processes.governance.models import DefinitionDraft, DraftReview, MigrationBatch
 from processes.governance.spec_diff import diff_definitions, raw_diff
 from web.auth import authenticate_api_request, roles_required
-from web.blueprints.designer import tr
 from web.context import actor, database, runtime
 from web.errors import problem_message
 from web.openapi import error_responses, json_body, ok, register_paths
@@ -31,10 +31,6 @@ bp = Blueprint("definitions", __name__)
 
 READERS = ("process_designer", "compliance_reviewer", "admin")
 
-
-@bp.context_processor
-def _bilingual():
-    return {"tr": tr}
 
 
 REVIEWERS = ("compliance_reviewer", "admin")
@@ -112,7 +108,7 @@ def approve(draft_id: int):
     except Forbidden as exc:
         flash(problem_message(exc), "error")
         return redirect(url_for("definitions.review", draft_id=draft_id))
-    flash(tr(f"已批准并部署为第 {definition.version} 版。", f"Approved and deployed as version {definition.version}."), "success")
+    flash(_("Approved and deployed as version %(version)s.", version=definition.version), "success")
     return redirect(url_for("definitions.history", process_key=definition.process_key))
 
 
@@ -124,7 +120,7 @@ def reject(draft_id: int):
     except (Forbidden, ValidationFailed) as exc:
         flash(problem_message(exc) + " " + " ".join(getattr(exc, "errors", {}).values()), "error")
         return redirect(url_for("definitions.review", draft_id=draft_id))
-    flash(tr("已驳回;作者可修改草稿后重新提交。", "Rejected; the author can revise the draft."), "info")
+    flash(_("Rejected; the author can revise the draft."), "info")
     return redirect(url_for("definitions.index"))
 
 
@@ -134,7 +130,7 @@ def history(process_key: str):
     with database().session() as s:
         rows = drafts.versions(s, process_key)
         if not rows:
-            raise NotFound(tr(f"流程 {process_key} 尚未部署。", f"No process {process_key} is deployed."))
+            raise NotFound(_("No process %(process_key)s is deployed.", process_key=process_key))
         entries = drafts.history(s, process_key)
         batches = s.scalars(select(MigrationBatch).where(MigrationBatch.process_key == process_key)
                             .order_by(MigrationBatch.id.desc())).all()
@@ -162,7 +158,7 @@ def migration(definition_id: int):
     with database().session() as s:
         target = s.get(ProcessDefinition, definition_id)
         if target is None:
-            raise NotFound(tr("此流程版本不存在。", "This process version does not exist."))
+            raise NotFound(_("This process version does not exist."))
         key, version = target.process_key, target.version
     assessments = instance_migration.check(runtime(), definition_id)
     return render_template("designer/migrate.html", definition_id=definition_id, process_key=key, version=version,
@@ -175,7 +171,7 @@ def migration(definition_id: int):
 def migrate(definition_id: int):
     chosen = [int(v) for v in request.form.getlist("instance_id") if v.isdigit()]
     if not chosen:
-        flash(tr("请至少选择一个要迁移的实例。", "Choose at least one instance to migrate."), "error")
+        flash(_("Choose at least one instance to migrate."), "error")
         return redirect(url_for("definitions.migration", definition_id=definition_id))
     batch = instance_migration.migrate(runtime(), actor(), definition_id, chosen)
     return render_template("designer/migrated.html", batch=batch)
@@ -186,8 +182,8 @@ def migrate(definition_id: int):
 def undo(batch_id: int):
     report = instance_migration.undo(runtime(), actor(), batch_id)
     restored, refused = len(report["restored"]), len(report["refused"])
-    flash(tr(f"撤销:{restored} 个实例已恢复,{refused} 个无法恢复。",
-             f"Undo: {restored} restored, {refused} could not be moved back."), "info" if not refused else "warning")
+    flash(_("Undo: %(restored)s restored, %(refused)s could not be moved back.", restored=restored, refused=refused),
+          "info" if not refused else "warning")
     with database().session() as s:
         key = s.get(MigrationBatch, batch_id).process_key
     return redirect(url_for("definitions.history", process_key=key))

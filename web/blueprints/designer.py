@@ -13,6 +13,7 @@ import re
 import zipfile
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from processes.complaints.settings import default_settings, describe_settings
@@ -33,15 +34,6 @@ EDITORS = ("process_designer", "admin")
 READERS = ("process_designer", "compliance_reviewer", "admin")
 FILE_NAME = re.compile(r"^[\w\-. ]{1,120}$", re.UNICODE)
 
-
-def tr(zh: str, en: str) -> str:
-    """Inline bilingual text for these pages: Chinese first, English when the user chose it."""
-    return en if ui_language() == "en" else zh
-
-
-@bp.context_processor
-def _bilingual():
-    return {"tr": tr}
 
 
 def active_versions(session) -> list[ProcessDefinition]:
@@ -68,7 +60,7 @@ def copy():
     with database().write_session.begin() as s:
         saved = drafts.copy_active(s, actor(), process_key)
         draft_id = saved.draft.id
-    flash(tr("已基于当前生效版本创建新草稿。", "A new draft was made from the active version."), "success")
+    flash(_("A new draft was made from the active version."), "success")
     return redirect(url_for("designer.modeler", draft_id=draft_id))
 
 
@@ -132,7 +124,7 @@ def save(draft_id: int):
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("files"), dict) or not isinstance(body.get("version"), int) \
             or not all(isinstance(k, str) and isinstance(v, str) for k, v in body["files"].items()):
-        abort(400, tr("请提交文件(名称和文本)和您编辑的版本号。", "Send the files (name and text) and the version you edited."))
+        abort(400, _("Send the files (name and text) and the version you edited."))
     try:
         with database().write_session.begin() as s:
             saved = drafts.save(s, actor(), draft_id, body["files"], body["version"], title=body.get("title"))
@@ -157,7 +149,7 @@ def upload_into(draft_id: int):
     try:
         with database().write_session.begin() as s:
             drafts.save(s, actor(), draft_id, files, int(version) if version.isdigit() else -1, replace=False)
-        flash(tr("文件已上传并完成校验。", "The files were uploaded and validated."), "success")
+        flash(_("The files were uploaded and validated."), "success")
     except drafts.UploadRefused as exc:
         return render_template("designer/refused.html", report=exc.report.to_dict(), draft_id=draft_id), 422
     except Conflict as exc:
@@ -199,9 +191,9 @@ def submit(draft_id: int):
         with database().write_session.begin() as s:
             drafts.submit(s, actor(), draft_id, note)
     except ValidationFailed as exc:
-        flash(tr("草稿暂不能提交:", "The draft cannot be submitted yet: ") + problem_message(exc) + " " + " ".join(exc.errors.values()), "error")
+        flash(_("The draft cannot be submitted yet: ") + problem_message(exc) + " " + " ".join(exc.errors.values()), "error")
         return redirect(url_for("designer.modeler", draft_id=draft_id, change_note=note))
-    flash(tr("已提交审批。", "Submitted for review."), "success")
+    flash(_("Submitted for review."), "success")
     return redirect(url_for("definitions.review", draft_id=draft_id))
 
 
@@ -216,11 +208,11 @@ def test_run(draft_id: int):
         try:
             scenario = json.loads(scenario)
         except json.JSONDecodeError as exc:
-            return jsonify({"error": tr("场景不是有效的 JSON:", "The scenario is not valid JSON: ") + str(exc)}), 422
+            return jsonify({"error": _("The scenario is not valid JSON: ") + str(exc)}), 422
     if scenario is None and body.get("scenario_id"):
         scenario = next((sc for sc in load_scenarios() if sc["id"] == body["scenario_id"]), None)
     if not isinstance(scenario, dict):
-        return jsonify({"error": tr("请选择或粘贴一个场景。", "Choose a scenario or paste one.")}), 422
+        return jsonify({"error": _("Choose a scenario or paste one.")}), 422
     if not scenario.get("process"):
         with database().session() as s:
             scenario["process"] = drafts.get(s, draft_id).process_key

@@ -25,6 +25,8 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -52,7 +54,7 @@ from processes.engine.actors import Actor
 from processes.engine.errors import Conflict, NotWaiting, RuntimeProblem
 from processes.engine.models import AuditEntry, utcnow
 from web.context import database, runtime
-from web.i18n import ui_language
+from web.i18n import money, ui_language
 
 log = logging.getLogger(__name__)
 bp = Blueprint("portal", __name__)
@@ -69,61 +71,58 @@ FORM_FIELD_OF = {"customer.name": "name", "customer.phone": "phone", "customer.e
                  "customer.address": "address", "occurred_at": "occurred_at"}
 # What happens when the customer does not answer in time, by what they are asked for.
 ANSWER_CONSEQUENCES = {
-    "details": ("逾期未补充,投诉将按信息不全结案。", "Without the details the complaint will be closed as incomplete."),
-    "response": ("逾期未答复视为接受。", "Without an answer we take it that you accept."),
-    "mediation": ("逾期未答复将由管理层决定。", "Without an answer our management will decide."),
-    "survey": ("逾期未答复,客服会致电回访。", "Without an answer customer service will call you."),
+    "details": _l("Without the details the complaint will be closed as incomplete."),
+    "response": _l("Without an answer we take it that you accept."),
+    "mediation": _l("Without an answer our management will decide."),
+    "survey": _l("Without an answer customer service will call you."),
 }
 STATUS_WORDS = {
-    "registered": ("我们已收到您的投诉。", "We have received your complaint."),
-    "awaiting_details": ("我们需要您补充一些信息。", "We need a few more details from you."),
-    "acknowledged": ("您的投诉已受理,正在分派给负责的部门。", "Your complaint is accepted and being assigned."),
-    "classified": ("您的投诉已分派给负责的部门。", "Your complaint is with the responsible department."),
-    "investigating": ("负责部门正在调查您反映的问题。", "The responsible department is looking into it."),
-    "reconciling": ("我们正在准备解决方案。", "We are preparing a solution."),
-    "awaiting_approval": ("解决方案正在审批中。", "The solution is being approved."),
-    "awaiting_customer": ("我们已给您答复,正在等待您的意见。", "We have answered and are waiting for your reply."),
-    "escalated": ("您的投诉已升级,由更资深的人员处理。", "Your complaint was escalated to a more senior team."),
-    "follow_up": ("问题已解决,我们稍后会请您评价。", "It is resolved; we will ask for your feedback shortly."),
-    "awaiting_survey": ("请告诉我们您是否满意。", "Please tell us how satisfied you are."),
-    "closed": ("您的投诉已处理完毕并结案。", "Your complaint is resolved and closed."),
-    "closed_incomplete": ("因信息不全,投诉已结案。", "The complaint was closed because details were missing."),
-    "closed_duplicate": ("此投诉与您之前的投诉重复,已合并处理。", "This complaint duplicates an earlier one and is handled there."),
+    "registered": _l("We have received your complaint."),
+    "awaiting_details": _l("We need a few more details from you."),
+    "acknowledged": _l("Your complaint is accepted and being assigned."),
+    "classified": _l("Your complaint is with the responsible department."),
+    "investigating": _l("The responsible department is looking into it."),
+    "reconciling": _l("We are preparing a solution."),
+    "awaiting_approval": _l("The solution is being approved."),
+    "awaiting_customer": _l("We have answered and are waiting for your reply."),
+    "escalated": _l("Your complaint was escalated to a more senior team."),
+    "follow_up": _l("It is resolved; we will ask for your feedback shortly."),
+    "awaiting_survey": _l("Please tell us how satisfied you are."),
+    "closed": _l("Your complaint is resolved and closed."),
+    "closed_incomplete": _l("The complaint was closed because details were missing."),
+    "closed_duplicate": _l("This complaint duplicates an earlier one and is handled there."),
 }
 TEMPLATE_TITLES = {
-    "acknowledgement": ("受理通知", "Acknowledgement"),
-    "request_details": ("请补充信息", "Request for details"),
-    "mediation_proposal": ("调解方案", "Mediation proposal"),
-    "response": ("处理结果", "Our answer"),
-    "survey": ("满意度调查", "Satisfaction survey"),
+    "acknowledgement": _l("Acknowledgement"),
+    "request_details": _l("Request for details"),
+    "mediation_proposal": _l("Mediation proposal"),
+    "response": _l("Our answer"),
+    "survey": _l("Satisfaction survey"),
 }
 MESSAGE_TITLES = {
-    "customer_details": ("您补充的信息", "Details you added"),
-    "customer_response": ("您的答复", "Your reply"),
-    "survey_answer": ("您的评价", "Your feedback"),
+    "customer_details": _l("Details you added"),
+    "customer_response": _l("Your reply"),
+    "survey_answer": _l("Your feedback"),
 }
-DECISIONS = {"accept": ("接受", "Accept"), "reject": ("拒绝", "Reject"), "counter": ("提出我的方案", "Counter-proposal")}
+DECISIONS = {"accept": _l("Accept"), "reject": _l("Reject"), "counter": _l("Counter-proposal")}
 DETAIL_LABELS = {
-    "customer_name": ("姓名", "Name"), "customer_phone": ("联系电话", "Phone"),
-    "customer_email": ("电子邮箱", "E-mail"), "customer_address": ("地址", "Address"),
-    "subject": ("主题", "Subject"), "description": ("问题描述", "What happened"),
-    "remedy_sought": ("您的诉求", "What you would like us to do"), "product": ("产品或服务", "Product or service"),
-    "order_number": ("订单号", "Order number"), "occurred_at": ("发生时间", "When it happened"),
-    "occurred_where": ("发生地点", "Where it happened"),
+    "customer_name": _l("Name"), "customer_phone": _l("Phone number"),
+    "customer_email": _l("E-mail address"), "customer_address": _l("Address"),
+    "subject": _l("Subject"), "description": _l("What happened"),
+    "remedy_sought": _l("What you would like us to do"), "product": _l("Product or service"),
+    "order_number": _l("Order number"), "occurred_at": _l("When it happened"),
+    "occurred_where": _l("Where it happened"),
 }
 
 
-def tr(zh: str, en: str) -> str:
-    return en if ui_language() == "en" else zh
-
-
-def pick(pair: tuple[str, str]) -> str:
-    return tr(*pair)
+def pick(text) -> str:
+    """A catalog string (lazy) as text in the interface language."""
+    return str(text)
 
 
 @bp.context_processor
 def _helpers() -> dict:
-    return {"tr": tr, "pick": pick, "max_files": MAX_FILES, "max_mb": MAX_FILE_BYTES // (1024 * 1024)}
+    return {"pick": pick, "money": money, "max_files": MAX_FILES, "max_mb": MAX_FILE_BYTES // (1024 * 1024)}
 
 
 def _mailer() -> outbound_mail.Mailer:
@@ -153,18 +152,16 @@ def _over_limit(kind: str) -> bool:
 
 
 def _too_many():
-    return render_template("portal/notice.html", title=tr("请稍后再试", "Please try again later"),
-                           message=tr("来自您的网络地址的请求太多了。请稍后再试,或致电客服热线。",
-                                      "Too many requests came from your network address. Please try again "
-                                      "later, or call our customer service.")), 429
+    return render_template("portal/notice.html", title=_("Please try again later"),
+                           message=_("Too many requests came from your network address. Please try again "
+                                     "later, or call our customer service.")), 429
 
 
 @bp.errorhandler(RequestEntityTooLarge)
 def _too_large(_exc):
-    return render_template("portal/notice.html", title=tr("文件太大", "Files too large"),
-                           message=tr(f"附件总大小超过上限,每个文件不超过 {MAX_FILE_BYTES // 1048576} MB。请返回重新选择。",
-                                      f"The files are too large; each may be at most {MAX_FILE_BYTES // 1048576} MB. "
-                                      "Go back and choose smaller ones.")), 413
+    return render_template("portal/notice.html", title=_("Files too large"),
+                           message=_("The files are too large; each may be at most %(mb)s MB. Go back and choose smaller ones.",
+                                     mb=MAX_FILE_BYTES // 1048576)), 413
 
 
 # -- filing a complaint ------------------------------------------------------------------
@@ -181,8 +178,8 @@ def submit():
     values["consent"] = bool(request.form.get("consent"))
     if request.form.get("website"):
         # Only robots fill the hidden field; tell them nothing useful and store nothing.
-        return render_template("portal/notice.html", title=tr("无法提交", "Not submitted"),
-                               message=tr("您的投诉未能提交。", "Your complaint could not be submitted.")), 400
+        return render_template("portal/notice.html", title=_("Not submitted"),
+                               message=_("Your complaint could not be submitted.")), 400
     if _over_limit("submit"):
         return _too_many()
     payload = _payload(values)
@@ -194,7 +191,7 @@ def submit():
         errors["attachments"] = " ".join(problems)
     if errors:
         if uploads:
-            errors.setdefault("attachments", tr("请重新选择附件。", "Please choose the files again."))
+            errors.setdefault("attachments", _("Please choose the files again."))
         return render_template("portal/form.html", values=values, errors=errors), 422
     token = new_token()
     try:
@@ -202,8 +199,7 @@ def submit():
             reference = register(runtime(), payload, PORTAL_ACTOR)
     except RuntimeProblem:
         log.exception("a portal complaint could not be registered")
-        errors = {"__all__": tr("暂时无法提交您的投诉,什么都没有保存。请稍后再试。",
-                                "We could not take your complaint just now; nothing was saved. Please try again shortly.")}
+        errors = {"__all__": _("We could not take your complaint just now; nothing was saved. Please try again shortly.")}
         return render_template("portal/form.html", values=values, errors=errors), 503
     session["portal_submitted"] = {"reference": reference, "token": token}
     return redirect(url_for(".submitted"))
@@ -225,19 +221,19 @@ def _payload(values: dict) -> dict:
 
 
 FIELD_ERRORS = {
-    "name": ("请填写您的姓名(不超过 200 字)。", "Enter your name (at most 200 characters)."),
-    "phone": ("电话号码格式不正确,例如 13800138000。", "Enter a valid phone number, e.g. +86 138 0013 8000."),
-    "email": ("电子邮箱格式不正确。", "Enter a valid e-mail address."),
-    "address": ("地址不超过 500 字。", "The address may be at most 500 characters."),
-    "subject": ("请填写主题(不超过 300 字)。", "Enter a subject (at most 300 characters)."),
-    "description": ("请描述发生了什么(不超过 20000 字)。", "Describe what happened (at most 20,000 characters)."),
-    "remedy_sought": ("请告诉我们您希望如何解决(不超过 5000 字)。", "Tell us what you would like us to do (at most 5,000 characters)."),
-    "product": ("不超过 200 字。", "At most 200 characters."),
-    "order_number": ("不超过 100 字。", "At most 100 characters."),
-    "occurred_at": ("请选择一个日期。", "Choose a date."),
-    "occurred_where": ("不超过 300 字。", "At most 300 characters."),
-    "contact": ("请至少留下电话或电子邮箱,以便我们联系您。", "Leave a phone number or an e-mail address so we can reach you."),
-    "consent": ("请同意我们为处理投诉而使用您的个人信息。", "Please agree that we use your personal data to handle the complaint."),
+    "name": _l("Enter your name (at most 200 characters)."),
+    "phone": _l("Enter a valid phone number, e.g. +86 138 0013 8000."),
+    "email": _l("Enter a valid e-mail address."),
+    "address": _l("The address may be at most 500 characters."),
+    "subject": _l("Enter a subject (at most 300 characters)."),
+    "description": _l("Describe what happened (at most 20,000 characters)."),
+    "remedy_sought": _l("Tell us what you would like us to do (at most 5,000 characters)."),
+    "product": _l("At most 200 characters."),
+    "order_number": _l("At most 100 characters."),
+    "occurred_at": _l("Choose a date."),
+    "occurred_where": _l("At most 300 characters."),
+    "contact": _l("Leave a phone number or an e-mail address so we can reach you."),
+    "consent": _l("Please agree that we use your personal data to handle the complaint."),
 }
 
 
@@ -310,7 +306,7 @@ def _tracking_page(reference: str, token: str) -> dict | None:
         deadline = outbound_mail.resolve_deadline(complaint)
         return {
             "complaint": complaint, "reference": reference, "token": token,
-            "status_text": pick(STATUS_WORDS.get(complaint.status, ("我们正在处理您的投诉。", "We are handling your complaint."))),
+            "status_text": pick(STATUS_WORDS.get(complaint.status, _l("We are handling your complaint."))),
             "closed": complaint.status.startswith("closed"),
             "deadline": deadline, "answer_by": [(d.due_at, pick(ANSWER_CONSEQUENCES[d.kind])) for d in answers_open.deadlines],
             "timeline": _timeline(complaint, notes, answers, inbound),
@@ -320,24 +316,24 @@ def _tracking_page(reference: str, token: str) -> dict | None:
 
 
 def _timeline(complaint: Complaint, notes, answers, inbound) -> list[dict]:
-    items = [{"at": complaint.received_at, "mine": True, "title": tr("您的投诉", "Your complaint"),
+    items = [{"at": complaint.received_at, "mine": True, "title": _("Your complaint"),
               "text": f"{complaint.subject}\n\n{complaint.description}"}]
     for n in notes:
         payload = n.payload or {}
         text = n.body or ""
         if n.template == "acknowledgement":
-            text = tr(f"我们已受理您的投诉,编号 {complaint.reference}。", f"We accepted your complaint, reference {complaint.reference}.")
+            text = _("We accepted your complaint, reference %(reference)s.", reference=complaint.reference)
         elif n.template == "request_details":
-            text = tr("请补充:", "Please add: ") + "、".join(
-                pick(DETAIL_LABELS.get(f, (f, f))) if f != "contact" else tr("电话或邮箱", "phone or e-mail")
+            text = _("Please add: ") + "、".join(
+                pick(DETAIL_LABELS.get(f, f)) if f != "contact" else _("phone or e-mail")
                 for f in payload.get("missing_fields") or [])
         elif n.template == "survey":
-            text = tr("请告诉我们您是否满意。", "Please tell us how satisfied you are.")
+            text = _("Please tell us how satisfied you are.")
         amount = payload.get("proposal_amount") or payload.get("compensation_amount")
         if amount:
-            text += "\n" + tr(f"金额:{amount} 元", f"Amount: CNY {amount}")
+            text += "\n" + _("Amount: %(amount)s", amount=money(amount))
         items.append({"at": n.created_at, "mine": False,
-                      "title": pick(TEMPLATE_TITLES.get(n.template, (n.subject, n.subject))), "text": text})
+                      "title": pick(TEMPLATE_TITLES.get(n.template, n.subject)), "text": text})
     for a in answers:
         name = (a.detail or {}).get("message")
         if name not in MESSAGE_TITLES:
@@ -345,20 +341,20 @@ def _timeline(complaint: Complaint, notes, answers, inbound) -> list[dict]:
         items.append({"at": a.at, "mine": True, "title": pick(MESSAGE_TITLES[name]),
                       "text": _answer_text(name, (a.detail or {}).get("data") or {})})
     for m in inbound:
-        items.append({"at": m.received_at, "mine": True, "title": tr("您的邮件", "Your e-mail"), "text": m.body})
+        items.append({"at": m.received_at, "mine": True, "title": _("Your e-mail"), "text": m.body})
     return sorted(items, key=lambda item: item["at"])
 
 
 def _answer_text(name: str, data: dict) -> str:
     if name == "customer_response":
-        lines = [pick(DECISIONS.get(data.get("customer_decision"), ("", "")))]
+        lines = [pick(DECISIONS.get(data.get("customer_decision"), ""))]
         lines += [str(data[k]) for k in ("counter_proposal", "comment") if data.get(k)]
         return "\n".join(lines)
     if name == "survey_answer":
-        resolved = tr("已解决", "resolved") if data.get("resolved") else tr("未解决", "not resolved")
-        text = tr(f"评分 {data.get('satisfaction_score')}/5,{resolved}", f"Score {data.get('satisfaction_score')}/5, {resolved}")
+        resolved = _("resolved") if data.get("resolved") else _("not resolved")
+        text = _("Score %(score)s/5, %(resolved)s", score=data.get("satisfaction_score"), resolved=resolved)
         return text + (f"\n{data['comment']}" if data.get("comment") else "")
-    return "\n".join(f"{pick(DETAIL_LABELS.get(k, (k, k)))}: {v}" for k, v in data.items())
+    return "\n".join(f"{pick(DETAIL_LABELS.get(k, k))}: {v}" for k, v in data.items())
 
 
 def _open_question(notes) -> dict | None:
@@ -400,11 +396,10 @@ def answer(reference: str, token: str, name: str):
     except NotWaiting:
         return render_template("portal/not_waiting.html", reference=reference, token=token), 409
     except Conflict:  # changed by someone else at the same moment: nothing was recorded
-        errors = {"__all__": tr("您的投诉刚好正在更新,答复没有保存。请再提交一次。",
-                                "Your complaint was being updated at that moment; your answer was not saved. "
-                                "Please send it again.")}
+        errors = {"__all__": _("Your complaint was being updated at that moment; your answer was not saved. "
+                                 "Please send it again.")}
         return render_template("portal/track.html", **page, values=request.form, errors=errors, answering=name), 409
-    flash(tr("谢谢,我们已收到您的答复。", "Thank you, we have received your answer."), "success")
+    flash(_("Thank you, we have received your answer."), "success")
     return redirect(url_for(".track", reference=reference, token=token))
 
 
@@ -439,10 +434,9 @@ def lost_link():
             mailer.queue_link(s, reference, complaint.customer_email, ui_language())
     mailer.deliver_due()
     # The same answer either way, so nobody learns which references and addresses exist.
-    return render_template("portal/notice.html", title=tr("请查收邮件", "Check your e-mail"),
-                           message=tr("如果编号和邮箱与我们的记录一致,我们已把新的查询链接发送到该邮箱。",
-                                      "If the reference and e-mail match our records, we have sent a new link to "
-                                      "that address.")), 200
+    return render_template("portal/notice.html", title=_("Check your e-mail"),
+                           message=_("If the reference and e-mail match our records, we have sent a new link to "
+                                     "that address.")), 200
 
 
 @bp.app_template_filter("portal_time")

@@ -3,7 +3,7 @@
 (function () {
   "use strict";
   window.SPIFF_MODDLE = {
-    name: "SpiffWorkflow",
+    name: "Spiff",  // a label only: the prefix and URI below are what the engine reads
     uri: "http://spiffworkflow.org/bpmn/schema/1.0/core",
     prefix: "spiffworkflow",
     xml: { tagAlias: "lowerCase" },
