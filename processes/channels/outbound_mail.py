@@ -22,9 +22,9 @@ from email.message import EmailMessage
 from email.utils import formataddr, make_msgid, parseaddr
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import event, exists, select, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from processes.channels.portal_models import (
     IntakeExtras,
@@ -198,6 +198,23 @@ class SmtpSettings:
 
 # -- the mailer ------------------------------------------------------------------------
 
+_NEW_CUSTOMER_NOTE = "redress.new_customer_notification"
+
+
+@event.listens_for(Notification, "after_insert")
+def _remember_customer_note(_mapper, _connection, note: Notification) -> None:
+    """Mark the session that wrote a customer notification, so the mailer knows to look."""
+    if note.recipient_type == "customer":
+        session = object_session(note)
+        if session is not None:
+            session.info[_NEW_CUSTOMER_NOTE] = True
+
+
+def _wrote_customer_note(session: Session) -> bool:
+    flagged = session.info.pop(_NEW_CUSTOMER_NOTE, False)
+    return flagged or any(isinstance(obj, Notification) and obj.recipient_type == "customer" for obj in session.new)
+
+
 
 class Mailer:
     """Queues customer notifications as e-mails and sends them after commit, with retries."""
@@ -216,7 +233,8 @@ class Mailer:
         if (extras is not None and extras.reference is None and instance.process_key == PROCESS_KEY
                 and instance.parent_instance_id is None):
             store_extras(session, instance.business_key, extras)
-        queued = self.queue(session, instance.business_key, extras)
+        # Most units of work write no customer notification: then there is nothing to look up.
+        queued = self.queue(session, instance.business_key, extras) if _wrote_customer_note(session) else 0
         if self.smtp is not None and (queued or self._sweep_due()) and self.deliver_due not in uow.after_commit:
             uow.after_commit.append(self.deliver_due)
 
