@@ -34,6 +34,7 @@ from processes.engine.actors import SYSTEM, Actor, may_work
 from processes.engine.database import Database
 from processes.engine.errors import N_, Conflict, Forbidden, NotFound, NotWaiting, ValidationFailed
 from processes.engine.models import HumanTask, ProcessDefinition, ProcessInstance, Timer, utcnow
+from processes.engine.script_limits import DEFAULT_TIME_LIMIT
 from processes.engine.spiff import RedressScriptEngine, create_serializer
 from processes.engine.store import WorkflowStore
 from processes.engine.sync import sync_human_tasks, sync_timers
@@ -81,8 +82,11 @@ class Services:
 
 
 class Runtime:
-    def __init__(self, db: Database, settings: dict | None = None, cache_size: int = 256):
+    def __init__(self, db: Database, settings: dict | None = None, cache_size: int = 256,
+                 script_time_limit: float = DEFAULT_TIME_LIMIT):
         self.db = db
+        # Wall time each script, condition, timer or DMN expression may take (script_limits).
+        self.script_time_limit = script_time_limit
         self.settings = settings if settings is not None else {}
         self.serializer = create_serializer()
         self.store = WorkflowStore(self.serializer)
@@ -149,7 +153,7 @@ class Runtime:
         if definition_id is None:
             raise NotFound(N_("no process %(process_key)s is deployed"), process_key=repr(process_key))
         definition = self.definitions.get(session, definition_id)
-        workflow = TrackedWorkflow(definition.spec, definition.subprocess_specs, script_engine=RedressScriptEngine())
+        workflow = TrackedWorkflow(definition.spec, definition.subprocess_specs, script_engine=self._script_engine())
         start_data = {"settings": dict(self.settings), **data, "business_key": business_key}
         for task in workflow.get_tasks(state=TaskState.READY):
             task.data.update(start_data)
@@ -234,7 +238,10 @@ class Runtime:
     def _load(self, session: Session, instance: ProcessInstance) -> BpmnWorkflow:
         definition = self.definitions.get(session, instance.definition_id)
         return self.store.load(session, instance, definition.spec, definition.subprocess_specs,
-                               RedressScriptEngine())
+                               self._script_engine())
+
+    def _script_engine(self) -> RedressScriptEngine:
+        return RedressScriptEngine(time_limit=self.script_time_limit)
 
     def _checkin(self, instance_id: int, version: int, workflow: BpmnWorkflow) -> None:
         if not is_tracked(workflow):
