@@ -105,7 +105,13 @@ def _int_bits(value: Any) -> int:
     return abs(value).bit_length() if isinstance(value, int) else 0
 
 
+_NUMBERS = (int, float)
+
+
 def guarded_mul(a: Any, b: Any) -> Any:
+    kinds = type(a), type(b)
+    if float in kinds and kinds[0] in _NUMBERS and kinds[1] in _NUMBERS:
+        return a * b  # the common case first: a float result is never big
     if isinstance(a, int) and isinstance(b, (*_SEQUENCES, *_TEXTS)):
         a, b = b, a
     if isinstance(a, (*_SEQUENCES, *_TEXTS)) and isinstance(b, int):
@@ -135,6 +141,8 @@ _PERCENT_FIELD = re.compile(rb"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
 
 def guarded_mod(a: Any, b: Any) -> Any:
     """`'%10000000d' % 1` pads in one bytecode: refuse big and `*` widths in %-formatting."""
+    if type(a) in _NUMBERS:
+        return a % b
     if isinstance(a, _TEXTS) and (b"%" in a if isinstance(a, (bytes, bytearray)) else "%" in a):
         raw = a.encode("utf-8", "surrogatepass") if isinstance(a, str) else bytes(a)
         for match in _PERCENT_FIELD.finditer(raw):
