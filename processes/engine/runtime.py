@@ -58,7 +58,7 @@ InstanceObserver = Callable[[Session, ProcessInstance, dict, "UnitOfWork"], None
 # A timer whose run fails is tried again after 10 s, 20 s, 40 s, 80 s, then parked as failed.
 TIMER_BACKOFF = timedelta(seconds=10)
 TIMER_ATTEMPTS = 5
-TIMER_BATCH = 10  # due timers taken per transaction
+TIMER_BATCH = 5  # due timers taken per transaction
 
 
 class StepFailed(Exception):
