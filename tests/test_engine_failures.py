@@ -108,7 +108,7 @@ def test_the_api_answers_json_and_the_task_page_keeps_what_was_typed(app, client
     page = client.post(f"/tasks/{second.id}", data={"note": "the customer was called at ten"})
     text = page.get_data(as_text=True)
     assert page.status_code == 500 and "<form" in text
-    assert "the customer was called at ten" in text and "it has been reported" in text
+    assert "the customer was called at ten" in text and "提交后流程无法继续，问题已上报" in text  # Chinese first
 
 
 def test_a_failing_timer_backs_off_then_parks_while_the_others_fire(db):
