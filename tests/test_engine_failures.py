@@ -169,3 +169,24 @@ def test_a_failing_message_is_a_process_error(runtime, db, monkeypatch, standin_
     with db.session() as s:
         assert s.get(ProcessInstance, instance_id).status == "error"
     assert _audit(db, "instance_error")[-1].detail["step"] == f"message {awaiting[0]}"
+
+
+def test_deploy_refuses_tasks_whose_form_or_handler_is_missing(runtime, db):
+    from processes.engine.errors import DefinitionError
+    from processes.engine.models import ProcessDefinition
+
+    with pytest.raises(DefinitionError) as caught:
+        runtime.deploy({"promise.bpmn": PROMISE})  # the form ask.json is not among the files
+    assert "task Ask uses form 'ask.json'" in caught.value.message
+    no_handler = PROMISE.replace('<bpmn:sequenceFlow id="F1" sourceRef="Ask" targetRef="Finish"/>', """
+    <bpmn:sequenceFlow id="F1" sourceRef="Ask" targetRef="Call"/>
+    <bpmn:serviceTask id="Call"><bpmn:extensionElements>
+      <spiffworkflow:serviceTaskOperator id="no_such_handler"/></bpmn:extensionElements>
+      <bpmn:incoming>F1</bpmn:incoming><bpmn:outgoing>F9</bpmn:outgoing></bpmn:serviceTask>
+    <bpmn:sequenceFlow id="F9" sourceRef="Call" targetRef="Finish"/>""").replace(
+        '<bpmn:incoming>F1</bpmn:incoming></bpmn:endEvent>', '<bpmn:incoming>F9</bpmn:incoming></bpmn:endEvent>')
+    with pytest.raises(DefinitionError) as caught:
+        runtime.deploy({"promise.bpmn": no_handler, "forms/ask.json": json.dumps(ASK_FORM)})
+    assert "task Call calls handler 'no_such_handler'" in caught.value.message
+    with db.session() as s:
+        assert s.scalars(select(ProcessDefinition)).all() == []  # nothing half-deployed
