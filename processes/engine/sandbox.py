@@ -329,8 +329,8 @@ SAFE_BUILTINS["sum"] = script_limits.guarded_sum
 RESERVED_NAMES = frozenset(GUARDS) | {"__builtins__", "_tick_"}
 
 
-def _limit_error(exc: ScriptLimitExceeded) -> ScriptLimitError:
-    return ScriptLimitError(f"Script stopped: {exc}.")
+def _limit_error(exc: ScriptLimitExceeded, seconds: float) -> ScriptLimitError:
+    return ScriptLimitError(f"Script stopped: {exc}.", exc.kind, seconds)
 
 
 class SandboxEnvironment(BasePythonScriptEngineEnvironment):
@@ -361,7 +361,7 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         except Exception:
             raise
         except ScriptLimitExceeded as exc:
-            raise _limit_error(exc) from None
+            raise _limit_error(exc, self.time_limit) from None
         except BaseException as exc:  # noqa: BLE001 - never let a script stop the process
             raise ScriptError(f"the expression raised {type(exc).__name__}, which scripts may not raise") from None
 
@@ -381,7 +381,7 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         except Exception:
             raise
         except ScriptLimitExceeded as exc:
-            raise _limit_error(exc) from None
+            raise _limit_error(exc, self.time_limit) from None
         except BaseException as exc:  # noqa: BLE001 - never let a script stop the process
             raise ScriptError(f"the script raised {type(exc).__name__}, which scripts may not raise") from None
         finally:

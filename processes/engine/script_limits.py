@@ -39,11 +39,30 @@ _TEXTS = (str, bytes, bytearray)
 
 
 class ScriptLimitExceeded(BaseException):
-    """Raised inside a script when it passes a limit."""
+    """Raised inside a script when it passes a limit; `kind` is "time", "size" or "memory"."""
+
+    def __init__(self, message: str, kind: str = "size"):
+        super().__init__(message)
+        self.kind = kind
 
 
 class ScriptLimitError(Exception):
     """A script or expression passed its time or size limit; the task fails with this."""
+
+    def __init__(self, message: str, kind: str = "size", seconds: float | None = None):
+        super().__init__(message)
+        self.kind, self.seconds = kind, seconds
+
+
+def limit_error_in(exc: BaseException | None) -> ScriptLimitError | None:
+    """The ScriptLimitError behind an engine error (SpiffWorkflow wraps what scripts raise)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, ScriptLimitError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def _too_big(what: str, limit: int) -> ScriptLimitExceeded:
@@ -81,7 +100,7 @@ class Budget:
     def tick(self) -> bool:
         now = time.monotonic()
         if now > self.deadline:
-            raise ScriptLimitExceeded(f"the script ran longer than its limit of {self.limit:g} s")
+            raise ScriptLimitExceeded(f"the script ran longer than its limit of {self.limit:g} s", "time")
         if now > self.next_look:
             self._look_at_memory(now)
         return True  # usable as a comprehension's condition
@@ -95,7 +114,7 @@ class Budget:
             self.resident = resident  # the baseline, taken once the script has run a while
         elif resident - self.resident > MAX_GROWTH:
             raise ScriptLimitExceeded(
-                f"the script used more than {MAX_GROWTH // (1024 * 1024)} MB of memory")
+                f"the script used more than {MAX_GROWTH // (1024 * 1024)} MB of memory", "memory")
 
 
 # --- size guards: the compiled code calls these instead of the operators ----------------
