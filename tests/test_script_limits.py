@@ -53,16 +53,16 @@ def env():
 def _answers_meanwhile(work) -> float:
     """Run `work` in a thread; the slowest of a few small evaluations made meanwhile, in seconds."""
     other = SandboxEnvironment(HELPERS, time_limit=LIMIT)
-    thread = threading.Thread(target=work)
+    thread = threading.Thread(target=work, daemon=True)  # a runaway must not keep pytest alive
     thread.start()
-    slowest = 0.0
+    slowest, give_up = 0.0, time.monotonic() + LIMIT + 5
     time.sleep(0.05)
-    while thread.is_alive():
+    while thread.is_alive() and time.monotonic() < give_up:
         began = time.perf_counter()
         assert other.evaluate("a + 1", {"a": 1}) == 2
         slowest = max(slowest, time.perf_counter() - began)
         time.sleep(0.02)
-    thread.join()
+    assert not thread.is_alive(), "the script is still running past its limit"
     return slowest
 
 
