@@ -27,7 +27,7 @@ def build_runtime(settings: Settings | None = None, *, db: Database | None = Non
     settings = settings or Settings.from_environ()
     db = db or Database(settings.database_url)
     runtime = Runtime(db, settings=process_settings if process_settings is not None else default_settings(),
-                      cache_size=cache_size)
+                      cache_size=cache_size, script_time_limit=settings.script_time_limit)
     registration.install(runtime)
     if mail:
         public = settings.public_url

@@ -31,6 +31,7 @@ class Settings:
     sla_profile: str | None = None
     sla_country: str | None = None
     sla_config: str | None = None
+    script_time_limit: float = 2.0  # seconds per script or expression
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -55,7 +56,17 @@ class Settings:
             sla_profile=get("SLA_PROFILE"),
             sla_country=get("SLA_COUNTRY"),
             sla_config=get("SLA_CONFIG"),
+            script_time_limit=_seconds(get("SCRIPT_TIME_LIMIT"), cls.script_time_limit),
         )
+
+
+def _seconds(configured: str | None, default: float) -> float:
+    """A positive number of seconds; anything else keeps the default (a typo must not lift the limit)."""
+    try:
+        value = float(configured) if configured else default
+    except ValueError:
+        return default
+    return value if 0 < value < 3600 else default
 
 
 def _trusted_hosts(configured: str | None) -> tuple[str, ...] | None:

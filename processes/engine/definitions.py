@@ -75,6 +75,10 @@ def deploy(session: Session, serializer, files: dict[str, str], actor: str, note
             spec, subprocess_specs = parse_definition(raw, process_id, parser)
         except (UnsafeXmlError, ValidationException) as exc:
             raise DefinitionError(N_("Process %(process_id)s cannot be read: %(reason)s"), process_id=process_id, reason=str(exc)) from exc
+        problems = missing_references(files, [spec, *subprocess_specs.values()])
+        if problems:
+            raise DefinitionError(N_("Process %(process_id)s cannot be deployed: %(reason)s"),
+                                  process_id=process_id, reason="; ".join(problems))
         registry = serializer.registry
         version = (session.scalar(
             select(func.max(ProcessDefinition.version)).where(ProcessDefinition.process_key == process_id)
@@ -89,6 +93,26 @@ def deploy(session: Session, serializer, files: dict[str, str], actor: str, note
         session.flush()
         deployed.append(definition)
     return deployed
+
+
+def missing_references(files: dict[str, str], specs) -> list[str]:
+    """Forms and service-task handlers the tasks name but that do not exist: deployed anyway,
+    their tasks could never be shown or run (a KeyError at the first person or step)."""
+    from processes.engine.handlers import handler_names
+
+    known_handlers = set(handler_names())
+    problems = []
+    for process in specs:
+        for task_spec in process.task_specs.values():
+            properties = (getattr(task_spec, "extensions", None) or {}).get("properties") or {}
+            form = properties.get("formJsonSchemaFilename")
+            if form and form not in files and f"forms/{form}" not in files:
+                problems.append(f"task {task_spec.bpmn_id or task_spec.name} uses form {form!r}, which is not among the files")
+            operation = getattr(task_spec, "operation_name", None)
+            if operation and operation not in known_handlers:
+                problems.append(f"task {task_spec.bpmn_id or task_spec.name} calls handler {operation!r}, "
+                                "which is not registered")
+    return sorted(set(problems))
 
 
 def latest_id(session: Session, process_key: str) -> int | None:

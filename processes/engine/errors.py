@@ -55,3 +55,14 @@ class DefinitionError(RuntimeProblem):
     """The process files could not be deployed."""
 
     status = 422
+
+
+class ProcessFailed(RuntimeProblem):
+    """The engine failed at a step: the instance is marked failed there, the failure is audited
+    and logged, and what the person did is rolled back (they may keep their input and retry)."""
+
+    status = 500
+
+
+PROCESS_FAILED_AFTER_INPUT = N_("The process could not continue after your input; it has been reported.")
+PROCESS_FAILED_TO_START = N_("The process could not be started; it has been reported. Nothing was saved.")

@@ -196,9 +196,12 @@ class Timer(Base):
     task_id: Mapped[str] = mapped_column(String(36))
     bpmn_id: Mapped[str] = mapped_column(String(200))
     due_at: Mapped[datetime] = mapped_column(TZDateTime())
-    # waiting, fired, cancelled
+    # waiting, fired, cancelled, failed (its runs failed too often: parked until a retry)
     status: Mapped[str] = mapped_column(String(20), default="waiting")
     fired_at: Mapped[datetime | None] = mapped_column(TZDateTime())
+    # Failed runs so far; each pushes the next one further out (runtime.TIMER_BACKOFF).
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class AuditEntry(Base):

@@ -20,11 +20,10 @@ from uuid import UUID
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition as AnyMessageDefinition
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.task import TaskState
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -32,8 +31,20 @@ from sqlalchemy.orm.exc import StaleDataError
 from processes.engine import audit, definitions, forms
 from processes.engine.actors import SYSTEM, Actor, may_work
 from processes.engine.database import Database
-from processes.engine.errors import N_, Conflict, Forbidden, NotFound, NotWaiting, ValidationFailed
+from processes.engine.errors import (
+    N_,
+    PROCESS_FAILED_AFTER_INPUT,
+    PROCESS_FAILED_TO_START,
+    Conflict,
+    Forbidden,
+    NotFound,
+    NotWaiting,
+    ProcessFailed,
+    RuntimeProblem,
+    ValidationFailed,
+)
 from processes.engine.models import HumanTask, ProcessDefinition, ProcessInstance, Timer, utcnow
+from processes.engine.script_limits import DEFAULT_TIME_LIMIT
 from processes.engine.spiff import RedressScriptEngine, create_serializer
 from processes.engine.store import WorkflowStore
 from processes.engine.sync import sync_human_tasks, sync_timers
@@ -43,6 +54,47 @@ log = logging.getLogger(__name__)
 
 # Called after every unit of work on an instance: (session, instance, facts, uow).
 InstanceObserver = Callable[[Session, ProcessInstance, dict, "UnitOfWork"], None]
+
+# A timer whose run fails is tried again after 10 s, 20 s, 40 s, 80 s, then parked as failed.
+TIMER_BACKOFF = timedelta(seconds=10)
+TIMER_ATTEMPTS = 5
+TIMER_BATCH = 5  # due timers taken per transaction
+
+
+class StepFailed(Exception):
+    """The engine raised at a step (completing a task, taking a message, firing a timer,
+    starting): the unit of work is rolled back and the failure recorded on the instance."""
+
+    def __init__(self, instance: ProcessInstance | None, step: str, cause: BaseException,
+                 task_id: str | None = None, bpmn_id: str | None = None):
+        self.instance_id = instance.id if instance is not None else None
+        self.business_key = instance.business_key if instance is not None else None
+        self.step, self.cause, self.task_id, self.bpmn_id = step, cause, task_id, bpmn_id
+        text = f"{step}: {type(cause).__name__}: {str(cause).strip()}"
+        for attribute in ("data_output", "data_input"):  # SpiffWorkflow's data errors name the variable here
+            variable = getattr(cause, attribute, None)
+            if variable is not None:
+                text += f" ({attribute.replace('_', ' ')} {getattr(variable, 'bpmn_id', variable)!r})"
+        self.text = text[:2000]
+        super().__init__(self.text)
+
+
+@contextmanager
+def _step(instance: ProcessInstance | None, step: str, task_id: str | None = None,
+          bpmn_id: str | None = None) -> Iterator[None]:
+    """Turn whatever the engine raises here into a StepFailed; the runtime's own problems
+    (a conflict, a validation) and database errors keep their meaning."""
+    try:
+        yield
+    except StatementError as exc:
+        if isinstance(exc, DBAPIError):
+            raise
+        # The statement never reached the database: a value it cannot take (a set in the data).
+        raise StepFailed(instance, step, exc.orig or exc, task_id, bpmn_id) from exc
+    except (SQLAlchemyError, RuntimeProblem, StepFailed):
+        raise
+    except Exception as exc:
+        raise StepFailed(instance, step, exc, task_id, bpmn_id) from exc
 
 
 @dataclass
@@ -81,8 +133,11 @@ class Services:
 
 
 class Runtime:
-    def __init__(self, db: Database, settings: dict | None = None, cache_size: int = 256):
+    def __init__(self, db: Database, settings: dict | None = None, cache_size: int = 256,
+                 script_time_limit: float = DEFAULT_TIME_LIMIT):
         self.db = db
+        # Wall time each script, condition, timer or DMN expression may take (script_limits).
+        self.script_time_limit = script_time_limit
         self.settings = settings if settings is not None else {}
         self.serializer = create_serializer()
         self.store = WorkflowStore(self.serializer)
@@ -138,8 +193,17 @@ class Runtime:
     def start(self, process_key: str, business_key: str, data: dict | None = None,
               actor: Actor = SYSTEM, before_start: Callable[[Session, ProcessInstance], None] | None = None) -> int:
         """Start an instance of the latest version; returns its id."""
-        with self.unit_of_work(actor) as uow:
-            return self._start(uow, process_key, business_key, data or {}, before_start=before_start)
+        try:
+            with self.unit_of_work(actor) as uow:
+                return self._start(uow, process_key, business_key, data or {}, before_start=before_start)
+        except StepFailed as failed:
+            # Nothing was stored, so there is no instance to mark: the audit and the log keep it.
+            log.error("starting %s for %s failed: %s", process_key, business_key, failed.text,
+                      exc_info=failed.cause)
+            with self.unit_of_work(actor) as uow:
+                audit.append(uow.session, actor.username, "instance_start_failed", business_key=business_key,
+                             detail={"process_key": process_key, "error": failed.text})
+            raise ProcessFailed(PROCESS_FAILED_TO_START) from failed.cause
 
     def _start(self, uow: UnitOfWork, process_key: str, business_key: str, data: dict,
                parent_instance_id: int | None = None, before_start=None) -> int:
@@ -149,7 +213,7 @@ class Runtime:
         if definition_id is None:
             raise NotFound(N_("no process %(process_key)s is deployed"), process_key=repr(process_key))
         definition = self.definitions.get(session, definition_id)
-        workflow = TrackedWorkflow(definition.spec, definition.subprocess_specs, script_engine=RedressScriptEngine())
+        workflow = TrackedWorkflow(definition.spec, definition.subprocess_specs, script_engine=self._script_engine())
         start_data = {"settings": dict(self.settings), **data, "business_key": business_key}
         for task in workflow.get_tasks(state=TaskState.READY):
             task.data.update(start_data)
@@ -162,7 +226,8 @@ class Runtime:
             before_start(session, instance)
         audit.append(session, uow.actor.username, "instance_started", business_key=business_key,
                      instance_id=instance.id, detail={"process_key": process_key, "version": definition.version})
-        self._run(uow, instance, workflow)
+        with _step(instance, "start"):
+            self._run(uow, instance, workflow)
         return instance.id
 
     def _run(self, uow: UnitOfWork, instance: ProcessInstance, workflow: BpmnWorkflow,
@@ -234,7 +299,10 @@ class Runtime:
     def _load(self, session: Session, instance: ProcessInstance) -> BpmnWorkflow:
         definition = self.definitions.get(session, instance.definition_id)
         return self.store.load(session, instance, definition.spec, definition.subprocess_specs,
-                               RedressScriptEngine())
+                               self._script_engine())
+
+    def _script_engine(self) -> RedressScriptEngine:
+        return RedressScriptEngine(time_limit=self.script_time_limit)
 
     def _checkin(self, instance_id: int, version: int, workflow: BpmnWorkflow) -> None:
         if not is_tracked(workflow):
@@ -354,7 +422,18 @@ class Runtime:
             row.draft = data
 
     def complete(self, task_id: str, actor: Actor, data: dict, locale: str = "en") -> list[HumanTask]:
-        """Validate, check the actor, complete the task and run on; returns the instance's open tasks."""
+        """Validate, check the actor, complete the task and run on; returns the instance's open tasks.
+
+        When the engine fails on the way, nothing of the completion is kept: the instance is
+        marked failed at the task (retryable), the input is kept as the task's draft, and
+        ProcessFailed tells the person."""
+        try:
+            return self._complete(task_id, actor, data, locale)
+        except StepFailed as failed:
+            self._record_failure(failed, actor, draft=(task_id, data))
+            raise ProcessFailed(PROCESS_FAILED_AFTER_INPUT) from failed.cause
+
+    def _complete(self, task_id: str, actor: Actor, data: dict, locale: str) -> list[HumanTask]:
         with self.unit_of_work(actor) as uow:
             session = uow.session
             row, instance = self._open_task(session, task_id)
@@ -366,16 +445,17 @@ class Runtime:
             errors = forms.validate(schema, cleaned, locale)
             if errors:
                 raise ValidationFailed(errors)
-            workflow = self._workflow(session, instance)
-            task = workflow.get_task_from_id(UUID(task_id))
-            if task is None or task.state != TaskState.READY:
-                raise Conflict(N_("This task is no longer waiting to be done."))
-            task.data.update(cleaned)
-            task.run()
-            audit.append(session, actor.username, "task_completed", business_key=row.business_key,
-                         instance_id=instance.id,
-                         detail={"task": row.bpmn_id, "task_id": row.id, "name": row.name, "data": cleaned})
-            self._run(uow, instance, workflow, completed_by=actor.username)
+            with _step(instance, "complete", row.id, row.bpmn_id):
+                workflow = self._workflow(session, instance)
+                task = workflow.get_task_from_id(UUID(task_id))
+                if task is None or task.state != TaskState.READY:
+                    raise Conflict(N_("This task is no longer waiting to be done."))
+                task.data.update(cleaned)
+                task.run()
+                audit.append(session, actor.username, "task_completed", business_key=row.business_key,
+                             instance_id=instance.id,
+                             detail={"task": row.bpmn_id, "task_id": row.id, "name": row.name, "data": cleaned})
+                self._run(uow, instance, workflow, completed_by=actor.username)
             return list(session.scalars(_OPEN_TASKS_OF_INSTANCE, {"the_id": instance.id}))
 
     # -- messages -----------------------------------------------------------------
@@ -384,6 +464,13 @@ class Runtime:
                   actor: Actor = SYSTEM) -> int:
         """Deliver a message to the instance of `business_key` waiting for it; returns the instance id."""
         _refuse_non_finite(payload or {})
+        try:
+            return self._correlate(business_key, message, payload, actor)
+        except StepFailed as failed:
+            self._record_failure(failed, actor)
+            raise ProcessFailed(PROCESS_FAILED_AFTER_INPUT) from failed.cause
+
+    def _correlate(self, business_key: str, message: str, payload: dict | None, actor: Actor) -> int:
         with self.unit_of_work(actor) as uow:
             session = uow.session
             candidates = session.scalars(_RUNNING_INSTANCES_OF, {"key": business_key}).all()
@@ -391,50 +478,75 @@ class Runtime:
                 instance = self._lock_instance(session, instance_id)
                 if message not in (instance.awaiting or []):
                     continue
-                workflow = self._workflow(session, instance)
-                event = BpmnEvent(MessageEventDefinition(message), payload or {})
-                try:
+                with _step(instance, f"message {message}"):
+                    workflow = self._workflow(session, instance)
+                    event = BpmnEvent(MessageEventDefinition(message), payload or {})
                     workflow.send_event(event)
-                except WorkflowException:
-                    continue
-                audit.append(session, actor.username, "message_received", business_key=business_key,
-                             instance_id=instance.id, detail={"message": message, "data": payload or {}})
-                self._run(uow, instance, workflow, completed_by=actor.username)
+                    audit.append(session, actor.username, "message_received", business_key=business_key,
+                                 instance_id=instance.id, detail={"message": message, "data": payload or {}})
+                    self._run(uow, instance, workflow, completed_by=actor.username)
                 return instance.id
             raise NotWaiting(N_("Complaint %(business_key)s is not waiting for %(message)s now."), business_key=business_key, message=repr(message))
 
     # -- timers -------------------------------------------------------------------
 
-    def fire_due_timers(self, now: datetime | None = None, limit: int = 100) -> int:
-        """Fire timers that are due, one instance per transaction; returns how many fired."""
+    def fire_due_timers(self, now: datetime | None = None, limit: int = 100, batch: int = TIMER_BATCH) -> int:
+        """Fire timers that are due, a batch of instances per transaction; returns how many fired.
+
+        A timer whose run fails is put back with a growing delay (then parked as failed) and
+        the others go on."""
         fired = 0
         due = self.next_timer_due()
         if due is None or due > (now or utcnow()):
             return 0  # nothing due: no write transaction, no lock
-        for _ in range(limit):
-            result = self._fire_one(now or utcnow())
+        taken = 0
+        while taken < limit:
+            result = self._fire_batch(now or utcnow(), min(batch, limit - taken))
             if result is None:
                 break
-            fired += result
+            taken += result[0]
+            fired += result[1]
         return fired
 
-    def _fire_one(self, now: datetime) -> int | None:
+    def _fire_batch(self, now: datetime, size: int) -> tuple[int, int] | None:
+        """(timers taken, timers fired) of one transaction, or None when nothing is due."""
         with self.unit_of_work(SYSTEM) as uow:
             session = uow.session
-            # Several workers may run on PostgreSQL: each takes a timer nobody else holds.
-            query = _NEXT_DUE_TIMER if self.db.is_sqlite else _NEXT_DUE_TIMER_NOBODY_HOLDS
-            timer = session.scalars(query, {"now": now}).first()
-            if timer is None:
+            # Several workers may run on PostgreSQL: each takes timers nobody else holds.
+            query = _DUE_TIMERS if self.db.is_sqlite else _DUE_TIMERS_NOBODY_HOLDS
+            timers = session.scalars(query, {"now": now, "size": size}).all()
+            if not timers:
                 return None
+            fired, seen = 0, set()
+            for timer in timers:
+                if timer.instance_id in seen:
+                    continue  # that instance's run already fired whatever of it was due
+                seen.add(timer.instance_id)
+                fired += self._fire_in(uow, timer, now)
+            return len(timers), fired
+
+    def _fire_in(self, uow: UnitOfWork, timer: Timer, now: datetime) -> int:
+        """Run the timer's instance in a savepoint of the batch: a failure undoes this instance only."""
+        session = uow.session
+        timer_id, marks = timer.id, (len(uow.checkins), len(uow.after_commit))
+        savepoint = session.begin_nested()
+        try:
             instance = self._lock_instance(session, timer.instance_id)
-            workflow = self._workflow(session, instance)
-            self._run(uow, instance, workflow, settle=True)
-            session.refresh(timer)
-            if timer.status == "waiting":
-                # The engine did not consider it due yet (clocks differ by a hair); look again shortly.
-                timer.due_at = max(timer.due_at, now) + timedelta(seconds=1)
-                return 0
-            return 1
+            with _step(instance, f"timer {timer.bpmn_id}", timer.task_id, timer.bpmn_id):
+                workflow = self._workflow(session, instance)
+                self._run(uow, instance, workflow, settle=True)
+            savepoint.commit()
+        except StepFailed as failed:
+            savepoint.rollback()
+            del uow.checkins[marks[0]:], uow.after_commit[marks[1]:]
+            self._note_failure(uow.session, uow.actor, failed, timer_id=timer_id, now=now)
+            return 0
+        session.refresh(timer)
+        if timer.status == "waiting":
+            # The engine did not consider it due yet (clocks differ by a hair); look again shortly.
+            timer.due_at = max(timer.due_at, now) + timedelta(seconds=1)
+            return 0
+        return 1
 
     def next_timer_due(self) -> datetime | None:
         with self.db.session() as session:
@@ -473,6 +585,17 @@ class Runtime:
             instance = self._lock_instance(uow.session, instance_id)
             workflow = self._workflow(uow.session, instance)
             failed = _error_tasks(workflow)
+            if not failed and instance.status == "error":
+                # The failed step was rolled back (a completion, a message, a timer run): put
+                # parked timers back and run on from where the instance stood.
+                revived = uow.session.execute(_REVIVE_TIMERS, {"instance": instance.id, "now": utcnow()}).rowcount
+                audit.append(uow.session, actor.username, "instance_retried", business_key=instance.business_key,
+                             instance_id=instance.id, detail={"tasks": [], "timers": revived,
+                                                              "error": instance.error})
+                instance.status, instance.error, instance.error_task_id = "running", None, None
+                with _step(instance, "retry"):
+                    self._run(uow, instance, workflow)
+                return instance.status
             if not failed:
                 raise Conflict(N_("This instance has no failed step to retry."))
             for task in failed:
@@ -483,6 +606,37 @@ class Runtime:
                          instance_id=instance.id, detail={"tasks": [t.task_spec.bpmn_id for t in failed]})
             self._run(uow, instance, workflow)
             return instance.status
+
+    def _record_failure(self, failed: StepFailed, actor: Actor, draft: tuple[str, dict] | None = None) -> None:
+        """After the failed unit of work rolled back: mark the instance, audit, keep the input."""
+        with self.unit_of_work(actor) as uow:
+            self._note_failure(uow.session, actor, failed)
+            if draft is not None:
+                uow.session.execute(_KEEP_DRAFT, {"the_id": draft[0], "draft": draft[1]})
+
+    def _note_failure(self, session: Session, actor: Actor, failed: StepFailed, timer_id: int | None = None,
+                      now: datetime | None = None) -> None:
+        log.error("instance %s (%s) failed at %s", failed.instance_id, failed.business_key, failed.text,
+                  exc_info=failed.cause)
+        detail: dict[str, Any] = {"error": failed.text, "task": failed.bpmn_id, "step": failed.step}
+        if timer_id is not None:
+            timer = session.get(Timer, timer_id, populate_existing=True)
+            timer.attempts += 1
+            timer.last_error = failed.text
+            detail["attempts"] = timer.attempts
+            if timer.attempts >= TIMER_ATTEMPTS:
+                timer.status = "failed"  # parked: the worker stops trying until someone retries
+                detail["parked"] = True
+            else:
+                timer.due_at = (now or utcnow()) + TIMER_BACKOFF * 2 ** (timer.attempts - 1)
+        if failed.instance_id is None:
+            return
+        instance = self._lock_instance(session, failed.instance_id)
+        instance.status, instance.error, instance.error_task_id = "error", failed.text, failed.task_id
+        instance.updated_at = utcnow()
+        audit.append(session, actor.username, "instance_error", business_key=instance.business_key,
+                     instance_id=instance.id, detail=detail)
+        _write_instance(session, instance)
 
     # -- reading ------------------------------------------------------------------
 
@@ -538,9 +692,16 @@ _RUNNING_INSTANCES_OF = (select(ProcessInstance.id)
                          .where(ProcessInstance.business_key == bindparam("key"),
                                 ProcessInstance.status.in_(("running", "error")))
                          .order_by(ProcessInstance.id))
-_NEXT_DUE_TIMER = (select(Timer).where(Timer.status == "waiting", Timer.due_at <= bindparam("now"))
-                   .order_by(Timer.due_at).limit(1))
-_NEXT_DUE_TIMER_NOBODY_HOLDS = _NEXT_DUE_TIMER.with_for_update(skip_locked=True)
+_DUE_TIMERS = (select(Timer).where(Timer.status == "waiting", Timer.due_at <= bindparam("now"))
+               .order_by(Timer.due_at).limit(bindparam("size")))
+_DUE_TIMERS_NOBODY_HOLDS = _DUE_TIMERS.with_for_update(skip_locked=True)
+_REVIVE_TIMERS = (update(Timer.__table__)
+                  .where(Timer.__table__.c.instance_id == bindparam("instance"),
+                         Timer.__table__.c.status.in_(("waiting", "failed")), Timer.__table__.c.attempts > 0)
+                  .values(status="waiting", attempts=0, due_at=bindparam("now")))
+_KEEP_DRAFT = (update(HumanTask.__table__).where(HumanTask.__table__.c.id == bindparam("the_id"),
+                                                  HumanTask.__table__.c.status == "open")
+               .values(draft=bindparam("draft")))
 _NEXT_DUE_AT = select(Timer.due_at).where(Timer.status == "waiting").order_by(Timer.due_at).limit(1)
 
 

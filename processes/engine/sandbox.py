@@ -36,6 +36,9 @@ from RestrictedPython.Guards import raise_ as _MISSING  # sentinel: safer_getatt
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
+from processes.engine import script_limits
+from processes.engine.script_limits import DEFAULT_TIME_LIMIT, Budget, ScriptLimitError, ScriptLimitExceeded
+
 # SpiffWorkflow's script engine looks for this file name in tracebacks to report
 # the failing line of a script, so compiled code must use it.
 SCRIPT_FILENAME = "<string>"
@@ -74,9 +77,72 @@ FORBIDDEN_CALLS = {
 }
 
 
+def _guard_call(name: str, like: ast.AST, *args: ast.expr) -> ast.Call:
+    call = ast.Call(func=ast.Name(id=name, ctx=ast.Load()), args=list(args), keywords=[])
+    for node in ast.walk(call):  # new nodes take the position of the code they guard
+        if "lineno" in node._attributes and not hasattr(node, "lineno"):
+            ast.copy_location(node, like)
+    return call
+
+
+# Operators that can build something huge in one bytecode go through a size guard.
+_GUARDED_OPERATORS = {ast.Mult: "_mul_", ast.Pow: "_pow_", ast.LShift: "_lshift_", ast.Mod: "_mod_"}
+
+
 class _SandboxPolicy(RestrictingNodeTransformer):
     """RestrictedPython's policy (no `_` names, no exec/eval, attribute access
-    through guards) plus: no imports, no classes, no calls to forbidden builtins."""
+    through guards) plus: no imports, no classes, no calls to forbidden builtins, no bare
+    `except:`; and the hooks of `script_limits`: every loop round, comprehension step and
+    function call ticks the deadline, and size-sensitive operators go through guards."""
+
+    def _tick(self, like: ast.AST) -> ast.Call:
+        return _guard_call("_tick_", like)
+
+    def visit_For(self, node):
+        node = super().visit_For(node)
+        node.body.insert(0, ast.copy_location(ast.Expr(self._tick(node)), node))
+        return node
+
+    def visit_While(self, node):
+        node = super().visit_While(node)
+        node.body.insert(0, ast.copy_location(ast.Expr(self._tick(node)), node))
+        return node
+
+    def visit_comprehension(self, node):
+        node = super().visit_comprehension(node)
+        node.ifs.insert(0, self._tick(node.iter))  # _tick_() is True
+        return node
+
+    def visit_FunctionDef(self, node):
+        node = super().visit_FunctionDef(node)
+        node.body.insert(0, ast.copy_location(ast.Expr(self._tick(node)), node))
+        return node
+
+    def visit_Lambda(self, node):
+        node = super().visit_Lambda(node)
+        node.body = ast.copy_location(ast.BoolOp(op=ast.And(), values=[self._tick(node), node.body]), node)
+        return node
+
+    def visit_BinOp(self, node):
+        node = super().visit_BinOp(node)
+        guard = _GUARDED_OPERATORS.get(type(node.op))
+        if guard is None:
+            return node
+        return ast.copy_location(_guard_call(guard, node, node.left, node.right), node)
+
+    def visit_FormattedValue(self, node):
+        node = super().visit_FormattedValue(node)
+        if node.format_spec is None:
+            return node
+        value = _guard_call("_format_", node, node.value, node.format_spec,
+                            ast.copy_location(ast.Constant(node.conversion), node))
+        return ast.copy_location(ast.FormattedValue(value=value, conversion=-1, format_spec=None), node)
+
+    def visit_ExceptHandler(self, node):
+        if node.type is None:
+            self.error(node, "a bare 'except:' is not allowed in scripts; name the exception, "
+                             "for example 'except ValueError:'.")
+        return super().visit_ExceptHandler(node)
 
     def visit_Import(self, node):
         self.error(node, "import statements are not allowed in scripts; use the helper functions instead.")
@@ -159,12 +225,14 @@ def _guarded_getattr(obj: Any, name: str, *default: Any) -> Any:
         # safer_getattr also refuses str.format/format_map and string.Formatter;
         # its default of None would hide missing attributes, so pass default only if given.
         if default:
-            return safer_getattr(obj, name, default[0])
-        return safer_getattr(obj, name, _MISSING)
+            found = safer_getattr(obj, name, default[0])
+        else:
+            found = safer_getattr(obj, name, _MISSING)
     except NotImplementedError as err:
         raise ForbiddenScriptError(
             f"{err} in scripts; build strings with f-strings or '+' instead."
         ) from None
+    return script_limits.guard_text_method(obj, name, found)
 
 
 _INPLACE_OPERATORS = {
@@ -186,6 +254,9 @@ _INPLACE_OPERATORS = {
 
 def _inplacevar(op: str, target: Any, value: Any) -> Any:
     """`x += 1` is compiled to `x = _inplacevar_('+=', x, 1)`."""
+    guarded = script_limits.guarded_inplace(op, target, value)
+    if guarded is not None:
+        return guarded
     try:
         return _INPLACE_OPERATORS[op](target, value)
     except KeyError:
@@ -231,6 +302,11 @@ GUARDS: dict[str, Any] = {
     "_inplacevar_": _inplacevar,
     "_apply_": _apply,
     "_print_": PrintCollector,  # print() is accepted; its output is discarded
+    "_mul_": script_limits.guarded_mul,
+    "_pow_": script_limits.guarded_pow,
+    "_lshift_": script_limits.guarded_lshift,
+    "_mod_": script_limits.guarded_mod,
+    "_format_": script_limits.guarded_format,
 }
 
 # RestrictedPython's safe builtins minus class building and attribute writes, plus
@@ -246,8 +322,15 @@ _CONTAINER_BUILTINS = (
 SAFE_BUILTINS.update({name: getattr(builtins, name) for name in _CONTAINER_BUILTINS.split()})
 SAFE_BUILTINS["getattr"] = _guarded_getattr
 SAFE_BUILTINS["__import__"] = _implicit_import
+SAFE_BUILTINS["range"] = script_limits.guarded_range
+SAFE_BUILTINS["pow"] = script_limits.guarded_pow
+SAFE_BUILTINS["sum"] = script_limits.guarded_sum
 
-RESERVED_NAMES = frozenset(GUARDS) | {"__builtins__"}
+RESERVED_NAMES = frozenset(GUARDS) | {"__builtins__", "_tick_"}
+
+
+def _limit_error(exc: ScriptLimitExceeded, seconds: float) -> ScriptLimitError:
+    return ScriptLimitError(f"Script stopped: {exc}.", exc.kind, seconds)
 
 
 class SandboxEnvironment(BasePythonScriptEngineEnvironment):
@@ -256,8 +339,13 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
 
     `environment_globals` are the helper functions (normally
     `processes.engine.script_helpers.HELPERS`); the dict is kept by reference so helpers
-    registered later are visible too.
+    registered later are visible too. `time_limit` is the wall time, in seconds, that each
+    script or expression may take (`script_limits`).
     """
+
+    def __init__(self, environment_globals=None, time_limit: float = DEFAULT_TIME_LIMIT):
+        super().__init__(environment_globals)
+        self.time_limit = time_limit
 
     def evaluate(self, expression, context, external_context=None):
         code = _compiled(expression, "eval")
@@ -266,11 +354,14 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         namespace.update(external_context or {})
         namespace.update(context)
         namespace.update(GUARDS)
+        namespace["_tick_"] = Budget(self.time_limit).tick
         namespace["__builtins__"] = SAFE_BUILTINS
         try:
             return eval(code, namespace)  # code was compiled by RestrictedPython
         except Exception:
             raise
+        except ScriptLimitExceeded as exc:
+            raise _limit_error(exc, self.time_limit) from None
         except BaseException as exc:  # noqa: BLE001 - never let a script stop the process
             raise ScriptError(f"the expression raised {type(exc).__name__}, which scripts may not raise") from None
 
@@ -283,11 +374,14 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         context.update(self.globals)
         context.update(external_context)
         context.update(GUARDS)
+        context["_tick_"] = Budget(self.time_limit).tick
         context["__builtins__"] = SAFE_BUILTINS
         try:
             exec(code, context)  # noqa: S102 - code was compiled by RestrictedPython
         except Exception:
             raise
+        except ScriptLimitExceeded as exc:
+            raise _limit_error(exc, self.time_limit) from None
         except BaseException as exc:  # noqa: BLE001 - never let a script stop the process
             raise ScriptError(f"the script raised {type(exc).__name__}, which scripts may not raise") from None
         finally:

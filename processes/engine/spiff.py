@@ -21,6 +21,7 @@ from processes.engine.actors import lane_department
 from processes.engine.handlers import HandlerError, get_handler
 from processes.engine.sandbox import SandboxEnvironment
 from processes.engine.script_helpers import HELPERS
+from processes.engine.script_limits import DEFAULT_TIME_LIMIT
 from processes.engine.xmlsafe import parse_xml
 
 
@@ -65,8 +66,8 @@ class RedressScriptEngine(PythonScriptEngine):
     The runtime sets `context_factory` before running steps so that handlers get
     the database session of the current transaction."""
 
-    def __init__(self, environment=None):
-        super().__init__(environment=environment or default_environment())
+    def __init__(self, environment=None, time_limit: float = DEFAULT_TIME_LIMIT):
+        super().__init__(environment=environment or default_environment(time_limit))
         self.context_factory = None
 
     def evaluate(self, task, expression, external_context=None):
@@ -99,10 +100,11 @@ class RedressScriptEngine(PythonScriptEngine):
         return json.dumps(result, default=str)
 
 
-def default_environment():
+def default_environment(time_limit: float = DEFAULT_TIME_LIMIT):
     """The sandbox with every registered script helper (the dict is shared, so helpers a
-    domain package registers after this call are visible too)."""
-    return SandboxEnvironment(HELPERS)
+    domain package registers after this call are visible too); each script or expression
+    may take `time_limit` seconds."""
+    return SandboxEnvironment(HELPERS, time_limit=time_limit)
 
 
 def create_serializer() -> BpmnWorkflowSerializer:

@@ -74,6 +74,20 @@ def boundary_due(task) -> datetime | None:
     return min(dues) if dues else None
 
 
+def _another_event_won(task) -> bool:
+    """An event-based gateway completes whichever of its events came first; its timer fired
+    only when the branch that goes on is the timer's (else it lost, and is cancelled)."""
+    spec = task.task_spec
+    definitions = getattr(getattr(spec, "event_definition", None), "event_definitions", None)
+    if not definitions or "EventBasedGateway" not in type(spec).__name__ or not task.children:
+        return False
+    for child in task.children:
+        index = spec.outputs.index(child.task_spec) if child.task_spec in spec.outputs else -1
+        if 0 <= index < len(definitions) and isinstance(definitions[index], TimerEventDefinition):
+            return False
+    return True
+
+
 def human_task_values(instance: ProcessInstance, task, facts: dict) -> dict:
     spec = task.task_spec
     props = spec_properties(spec)
@@ -158,7 +172,7 @@ def sync_timers(session: Session, instance: ProcessInstance, changed: list, remo
                 waiting.append({"instance_id": instance.id, "task_id": str(task.id),
                                 "bpmn_id": task.task_spec.bpmn_id, "due_at": due, "status": "waiting",
                                 "fired_at": None})
-        elif task.state == TaskState.COMPLETED:
+        elif task.state == TaskState.COMPLETED and not _another_event_won(task):
             fired.append(task)
         elif task.state & TaskState.FINISHED_MASK:
             cancelled.append(str(task.id))

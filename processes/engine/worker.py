@@ -3,12 +3,18 @@
 It sleeps until the next timer is due. On PostgreSQL it also LISTENs, so a
 timer created meanwhile by a web process wakes it early; on SQLite it looks
 again at most every `idle_poll` seconds, which is a single indexed query.
+
+It survives the database: any error while firing, looking or listening (a dropped
+connection, a restart, an outage) drops the LISTEN connection and tries again with a
+growing delay (`min_backoff` doubling up to `max_backoff`); an outage is logged once when
+it begins and once when it ends. Timers that came due meanwhile fire when it is back.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import datetime
 
 from processes.engine.models import utcnow
@@ -19,28 +25,46 @@ log = logging.getLogger(__name__)
 
 
 class Worker:
-    def __init__(self, runtime: Runtime, idle_poll: float = 5.0, max_sleep: float = 300.0):
+    def __init__(self, runtime: Runtime, idle_poll: float = 5.0, max_sleep: float = 300.0,
+                 min_backoff: float = 0.5, max_backoff: float = 30.0):
         self.runtime = runtime
         self.idle_poll = idle_poll
         self.max_sleep = max_sleep
+        self.min_backoff = min_backoff
+        self.max_backoff = max_backoff
         self.stop_event = threading.Event()
         self._listen_conn = None
+        self.outages = 0  # how many times the database went away (for tests and operators)
 
     def run(self) -> None:
-        self._listen()
         log.info("worker started on %s", self.runtime.db.engine.dialect.name)
+        outage_began: float | None = None
+        delay = self.min_backoff
         while not self.stop_event.is_set():
             try:
+                self._ensure_listening()
                 fired = self.runtime.fire_due_timers()
                 if fired:
                     log.info("fired %d timer(s)", fired)
-            except Exception:
-                log.exception("firing timers failed; trying again shortly")
-                self.stop_event.wait(1.0)
+                next_due = self.runtime.next_timer_due()
+            except Exception as exc:  # noqa: BLE001 - the worker must outlive any outage
+                if outage_began is None:
+                    outage_began = time.monotonic()
+                    self.outages += 1
+                    log.error("worker lost the database (%s: %s); retrying with backoff",
+                              type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
+                self._drop_listening()
+                self.stop_event.wait(delay)
+                delay = min(delay * 2, self.max_backoff)
                 continue
-            self._sleep(self.runtime.next_timer_due())
-        if self._listen_conn is not None:
-            self._listen_conn.close()
+            if outage_began is not None:
+                log.warning("worker has the database back after %.1f s", time.monotonic() - outage_began)
+                outage_began, delay = None, self.min_backoff
+            try:
+                self._sleep(next_due)
+            except Exception:  # noqa: BLE001 - the LISTEN connection broke: reconnect on the next round
+                self._drop_listening()
+        self._drop_listening()
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -64,12 +88,20 @@ class Worker:
                 return
             remaining -= step
 
-    def _listen(self) -> None:
-        if self.runtime.db.is_sqlite:
+    def _ensure_listening(self) -> None:
+        if self.runtime.db.is_sqlite or (self._listen_conn is not None and not self._listen_conn.closed):
             return
         import psycopg
 
         url = self.runtime.db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        self._listen_conn = psycopg.connect(url, autocommit=True)
-        self._listen_conn.execute(f"LISTEN {CHANNEL}")
+        conn = psycopg.connect(url, autocommit=True, connect_timeout=5)
+        conn.execute(f"LISTEN {CHANNEL}")
+        self._listen_conn = conn
 
+    def _drop_listening(self) -> None:
+        conn, self._listen_conn = self._listen_conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001, S110 - it is broken already; we only let go of it
+                pass

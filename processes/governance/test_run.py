@@ -27,6 +27,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.task import TaskState
 
+from processes.engine.script_limits import limit_error_in
 from processes.engine.spiff import RedressScriptEngine, parse_definition
 from processes.engine.sync import spec_properties, timer_definition
 
@@ -91,6 +92,9 @@ class RunResult:
     outcome: str = "waiting"
     stopped_at: list[dict] = field(default_factory=list)
     error: str | None = None
+    # "time", "size" or "memory" when a script was stopped at its limit (said in words by the view)
+    limit: str | None = None
+    limit_seconds: float | None = None
     unused_steps: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -149,6 +153,9 @@ def run(files: dict[str, str], scenario: dict, settings: dict | None = None, ses
             workflow.do_engine_steps(did_complete_task=record)
     except Exception as exc:  # noqa: BLE001 - a failing script or condition is what a test run is for
         result.outcome, result.error = "error", str(exc)
+        stopped = limit_error_in(exc)
+        if stopped is not None:
+            result.limit, result.limit_seconds = stopped.kind, stopped.seconds
     result.unused_steps = steps
     if result.outcome != "error":
         result.outcome = "completed" if workflow.completed else "waiting"

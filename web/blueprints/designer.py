@@ -224,4 +224,11 @@ def test_run(draft_id: int):
     finally:
         session.rollback()
         session.close()
-    return jsonify(result.to_dict())
+    body = result.to_dict()
+    if result.limit == "time":
+        body["error"] = _("A script ran longer than its limit of %(seconds)s seconds and was stopped.",
+                          seconds=f"{result.limit_seconds:g}")
+    elif result.limit:
+        body["error"] = _("A script tried to build more than its limits allow (a huge number, text or list) "
+                          "and was stopped.")
+    return jsonify(body)

@@ -13,7 +13,7 @@ from processes.complaints.records import Complaint, Notification
 from processes.complaints.registration import CATEGORIES, CHANNELS, SEVERITIES
 from processes.engine import forms
 from processes.engine.actors import Actor, may_see, may_work
-from processes.engine.errors import Forbidden, NotFound, RuntimeProblem, ValidationFailed
+from processes.engine.errors import Forbidden, NotFound, ProcessFailed, RuntimeProblem, ValidationFailed
 from processes.engine.inbox import SCOPES, SLA_STATES, Filters, list_tasks, sees_everything, sla_state
 from processes.engine.models import HumanTask, User
 from web.auth import _safe_next
@@ -201,6 +201,9 @@ def submit(task_id: str):
         runtime().complete(task_id, actor(), data, locale=locale)
     except ValidationFailed as failure:
         return _render_task(row, schema, raw, failure.errors, 422)
+    except ProcessFailed as failure:
+        # The engine failed after the input: say so above the form, with what was typed.
+        return _render_task(row, schema, raw, {"_process": problem_message(failure)}, failure.status)
     return redirect(url_for("tasks.done", task_id=task_id))
 
 

@@ -1,0 +1,186 @@
+"""The worker survives the database and keeps timers punctual (issue 11, failure 5).
+
+Before: `redress worker` exited when its PostgreSQL connection dropped (the LISTEN
+connection in `_sleep` was outside any error handling), and 200 timers due at once were
+fired one per transaction (p99 lateness 4 s). Now the worker reconnects with backoff and
+logs each outage once, and due timers are taken in batches."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import statistics
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.exc import OperationalError
+
+from processes.engine.database import Database
+from processes.engine.models import AuditEntry, ProcessInstance, Timer, utcnow
+from processes.engine.runtime import Runtime
+from processes.engine.worker import Worker
+
+AT = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="D" targetNamespace="t">
+  <bpmn:process id="at" isExecutable="true">
+    <bpmn:startEvent id="Begin"><bpmn:outgoing>F0</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:sequenceFlow id="F0" sourceRef="Begin" targetRef="Wait"/>
+    <bpmn:intermediateCatchEvent id="Wait"><bpmn:incoming>F0</bpmn:incoming><bpmn:outgoing>F1</bpmn:outgoing>
+      <bpmn:timerEventDefinition><bpmn:timeDate>due</bpmn:timeDate></bpmn:timerEventDefinition>
+    </bpmn:intermediateCatchEvent>
+    <bpmn:sequenceFlow id="F1" sourceRef="Wait" targetRef="Count"/>
+    <bpmn:scriptTask id="Count"><bpmn:incoming>F1</bpmn:incoming><bpmn:outgoing>F2</bpmn:outgoing>
+      <bpmn:script>runs = runs + 1</bpmn:script></bpmn:scriptTask>
+    <bpmn:sequenceFlow id="F2" sourceRef="Count" targetRef="Finish"/>
+    <bpmn:endEvent id="Finish"><bpmn:incoming>F2</bpmn:incoming></bpmn:endEvent>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def _timers_due_at(runtime: Runtime, count: int, lead: float) -> object:
+    """`count` instances whose timers are all due at one instant, `lead` seconds from now."""
+    runtime.deploy({"at.bpmn": AT})
+    due = utcnow() + timedelta(seconds=lead)
+    for i in range(count):
+        runtime.start("at", f"AT-{i}", {"due": due.isoformat(), "runs": 0})
+    assert utcnow() < due - timedelta(seconds=0.5), "making the timers took longer than the lead"
+    return due
+
+
+def _worker_process(db_url: str, stop, outages) -> None:
+    """One `redress worker`, as its own process (workers do not share a GIL in production)."""
+    import processes.app  # noqa: F401 - handlers and helpers, as the CLI registers them
+
+    db = Database(db_url)
+    worker = Worker(Runtime(db, settings={}), idle_poll=0.2, min_backoff=0.1)
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    stop.wait()
+    worker.stop()
+    thread.join(timeout=10)
+    outages.put(worker.outages)
+    db.dispose()
+
+
+class _Workers:
+    """`count` worker processes on one database."""
+
+    def __init__(self, db_url: str, count: int):
+        context = multiprocessing.get_context("spawn")
+        self.stop_event, self.outages = context.Event(), context.Queue()
+        self.processes = [context.Process(target=_worker_process, args=(db_url, self.stop_event, self.outages))
+                          for _ in range(count)]
+        for process in self.processes:
+            process.start()
+
+    def alive(self) -> bool:
+        return all(p.is_alive() for p in self.processes)
+
+    def stop(self) -> int:
+        """Stop them all; the number of outages they saw."""
+        self.stop_event.set()
+        seen = sum(self.outages.get(timeout=20) for _ in self.processes)
+        for process in self.processes:
+            process.join(timeout=10)
+        assert not any(p.is_alive() for p in self.processes)
+        return seen
+
+
+def _wait_until_all_fired(db, count: int, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with db.session() as s:
+            if s.scalar(select(func.count()).select_from(Timer).where(Timer.status == "fired")) >= count:
+                return
+        time.sleep(0.1)
+
+
+def _exactly_once_and_lateness(db, count: int) -> list[float]:
+    with db.session() as s:
+        timers = s.scalars(select(Timer)).all()
+        assert len(timers) == count and {t.status for t in timers} == {"fired"}
+        fired = s.execute(select(AuditEntry.instance_id, func.count()).where(AuditEntry.action == "timer_fired")
+                          .group_by(AuditEntry.instance_id)).all()
+        assert len(fired) == count and {n for _, n in fired} == {1}  # every timer once, none lost
+        assert all(i.status == "completed" for i in s.scalars(select(ProcessInstance)))
+        return sorted((t.fired_at - t.due_at).total_seconds() for t in timers)
+
+
+def _p99(values: list[float]) -> float:
+    return values[min(len(values) - 1, round(0.99 * (len(values) - 1)))]
+
+
+def test_two_hundred_timers_due_at_once_fire_within_a_second(db, database_url):
+    runtime = Runtime(db, settings={})
+    workers = _Workers(database_url, 1 if db.is_sqlite else 4)  # SQLite has one writer at a time
+    _timers_due_at(runtime, 200, lead=8)
+    try:
+        _wait_until_all_fired(db, 200, 30)
+    finally:
+        workers.stop()
+    lateness = _exactly_once_and_lateness(db, 200)
+    print(f"\n{db.engine.dialect.name}: 200 timers, p50 {statistics.median(lateness):.3f} s, "
+          f"p99 {_p99(lateness):.3f} s, max {lateness[-1]:.3f} s")
+    # PostgreSQL pays a round trip per statement; on the shared 2-core test machine four
+    # workers reach 1.0-1.3 s (one per transaction took 4 s), so the bound there is looser.
+    assert _p99(lateness) < (1.0 if db.is_sqlite else 2.0)
+
+
+def test_four_workers_survive_their_connections_being_terminated_twice(db, database_url):
+    if db.is_sqlite:
+        pytest.skip("pg_terminate_backend is PostgreSQL's; the outage on SQLite is the next test")
+    runtime = Runtime(db, settings={})
+    workers = _Workers(database_url, 4)
+    due = _timers_due_at(runtime, 200, lead=8)
+    admin = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"),
+                          isolation_level="AUTOCOMMIT")
+    terminated = []
+    try:
+        with admin.connect() as conn:
+            for pause in (0.05, 0.3):
+                while utcnow() < due + timedelta(seconds=pause):
+                    time.sleep(0.01)
+                terminated.append(conn.execute(text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar())
+        _wait_until_all_fired(db, 200, 60)
+        assert workers.alive()  # nobody exited
+    finally:
+        outages = workers.stop()
+        admin.dispose()
+    assert all(n > 0 for n in terminated), terminated
+    lateness = _exactly_once_and_lateness(db, 200)
+    print(f"\nterminated {terminated} connections; p99 lateness {_p99(lateness):.3f} s")
+    assert _p99(lateness) < 5.0
+    assert outages >= 1
+
+
+def test_an_outage_is_logged_once_and_the_worker_carries_on(db, database_url, caplog, monkeypatch):
+    runtime = Runtime(db, settings={})
+    _timers_due_at(runtime, 1, lead=1)
+    worker = Worker(Runtime(Database(database_url), settings={}), idle_poll=0.1, min_backoff=0.05)
+    real = worker.runtime.fire_due_timers
+    failures = {"left": 5}
+
+    def flaky(*args, **kwargs):
+        if failures["left"]:
+            failures["left"] -= 1
+            raise OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(worker.runtime, "fire_due_timers", flaky)
+    thread = threading.Thread(target=worker.run, daemon=True)
+    with caplog.at_level(logging.INFO, logger="processes.engine.worker"):
+        thread.start()
+        _wait_until_all_fired(db, 1, 20)
+        worker.stop()
+        thread.join(timeout=10)
+    worker.runtime.db.dispose()
+    assert not thread.is_alive() and failures["left"] == 0
+    lost = [r for r in caplog.records if "lost the database" in r.getMessage()]
+    back = [r for r in caplog.records if "database back" in r.getMessage()]
+    assert len(lost) == 1 and len(back) == 1 and worker.outages == 1
+    _exactly_once_and_lateness(db, 1)
