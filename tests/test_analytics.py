@@ -164,10 +164,8 @@ class TickingHarness(FacadeHarness):
         return harness
 
 
-@pytest.fixture
-def seeded(db):
-    runtime = build_runtime(db=db, mail=False)
-    runtime.deploy(read_files(ROOT, "bpmn", "forms"))
+def seed(runtime, db) -> None:
+    """The nine complaints, through the process, one after the other."""
     with db.session() as session:
         for n, (reference, start, overrides, steps) in enumerate(SEEDS):
             # A customer and an order of their own each, so none is taken for a duplicate.
@@ -176,6 +174,13 @@ def seeded(db):
             data = complaint_start_data(reference, received_at=start.isoformat(), **{**own, **overrides})
             with TickingHarness.start(runtime, data, session, now=start) as h:
                 steps(h)
+
+
+@pytest.fixture
+def seeded(db):
+    runtime = build_runtime(db=db, mail=False)
+    runtime.deploy(read_files(ROOT, "bpmn", "forms"))
+    seed(runtime, db)
     return db
 
 

@@ -23,7 +23,9 @@ from sqlalchemy.orm import Session
 from processes.complaints.analytics_models import AnalyticsRollup, ComplaintFact
 from processes.complaints.analytics_rollup import DIMENSIONS, calendar, contributions, first_contact
 from processes.complaints.records import DepartmentBudget
-from processes.engine.errors import N_, ValidationFailed
+from processes.complaints.sla import _PROFILES
+from processes.engine.actors import Actor
+from processes.engine.errors import N_, Forbidden, ValidationFailed
 from processes.engine.models import utcnow
 
 MAX_DAYS = 366 * 5
@@ -38,6 +40,14 @@ _MOMENT = {"received": "received_at", "acknowledged": "acknowledged_at",
            **{m: "closed_at" for m in ("closed", "closed_resolved", "escalated", "survey_sent",
                                         "survey_answered", "csat_positive")}}
 DRILLABLE = (*_MOMENT, "open", "at_risk", "breached_open")
+SLA_PROFILES = tuple(_PROFILES)
+# Who sees the figures: they name complaints (drill-down) and the money spent.
+VIEWERS = ("supervisor", "manager", "admin", "compliance_reviewer")
+
+
+def require_viewer(actor: Actor) -> None:
+    if actor.role not in VIEWERS:
+        raise Forbidden(N_("Only supervisors, managers and compliance reviewers see complaint analytics."))
 
 
 # ---------------------------------------------------------------------------- period and filters
