@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date
 from decimal import Decimal
 
 from flask import Response, url_for
 
 from processes.complaints import analytics_charts
-from processes.complaints.analytics import DIMENSIONS, INTERVALS, Filters, Period
+from processes.complaints.analytics import DIMENSIONS, INTERVALS, Filters, Period, with_interval
 from processes.engine.errors import N_, ValidationFailed
 from web.context import runtime
 
@@ -49,8 +50,6 @@ def drill_url(table, column: str, row: list, period: Period, filters: Filters) -
         return None
     narrowed, extra = period, {}
     if table.columns[0] == "period" and table.interval:
-        from processes.complaints.analytics import with_interval
-
         narrowed = with_interval(period, row[0], table.interval)
     if table.chart in ("category", "channel"):
         filters = Filters(**{**{d: getattr(filters, d) for d in DIMENSIONS}, table.chart: row[1] or None})
@@ -60,17 +59,8 @@ def drill_url(table, column: str, row: list, period: Period, filters: Filters) -
         extra["root_cause"] = row[0]
     if table.chart == "compensation":
         filters = Filters(**{**{d: getattr(filters, d) for d in DIMENSIONS}, "department": row[0]})
-        from datetime import date
-
-        month = date.fromisoformat(row[1] + "-01")
-        narrowed = with_month(period, month)
+        narrowed = with_interval(period, date.fromisoformat(row[1] + "-01").isoformat(), "month")
     return url_for("dashboard.complaints", metric=metric, **query_args(narrowed, filters), **extra)
-
-
-def with_month(period: Period, month):
-    from processes.complaints.analytics import with_interval
-
-    return with_interval(period, month.isoformat(), "month")
 
 
 def csv_response(table, filename: str, header: list[str] | None = None) -> Response:

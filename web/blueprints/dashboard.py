@@ -30,8 +30,8 @@ VIEWERS = analytics.VIEWERS
 
 # (key, label, kind, figure a click lists); kind: count, rate, minutes, money, level
 TILES = (
-    ("received", _l("Received"), "count", "received"),
-    ("closed", _l("Closed"), "count", "closed"),
+    ("received", _l("Complaints received"), "count", "received"),
+    ("closed", _l("Complaints closed"), "count", "closed"),
     ("open", _l("Open at the end"), "count", "open"),
     ("resolution_rate", _l("Resolution rate"), "rate", "closed_resolved"),
     ("ack_minutes_median", _l("Time to acknowledge, median"), "minutes", "acknowledged"),
@@ -42,7 +42,7 @@ TILES = (
     ("resolve_business_minutes_p90", _l("Time to resolve in working time, p90"), "minutes", "resolved"),
     ("sla_compliance", _l("SLA compliance"), "rate", "within_sla"),
     ("breached", _l("Resolved after the limit"), "count", "breached"),
-    ("at_risk", _l("Open, past 80 % of the limit"), "count", "at_risk"),
+    ("at_risk", _l("Open and at risk of breaching"), "count", "at_risk"),
     ("breached_open", _l("Open, past the limit"), "count", "breached_open"),
     ("first_contact_rate", _l("First-contact resolution"), "rate", "first_contact"),
     ("reopen_rate", _l("Reopen rate"), "rate", "reopened"),
@@ -60,7 +60,8 @@ CHART_TITLES = {
     "compensation": _l("Compensation paid against budget"),
 }
 COLUMNS = {
-    "period": _l("Period"), "received": _l("Received"), "closed": _l("Closed"), "resolved": _l("Resolved"),
+    "period": _l("Period"), "received": _l("Complaints received"), "closed": _l("Complaints closed"),
+    "resolved": _l("Complaints resolved"),
     "category": _l("Category"), "channel": _l("Channel"), "within_sla": _l("Within the limit"),
     "breached": _l("After the limit"), "sla_compliance": _l("SLA compliance"), "survey_answered": _l("Answers"),
     "csat_positive": _l("Score 4 or 5"), "csat": _l("CSAT"), "band": _l("Age band"), "from_days": _l("From (days)"),
@@ -70,12 +71,12 @@ COLUMNS = {
     "paid": _l("Paid"), "budget": _l("Budget"), "share": _l("Share of budget"),
 }
 METRIC_TITLES = {
-    "received": _l("Received"), "acknowledged": _l("Acknowledged"), "resolved": _l("Resolved"),
+    "received": _l("Complaints received"), "acknowledged": _l("Acknowledged"), "resolved": _l("Complaints resolved"),
     "within_sla": _l("Resolved within the limit"), "breached": _l("Resolved after the limit"),
     "first_contact": _l("Resolved at first contact"), "reopened": _l("Reopened"), "paid": _l("Compensation paid"),
-    "closed": _l("Closed"), "closed_resolved": _l("Closed as resolved"), "escalated": _l("Escalated"),
+    "closed": _l("Complaints closed"), "closed_resolved": _l("Closed as resolved"), "escalated": _l("Escalated"),
     "survey_sent": _l("Survey sent"), "survey_answered": _l("Survey answered"), "csat_positive": _l("Score 4 or 5"),
-    "open": _l("Open at the end"), "at_risk": _l("Open, past 80 % of the limit"),
+    "open": _l("Open at the end"), "at_risk": _l("Open and at risk of breaching"),
     "breached_open": _l("Open, past the limit"),
 }
 
@@ -120,9 +121,10 @@ def format_value(kind: str, value) -> str:
         minutes = int(value)
         if minutes < 120:
             return _("%(n)s min", n=minutes)
+        hours, days = round(minutes / 60, 1), round(minutes / 1440, 1)
         if minutes < 48 * 60:
-            return _("%(n)s h", n=f"{minutes / 60:.1f}")
-        return _("%(n)s days", n=f"{minutes / 1440:.1f}")
+            return _("%(n)s h", n=hours)
+        return _("%(n)s days", n=days)
     return str(value)
 
 

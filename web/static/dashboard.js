@@ -24,7 +24,7 @@
   function periodChart(data, names, type, extra) {
     var x = data.rows.map(function (r) { return r[0]; });
     return {
-      option: { tooltip: { trigger: "axis" }, legend: {}, grid: { left: 40, right: 40, bottom: 30 },
+      option: { tooltip: { trigger: "axis" }, legend: { top: 0 }, grid: { left: 40, right: 40, top: 40, bottom: 30 },
         xAxis: { type: "category", data: x }, yAxis: [{ type: "value", minInterval: 1 }],
         series: bySeries(data, names, type, extra) },
       link: function (p) { return data.links[p.dataIndex][p.series && p.series.metric || names[p.seriesIndex]]; }
@@ -40,7 +40,7 @@
       links[r[0] + "|" + r[1]] = data.links[i].received;
     });
     return {
-      option: { tooltip: { trigger: "axis" }, legend: { type: "scroll" }, grid: { left: 40, right: 20, bottom: 30 },
+      option: { tooltip: { trigger: "axis" }, legend: { type: "scroll", top: 0 }, grid: { left: 40, right: 20, top: 40, bottom: 30 },
         xAxis: { type: "category", data: periods }, yAxis: { type: "value", minInterval: 1 },
         series: values.map(function (v) {
           return { name: word(data, v), type: "bar", stack: dim, value: v,
@@ -61,7 +61,7 @@
   }
 
   var builders = {
-    trend: function (d) { return periodChart(d, ["received", "resolved", "closed"], "line", { smooth: true }); },
+    trend: function (d) { return periodChart(d, ["received", "resolved", "closed"], "line"); },
     category: stacked,
     channel: stacked,
     sla: function (d) { return withRate(d, ["within_sla", "breached"], "sla_compliance"); },
@@ -74,7 +74,7 @@
     },
     root_causes: function (d) {
       var x = d.rows.map(function (r) { return r[0] || "—"; });
-      return { option: { tooltip: { trigger: "axis" }, legend: {}, grid: { left: 40, right: 40, bottom: 60 },
+      return { option: { tooltip: { trigger: "axis" }, legend: { top: 0 }, grid: { left: 40, right: 40, top: 40, bottom: 60 },
         xAxis: { type: "category", data: x, axisLabel: { rotate: 30 } },
         yAxis: [{ type: "value", minInterval: 1 }, { type: "value", min: 0, max: 1, axisLabel: { formatter: function (v) { return Math.round(v * 100) + "%"; } } }],
         series: [{ type: "bar", name: label(d, "resolved"), data: d.rows.map(function (r) { return r[1]; }) },
@@ -83,7 +83,7 @@
     },
     compensation: function (d) {
       var x = d.rows.map(function (r) { return word(d, r[0]) + " " + r[1]; });
-      return { option: { tooltip: { trigger: "axis" }, legend: {}, grid: { left: 60, right: 20, bottom: 70 },
+      return { option: { tooltip: { trigger: "axis" }, legend: { top: 0 }, grid: { left: 60, right: 20, top: 40, bottom: 70 },
         xAxis: { type: "category", data: x, axisLabel: { rotate: 30 } }, yAxis: { type: "value" },
         series: [{ type: "bar", name: label(d, "paid"), data: d.rows.map(function (r) { return Number(r[2]); }) },
                  { type: "bar", name: label(d, "budget"), data: d.rows.map(function (r) { return Number(r[3]); }) }] },
