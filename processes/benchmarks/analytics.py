@@ -108,8 +108,8 @@ _SPECS = {
                    "0", "0"),
     "breached": ("resolved_at", "resolved_at IS NOT NULL AND resolve_due IS NOT NULL AND resolved_at > resolve_due",
                  "0", "0"),
-    "first_contact": ("resolved_at", "resolved_at IS NOT NULL AND escalation_level = 1 AND NOT reopened "
-                                     "AND mediation_rounds <= 1", "0", "0"),
+    "first_contact": ("resolved_at", ("resolved_at IS NOT NULL AND escalation_level = 1 AND NOT reopened "
+                                     "AND mediation_rounds <= 1"), "0", "0"),
     "reopened": ("resolved_at", "resolved_at IS NOT NULL AND reopened", "0", "0"),
     "paid": ("resolved_at", "resolved_at IS NOT NULL AND paid_amount > 0", "0", "paid_amount"),
     "closed": ("closed_at", "closed_at IS NOT NULL", "0", "0"),
@@ -179,7 +179,7 @@ def _cases(today: date, rng: random.Random, samples: int) -> list[tuple[str, Per
 
 def _stats(runs: list[float]) -> dict:
     runs = sorted(runs)
-    p95 = runs[min(len(runs) - 1, int(round(0.95 * (len(runs) - 1))))]
+    p95 = runs[min(len(runs) - 1, round(0.95 * (len(runs) - 1)))]
     return {"n": len(runs), "median_ms": round(statistics.median(runs), 1), "p95_ms": round(p95, 1),
             "max_ms": round(runs[-1], 1)}
 
