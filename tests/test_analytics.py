@@ -295,3 +295,17 @@ def test_rollups_follow_a_complaint_that_changes_slice(seeded):
                   for r in s.scalars(select(AnalyticsRollup)) if r.count or r.total}
         assert stored == {k: v for k, v in rebuilt.items() if v[0] or v[1]}
     assert calendar().timezone == "Asia/Shanghai"
+
+
+def test_the_benchmarks_sql_build_gives_the_observers_rollups(seeded):
+    """`redress bench analytics` builds rollups with SQL; they must be the rows the observer keeps."""
+    from processes.benchmarks.analytics import build_rollups
+
+    def stored():
+        with seeded.session() as s:
+            return {(r.grain, r.dim, r.value, r.metric, r.period, r.bucket): (r.count, Decimal(r.total))
+                    for r in s.scalars(select(AnalyticsRollup)) if r.count or r.total}
+
+    kept = stored()
+    build_rollups(seeded)
+    assert stored() == kept
