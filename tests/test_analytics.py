@@ -274,10 +274,17 @@ def test_series_and_pareto(seeded):
         by_category = analytics.series(s, MARCH, Filters(), ("received",), "month", split="category")
         assert by_category["2025-03-01"]["product_quality"] == {"received": 3}  # C-1, C-4, C-8
         assert by_category["2025-03-01"][""] == {"received": 1}  # C-5, never classified
+        # Split under a filter on another dimension: no rollup slice, the database counts the facts.
+        web = analytics.series(s, MARCH, Filters(channel="web"), ("received", "closed"), "month", split="category")
+        assert web["2025-03-01"] == {"product_quality": {"received": 3, "closed": 1},  # C-1, C-4, C-8
+                                     "after_sales_repair": {"received": 1, "closed": 1}, "": {"received": 1, "closed": 1}}
         pareto = analytics.root_causes(s, MARCH, Filters())
         assert pareto[0] == {"root_cause": "密封圈老化", "count": 2, "cumulative_share": 0.4}
         assert pareto[1] == {"root_cause": "快递破损", "count": 2, "cumulative_share": 0.8}
         assert analytics.root_causes(s, MARCH, Filters(product="电水壶 K-200"))[0]["count"] == 2
+        assert analytics.root_causes(s, MARCH, Filters(department="after_sales")) == [  # C-3; C-2, C-7
+            {"root_cause": "快递破损", "count": 2, "cumulative_share": round(2 / 3, 4)},
+            {"root_cause": "密封圈老化", "count": 1, "cumulative_share": 1.0}]
 
 
 def test_rollups_follow_a_complaint_that_changes_slice(seeded):

@@ -25,6 +25,7 @@ from processes.complaints.analytics import Filters, Period
 from processes.complaints.analytics_charts import CHARTS, chart
 from processes.complaints.analytics_models import AnalyticsRollup, ComplaintFact
 from processes.complaints.analytics_rollup import DIMENSIONS, business_minutes, calendar
+from processes.complaints.analytics_sql import SPECS, local_period
 from processes.complaints.registration import CATEGORIES, CHANNELS, SEVERITIES, TIERS
 
 DEPARTMENTS = ("customer_service", "sales", "product", "technical", "after_sales", "management")
@@ -58,6 +59,7 @@ def _fact(n: int, received: datetime, now: datetime, rng: random.Random, cal) ->
         "root_cause": rng.choice(CAUSES), "status": outcome if closed else "investigating",
         "received_at": received, "acknowledged_at": ack,
         "resolved_at": resolved, "closed_at": closed, "resolve_due": received + timedelta(days=limit_days),
+        "at_risk_at": received + timedelta(days=limit_days * 0.8),
         "outcome": outcome if closed else None, "ack_minutes": int((ack - received).total_seconds() // 60),
         "ack_business_minutes": business_minutes(received, ack, cal),
         "resolve_minutes": resolve_minutes if resolved else None,
@@ -89,48 +91,6 @@ def seed_facts(db, count: int, now: datetime, rng: random.Random, batch: int = 5
 
 # ---------------------------------------------------------------------------- rollups by SQL
 
-_BUCKET = ("CASE WHEN {m} < 1000 THEN {m} WHEN {m} < 10000 THEN {m} / 10 * 10 WHEN {m} < 100000 THEN {m} / 100 * 100 "
-           "WHEN {m} < 1000000 THEN {m} / 1000 * 1000 ELSE {m} / 10000 * 10000 END")
-# metric: (moment column, condition, bucket expression, total expression); mirrors contributions()
-_SPECS = {
-    "received": ("received_at", "1=1", "0", "0"),
-    "acknowledged": ("acknowledged_at", "acknowledged_at IS NOT NULL", "0", "0"),
-    "ack_min": ("acknowledged_at", "acknowledged_at IS NOT NULL", _BUCKET.format(m="COALESCE(ack_minutes, 0)"),
-                "COALESCE(ack_minutes, 0)"),
-    "ack_bmin": ("acknowledged_at", "acknowledged_at IS NOT NULL",
-                 _BUCKET.format(m="COALESCE(ack_business_minutes, 0)"), "COALESCE(ack_business_minutes, 0)"),
-    "resolved": ("resolved_at", "resolved_at IS NOT NULL", "0", "0"),
-    "resolve_min": ("resolved_at", "resolved_at IS NOT NULL", _BUCKET.format(m="COALESCE(resolve_minutes, 0)"),
-                    "COALESCE(resolve_minutes, 0)"),
-    "resolve_bmin": ("resolved_at", "resolved_at IS NOT NULL",
-                     _BUCKET.format(m="COALESCE(resolve_business_minutes, 0)"), "COALESCE(resolve_business_minutes, 0)"),
-    "within_sla": ("resolved_at", "resolved_at IS NOT NULL AND resolve_due IS NOT NULL AND resolved_at <= resolve_due",
-                   "0", "0"),
-    "breached": ("resolved_at", "resolved_at IS NOT NULL AND resolve_due IS NOT NULL AND resolved_at > resolve_due",
-                 "0", "0"),
-    "first_contact": ("resolved_at", ("resolved_at IS NOT NULL AND escalation_level = 1 AND NOT reopened "
-                                     "AND mediation_rounds <= 1"), "0", "0"),
-    "reopened": ("resolved_at", "resolved_at IS NOT NULL AND reopened", "0", "0"),
-    "paid": ("resolved_at", "resolved_at IS NOT NULL AND paid_amount > 0", "0", "paid_amount"),
-    "closed": ("closed_at", "closed_at IS NOT NULL", "0", "0"),
-    "closed_resolved": ("closed_at", "closed_at IS NOT NULL AND outcome = 'closed' AND resolved_at IS NOT NULL",
-                        "0", "0"),
-    "level": ("closed_at", "closed_at IS NOT NULL", "escalation_level", "0"),
-    "escalated": ("closed_at", "closed_at IS NOT NULL AND escalation_level > 1", "0", "0"),
-    "survey_sent": ("closed_at", "closed_at IS NOT NULL AND survey_sent", "0", "0"),
-    "survey_answered": ("closed_at", "closed_at IS NOT NULL AND satisfaction_score IS NOT NULL", "0", "0"),
-    "score": ("closed_at", "closed_at IS NOT NULL AND satisfaction_score IS NOT NULL", "satisfaction_score", "0"),
-    "csat_positive": ("closed_at", "closed_at IS NOT NULL AND satisfaction_score >= 4", "0", "0"),
-}
-
-
-def _local(dialect: str, column: str, grain: str, tz: str, offset_hours: float) -> str:
-    if dialect == "postgresql":
-        local = f"({column} AT TIME ZONE '{tz}')"
-        return f"CAST({local} AS DATE)" if grain == "day" else f"CAST(date_trunc('month', {local}) AS DATE)"
-    shift = f"'{offset_hours:+g} hours'"
-    return f"date({column}, {shift})" if grain == "day" else f"date({column}, {shift}, 'start of month')"
-
 
 def build_rollups(db) -> int:
     """The rollups of every fact row, by SQL; returns the rows written."""
@@ -141,7 +101,7 @@ def build_rollups(db) -> int:
         dialect = s.get_bind().dialect.name
         s.execute(delete(AnalyticsRollup))
         slices = [("", "''")] + [(d, f"COALESCE({d}, '')") for d in DIMENSIONS]
-        for metric, (moment, where, bucket, total) in _SPECS.items():
+        for metric, (moment, where, bucket, total) in SPECS.items():
             these = slices + ([("root_cause", "COALESCE(root_cause, '')"),
                                ("product_root_cause", "COALESCE(product, '') || chr(31) || COALESCE(root_cause, '')"
                                 if dialect == "postgresql" else
@@ -149,7 +109,7 @@ def build_rollups(db) -> int:
                               if metric == "resolved" else [])
             for dim, value in these:
                 for grain in ("day", "month"):
-                    period = _local(dialect, moment, grain, tz, offset)
+                    period = local_period(dialect, moment, grain, tz, offset)
                     # a constant in GROUP BY would read as a column number
                     group = ", ".join(e for e in (value, period, bucket) if e not in ("''", "0"))
                     s.execute(text(

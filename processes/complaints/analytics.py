@@ -17,9 +17,10 @@ from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
+from processes.complaints import analytics_sql
 from processes.complaints.analytics_models import AnalyticsRollup, ComplaintFact
 from processes.complaints.analytics_rollup import DIMENSIONS, calendar, contributions, first_contact
 from processes.complaints.records import DepartmentBudget
@@ -237,43 +238,46 @@ def _as_of(period: Period) -> datetime:
     return min(period.bounds()[1], utcnow())
 
 
-def _open_query(period: Period, filters: Filters):
-    at = _as_of(period)
+def _open_where(at: datetime, filters: Filters) -> list:
+    """Open at `at`: received before it and not closed by then."""
     f = ComplaintFact
-    return at, select(f).where(f.received_at < at, or_(f.closed_at.is_(None), f.closed_at >= at),
-                               *(getattr(f, dim) == value for dim, value in filters.active()))
+    return [f.received_at < at, or_(f.closed_at.is_(None), f.closed_at >= at),
+            *(getattr(f, dim) == value for dim, value in filters.active())]
 
 
-def _sla_state(fact: ComplaintFact, at: datetime, ratio: float = 0.8) -> str | None:
-    if fact.resolve_due is None or (fact.resolved_at is not None and fact.resolved_at < at):
-        return None
-    if at > fact.resolve_due:
-        return "breached_open"
-    if at - fact.received_at > (fact.resolve_due - fact.received_at) * ratio:
-        return "at_risk"
-    return None
+def _band_where(band: int, at: datetime) -> list:
+    """Open for `lo`–`hi` whole days at `at`: received in (at − (hi+1) days, at − lo days]."""
+    lo, hi = AGE_BANDS[band]
+    clauses = [ComplaintFact.received_at <= at - timedelta(days=lo)]
+    if hi is not None:
+        clauses.append(ComplaintFact.received_at > at - timedelta(days=hi + 1))
+    return clauses
 
 
-def band_of(age_days: int) -> int:
-    for i, (lo, hi) in enumerate(AGE_BANDS):
-        if age_days >= lo and (hi is None or age_days <= hi):
-            return i
-    return len(AGE_BANDS) - 1
+def _state_where(state: str, at: datetime) -> list:
+    """Not resolved by `at`, and past the deadline (breached_open) or past at_risk_at (at_risk)."""
+    f = ComplaintFact
+    unresolved = or_(f.resolved_at.is_(None), f.resolved_at >= at)
+    if state == "breached_open":
+        return [unresolved, f.resolve_due.is_not(None), f.resolve_due < at]
+    return [unresolved, f.resolve_due.is_not(None), f.resolve_due >= at, f.at_risk_at < at]
+
+
+def _flag(clauses: list):
+    return func.coalesce(func.sum(case((and_(*clauses), 1), else_=0)), 0)
 
 
 def open_work(session: Session, period: Period, filters: Filters) -> dict:
-    """Complaints open at the end of the period (or now): count, by age band, at risk, breached."""
-    at, query = _open_query(period, filters)
-    bands = [0] * len(AGE_BANDS)
-    states = {"at_risk": 0, "breached_open": 0}
-    for fact in session.scalars(query):
-        bands[band_of((at - fact.received_at).days)] += 1
-        state = _sla_state(fact, at)
-        if state:
-            states[state] += 1
+    """Complaints open at the end of the period (or now): count, by age band, at risk, breached;
+    one aggregate query over the open fact rows."""
+    at = _as_of(period)
+    columns = [_flag(_band_where(i, at)) for i in range(len(AGE_BANDS))]
+    columns += [_flag(_state_where("at_risk", at)), _flag(_state_where("breached_open", at))]
+    row = session.execute(select(*columns).where(*_open_where(at, filters))).one()
+    bands = [int(v) for v in row[:len(AGE_BANDS)]]
     return {"as_of": at.isoformat(), "open": sum(bands), "bands": [
         {"band": i, "from_days": lo, "to_days": hi, "count": bands[i]} for i, (lo, hi) in enumerate(AGE_BANDS)],
-        **states}
+        "at_risk": int(row[-2]), "breached_open": int(row[-1])}
 
 
 # ---------------------------------------------------------------------------- KPIs
@@ -369,6 +373,13 @@ def series(session: Session, period: Period, filters: Filters, metrics: tuple[st
         if grain == "month":
             return _trim_months(session, period, filters, metrics, split, out)
         return _dense(period, interval, out)
+    if all(analytics_sql.is_count(m) for m in metrics):  # counted by the database
+        lo, hi = period.bounds()
+        for metric in metrics:
+            for day, key, count in analytics_sql.count_by_day(session, metric, lo, hi, filters.active(), split):
+                if period.start <= day <= period.end:
+                    out[_interval_start(day, interval).isoformat()][key][metric] += count
+        return _dense(period, interval, out)
     for fact in _period_facts(session, period, filters):
         key = (getattr(fact, split) or "") if split else ""
         for (day, metric, _bucket), (count, _total) in contributions(fact).items():
@@ -417,11 +428,14 @@ def root_causes(session: Session, period: Period, filters: Filters, limit: int =
             query = query.where(r.value.startswith(active[0][1] + "\x1f", autoescape=True))
         for value, count in session.execute(query):
             counts[value.split("\x1f", 1)[-1]] += int(count or 0)
-    else:
+    else:  # no slice for this filter: the database counts the period's resolved facts
         lo, hi = period.bounds()
-        for fact in _period_facts(session, period, filters):
-            if fact.resolved_at is not None and lo <= fact.resolved_at < hi:
-                counts[fact.root_cause or ""] += 1
+        f = ComplaintFact
+        cause = func.coalesce(f.root_cause, "")
+        for value, count in session.execute(
+                select(cause, func.count()).where(f.resolved_at >= lo, f.resolved_at < hi,
+                                                  *(getattr(f, d) == v for d, v in active)).group_by(cause)):
+            counts[value] += int(count)
     ranked = sorted(((c, k) for k, c in counts.items() if c), key=lambda x: (-x[0], x[1]))[:limit]
     total, running, out = sum(counts.values()), 0, []
     for count, cause in ranked:
@@ -469,16 +483,17 @@ def drill_down(session: Session, metric: str, period: Period, filters: Filters, 
     f = ComplaintFact
     where = [getattr(f, dim) == value for dim, value in filters.active()]
     if metric in ("open", "at_risk", "breached_open"):
-        at, query = _open_query(period, filters)
-        found = []
-        for fact in session.scalars(query.order_by(f.received_at, f.reference)):
-            if metric == "open":
-                keep = band is None or band_of((at - fact.received_at).days) == band
-            else:
-                keep = _sla_state(fact, at) == metric
-            if keep:
-                found.append(fact)
-        return found[(page - 1) * per_page: page * per_page], len(found)
+        at = _as_of(period)
+        where = _open_where(at, filters)
+        if metric != "open":
+            where += _state_where(metric, at)
+        elif band is not None:
+            if not 0 <= band < len(AGE_BANDS):
+                raise ValidationFailed({"band": N_("Unknown figure.")}, N_("The period is not valid."))
+            where += _band_where(band, at)
+        query = select(f).where(*where).order_by(f.received_at, f.reference)
+        total = session.scalar(select(func.count()).select_from(f).where(*where))
+        return session.scalars(query.offset((page - 1) * per_page).limit(per_page)).all(), int(total or 0)
     lo, hi = period.bounds()
     column = getattr(f, _MOMENT[metric])
     where += [column >= lo, column < hi]

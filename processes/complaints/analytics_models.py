@@ -45,6 +45,8 @@ class ComplaintFact(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(TZDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(TZDateTime())
     resolve_due: Mapped[datetime | None] = mapped_column(TZDateTime())
+    # when 80 % (the profile's at_risk_ratio) of the time from receipt to resolve_due is used
+    at_risk_at: Mapped[datetime | None] = mapped_column(TZDateTime())
     # closed, closed_incomplete, closed_duplicate
     outcome: Mapped[str | None] = mapped_column(String(30))
     ack_minutes: Mapped[int | None] = mapped_column(Integer)

@@ -37,9 +37,9 @@ Key = tuple[date, str, int]  # local day, metric, bucket
 
 
 @lru_cache(maxsize=1)
-def _policy_calendar() -> tuple[str, BusinessCalendar]:
+def _policy_calendar() -> tuple[str, BusinessCalendar, float]:
     policy = load_policy()
-    return policy.name, policy.calendar or BusinessCalendar.for_country(policy.country)
+    return policy.name, policy.calendar or BusinessCalendar.for_country(policy.country), policy.at_risk_ratio
 
 
 def calendar() -> BusinessCalendar:
@@ -237,6 +237,7 @@ def update_fact(session: Session, fact: ComplaintFact, facts: dict, instance: Pr
         fact.ack_business_minutes = business_minutes(fact.received_at, acknowledged)
     if (due := _moment(facts.get("resolve_due"))) is not None:
         fact.resolve_due = due
+        fact.at_risk_at = fact.received_at + (due - fact.received_at) * _policy_calendar()[2]
     status = facts.get("status")
     # The unit that sends the survey may report the data of its waiting events, not the status; an
     # answer (portal or call) proves it was sent.

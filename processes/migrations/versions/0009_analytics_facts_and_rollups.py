@@ -45,6 +45,7 @@ def upgrade() -> None:
     sa.Column('resolved_at', processes.engine.models.TZDateTime(timezone=True), nullable=True),
     sa.Column('closed_at', processes.engine.models.TZDateTime(timezone=True), nullable=True),
     sa.Column('resolve_due', processes.engine.models.TZDateTime(timezone=True), nullable=True),
+    sa.Column('at_risk_at', processes.engine.models.TZDateTime(timezone=True), nullable=True),
     sa.Column('outcome', sa.String(length=30), nullable=True),
     sa.Column('ack_minutes', sa.Integer(), nullable=True),
     sa.Column('ack_business_minutes', sa.Integer(), nullable=True),
