@@ -3,8 +3,8 @@
 With no filter or one, every sum is read from `analytics_rollups` (whole months at month grain,
 the days at either end at day grain), so the cost depends on the length of the period, not on
 the number of complaints. With two filters or more the rollups have no slice to answer from, and
-the figures are computed from the period's fact rows with the very same `contributions` the
-rollups are built from. Open work (backlog, at risk) is read from the open fact rows. Every
+the database sums the period's fact rows with the metric definitions of `analytics_sql` (a test
+keeps them equal to the observer's `contributions`). Open work (backlog, at risk) is read from the open fact rows. Every
 figure has a drill-down predicate (`drill_down`) whose list of complaints gives the same count.
 The definitions: docs/analytics.md.
 """
@@ -196,12 +196,8 @@ def sums(session: Session, period: Period, filters: Filters, metrics=METRICS) ->
         for metric, bucket, count, total in rows:
             out[(metric, bucket)] = [int(count or 0), Decimal(total or 0)]
         return out
-    for fact in _period_facts(session, period, filters):
-        for (day, metric, bucket), (count, total) in contributions(fact).items():
-            if period.start <= day <= period.end and metric in metrics:
-                cell = out[(metric, bucket)]
-                cell[0] += count
-                cell[1] += total
+    lo, hi = period.bounds()
+    out.update(analytics_sql.sums(session, metrics, lo, hi, filters.active()))
     return out
 
 

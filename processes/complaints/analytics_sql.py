@@ -5,6 +5,7 @@ counted with them by the database instead of row by row in Python."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 from sqlalchemy import bindparam, text
 
@@ -90,3 +91,26 @@ def count_by_day(session, metric: str, lo, hi, active: list[tuple[str, str]], sp
     # SQLite answers the day as text
     return [(date.fromisoformat(d) if isinstance(d, str) else d, v, int(c))
             for d, v, c in session.execute(query, params)]
+
+
+def sums(session, metrics, lo, hi, active: list[tuple[str, str]]) -> dict[tuple[str, int], list]:
+    """(metric, bucket) → [count, total] of the facts whose moment falls in [lo, hi), filtered."""
+    out: dict[tuple[str, int], list] = {}
+    params = {"lo": lo, "hi": hi}
+    filters = []
+    for i, (dim, wanted) in enumerate(active):
+        if dim not in DIMENSIONS:
+            raise ValueError(dim)
+        filters.append(f"{dim} = :f{i}")
+        params[f"f{i}"] = wanted
+    for metric in metrics:
+        moment, where, bucket, total = SPECS[metric]
+        clauses = [where, f"{moment} >= :lo", f"{moment} < :hi", *filters]
+        group = f" GROUP BY {bucket}" if bucket != "0" else ""
+        query = text(f"SELECT {bucket}, COUNT(*), SUM({total}) FROM complaint_facts "
+                     f"WHERE {' AND '.join(clauses)}{group}").bindparams(
+            bindparam("lo", type_=TZDateTime()), bindparam("hi", type_=TZDateTime()))
+        for b, count, amount in session.execute(query, params):
+            if count:
+                out[(metric, int(b or 0))] = [int(count), Decimal(str(amount or 0))]
+    return out
