@@ -230,15 +230,18 @@ def _rate(num: int | Decimal, den: int | Decimal) -> float | None:
 # ---------------------------------------------------------------------------- open work
 
 
-def _as_of(period: Period) -> datetime:
-    return min(period.bounds()[1], utcnow())
+def _as_of(period: Period) -> tuple[datetime, bool]:
+    """The moment open work is counted at (the end of the period, or now), and whether it is now."""
+    now = utcnow()
+    end = period.bounds()[1]
+    return (now, True) if end >= now else (end, False)
 
 
-def _open_where(at: datetime, filters: Filters) -> list:
+def _open_where(at: datetime, filters: Filters, is_now: bool) -> list:
     """Open at `at`: received before it and not closed by then."""
     f = ComplaintFact
     # Nothing closes in the future: for "now" the open rows alone (the NULL end of ix_fact_open).
-    still_open = f.closed_at.is_(None) if at >= utcnow() else or_(f.closed_at.is_(None), f.closed_at >= at)
+    still_open = f.closed_at.is_(None) if is_now else or_(f.closed_at.is_(None), f.closed_at >= at)
     return [f.received_at < at, still_open, *(getattr(f, dim) == value for dim, value in filters.active())]
 
 
@@ -267,10 +270,10 @@ def _flag(clauses: list):
 def open_work(session: Session, period: Period, filters: Filters) -> dict:
     """Complaints open at the end of the period (or now): count, by age band, at risk, breached;
     one aggregate query over the open fact rows."""
-    at = _as_of(period)
+    at, is_now = _as_of(period)
     columns = [_flag(_band_where(i, at)) for i in range(len(AGE_BANDS))]
     columns += [_flag(_state_where("at_risk", at)), _flag(_state_where("breached_open", at))]
-    row = session.execute(select(*columns).where(*_open_where(at, filters))).one()
+    row = session.execute(select(*columns).where(*_open_where(at, filters, is_now))).one()
     bands = [int(v) for v in row[:len(AGE_BANDS)]]
     return {"as_of": at.isoformat(), "open": sum(bands), "bands": [
         {"band": i, "from_days": lo, "to_days": hi, "count": bands[i]} for i, (lo, hi) in enumerate(AGE_BANDS)],
@@ -480,8 +483,8 @@ def drill_down(session: Session, metric: str, period: Period, filters: Filters, 
     f = ComplaintFact
     where = [getattr(f, dim) == value for dim, value in filters.active()]
     if metric in ("open", "at_risk", "breached_open"):
-        at = _as_of(period)
-        where = _open_where(at, filters)
+        at, is_now = _as_of(period)
+        where = _open_where(at, filters, is_now)
         if metric != "open":
             where += _state_where(metric, at)
         elif band is not None:
