@@ -245,6 +245,10 @@ def test_filters_slices_and_the_multi_filter_path_agree(seeded):
             one = analytics.kpis(s, MARCH, Filters(**{dim: value}))["current"]
             two = analytics.kpis(s, MARCH, Filters(**{dim: value}, sla_profile="default"))["current"]
             assert one == two
+        # Up to today: C-4 and C-8 are still open, over 31 days old and long past their limit.
+        today = datetime.now(UTC).date()
+        now = analytics.kpis(s, Period(today - timedelta(days=29), today), Filters())["current"]
+        assert (now["open"], now["bands"][-1]["count"], now["breached_open"], now["at_risk"]) == (2, 2, 2, 0)
         # A period that is not whole months reads day rows at either end and month rows between.
         odd = Period(date(2025, 2, 10), date(2025, 3, 13))
         assert analytics.kpis(s, odd, Filters())["current"]["received"] == 7  # C-0 … C-6, not C-7/C-8
