@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from processes.complaints import analytics_sql
 from processes.complaints.analytics_models import AnalyticsRollup, ComplaintFact
-from processes.complaints.analytics_rollup import DIMENSIONS, calendar, contributions, first_contact
+from processes.complaints.analytics_rollup import DIMENSIONS, calendar, contributions
 from processes.complaints.records import DepartmentBudget
 from processes.complaints.sla import _PROFILES
 from processes.engine.actors import Actor
@@ -124,9 +124,6 @@ class Filters:
 
     def as_args(self) -> dict[str, str]:
         return dict(self.active())
-
-    def matches(self, fact: ComplaintFact) -> bool:
-        return all((getattr(fact, dim) or "") == value for dim, value in self.active())
 
 
 # ---------------------------------------------------------------------------- sums
@@ -501,6 +498,8 @@ def drill_down(session: Session, metric: str, period: Period, filters: Filters, 
         "within_sla": [f.resolve_due.is_not(None), f.resolved_at <= f.resolve_due],
         "breached": [f.resolve_due.is_not(None), f.resolved_at > f.resolve_due],
         "reopened": [f.reopened.is_(True)],
+        # as analytics_rollup.first_contact
+        "first_contact": [f.escalation_level == 1, f.reopened.is_(False), f.mediation_rounds <= 1],
         "paid": [f.paid_amount > 0],
         "closed_resolved": [f.outcome == "closed", f.resolved_at.is_not(None)],
         "escalated": [f.escalation_level > 1],
@@ -511,9 +510,6 @@ def drill_down(session: Session, metric: str, period: Period, filters: Filters, 
     if root_cause is not None:
         where.append(func.coalesce(f.root_cause, "") == root_cause)
     query = select(f).where(*where).order_by(column, f.reference)
-    if metric == "first_contact":  # the rule lives in one place: analytics_rollup.first_contact
-        found = [x for x in session.scalars(query) if first_contact(x)]
-        return found[(page - 1) * per_page: page * per_page], len(found)
     total = session.scalar(select(func.count()).select_from(f).where(*where))
     rows = session.scalars(query.offset((page - 1) * per_page).limit(per_page)).all()
     return rows, int(total or 0)

@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select
 
 from processes.complaints import analytics
-from processes.complaints.analytics_charts import CHARTS, DEPARTMENTS
+from processes.complaints.analytics_charts import CHARTS, DEPARTMENTS, Table
 from processes.complaints.registration import CATEGORIES, CHANNELS, SEVERITIES, TIERS
 from processes.engine.errors import ValidationFailed
 from processes.engine.models import HumanTask
@@ -171,14 +171,11 @@ def export(chart: str):
     return csv_response(table, f"{chart}.csv", [str(COLUMNS.get(c, c)) for c in table.columns])
 
 
-class _KpiTable:
-    def __init__(self, rows):
-        self.rows, self.columns = rows, ["label", "key", "current", "previous"]
-
-
-def kpi_table(figures: dict) -> _KpiTable:
-    return _KpiTable([[str(label), key, figures["current"].get(key), figures["previous"].get(key)]
-                      for key, label, _kind, _metric in TILES])
+def kpi_table(figures: dict) -> Table:
+    """The tiles as a table: the figure's words, its key, this period and the previous one."""
+    return Table("kpis", ["label", "key", "current", "previous"],
+                 [[str(label), key, figures["current"].get(key), figures["previous"].get(key)]
+                  for key, label, _kind, _metric in TILES])
 
 
 @bp.get("/complaints")
