@@ -12,7 +12,7 @@ from collections.abc import Callable
 import handlers.builtin  # noqa: F401 - registers the service-task handlers
 import processes.complaints.sla  # noqa: F401 - registers the SLA script helpers (sla_deadline, sla_state)
 from processes.channels import outbound_mail
-from processes.complaints import registration
+from processes.complaints import analytics_rollup, registration
 from processes.complaints.settings import default_settings
 from processes.config import Settings
 from processes.engine.database import Database
@@ -22,13 +22,14 @@ from processes.engine.runtime import Runtime
 def build_runtime(settings: Settings | None = None, *, db: Database | None = None,
                   process_settings: dict | None = None, link_base: Callable[[], str] | None = None,
                   mail: bool = True, cache_size: int = 256) -> Runtime:
-    """A runtime on the configured database, with the complaint domain's observer and (unless
+    """A runtime on the configured database, with the complaint domain's observers (record, analytics) and (unless
     `mail=False`) the customer mailer; `process_settings` defaults to the shipped ones."""
     settings = settings or Settings.from_environ()
     db = db or Database(settings.database_url)
     runtime = Runtime(db, settings=process_settings if process_settings is not None else default_settings(),
                       cache_size=cache_size, script_time_limit=settings.script_time_limit)
     registration.install(runtime)
+    analytics_rollup.install(runtime)  # after the record's, in the same transaction
     if mail:
         public = settings.public_url
         outbound_mail.install(runtime, smtp_url=settings.smtp_url or "", sender=settings.mail_from,

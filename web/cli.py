@@ -236,9 +236,9 @@ def bench_http(database_url: str | None, workers: int, threads: int, clients: st
 
 def _register_area_commands() -> None:
     """Each area keeps its commands in its own module (`register(main)`)."""
-    from web import cli_designer, cli_intake, cli_workspace
+    from web import cli_analytics, cli_designer, cli_intake, cli_workspace
 
-    for module in (cli_workspace, cli_intake, cli_designer):
+    for module in (cli_workspace, cli_intake, cli_designer, cli_analytics):
         module.register(main)
 
 

@@ -9,6 +9,7 @@ def register_blueprints(app: Flask) -> None:
     from web.blueprints import (
         admin,
         api,
+        api_analytics,
         complaints,
         dashboard,
         definitions,
@@ -18,5 +19,6 @@ def register_blueprints(app: Flask) -> None:
         tasks,
     )
 
-    for module in (tasks, complaints, portal, intake, designer, definitions, dashboard, admin, api):
+    for module in (tasks, complaints, portal, intake, designer, definitions, dashboard, admin, api,
+                   api_analytics):
         app.register_blueprint(module.bp, url_prefix=getattr(module, "url_prefix", None))

@@ -1,0 +1,527 @@
+"""Complaint KPIs and chart series over any period and filter, read from the rollups.
+
+With no filter or one, every sum is read from `analytics_rollups` (whole months at month grain,
+the days at either end at day grain), so the cost depends on the length of the period, not on
+the number of complaints. With two filters or more the rollups have no slice to answer from, and
+the database sums the period's fact rows with the metric definitions of `analytics_sql` (a test
+keeps them equal to the observer's `contributions`). Open work (backlog, at risk) is read from the open fact rows. Every
+figure has a drill-down predicate (`drill_down`) whose list of complaints gives the same count.
+The definitions: docs/analytics.md.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from processes.complaints import analytics_sql
+from processes.complaints.analytics_models import AnalyticsRollup, ComplaintFact
+from processes.complaints.analytics_rollup import DIMENSIONS, calendar, contributions
+from processes.complaints.records import DepartmentBudget
+from processes.complaints.sla import _PROFILES
+from processes.engine.actors import Actor
+from processes.engine.errors import N_, Forbidden, ValidationFailed
+from processes.engine.models import utcnow
+
+MAX_DAYS = 366 * 5
+AGE_BANDS = ((0, 2), (3, 7), (8, 15), (16, 30), (31, None))  # days open, inclusive
+INTERVALS = ("day", "week", "month")
+METRICS = ("received", "acknowledged", "resolved", "within_sla", "breached", "first_contact", "reopened",
+           "paid", "closed", "closed_resolved", "escalated", "survey_sent", "survey_answered",
+           "csat_positive", "ack_min", "ack_bmin", "resolve_min", "resolve_bmin", "level", "score")
+# Metrics counted when the complaint is resolved, closed or acknowledged: which moment a list reads.
+_MOMENT = {"received": "received_at", "acknowledged": "acknowledged_at",
+           **{m: "resolved_at" for m in ("resolved", "within_sla", "breached", "first_contact", "reopened", "paid")},
+           **{m: "closed_at" for m in ("closed", "closed_resolved", "escalated", "survey_sent",
+                                        "survey_answered", "csat_positive")}}
+DRILLABLE = (*_MOMENT, "open", "at_risk", "breached_open")
+SLA_PROFILES = tuple(_PROFILES)
+# Who sees the figures: they name complaints (drill-down) and the money spent.
+VIEWERS = ("supervisor", "manager", "admin", "compliance_reviewer")
+
+
+def require_viewer(actor: Actor) -> None:
+    if actor.role not in VIEWERS:
+        raise Forbidden(N_("Only supervisors, managers and compliance reviewers see complaint analytics."))
+
+
+# ---------------------------------------------------------------------------- period and filters
+
+
+@dataclass(frozen=True)
+class Period:
+    """Local calendar days from `start` to `end`, both included (the SLA calendar's time zone)."""
+
+    start: date
+    end: date
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def previous(self) -> Period:
+        """The period of the same length just before this one."""
+        return Period(self.start - timedelta(days=self.days), self.start - timedelta(days=1))
+
+    def bounds(self) -> tuple[datetime, datetime]:
+        """UTC start and (exclusive) end."""
+        tz = calendar().tzinfo
+        lo = datetime.combine(self.start, time(), tz).astimezone(UTC)
+        hi = datetime.combine(self.end + timedelta(days=1), time(), tz).astimezone(UTC)
+        return lo, hi
+
+    @classmethod
+    def parse(cls, start: str | None, end: str | None, today: date | None = None) -> Period:
+        """From ISO dates; the last 30 days up to today when both are missing."""
+        today = today or calendar().localize(utcnow()).date()
+        errors = {}
+        parsed = {}
+        for name, value in (("from", start), ("to", end)):
+            if value:
+                try:
+                    parsed[name] = date.fromisoformat(value)
+                except ValueError:
+                    errors[name] = N_("Enter a date such as 2026-03-01.")
+        if errors:
+            raise ValidationFailed(errors, N_("The period is not valid."))
+        hi = parsed.get("to") or today
+        lo = parsed.get("from") or hi - timedelta(days=29)
+        if lo > hi:
+            raise ValidationFailed({"from": N_("The start must not be after the end.")}, N_("The period is not valid."))
+        if (hi - lo).days >= MAX_DAYS:
+            raise ValidationFailed({"from": N_("Choose a period of at most five years.")}, N_("The period is not valid."))
+        return cls(lo, hi)
+
+
+@dataclass(frozen=True)
+class Filters:
+    department: str | None = None
+    category: str | None = None
+    channel: str | None = None
+    product: str | None = None
+    severity: str | None = None
+    sla_profile: str | None = None
+    tier: str | None = None
+
+    @classmethod
+    def from_mapping(cls, args) -> Filters:
+        values = {}
+        for f in fields(cls):
+            value = (args.get(f.name) or "").strip()
+            if len(value) > 200:
+                raise ValidationFailed({f.name: N_("At most 200 characters.")}, N_("The period is not valid."))
+            values[f.name] = value or None
+        return cls(**values)
+
+    def active(self) -> list[tuple[str, str]]:
+        return [(dim, getattr(self, dim)) for dim in DIMENSIONS if getattr(self, dim)]
+
+    def as_args(self) -> dict[str, str]:
+        return dict(self.active())
+
+
+# ---------------------------------------------------------------------------- sums
+
+
+Sums = dict[tuple[str, int], list]  # (metric, bucket) -> [count, total]
+
+
+def _month_after(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def _split(period: Period) -> tuple[list[date], list[tuple[date, date]]]:
+    """Whole months inside the period (month grain) and the days left at either end (day grain)."""
+    months, days = [], []
+    day = period.start
+    while day <= period.end:
+        following = _month_after(day)
+        if day.day == 1 and following - timedelta(days=1) <= period.end:
+            months.append(day)
+            day = following
+            continue
+        stop = min(following - timedelta(days=1), period.end)
+        if days and days[-1][1] == day - timedelta(days=1):
+            days[-1] = (days[-1][0], stop)
+        else:
+            days.append((day, stop))
+        day = stop + timedelta(days=1)
+    return months, days
+
+
+def _grain_clause(period: Period):
+    months, days = _split(period)
+    r = AnalyticsRollup
+    clauses = [and_(r.grain == "day", r.period.between(a, b)) for a, b in days]
+    if months:
+        clauses.append(and_(r.grain == "month", r.period.between(months[0], months[-1])))
+    return or_(*clauses)
+
+
+def _slice(filters: Filters) -> tuple[str, str] | None:
+    active = filters.active()
+    if len(active) > 1:
+        return None
+    return active[0] if active else ("", "")
+
+
+def _period_facts(session: Session, period: Period, filters: Filters):
+    """Fact rows with any counted moment in the period (the path for several filters)."""
+    lo, hi = period.bounds()
+    f = ComplaintFact
+    moments = or_(*(getattr(f, m).between(lo, hi) for m in ("received_at", "acknowledged_at",
+                                                            "resolved_at", "closed_at")))
+    query = select(f).where(moments, *(getattr(f, dim) == value for dim, value in filters.active()))
+    return session.scalars(query)
+
+
+def sums(session: Session, period: Period, filters: Filters, metrics=METRICS) -> Sums:
+    out: Sums = defaultdict(lambda: [0, Decimal(0)])
+    chosen = _slice(filters)
+    if chosen is not None:
+        r = AnalyticsRollup
+        rows = session.execute(
+            select(r.metric, r.bucket, func.sum(r.count), func.sum(r.total))
+            .where(r.dim == chosen[0], r.value == chosen[1], r.metric.in_(metrics), _grain_clause(period))
+            .group_by(r.metric, r.bucket))
+        for metric, bucket, count, total in rows:
+            out[(metric, bucket)] = [int(count or 0), Decimal(total or 0)]
+        return out
+    lo, hi = period.bounds()
+    out.update(analytics_sql.sums(session, metrics, lo, hi, filters.active()))
+    return out
+
+
+def _count(s: Sums, metric: str) -> int:
+    return sum(c for (m, _b), (c, _t) in s.items() if m == metric)
+
+
+def _total(s: Sums, metric: str) -> Decimal:
+    return sum((t for (m, _b), (_c, t) in s.items() if m == metric), Decimal(0))
+
+
+def percentile(s: Sums, metric: str, p: float) -> int | None:
+    """Nearest-rank percentile of a histogram metric (the bucket's lower bound, in minutes)."""
+    buckets = sorted((b, c) for (m, b), (c, _t) in s.items() if m == metric and c > 0)
+    n = sum(c for _b, c in buckets)
+    if not n:
+        return None
+    rank, seen = max(math.ceil(p * n), 1), 0
+    for b, c in buckets:
+        seen += c
+        if seen >= rank:
+            return b
+    return buckets[-1][0]
+
+
+def _rate(num: int | Decimal, den: int | Decimal) -> float | None:
+    return round(float(num) / float(den), 4) if den else None
+
+
+# ---------------------------------------------------------------------------- open work
+
+
+def _as_of(period: Period) -> tuple[datetime, bool]:
+    """The moment open work is counted at (the end of the period, or now), and whether it is now."""
+    now = utcnow()
+    end = period.bounds()[1]
+    return (now, True) if end >= now else (end, False)
+
+
+def _open_where(at: datetime, filters: Filters, is_now: bool) -> list:
+    """Open at `at`: received before it and not closed by then."""
+    f = ComplaintFact
+    # Nothing closes in the future: for "now" the open rows alone (the NULL end of ix_fact_open).
+    still_open = f.closed_at.is_(None) if is_now else or_(f.closed_at.is_(None), f.closed_at >= at)
+    return [f.received_at < at, still_open, *(getattr(f, dim) == value for dim, value in filters.active())]
+
+
+def _band_where(band: int, at: datetime) -> list:
+    """Open for `lo`–`hi` whole days at `at`: received in (at − (hi+1) days, at − lo days]."""
+    lo, hi = AGE_BANDS[band]
+    clauses = [ComplaintFact.received_at <= at - timedelta(days=lo)]
+    if hi is not None:
+        clauses.append(ComplaintFact.received_at > at - timedelta(days=hi + 1))
+    return clauses
+
+
+def _state_where(state: str, at: datetime) -> list:
+    """Not resolved by `at`, and past the deadline (breached_open) or past at_risk_at (at_risk)."""
+    f = ComplaintFact
+    unresolved = or_(f.resolved_at.is_(None), f.resolved_at >= at)
+    if state == "breached_open":
+        return [unresolved, f.resolve_due.is_not(None), f.resolve_due < at]
+    return [unresolved, f.resolve_due.is_not(None), f.resolve_due >= at, f.at_risk_at < at]
+
+
+def _flag(clauses: list):
+    return func.coalesce(func.sum(case((and_(*clauses), 1), else_=0)), 0)
+
+
+def open_work(session: Session, period: Period, filters: Filters) -> dict:
+    """Complaints open at the end of the period (or now): count, by age band, at risk, breached;
+    one aggregate query over the open fact rows."""
+    at, is_now = _as_of(period)
+    columns = [_flag(_band_where(i, at)) for i in range(len(AGE_BANDS))]
+    columns += [_flag(_state_where("at_risk", at)), _flag(_state_where("breached_open", at))]
+    row = session.execute(select(*columns).where(*_open_where(at, filters, is_now))).one()
+    bands = [int(v) for v in row[:len(AGE_BANDS)]]
+    return {"as_of": at.isoformat(), "open": sum(bands), "bands": [
+        {"band": i, "from_days": lo, "to_days": hi, "count": bands[i]} for i, (lo, hi) in enumerate(AGE_BANDS)],
+        "at_risk": int(row[-2]), "breached_open": int(row[-1])}
+
+
+# ---------------------------------------------------------------------------- KPIs
+
+
+def _figures(s: Sums) -> dict:
+    received, closed, resolved = _count(s, "received"), _count(s, "closed"), _count(s, "resolved")
+    within, breached = _count(s, "within_sla"), _count(s, "breached")
+    levels = {b: c for (m, b), (c, _t) in s.items() if m == "level" and c}
+    paid = _total(s, "paid")
+    return {
+        "received": received,
+        "closed": closed,
+        "resolved": resolved,
+        "closed_resolved": _count(s, "closed_resolved"),
+        "resolution_rate": _rate(_count(s, "closed_resolved"), closed),
+        "acknowledged": _count(s, "acknowledged"),
+        "ack_minutes_median": percentile(s, "ack_min", 0.5),
+        "ack_minutes_p90": percentile(s, "ack_min", 0.9),
+        "ack_business_minutes_median": percentile(s, "ack_bmin", 0.5),
+        "ack_business_minutes_p90": percentile(s, "ack_bmin", 0.9),
+        "resolve_minutes_median": percentile(s, "resolve_min", 0.5),
+        "resolve_minutes_p90": percentile(s, "resolve_min", 0.9),
+        "resolve_business_minutes_median": percentile(s, "resolve_bmin", 0.5),
+        "resolve_business_minutes_p90": percentile(s, "resolve_bmin", 0.9),
+        "within_sla": within,
+        "breached": breached,
+        "sla_compliance": _rate(within, within + breached),
+        "first_contact": _count(s, "first_contact"),
+        "first_contact_rate": _rate(_count(s, "first_contact"), resolved),
+        "reopened": _count(s, "reopened"),
+        "reopen_rate": _rate(_count(s, "reopened"), resolved),
+        "escalated": _count(s, "escalated"),
+        "escalation_rate": _rate(_count(s, "escalated"), closed),
+        "escalation_levels": {str(k): v for k, v in sorted(levels.items())},
+        "max_escalation_level": max(levels) if levels else None,
+        "survey_sent": _count(s, "survey_sent"),
+        "survey_answered": _count(s, "survey_answered"),
+        "survey_response_rate": _rate(_count(s, "survey_answered"), _count(s, "survey_sent")),
+        "csat_positive": _count(s, "csat_positive"),
+        "csat": _rate(_count(s, "csat_positive"), _count(s, "survey_answered")),
+        "compensation_paid": str(paid.quantize(Decimal("0.01"))),
+        "paid_count": _count(s, "paid"),
+        "cost_per_complaint": str((paid / closed).quantize(Decimal("0.01"))) if closed else None,
+    }
+
+
+def kpis(session: Session, period: Period, filters: Filters) -> dict:
+    """Every KPI for the period, and the same for the period of the same length before it."""
+    out = {}
+    for name, p in (("current", period), ("previous", period.previous())):
+        out[name] = {"from": p.start.isoformat(), "to": p.end.isoformat(),
+                     **_figures(sums(session, p, filters)), **open_work(session, p, filters)}
+    out["filters"] = filters.as_args()
+    out["source"] = "rollups" if _slice(filters) is not None else "facts"
+    return out
+
+
+# ---------------------------------------------------------------------------- series for charts
+
+
+def _interval_start(day: date, interval: str) -> date:
+    if interval == "week":
+        return day - timedelta(days=day.weekday())
+    if interval == "month":
+        return day.replace(day=1)
+    return day
+
+
+def series(session: Session, period: Period, filters: Filters, metrics: tuple[str, ...],
+           interval: str = "day", split: str | None = None) -> dict[str, dict[str, dict[str, int]]]:
+    """{interval start: {split value or "": {metric: count}}} for each day/week/month of the period."""
+    if interval not in INTERVALS:
+        raise ValidationFailed({"interval": N_("Choose day, week or month.")}, N_("The period is not valid."))
+    out: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
+    chosen = _slice(filters)
+    use_rollups = chosen is not None and (split is None or chosen == ("", ""))
+    if use_rollups:
+        r = AnalyticsRollup
+        dim, value = (split, None) if split else chosen
+        grain = "month" if interval == "month" else "day"
+        query = (select(r.period, r.value, r.metric, func.sum(r.count))
+                 .where(r.grain == grain, r.dim == dim, r.metric.in_(metrics),
+                        r.period.between(period.start.replace(day=1) if grain == "month" else period.start,
+                                         period.end))
+                 .group_by(r.period, r.value, r.metric))
+        if value is not None:
+            query = query.where(r.value == value)
+        for day, val, metric, count in session.execute(query):
+            if grain == "day" or day >= period.start.replace(day=1):
+                out[_interval_start(day, interval).isoformat()][val if split else ""][metric] += int(count or 0)
+        # Month grain covers whole months; keep the partial months at the ends exact from days.
+        if grain == "month":
+            return _trim_months(session, period, filters, metrics, split, out)
+        return _dense(period, interval, out)
+    if all(analytics_sql.is_count(m) for m in metrics):  # counted by the database
+        lo, hi = period.bounds()
+        for metric in metrics:
+            for day, key, count in analytics_sql.count_by_day(session, metric, lo, hi, filters.active(), split):
+                if period.start <= day <= period.end:
+                    out[_interval_start(day, interval).isoformat()][key][metric] += count
+        return _dense(period, interval, out)
+    for fact in _period_facts(session, period, filters):
+        key = (getattr(fact, split) or "") if split else ""
+        for (day, metric, _bucket), (count, _total) in contributions(fact).items():
+            if period.start <= day <= period.end and metric in metrics:
+                out[_interval_start(day, interval).isoformat()][key][metric] += count
+    return _dense(period, interval, out)
+
+
+def _trim_months(session, period, filters, metrics, split, out):
+    """Replace the first and last month by their days inside the period, when they are partial."""
+    for edge in {period.start.replace(day=1), period.end.replace(day=1)}:
+        lo, hi = max(edge, period.start), min(_month_after(edge) - timedelta(days=1), period.end)
+        if (lo, hi) == (edge, _month_after(edge) - timedelta(days=1)):
+            continue
+        part = series(session, Period(lo, hi), filters, metrics, "day", split)
+        merged: dict = defaultdict(lambda: defaultdict(int))
+        for by_value in part.values():
+            for val, counts in by_value.items():
+                for metric, count in counts.items():
+                    merged[val][metric] += count
+        out[edge.isoformat()] = merged
+    return _dense(period, "month", out)
+
+
+def _dense(period: Period, interval: str, out: dict) -> dict:
+    """Every interval of the period in order, empty ones too, as plain dicts."""
+    result = {}
+    day = _interval_start(period.start, interval)
+    while day <= period.end:
+        key = day.isoformat()
+        result[key] = {val: dict(counts) for val, counts in out.get(key, {}).items()}
+        day = _month_after(day) if interval == "month" else day + timedelta(days=7 if interval == "week" else 1)
+    return result
+
+
+def root_causes(session: Session, period: Period, filters: Filters, limit: int = 15) -> list[dict]:
+    """Resolved complaints per root cause, most frequent first, with the cumulative share (Pareto)."""
+    counts: dict[str, int] = defaultdict(int)
+    active = filters.active()
+    r = AnalyticsRollup
+    if not active or (len(active) == 1 and active[0][0] == "product"):
+        dim = "product_root_cause" if active else "root_cause"
+        query = (select(r.value, func.sum(r.count)).where(r.dim == dim, r.metric == "resolved", _grain_clause(period))
+                 .group_by(r.value))
+        if active:
+            query = query.where(r.value.startswith(active[0][1] + "\x1f", autoescape=True))
+        for value, count in session.execute(query):
+            counts[value.split("\x1f", 1)[-1]] += int(count or 0)
+    else:  # no slice for this filter: the database counts the period's resolved facts
+        lo, hi = period.bounds()
+        f = ComplaintFact
+        cause = func.coalesce(f.root_cause, "")
+        for value, count in session.execute(
+                select(cause, func.count()).where(f.resolved_at >= lo, f.resolved_at < hi,
+                                                  *(getattr(f, d) == v for d, v in active)).group_by(cause)):
+            counts[value] += int(count)
+    ranked = sorted(((c, k) for k, c in counts.items() if c), key=lambda x: (-x[0], x[1]))[:limit]
+    total, running, out = sum(counts.values()), 0, []
+    for count, cause in ranked:
+        running += count
+        out.append({"root_cause": cause, "count": count, "cumulative_share": _rate(running, total)})
+    return out
+
+
+def compensation_budget(session: Session, period: Period, filters: Filters, default_budget: Decimal,
+                        departments: tuple[str, ...]) -> list[dict]:
+    """Compensation paid per department and month of the period, against that month's budget."""
+    r = AnalyticsRollup
+    months = []
+    month = period.start.replace(day=1)
+    while month <= period.end:
+        months.append(month)
+        month = _month_after(month)
+    wanted = [d for d in departments if not filters.department or d == filters.department]
+    paid = {(v, p): Decimal(t or 0) for v, p, t in session.execute(
+        select(r.value, r.period, func.sum(r.total)).where(
+            r.grain == "month", r.dim == "department", r.metric == "paid", r.value.in_(wanted),
+            r.period.between(months[0], months[-1])).group_by(r.value, r.period))}
+    budgets = {(d, m): Decimal(a) for d, m, a in session.execute(
+        select(DepartmentBudget.department, DepartmentBudget.month, DepartmentBudget.amount).where(
+            DepartmentBudget.month.in_([m.strftime("%Y-%m") for m in months])))}
+    rows = []
+    for month in months:
+        for dept in wanted:
+            spent = paid.get((dept, month), Decimal(0))
+            budget = budgets.get((dept, month.strftime("%Y-%m")), default_budget)
+            rows.append({"department": dept, "month": month.strftime("%Y-%m"),
+                         "paid": str(spent.quantize(Decimal("0.01"))), "budget": str(Decimal(budget).quantize(Decimal("0.01"))),
+                         "share": _rate(spent, budget)})
+    return rows
+
+
+# ---------------------------------------------------------------------------- drill-down
+
+
+def drill_down(session: Session, metric: str, period: Period, filters: Filters, *, band: int | None = None,
+               root_cause: str | None = None, page: int = 1, per_page: int = 50) -> tuple[list[ComplaintFact], int]:
+    """The complaints behind one figure (a page of them, and how many there are)."""
+    if metric not in DRILLABLE:
+        raise ValidationFailed({"metric": N_("Unknown figure.")}, N_("The period is not valid."))
+    f = ComplaintFact
+    where = [getattr(f, dim) == value for dim, value in filters.active()]
+    if metric in ("open", "at_risk", "breached_open"):
+        at, is_now = _as_of(period)
+        where = _open_where(at, filters, is_now)
+        if metric != "open":
+            where += _state_where(metric, at)
+        elif band is not None:
+            if not 0 <= band < len(AGE_BANDS):
+                raise ValidationFailed({"band": N_("Unknown figure.")}, N_("The period is not valid."))
+            where += _band_where(band, at)
+        query = select(f).where(*where).order_by(f.received_at, f.reference)
+        total = session.scalar(select(func.count()).select_from(f).where(*where))
+        return session.scalars(query.offset((page - 1) * per_page).limit(per_page)).all(), int(total or 0)
+    lo, hi = period.bounds()
+    column = getattr(f, _MOMENT[metric])
+    where += [column >= lo, column < hi]
+    where += {
+        "within_sla": [f.resolve_due.is_not(None), f.resolved_at <= f.resolve_due],
+        "breached": [f.resolve_due.is_not(None), f.resolved_at > f.resolve_due],
+        "reopened": [f.reopened.is_(True)],
+        # as analytics_rollup.first_contact
+        "first_contact": [f.escalation_level == 1, f.reopened.is_(False), f.mediation_rounds <= 1],
+        "paid": [f.paid_amount > 0],
+        "closed_resolved": [f.outcome == "closed", f.resolved_at.is_not(None)],
+        "escalated": [f.escalation_level > 1],
+        "survey_sent": [f.survey_sent.is_(True)],
+        "survey_answered": [f.satisfaction_score.is_not(None)],
+        "csat_positive": [f.satisfaction_score >= 4],
+    }.get(metric, [])
+    if root_cause is not None:
+        where.append(func.coalesce(f.root_cause, "") == root_cause)
+    query = select(f).where(*where).order_by(column, f.reference)
+    total = session.scalar(select(func.count()).select_from(f).where(*where))
+    rows = session.scalars(query.offset((page - 1) * per_page).limit(per_page)).all()
+    return rows, int(total or 0)
+
+
+def with_interval(period: Period, start: str, interval: str) -> Period:
+    """The part of the period one chart bar stands for (a day, a week or a month)."""
+    day = date.fromisoformat(start)
+    if interval == "month":
+        end = _month_after(day) - timedelta(days=1)
+    elif interval == "week":
+        end = day + timedelta(days=6)
+    else:
+        end = day
+    return replace(period, start=max(day, period.start), end=min(end, period.end))

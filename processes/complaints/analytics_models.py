@@ -1,0 +1,83 @@
+"""The tables complaint analytics reads: one fact row per complaint and the rollups kept from them.
+
+Both are written by the analytics observer (`analytics_rollup.observe`) inside the unit of work
+that changed the complaint, so the figures are never behind the process. Definitions of every
+figure: docs/analytics.md.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, Boolean, Date, Index, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from processes.engine.db import Base
+from processes.engine.models import TZDateTime
+
+
+class ComplaintFact(Base):
+    """What analytics needs of one complaint: its dimensions and the moments that count."""
+
+    __tablename__ = "complaint_facts"
+    __table_args__ = (
+        # Drill-down lists and the multi-filter path read a period's rows by one of these moments.
+        Index("ix_fact_received", "received_at"),
+        Index("ix_fact_acknowledged", "acknowledged_at"),
+        Index("ix_fact_resolved", "resolved_at"),
+        # Closed in a period, and open ones (backlog, at risk: no closed_at) by receipt.
+        Index("ix_fact_open", "closed_at", "resolved_at", "received_at"),
+    )
+
+    reference: Mapped[str] = mapped_column(String(40), primary_key=True)
+    department: Mapped[str | None] = mapped_column(String(40))
+    category: Mapped[str | None] = mapped_column(String(40))
+    channel: Mapped[str | None] = mapped_column(String(20))
+    product: Mapped[str | None] = mapped_column(String(200))
+    severity: Mapped[str | None] = mapped_column(String(20))
+    sla_profile: Mapped[str | None] = mapped_column(String(20))
+    tier: Mapped[str | None] = mapped_column(String(20))
+    root_cause: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str | None] = mapped_column(String(30))
+    received_at: Mapped[datetime] = mapped_column(TZDateTime())
+    acknowledged_at: Mapped[datetime | None] = mapped_column(TZDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(TZDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(TZDateTime())
+    resolve_due: Mapped[datetime | None] = mapped_column(TZDateTime())
+    # when 80 % (the profile's at_risk_ratio) of the time from receipt to resolve_due is used
+    at_risk_at: Mapped[datetime | None] = mapped_column(TZDateTime())
+    # closed, closed_incomplete, closed_duplicate
+    outcome: Mapped[str | None] = mapped_column(String(30))
+    ack_minutes: Mapped[int | None] = mapped_column(Integer)
+    ack_business_minutes: Mapped[int | None] = mapped_column(Integer)
+    resolve_minutes: Mapped[int | None] = mapped_column(Integer)
+    resolve_business_minutes: Mapped[int | None] = mapped_column(Integer)
+    escalation_level: Mapped[int] = mapped_column(Integer, default=1)
+    mediation_rounds: Mapped[int] = mapped_column(Integer, default=0)
+    reopened: Mapped[bool] = mapped_column(Boolean, default=False)
+    survey_sent: Mapped[bool] = mapped_column(Boolean, default=False)
+    satisfaction_score: Mapped[int | None] = mapped_column(Integer)
+    paid_amount: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal(0))
+
+
+class AnalyticsRollup(Base):
+    """A sum of one metric over one day or month, for everything (`dim` "") or one slice of it
+    (`dim` "category", `value` "product_quality"). `bucket` splits a duration metric into a
+    histogram (minutes, three significant digits), so medians and p90 come from rollups too."""
+
+    __tablename__ = "analytics_rollups"
+    __table_args__ = (
+        # The key is also the one index the figures read: grain, slice, metric, then the period range.
+        UniqueConstraint("grain", "dim", "value", "metric", "period", "bucket", name="uq_rollup_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    grain: Mapped[str] = mapped_column(String(5))  # day, month
+    dim: Mapped[str] = mapped_column(String(20))
+    value: Mapped[str] = mapped_column(String(250))
+    metric: Mapped[str] = mapped_column(String(30))
+    period: Mapped[date] = mapped_column(Date)
+    bucket: Mapped[int] = mapped_column(Integer, default=0)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    total: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=Decimal(0))

@@ -1,0 +1,294 @@
+"""Keeping the analytics facts and rollups in step with the complaint process.
+
+`observe` is a runtime observer (installed by the composition root after the record's): after
+each unit of work of a complaint it updates the complaint's fact row from the process variables
+and adds to the rollups the difference between what the row contributed before and after. So a
+complaint classified a week after it came in moves its "received" count from the unclassified
+slice to its category, and no figure ever needs a scan of the complaints.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import bindparam
+from sqlalchemy.orm import Session
+
+from processes.complaints.analytics_models import AnalyticsRollup, ComplaintFact
+from processes.complaints.calendar import BusinessCalendar
+from processes.complaints.records import CompensationEntry
+from processes.complaints.sla import load_policy
+from processes.engine.db import upsert_statement
+from processes.engine.models import ProcessInstance, utcnow
+
+PROCESS_KEY = "complaint_handling"
+# The filters of every figure; each has its own slice of the rollups.
+DIMENSIONS = ("department", "category", "channel", "product", "severity", "sla_profile", "tier")
+CLOSED_STATUSES = ("closed", "closed_incomplete", "closed_duplicate")
+GRAINS = ("day", "month")
+# Duration histograms, in minutes; figures read them for median and p90.
+DURATION_METRICS = ("ack_min", "ack_bmin", "resolve_min", "resolve_bmin")
+
+Key = tuple[date, str, int]  # local day, metric, bucket
+
+
+@lru_cache(maxsize=1)
+def _policy_calendar() -> tuple[str, BusinessCalendar, float]:
+    policy = load_policy()
+    return policy.name, policy.calendar or BusinessCalendar.for_country(policy.country), policy.at_risk_ratio
+
+
+def calendar() -> BusinessCalendar:
+    """The business calendar of the deployment's SLA profile: its days and its time zone."""
+    return _policy_calendar()[1]
+
+
+def local_day(moment: datetime) -> date:
+    return calendar().localize(moment).date()
+
+
+def bucket(minutes: int) -> int:
+    """Three significant digits: exact below 1,000 minutes, within 1 % above."""
+    if minutes < 1000:
+        return max(minutes, 0)
+    step = 10 ** (len(str(minutes)) - 3)
+    return minutes // step * step
+
+
+def business_minutes(start: datetime, end: datetime, cal: BusinessCalendar | None = None) -> int:
+    """Minutes between two moments that fall on working days of the calendar (whole days count:
+    the calendar knows working days, not office hours)."""
+    cal = cal or calendar()
+    a, b = cal.localize(start), cal.localize(end)
+    if b <= a:
+        return 0
+    total = timedelta()
+    day = a.date()
+    while day <= b.date():
+        if cal.is_working_day(day):
+            day_start = datetime(day.year, day.month, day.day, tzinfo=a.tzinfo)
+            lo, hi = max(a, day_start), min(b, day_start + timedelta(days=1))
+            if hi > lo:
+                total += hi - lo
+        day += timedelta(days=1)
+    return int(total.total_seconds() // 60)
+
+
+def _minutes(start: datetime | None, end: datetime | None) -> int | None:
+    if start is None or end is None:
+        return None
+    return max(int((end - start).total_seconds() // 60), 0)
+
+
+def _moment(value: Any) -> datetime | None:
+    if not value:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# ---------------------------------------------------------------------------- what a fact contributes
+
+
+def first_contact(fact: ComplaintFact) -> bool:
+    """Resolved by the first answer the customer got: no escalation, no reopening, one proposal at most."""
+    return bool(fact.resolved_at and (fact.escalation_level or 1) == 1 and not fact.reopened
+                and (fact.mediation_rounds or 0) <= 1)
+
+
+def contributions(fact: ComplaintFact | None) -> dict[Key, list]:
+    """What one fact row adds to the rollups: (day, metric, bucket) → [count, total]."""
+    out: dict[Key, list] = defaultdict(lambda: [0, Decimal(0)])
+    if fact is None or fact.received_at is None:
+        return out
+
+    def add(moment: datetime, metric: str, bucket_: int = 0, total: Decimal | int = 0) -> None:
+        cell = out[(local_day(moment), metric, bucket_)]
+        cell[0] += 1
+        cell[1] += Decimal(total)
+
+    add(fact.received_at, "received")
+    if fact.acknowledged_at is not None:
+        add(fact.acknowledged_at, "acknowledged")
+        add(fact.acknowledged_at, "ack_min", bucket(fact.ack_minutes or 0), fact.ack_minutes or 0)
+        add(fact.acknowledged_at, "ack_bmin", bucket(fact.ack_business_minutes or 0), fact.ack_business_minutes or 0)
+    if fact.resolved_at is not None:
+        at = fact.resolved_at
+        add(at, "resolved")
+        add(at, "resolve_min", bucket(fact.resolve_minutes or 0), fact.resolve_minutes or 0)
+        add(at, "resolve_bmin", bucket(fact.resolve_business_minutes or 0), fact.resolve_business_minutes or 0)
+        if fact.resolve_due is not None:
+            add(at, "within_sla" if at <= fact.resolve_due else "breached")
+        if first_contact(fact):
+            add(at, "first_contact")
+        if fact.reopened:
+            add(at, "reopened")
+        if fact.paid_amount:
+            add(at, "paid", 0, fact.paid_amount)
+    if fact.closed_at is not None:
+        at = fact.closed_at
+        add(at, "closed")
+        if fact.outcome == "closed" and fact.resolved_at is not None:
+            add(at, "closed_resolved")
+        level = fact.escalation_level or 1
+        add(at, "level", level)
+        if level > 1:
+            add(at, "escalated")
+        if fact.survey_sent:
+            add(at, "survey_sent")
+        if fact.satisfaction_score is not None:
+            add(at, "survey_answered")
+            add(at, "score", int(fact.satisfaction_score))
+            if fact.satisfaction_score >= 4:
+                add(at, "csat_positive")
+    return out
+
+
+def slices(fact: ComplaintFact | None, metric: str) -> list[tuple[str, str]]:
+    """The rollup slices a fact's metric is counted in: everything, and each of its dimensions."""
+    if fact is None:
+        return []
+    found = [("", "")] + [(dim, getattr(fact, dim) or "") for dim in DIMENSIONS]
+    if metric == "resolved":  # Pareto of root causes, overall and per product
+        cause = fact.root_cause or ""
+        found += [("root_cause", cause), ("product_root_cause", f"{fact.product or ''}\x1f{cause}")]
+    return found
+
+
+def _period(grain: str, day: date) -> date:
+    return day if grain == "day" else day.replace(day=1)
+
+
+def rollup_rows(fact: ComplaintFact | None, sign: int) -> dict[tuple, list]:
+    rows: dict[tuple, list] = defaultdict(lambda: [0, Decimal(0)])
+    for (day, metric, bucket_), (count, total) in contributions(fact).items():
+        for dim, value in slices(fact, metric):
+            for grain in GRAINS:
+                cell = rows[(grain, dim, value[:250], metric, _period(grain, day), bucket_)]
+                cell[0] += sign * count
+                cell[1] += sign * total
+    return rows
+
+
+def apply_delta(session: Session, before: ComplaintFact | None, after: ComplaintFact | None) -> int:
+    """Add to the rollups what changed between two states of a fact; returns rows touched."""
+    delta = rollup_rows(before, -1)
+    for key, (count, total) in rollup_rows(after, +1).items():
+        cell = delta[key]
+        cell[0] += count
+        cell[1] += total
+    params = [dict(zip(("g", "d", "v", "m", "p", "b"), key, strict=True), c=count, t=total)
+              for key, (count, total) in sorted(delta.items()) if count or total]
+    if params:
+        # Sorted keys: two transactions touching the same rows lock them in the same order.
+        session.execute(_upsert(session), params)
+    return len(params)
+
+
+def _upsert(session: Session):
+    def build(insert):
+        table = AnalyticsRollup.__table__
+        stmt = insert(table).values(grain=bindparam("g"), dim=bindparam("d"), value=bindparam("v"),
+                                    metric=bindparam("m"), period=bindparam("p"), bucket=bindparam("b"),
+                                    count=bindparam("c"), total=bindparam("t"))
+        return stmt.on_conflict_do_update(
+            index_elements=["grain", "dim", "value", "metric", "period", "bucket"],
+            set_={"count": table.c.count + stmt.excluded.count, "total": table.c.total + stmt.excluded.total})
+
+    return upsert_statement(session, "analytics_rollup", build)
+
+
+# ---------------------------------------------------------------------------- facts from the process
+
+
+_FIELDS = [c.key for c in ComplaintFact.__table__.columns]
+
+
+def copy_fact(fact: ComplaintFact | None) -> ComplaintFact | None:
+    if fact is None:
+        return None
+    return ComplaintFact(**{key: getattr(fact, key) for key in _FIELDS})
+
+
+def update_fact(session: Session, fact: ComplaintFact, facts: dict, instance: ProcessInstance,
+                now: datetime) -> None:
+    """Bring a fact row up to date with the process variables of one unit of work."""
+    for dim, var in (("department", "department"), ("category", "category"), ("channel", "channel"),
+                     ("product", "product"), ("severity", "severity"), ("tier", "customer_tier"),
+                     ("root_cause", "root_cause"), ("status", "status")):
+        if facts.get(var) is not None:
+            setattr(fact, dim, str(facts[var])[:200])
+    if facts.get("escalation_level"):
+        fact.escalation_level = max(int(facts["escalation_level"]), fact.escalation_level or 1)
+    if facts.get("mediation_round"):
+        fact.mediation_rounds = max(int(facts["mediation_round"]), fact.mediation_rounds or 0)
+    if fact.acknowledged_at is None and (acknowledged := _moment(facts.get("acknowledged_at"))):
+        fact.acknowledged_at = acknowledged
+        fact.ack_minutes = _minutes(fact.received_at, acknowledged)
+        fact.ack_business_minutes = business_minutes(fact.received_at, acknowledged)
+    if (due := _moment(facts.get("resolve_due"))) is not None:
+        fact.resolve_due = due
+        fact.at_risk_at = fact.received_at + (due - fact.received_at) * _policy_calendar()[2]
+    status = facts.get("status")
+    # The unit that sends the survey may report the data of its waiting events, not the status; an
+    # answer (portal or call) proves it was sent.
+    if status == "awaiting_survey" or facts.get("satisfaction_score") is not None or facts.get("survey_channel"):
+        fact.survey_sent = True
+    if status == "escalated" and facts.get("escalation_reason") == "survey_dissatisfied" and fact.resolved_at:
+        fact.reopened = True
+    resolved = _moment(facts.get("resolved_at"))
+    if resolved is not None and resolved != fact.resolved_at and status not in ("escalated",):
+        fact.resolved_at = resolved
+        fact.resolve_minutes = _minutes(fact.received_at, resolved)
+        fact.resolve_business_minutes = business_minutes(fact.received_at, resolved)
+        fact.paid_amount = _paid(session, facts)
+    if facts.get("satisfaction_score") is not None:
+        fact.satisfaction_score = int(facts["satisfaction_score"])
+    closed = status in CLOSED_STATUSES or instance.status == "completed"
+    if closed and fact.closed_at is None:
+        fact.closed_at = now
+        fact.outcome = status if status in CLOSED_STATUSES else "closed"
+
+
+def _paid(session: Session, facts: dict) -> Decimal:
+    """Compensation counts as paid when the ledger entry was issued and the customer accepted the
+    answer that carried it; an offer refused or superseded is not money spent."""
+    if facts.get("remedy") != "compensation" or facts.get("customer_decision") != "accept":
+        return Decimal(0)
+    if not facts.get("compensation_issued"):
+        return Decimal(0)
+    ledger = facts.get("ledger") or {}
+    entry_id = ledger.get("ledger_entry_id") if isinstance(ledger, dict) else None
+    entry = session.get(CompensationEntry, entry_id) if entry_id else None
+    if entry is not None:
+        return Decimal(entry.amount)
+    return Decimal(str(facts.get("compensation_amount") or 0))
+
+
+def observe(session: Session, instance: ProcessInstance, facts: dict, uow) -> None:
+    if instance.process_key != PROCESS_KEY:
+        return
+    fact = session.get(ComplaintFact, instance.business_key)
+    before = copy_fact(fact)
+    if fact is None:
+        received = _moment(facts.get("received_at")) or utcnow()
+        fact = ComplaintFact(reference=instance.business_key, received_at=received,
+                             sla_profile=_policy_calendar()[0], escalation_level=1, mediation_rounds=0,
+                             reopened=False, survey_sent=False, paid_amount=Decimal(0))
+        session.add(fact)
+    update_fact(session, fact, facts, instance, utcnow())
+    apply_delta(session, before, fact)
+
+
+def install(runtime) -> None:
+    if observe not in runtime.observers:
+        runtime.observers.append(observe)
