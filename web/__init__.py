@@ -56,9 +56,10 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     app.extensions["redress.db"] = runtime.db
     app.extensions["redress.runtime"] = runtime
 
-    from web import auth, errors, i18n, security
+    from web import auth, errors, i18n, input_guard, security
 
     security.init_app(app)
+    input_guard.init_app(app)
     i18n.init_app(app)
     auth.init_app(app)
     errors.init_app(app)

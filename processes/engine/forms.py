@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -22,6 +23,7 @@ _MESSAGES = {
     "format": {"en": "The format is not valid.", "zh-CN": "格式不正确。"},
     "minItems": {"en": "Choose at least {limit}.", "zh-CN": "至少选择 {limit} 项。"},
     "finite": {"en": "Enter a real number.", "zh-CN": "请输入有效的数字。"},
+    "year": {"en": "Enter a date between 1900 and 2100.", "zh-CN": "请填写 1900 年至 2100 年之间的日期。"},
     "unsafe": {"en": "The value holds characters or a structure that cannot be stored (NUL, an invalid "
                      "character, nesting or a number too long).",
                "zh-CN": "内容含有无法保存的字符或结构(空字符、无效字符、层级过深或数字过长)。"},
@@ -98,7 +100,7 @@ def validate(schema: dict | None, data: dict[str, Any], locale: str = "en") -> d
         return {}
     lang = "zh-CN" if locale.lower().startswith("zh") else "en"
     # Checked before the schema: a NUL stored in JSON breaks every query on it afterwards.
-    unsafe = {path.split(".")[0]: _MESSAGES["unsafe"][lang] for path in inputsafe.value_problems(data)}
+    unsafe = unsafe_errors(data, lang)
     if unsafe:
         return unsafe
     validator = _validator(schema)
@@ -117,6 +119,30 @@ def validate(schema: dict | None, data: dict[str, Any], locale: str = "en") -> d
     # "number" and then poison sums, comparisons and the stored record.
     for field, message in non_finite_errors(data, lang).items():
         errors.setdefault(field, message)
+    for field, message in _date_errors(schema, data, lang).items():
+        errors.setdefault(field, message)
+    return errors
+
+
+def unsafe_errors(data: Any, locale: str = "en") -> dict[str, str]:
+    """An error per top-level field holding NUL, a lone surrogate, absurd nesting or a huge number."""
+    lang = "zh-CN" if locale.lower().startswith("zh") else "en"
+    return {path.split(".")[0]: _MESSAGES["unsafe"][lang] for path in inputsafe.value_problems(data)}
+
+
+def _date_errors(schema: dict, data: dict[str, Any], lang: str) -> dict[str, str]:
+    """Dates outside 1900-2100: valid ISO text, but no calendar or time zone can convert them."""
+    errors = {}
+    for name, prop in (schema.get("properties") or {}).items():
+        value = data.get(name)
+        if not isinstance(prop, dict) or prop.get("format") not in ("date", "date-time") or not isinstance(value, str):
+            continue
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            continue  # the format check has said so already
+        if inputsafe.date_problem(parsed):
+            errors[name] = _MESSAGES["year"][lang]
     return errors
 
 
