@@ -109,6 +109,19 @@ class InboundMessage(Base):
     received_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
 
 
+class MailReceipt(Base):
+    """An e-mail already taken in (registered or attached), by its Message-ID, or by the sha256
+    of its bytes when it has none: reading the same mbox twice registers nothing twice."""
+
+    __tablename__ = "mail_receipts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_key: Mapped[str] = mapped_column(String(300), unique=True)
+    reference: Mapped[str] = mapped_column(String(40))
+    outcome: Mapped[str] = mapped_column(String(20))
+    received_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+
+
 class RateLimitHit(Base):
     """One request counted against a bucket ("portal-submit:203.0.113.7")."""
 
@@ -200,6 +213,7 @@ class IntakeExtras:
     language: str = "zh-CN"
     token: str | None = None
     files: list[IncomingFile] = field(default_factory=list)
+    message_key: str | None = None  # an e-mail's Message-ID (see MailReceipt)
     reference: str | None = None  # set once stored
 
 
@@ -226,6 +240,8 @@ def store_extras(session: Session, reference: str, extras: IntakeExtras) -> None
         session.add(Attachment(reference=reference, filename=f.filename[:200], content_type=f.content_type,
                                size=len(f.data), sha256=hashlib.sha256(f.data).hexdigest(), data=f.data,
                                channel=extras.channel))
+    if extras.message_key:
+        session.add(MailReceipt(message_key=extras.message_key, reference=reference, outcome="registered"))
     extras.reference = reference
 
 
