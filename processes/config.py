@@ -29,6 +29,8 @@ class Settings:
     secure_cookies: bool = False
     timezone: str = "Asia/Shanghai"
     sla_profile: str | None = None
+    # The customer service telephone number the portal shows when it cannot take a complaint.
+    hotline: str | None = None
     sla_country: str | None = None
     sla_config: str | None = None
     extra: dict = field(default_factory=dict)
@@ -53,6 +55,7 @@ class Settings:
             secure_cookies=get("SECURE_COOKIES") == "1",
             timezone=get("TIMEZONE") or cls.timezone,
             sla_profile=get("SLA_PROFILE"),
+            hotline=get("HOTLINE"),
             sla_country=get("SLA_COUNTRY"),
             sla_config=get("SLA_CONFIG"),
         )

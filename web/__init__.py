@@ -33,6 +33,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
         PUBLIC_URL=settings.public_url,
         MAIL_FROM=settings.mail_from,
         TIMEZONE=settings.timezone,
+        HOTLINE=settings.hotline,
     )
     app.config.from_pyfile("redress.cfg", silent=True)
     if test_config:

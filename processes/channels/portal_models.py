@@ -191,6 +191,21 @@ def rate_limited(session: Session, bucket: str, limit: int, window: timedelta,
     return False
 
 
+def over_limit(session: Session, bucket: str, limit: int, window: timedelta, now: datetime | None = None) -> bool:
+    """Whether `bucket` already has `limit` hits within `window`, counting nothing; pair with
+    `count_hit` when only what succeeded should count."""
+    now = now or utcnow()
+    count = session.scalar(select(func.count()).select_from(RateLimitHit)
+                           .where(RateLimitHit.bucket == bucket, RateLimitHit.at >= now - window)) or 0
+    return count >= limit
+
+
+def count_hit(session: Session, bucket: str, window: timedelta, now: datetime | None = None) -> None:
+    now = now or utcnow()
+    session.execute(delete(RateLimitHit).where(RateLimitHit.bucket == bucket, RateLimitHit.at < now - window))
+    session.add(RateLimitHit(bucket=bucket[:200], at=now))
+
+
 # -- what a channel hands to the registering transaction ----------------------------
 
 
