@@ -483,5 +483,8 @@ def _portal_time(value, with_time: bool = True) -> str:
         zone = ZoneInfo(current_app.config.get("TIMEZONE") or "Asia/Shanghai")
     except (ZoneInfoNotFoundError, ValueError):
         zone = utcnow().tzinfo
-    local = value.astimezone(zone)
+    try:
+        local = value.astimezone(zone)
+    except (OverflowError, ValueError):  # a year-9999 value stored before input was bounded
+        local = value
     return local.strftime("%Y-%m-%d %H:%M") if with_time else local.strftime("%Y-%m-%d")

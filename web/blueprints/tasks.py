@@ -313,7 +313,10 @@ def _local_time(value: datetime | None, with_zone: bool = False) -> str:
     from zoneinfo import ZoneInfo
 
     zone = ZoneInfo(current_app.config.get("DISPLAY_TIMEZONE") or current_app.config.get("TIMEZONE") or "Asia/Shanghai")
-    local = value.astimezone(zone)
+    try:
+        local = value.astimezone(zone)
+    except (OverflowError, ValueError):  # a year-9999 value stored before input was bounded
+        local = value
     return local.strftime("%Y-%m-%d %H:%M") + (f" {local.tzname()}" if with_zone else "")
 
 
