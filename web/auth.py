@@ -27,8 +27,8 @@ from wtforms.validators import DataRequired
 from processes.engine import audit
 from processes.engine.models import User
 from processes.engine.users import authenticate, user_for_token
-from web import login_throttle
 from web.context import database
+from web.login_throttle import record_failure, record_success, wait_seconds
 from web.security import csrf
 
 login_manager = LoginManager()
@@ -82,14 +82,14 @@ def login():
         username = form.username.data.strip()[:200]
         address = request.remote_addr or "unknown"
         with database().write_session.begin() as s:
-            wait = login_throttle.wait_seconds(s, username, address)
+            wait = wait_seconds(s, username, address)
             user = None if wait else authenticate(s, username, form.password.data)
             if user is not None:
-                login_throttle.record_success(s, username, address)
+                record_success(s, username, address)
                 audit.append(s, user.username, "logged_in")
                 staff = StaffUser(user)
             elif not wait:
-                login_throttle.record_failure(s, username, address)
+                record_failure(s, username, address)
         if wait:
             error = _("Too many failed attempts. Try again in %(seconds)s seconds.", seconds=wait)
             return render_template("login.html", form=form, error=error), 429, {"Retry-After": str(wait)}
