@@ -127,7 +127,8 @@ def validate(schema: dict | None, data: dict[str, Any], locale: str = "en") -> d
 def unsafe_errors(data: Any, locale: str = "en") -> dict[str, str]:
     """An error per top-level field holding NUL, a lone surrogate, absurd nesting or a huge number."""
     lang = "zh-CN" if locale.lower().startswith("zh") else "en"
-    return {path.split(".")[0]: _MESSAGES["unsafe"][lang] for path in inputsafe.value_problems(data)}
+    return {path.split(".")[0]: _MESSAGES["finite" if problem == inputsafe.NOT_FINITE else "unsafe"][lang]
+            for path, problem in inputsafe.value_problems(data).items()}
 
 
 def _date_errors(schema: dict, data: dict[str, Any], lang: str) -> dict[str, str]:
