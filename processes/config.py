@@ -29,6 +29,8 @@ class Settings:
     secure_cookies: bool = False
     timezone: str = "Asia/Shanghai"
     sla_profile: str | None = None
+    # The customer service telephone number the portal shows when it cannot take a complaint.
+    hotline: str | None = None
     sla_country: str | None = None
     sla_config: str | None = None
     script_time_limit: float = 2.0  # seconds per script or expression
@@ -54,6 +56,7 @@ class Settings:
             secure_cookies=get("SECURE_COOKIES") == "1",
             timezone=get("TIMEZONE") or cls.timezone,
             sla_profile=get("SLA_PROFILE"),
+            hotline=get("HOTLINE"),
             sla_country=get("SLA_COUNTRY"),
             sla_config=get("SLA_CONFIG"),
             script_time_limit=_seconds(get("SCRIPT_TIME_LIMIT"), cls.script_time_limit),

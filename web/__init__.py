@@ -33,6 +33,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
         PUBLIC_URL=settings.public_url,
         MAIL_FROM=settings.mail_from,
         TIMEZONE=settings.timezone,
+        HOTLINE=settings.hotline,
     )
     app.config.from_pyfile("redress.cfg", silent=True)
     if test_config:
@@ -56,9 +57,10 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     app.extensions["redress.db"] = runtime.db
     app.extensions["redress.runtime"] = runtime
 
-    from web import auth, errors, i18n, security
+    from web import auth, errors, i18n, input_guard, security
 
     security.init_app(app)
+    input_guard.init_app(app)
     i18n.init_app(app)
     auth.init_app(app)
     errors.init_app(app)

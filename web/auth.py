@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from functools import wraps
 from urllib.parse import urlsplit
 
@@ -22,18 +21,16 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
-from sqlalchemy import delete
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
-from processes.channels.portal_models import RateLimitHit, rate_limited
 from processes.engine import audit
 from processes.engine.models import User
 from processes.engine.users import authenticate, user_for_token
 from web.context import database
+from web.login_throttle import record_failure, record_success, wait_seconds
 from web.security import csrf
 
-LOGIN_WINDOW = timedelta(minutes=15)
 login_manager = LoginManager()
 bp = Blueprint("auth", __name__)
 
@@ -70,7 +67,8 @@ class LoginForm(FlaskForm):
 
 
 def _safe_next(target: str | None) -> str | None:
-    if not target:
+    """A path on this site to go back to, or None: no other host, no header-splitting characters."""
+    if not target or len(target) > 2000 or any(ord(ch) < 32 or ch in "\\\x7f" for ch in target):
         return None
     parts = urlsplit(target)
     return target if not parts.scheme and not parts.netloc and target.startswith("/") else None
@@ -81,19 +79,20 @@ def login():
     form = LoginForm()
     error = None
     if form.validate_on_submit():
-        username = form.username.data.strip()
+        username = form.username.data.strip()[:200]
+        address = request.remote_addr or "unknown"
         with database().write_session.begin() as s:
-            # Password guessing: a few tries per account and per address, then a pause.
-            throttled = (rate_limited(s, f"login-user:{username.lower()}", 10, LOGIN_WINDOW)
-                         or rate_limited(s, f"login-addr:{request.remote_addr}", 30, LOGIN_WINDOW))
-            user = None if throttled else authenticate(s, username, form.password.data)
+            wait = wait_seconds(s, username, address)
+            user = None if wait else authenticate(s, username, form.password.data)
             if user is not None:
-                s.execute(delete(RateLimitHit).where(RateLimitHit.bucket == f"login-user:{username.lower()}"))
+                record_success(s, username, address)
                 audit.append(s, user.username, "logged_in")
                 staff = StaffUser(user)
-        if throttled:
-            error = _("Too many attempts. Wait 15 minutes, then try again.")
-            return render_template("login.html", form=form, error=error), 429
+            elif not wait:
+                record_failure(s, username, address)
+        if wait:
+            error = _("Too many failed attempts. Try again in %(seconds)s seconds.", seconds=wait)
+            return render_template("login.html", form=form, error=error), 429, {"Retry-After": str(wait)}
         if user is not None:
             session.clear()
             session.permanent = True

@@ -28,6 +28,9 @@ def ingest_mail(source) -> None:
             problems = "; ".join(f"{k}: {v}" for k, v in result.errors.items())
             click.echo(f"message {number}: not registered ({problems})", err=True)
             continue
+        if result.outcome == "duplicate":
+            click.echo(f"message {number}: already taken in as {result.reference}, skipped")
+            continue
         line = f"message {number}: {result.outcome} {result.reference}"
         if result.skipped_files:
             line += f" (attachments refused: {' '.join(result.skipped_files)})"

@@ -9,22 +9,24 @@ department notified and the audit log told.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from dataclasses import dataclass, field
-from email import policy
 from email.message import EmailMessage
-from email.parser import BytesParser
 from email.utils import getaddresses
 from html.parser import HTMLParser
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
+from processes.channels import mail_limits
 from processes.channels.portal_models import (
     Attachment,
     InboundMessage,
     IncomingFile,
     IntakeExtras,
+    MailReceipt,
     check_files,
     intake_extras,
 )
@@ -32,6 +34,8 @@ from processes.complaints.records import Complaint, Notification
 from processes.complaints.registration import intake_errors, register
 from processes.engine import audit
 from processes.engine.actors import Actor
+from processes.engine.errors import RuntimeProblem
+from processes.engine.inputsafe import value_problems
 
 log = logging.getLogger(__name__)
 MAIL_ACTOR = Actor("mail-intake", "customer_service", "agent")
@@ -56,7 +60,7 @@ class ParsedMail:
 
 @dataclass
 class IngestResult:
-    outcome: str  # registered, attached, rejected
+    outcome: str  # registered, attached, duplicate (taken in before), rejected
     reference: str | None = None
     errors: dict[str, str] = field(default_factory=dict)
     skipped_files: list[str] = field(default_factory=list)
@@ -86,7 +90,8 @@ def split_mbox(data: bytes) -> list[bytes]:
 
 
 def parse_message(raw: bytes) -> ParsedMail:
-    message: EmailMessage = BytesParser(policy=policy.default).parsebytes(raw)
+    """The parts of a message that matter here; MailRefused when it breaks a limit (mail_limits)."""
+    message: EmailMessage = mail_limits.parse(raw)
     try:
         addresses = getaddresses([str(message.get("From", ""))])
     except Exception:  # noqa: BLE001 - a mangled header is as good as no header
@@ -189,29 +194,67 @@ def payload_for(mail: ParsedMail) -> dict:
 
 
 def ingest(runtime, raw: bytes, actor: Actor = MAIL_ACTOR) -> IngestResult:
-    """Register one raw message as a complaint, or attach it to the complaint it replies to."""
+    """Register one raw message as a complaint, or attach it to the complaint it replies to.
+
+    A message taken in before (same Message-ID, or same bytes) is a "duplicate" and changes nothing."""
     if len(raw) > MAX_MESSAGE_BYTES:
         return IngestResult("rejected", errors={"message": f"The message is larger than "
                                                            f"{MAX_MESSAGE_BYTES // (1024 * 1024)} MB."})
-    mail = parse_message(raw)
+    try:
+        mail = parse_message(raw)
+    except mail_limits.MailRefused as exc:
+        return IngestResult("rejected", errors={"message": str(exc)})
     if mail.sender_email is None:
         return IngestResult("rejected", errors={"from": "The message has no usable sender address."})
+    key = message_key(mail, raw)
+    taken = _receipt(runtime, key)
+    if taken is not None:
+        return IngestResult("duplicate", taken)
+    problems = value_problems({"from": mail.sender_email, "subject": mail.subject, "body": mail.body})
+    if problems:  # a NUL in the text: PostgreSQL cannot store it, SQLite must not either
+        return IngestResult("rejected", errors=problems)
     files, skipped = check_files(mail.files, mail.language)
-    reference = _existing_reference(runtime, mail.subject)
-    if reference is not None:
-        _attach(runtime, reference, mail, files, actor)
-        return IngestResult("attached", reference, skipped_files=skipped)
-    payload = payload_for(mail)
-    errors = intake_errors(payload)
-    if errors:
-        return IngestResult("rejected", errors=errors)
-    with intake_extras(IntakeExtras(channel="email", language=mail.language, files=files)):
-        reference = register(runtime, payload, actor)
+    try:
+        reference = _existing_reference(runtime, mail.subject)
+        if reference is not None:
+            _attach(runtime, reference, mail, files, actor, key)
+            return IngestResult("attached", reference, skipped_files=skipped)
+        payload = payload_for(mail)
+        errors = intake_errors(payload)
+        if errors:
+            return IngestResult("rejected", errors=errors)
+        with intake_extras(IntakeExtras(channel="email", language=mail.language, files=files, message_key=key)):
+            reference = register(runtime, payload, actor)
+    except (IntegrityError, RuntimeProblem):
+        # Another reader took the same message in at the same moment: its receipt is there now.
+        taken = _receipt(runtime, key)
+        if taken is None:
+            raise
+        return IngestResult("duplicate", taken)
     return IngestResult("registered", reference, skipped_files=skipped)
 
 
 def ingest_many(runtime, data: bytes, actor: Actor = MAIL_ACTOR) -> list[IngestResult]:
-    return [ingest(runtime, raw, actor) for raw in split_mbox(data)]
+    """Each message of an mbox in turn; one that cannot be taken in is reported and skipped."""
+    results = []
+    for raw in split_mbox(data):
+        try:
+            results.append(ingest(runtime, raw, actor))
+        except Exception as exc:  # one bad message must not stop the rest
+            log.exception("an e-mail could not be taken in")
+            results.append(IngestResult("rejected", errors={"message": f"{type(exc).__name__}: {exc}"[:300]}))
+    return results
+
+
+def message_key(mail: ParsedMail, raw: bytes) -> str:
+    if mail.message_id and not value_problems(mail.message_id):
+        return mail.message_id.strip()[:300]
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def _receipt(runtime, key: str) -> str | None:
+    with runtime.db.session() as session:
+        return session.scalar(select(MailReceipt.reference).where(MailReceipt.message_key == key))
 
 
 def _existing_reference(runtime, subject: str) -> str | None:
@@ -225,8 +268,10 @@ def _existing_reference(runtime, subject: str) -> str | None:
     return None
 
 
-def _attach(runtime, reference: str, mail: ParsedMail, files: list[IncomingFile], actor: Actor) -> None:
+def _attach(runtime, reference: str, mail: ParsedMail, files: list[IncomingFile], actor: Actor,
+            key: str) -> None:
     with runtime.db.write_session() as session, session.begin():
+        session.add(MailReceipt(message_key=key, reference=reference, outcome="attached"))
         complaint = session.scalar(select(Complaint).where(Complaint.reference == reference))
         body = _reply_text(mail.body)
         message = InboundMessage(reference=reference, channel="email", sender=mail.sender_email or "",
@@ -251,6 +296,4 @@ def _attach(runtime, reference: str, mail: ParsedMail, files: list[IncomingFile]
 
 
 def _sha(data: bytes) -> str:
-    import hashlib
-
     return hashlib.sha256(data).hexdigest()

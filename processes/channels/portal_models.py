@@ -22,6 +22,7 @@ from sqlalchemy import Index, Integer, LargeBinary, String, Text, delete, func, 
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from processes.complaints.customer_answers import CUSTOMER_MESSAGES
+from processes.engine import inputsafe
 from processes.engine.db import Base
 from processes.engine.models import TZDateTime, utcnow
 
@@ -108,6 +109,19 @@ class InboundMessage(Base):
     received_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
 
 
+class MailReceipt(Base):
+    """An e-mail already taken in (registered or attached), by its Message-ID, or by the sha256
+    of its bytes when it has none: reading the same mbox twice registers nothing twice."""
+
+    __tablename__ = "mail_receipts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_key: Mapped[str] = mapped_column(String(300), unique=True)
+    reference: Mapped[str] = mapped_column(String(40))
+    outcome: Mapped[str] = mapped_column(String(20))
+    received_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+
+
 class RateLimitHit(Base):
     """One request counted against a bucket ("portal-submit:203.0.113.7")."""
 
@@ -177,6 +191,21 @@ def rate_limited(session: Session, bucket: str, limit: int, window: timedelta,
     return False
 
 
+def over_limit(session: Session, bucket: str, limit: int, window: timedelta, now: datetime | None = None) -> bool:
+    """Whether `bucket` already has `limit` hits within `window`, counting nothing; pair with
+    `count_hit` when only what succeeded should count."""
+    now = now or utcnow()
+    count = session.scalar(select(func.count()).select_from(RateLimitHit)
+                           .where(RateLimitHit.bucket == bucket, RateLimitHit.at >= now - window)) or 0
+    return count >= limit
+
+
+def count_hit(session: Session, bucket: str, window: timedelta, now: datetime | None = None) -> None:
+    now = now or utcnow()
+    session.execute(delete(RateLimitHit).where(RateLimitHit.bucket == bucket, RateLimitHit.at < now - window))
+    session.add(RateLimitHit(bucket=bucket[:200], at=now))
+
+
 # -- what a channel hands to the registering transaction ----------------------------
 
 
@@ -199,6 +228,7 @@ class IntakeExtras:
     language: str = "zh-CN"
     token: str | None = None
     files: list[IncomingFile] = field(default_factory=list)
+    message_key: str | None = None  # an e-mail's Message-ID (see MailReceipt)
     reference: str | None = None  # set once stored
 
 
@@ -225,6 +255,8 @@ def store_extras(session: Session, reference: str, extras: IntakeExtras) -> None
         session.add(Attachment(reference=reference, filename=f.filename[:200], content_type=f.content_type,
                                size=len(f.data), sha256=hashlib.sha256(f.data).hexdigest(), data=f.data,
                                channel=extras.channel))
+    if extras.message_key:
+        session.add(MailReceipt(message_key=extras.message_key, reference=reference, outcome="registered"))
     extras.reference = reference
 
 
@@ -312,6 +344,10 @@ ANSWER_ERRORS = {
     "phone": {"zh-CN": "电话号码格式不正确。", "en": "This is not a valid phone number."},
     "email": {"zh-CN": "电子邮箱格式不正确。", "en": "This is not a valid e-mail address."},
     "date": {"zh-CN": "日期格式应为 2025-03-01 或 2025-03-01T14:30。", "en": "Use a date like 2025-03-01 or 2025-03-01T14:30."},
+    "date_range": {"zh-CN": "请填写 1900 年至今之间的日期(不能晚于明天)。",
+                   "en": "Enter a date between 1900 and today (at the latest tomorrow)."},
+    "invalid": {"zh-CN": "内容含有无法保存的字符或结构,请检查后重新输入。",
+                "en": "The value holds characters or a structure that cannot be stored; check it and enter it again."},
     "decision": {"zh-CN": "请选择接受、拒绝或提出您的方案。", "en": "Choose accept, reject or counter-proposal."},
     "counter": {"zh-CN": "请写下您的方案。", "en": "Describe your counter-proposal."},
     "score": {"zh-CN": "请选择 1 到 5 分。", "en": "Choose a score from 1 to 5."},
@@ -328,7 +364,9 @@ def answer_errors(name: str, data, language: str = "en") -> dict[str, str]:
 
     if not isinstance(data, dict):
         return {"__all__": say("object")}
-    errors: dict[str, str] = {}
+    errors: dict[str, str] = {path.split(".")[0]: say("invalid") for path in inputsafe.value_problems(data)}
+    if errors:
+        return errors
     allowed = {"customer_details": set(DETAIL_FIELDS),
                "customer_response": {"customer_decision", "comment", "counter_proposal"},
                "survey_answer": {"satisfaction_score", "resolved", "comment"}}[name]
@@ -355,8 +393,12 @@ def answer_errors(name: str, data, language: str = "en") -> dict[str, str]:
             errors["customer_phone"] = say("phone")
         if isinstance(email, str) and email and "customer_email" not in errors and not _EMAIL.match(email):
             errors["customer_email"] = say("email")
-        if isinstance(when, str) and when and "occurred_at" not in errors and _iso_datetime(when) is None:
-            errors["occurred_at"] = say("date")
+        if isinstance(when, str) and when and "occurred_at" not in errors:
+            parsed = _iso_datetime(when)
+            if parsed is None:
+                errors["occurred_at"] = say("date")
+            elif inputsafe.date_problem(parsed, not_future=True):
+                errors["occurred_at"] = say("date_range")
     elif name == "customer_response":
         if data.get("customer_decision") not in ("accept", "reject", "counter"):
             errors["customer_decision"] = say("decision")

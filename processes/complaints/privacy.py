@@ -16,6 +16,18 @@ def sees_personal_data(who: Actor) -> bool:
     return who.department == "customer_service" and who.role in PII_ROLES
 
 
+def sees_customer_files(who: Actor) -> bool:
+    """The customer's own files (photos, invoices, ID scans) carry the same personal data as
+    their contact details, so the same people open them (need to know)."""
+    return sees_personal_data(who)
+
+
+def mask_filename(name: str | None) -> str:
+    """A file name can hold a name or a phone number: only its type is shown."""
+    extension = (name or "").rsplit(".", 1)[-1].lower() if "." in (name or "") else ""
+    return f"***.{extension[:8]}" if extension else "***"
+
+
 def mask_phone(phone: str | None) -> str | None:
     if not phone:
         return phone

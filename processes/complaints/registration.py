@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from processes.complaints.records import Complaint
+from processes.engine import inputsafe
 from processes.engine.actors import SYSTEM, Actor
 from processes.engine.models import ProcessInstance, utcnow
 
@@ -66,7 +67,10 @@ def intake_errors(payload: Any) -> dict[str, str]:
     """Field errors of an intake payload (dotted paths for nested fields); empty when valid."""
     if not isinstance(payload, dict):
         return {"__all__": "The complaint must be a JSON object."}
-    errors: dict[str, str] = {}
+    # NUL, lone surrogates, absurd nesting and numbers first: the schema would pass some of them.
+    errors: dict[str, str] = dict(inputsafe.value_problems(payload))
+    if errors:
+        return errors
     validator = Draft202012Validator(INTAKE_SCHEMA, format_checker=FormatChecker())
     for error in validator.iter_errors(payload):
         path = ".".join(str(p) for p in error.path)
@@ -82,9 +86,11 @@ def intake_errors(payload: Any) -> dict[str, str]:
     occurred_at = payload.get("occurred_at")
     if isinstance(occurred_at, str) and "occurred_at" not in errors:
         try:
-            _parse(occurred_at)
+            problem = inputsafe.date_problem(_parse(occurred_at), not_future=True)
         except ValueError:
-            errors["occurred_at"] = "Enter a date and time such as 2026-11-20T14:30:00+08:00."
+            problem = "Enter a date and time such as 2026-11-20T14:30:00+08:00."
+        if problem:
+            errors["occurred_at"] = problem
     customer = payload.get("customer") if isinstance(payload.get("customer"), dict) else {}
     if customer and not (customer.get("phone") or customer.get("email") or customer.get("address")):
         errors.setdefault("customer.phone", "Give at least one way to reach the customer: phone, e-mail or address.")

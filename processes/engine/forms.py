@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import math
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
+
+from processes.engine import inputsafe
 
 _MESSAGES = {
     "required": {"en": "This field is required.", "zh-CN": "此项为必填项。"},
@@ -21,6 +23,10 @@ _MESSAGES = {
     "format": {"en": "The format is not valid.", "zh-CN": "格式不正确。"},
     "minItems": {"en": "Choose at least {limit}.", "zh-CN": "至少选择 {limit} 项。"},
     "finite": {"en": "Enter a real number.", "zh-CN": "请输入有效的数字。"},
+    "year": {"en": "Enter a date between 1900 and 2100.", "zh-CN": "请填写 1900 年至 2100 年之间的日期。"},
+    "unsafe": {"en": "The value holds characters or a structure that cannot be stored (NUL, an invalid "
+                     "character, nesting or a number too long).",
+               "zh-CN": "内容含有无法保存的字符或结构(空字符、无效字符、层级过深或数字过长)。"},
 }
 
 
@@ -39,7 +45,38 @@ def load_form(files: dict[str, str], filename: str | None) -> dict | None:
 
 @lru_cache(maxsize=512)
 def _parse(text: str) -> dict:
-    return json.loads(text)
+    schema, problem = parse_schema(text)
+    if problem:
+        raise ValueError(problem)
+    return schema
+
+
+def parse_schema(text: str | bytes) -> tuple[Any, str | None]:
+    """A form schema from its text, or why it is refused.
+
+    Besides JSON syntax: no NaN or infinity, no integer literal longer than a bigint, no
+    nesting deeper than a form needs, no NUL or lone surrogate, and `$ref` only inside the
+    document (a remote one would make the server fetch a URL while validating)."""
+    try:
+        schema = inputsafe.loads(text)
+    except inputsafe.BadJSON as exc:
+        return None, str(exc)
+    problems = inputsafe.value_problems(schema)
+    if problems:
+        path, problem = next(iter(problems.items()))
+        return None, f"{path}: {problem}"
+    stack = [schema]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key in ("$ref", "$dynamicRef"):
+                ref = item.get(key)
+                if ref is not None and (not isinstance(ref, str) or not ref.startswith("#")):
+                    return None, f"Only references inside the form are allowed ({key}: {str(ref)[:100]})."
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return schema, None
 
 
 _VALIDATORS: dict[int, tuple[dict, Draft202012Validator]] = {}
@@ -62,6 +99,10 @@ def validate(schema: dict | None, data: dict[str, Any], locale: str = "en") -> d
     if schema is None:
         return {}
     lang = "zh-CN" if locale.lower().startswith("zh") else "en"
+    # Checked before the schema: a NUL stored in JSON breaks every query on it afterwards.
+    unsafe = unsafe_errors(data, lang)
+    if unsafe:
+        return unsafe
     validator = _validator(schema)
     errors: dict[str, str] = {}
     for error in sorted(validator.iter_errors(data), key=lambda e: list(e.path)):
@@ -78,6 +119,31 @@ def validate(schema: dict | None, data: dict[str, Any], locale: str = "en") -> d
     # "number" and then poison sums, comparisons and the stored record.
     for field, message in non_finite_errors(data, lang).items():
         errors.setdefault(field, message)
+    for field, message in _date_errors(schema, data, lang).items():
+        errors.setdefault(field, message)
+    return errors
+
+
+def unsafe_errors(data: Any, locale: str = "en") -> dict[str, str]:
+    """An error per top-level field holding NUL, a lone surrogate, absurd nesting or a huge number."""
+    lang = "zh-CN" if locale.lower().startswith("zh") else "en"
+    return {path.split(".")[0]: _MESSAGES["finite" if problem == inputsafe.NOT_FINITE else "unsafe"][lang]
+            for path, problem in inputsafe.value_problems(data).items()}
+
+
+def _date_errors(schema: dict, data: dict[str, Any], lang: str) -> dict[str, str]:
+    """Dates outside 1900-2100: valid ISO text, but no calendar or time zone can convert them."""
+    errors = {}
+    for name, prop in (schema.get("properties") or {}).items():
+        value = data.get(name)
+        if not isinstance(prop, dict) or prop.get("format") not in ("date", "date-time") or not isinstance(value, str):
+            continue
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            continue  # the format check has said so already
+        if inputsafe.date_problem(parsed):
+            errors[name] = _MESSAGES["year"][lang]
     return errors
 
 

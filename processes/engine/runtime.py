@@ -414,11 +414,15 @@ class Runtime:
             # One row, not the workflow: the view costs the same however long the history.
             return self.store.task_data(session, row.instance_id, task_id)
 
-    def save_draft(self, task_id: str, actor: Actor, data: dict) -> None:
+    def save_draft(self, task_id: str, actor: Actor, data: dict, locale: str = "en") -> None:
         with self.unit_of_work(actor) as uow:
             row, _ = self._open_task(uow.session, task_id, lock=False)
             if not may_work(actor, row.department, row.candidate_group, row.assignee):
                 raise Forbidden(N_("You may not work on this task."))
+            # A NUL kept in a JSON column breaks every query on it later (PostgreSQL).
+            unsafe = forms.unsafe_errors(data, locale)
+            if unsafe:
+                raise ValidationFailed(unsafe)
             row.draft = data
 
     def complete(self, task_id: str, actor: Actor, data: dict, locale: str = "en") -> list[HumanTask]:

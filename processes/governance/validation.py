@@ -11,7 +11,6 @@ do not. Nothing here raises on a bad file: every problem becomes a finding.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import asdict, dataclass, field
@@ -23,6 +22,7 @@ from jsonschema.exceptions import SchemaError
 from lxml import etree
 
 from processes.engine.actors import DEPARTMENTS, lane_department
+from processes.engine.forms import parse_schema
 from processes.engine.sandbox import check_script
 from processes.engine.spiff import parse_definition, top_level_process_ids
 from processes.engine.xmlsafe import UnsafeXmlError, parse_xml
@@ -215,10 +215,9 @@ def _element_id_at(root: etree._Element, line: int) -> str | None:
 
 
 def _check_form(report: Report, name: str, data: bytes, forms: dict) -> None:
-    try:
-        schema = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        report.error("form_json", name, None, f"表单不是有效的 JSON:{exc}", f"The form is not valid JSON: {exc}")
+    schema, problem = parse_schema(data)  # also NaN, huge numbers, deep nesting, remote $ref
+    if problem:
+        report.error("form_json", name, None, f"表单不被接受:{problem}", f"The form is refused: {problem}")
         return
     if not isinstance(schema, dict):
         report.error("form_json", name, None, "表单必须是 JSON 对象(JSON Schema)。",

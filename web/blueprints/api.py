@@ -10,6 +10,7 @@ from processes.engine.errors import N_, Forbidden
 from processes.engine.inbox import SCOPES, list_tasks, task_summary
 from web.auth import authenticate_api_request
 from web.context import actor, database, runtime
+from web.input_guard import json_body
 from web.openapi import openapi_document
 from web.security import csrf
 
@@ -26,12 +27,7 @@ def authenticate():
 
 
 def _body() -> dict:
-    payload = request.get_json(silent=True)
-    if payload is None:
-        payload = {}
-    if not isinstance(payload, dict):
-        abort(400, "The request body must be a JSON object.")
-    return payload
+    return json_body(required=False)
 
 
 @bp.get("/openapi.json")

@@ -26,7 +26,15 @@ from sqlalchemy import or_, select
 from werkzeug.utils import secure_filename
 
 from processes.channels.portal_models import Attachment
-from processes.complaints.privacy import mask_address, mask_email, mask_name, mask_phone, sees_personal_data
+from processes.complaints.privacy import (
+    mask_address,
+    mask_email,
+    mask_filename,
+    mask_name,
+    mask_phone,
+    sees_customer_files,
+    sees_personal_data,
+)
 from processes.complaints.records import CompensationEntry, Complaint, EscalationRecord, ImprovementAction
 from processes.complaints.registration import (
     CATEGORIES,
@@ -46,6 +54,7 @@ from web.form_render import attachment_label, store_upload
 from web.workspace_i18n import element_name
 
 bp = Blueprint("complaints", __name__)
+bp.add_app_template_filter(mask_filename, "mask_filename")
 url_prefix = "/complaints"
 
 # Who may read complaint files at all (process designers work on models, not cases).
@@ -142,6 +151,8 @@ def customer_file(reference: str, file_id: int):
         row = s.get(Attachment, file_id)
         if row is None or row.reference != reference:
             abort(404, _("This attachment is not stored here."))
+        if not sees_customer_files(actor()):
+            abort(403, _("The customer's files hold personal data; customer service opens them for you."))
         return send_file(io.BytesIO(row.data), mimetype=row.content_type, as_attachment=True,
                          download_name=secure_filename(row.filename) or f"attachment-{row.id}")
 

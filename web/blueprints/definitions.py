@@ -24,6 +24,7 @@ from processes.governance.spec_diff import diff_definitions, raw_diff
 from web.auth import authenticate_api_request, roles_required
 from web.context import actor, database, runtime
 from web.errors import problem_message
+from web.input_guard import json_body as read_json
 from web.openapi import error_responses, json_body, ok, register_paths
 from web.security import csrf
 
@@ -212,9 +213,7 @@ def api(*roles: str):
 
 
 def _json() -> dict:
-    body = request.get_json(silent=True)
-    if body is None:
-        body = request.form.to_dict() if request.form else {}
+    body = read_json(required=False) if request.is_json else (request.form.to_dict() if request.form else {})
     if not isinstance(body, dict):
         abort(400, "The request body must be a JSON object.")
     return body

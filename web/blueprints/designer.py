@@ -26,7 +26,10 @@ from web.auth import roles_required
 from web.context import actor, database, runtime
 from web.errors import problem_message
 from web.i18n import ui_language
+from web.input_guard import json_body
 
+# A draft carries its BPMN, DMN and form files as text: more than an API call needs.
+DRAFT_JSON_BYTES = 10 * 1024 * 1024
 bp = Blueprint("designer", __name__)
 url_prefix = "/designer"
 
@@ -121,7 +124,7 @@ def modeler(draft_id: int):
 @bp.post("/drafts/<int:draft_id>/save")
 @roles_required(*EDITORS)
 def save(draft_id: int):
-    body = request.get_json(silent=True)
+    body = json_body(limit=DRAFT_JSON_BYTES)
     if not isinstance(body, dict) or not isinstance(body.get("files"), dict) or not isinstance(body.get("version"), int) \
             or not all(isinstance(k, str) and isinstance(v, str) for k, v in body["files"].items()):
         abort(400, _("Send the files (name and text) and the version you edited."))
@@ -200,7 +203,7 @@ def submit(draft_id: int):
 @bp.post("/drafts/<int:draft_id>/test-run")
 @roles_required(*READERS)
 def test_run(draft_id: int):
-    body = request.get_json(silent=True) or {}
+    body = json_body(required=False, limit=DRAFT_JSON_BYTES)
     with database().session() as s:
         files = dict(drafts.get(s, draft_id).files)
     scenario = body.get("scenario")

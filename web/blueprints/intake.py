@@ -26,6 +26,7 @@ from processes.engine.errors import N_, Forbidden, NotFound, ValidationFailed
 from processes.engine.inbox import task_summary
 from web.auth import authenticate_api_request
 from web.context import actor, database, runtime
+from web.input_guard import json_body as read_json
 from web.openapi import error_responses, json_body, ok, register_paths
 from web.security import csrf
 
@@ -48,10 +49,7 @@ def _require(roles: set[str]) -> None:
 
 
 def _json_object() -> dict:
-    payload = request.get_json(silent=True)
-    if not isinstance(payload, dict):
-        abort(400, "The request body must be a JSON object.")
-    return payload
+    return read_json()
 
 
 def _language() -> str:

@@ -42,14 +42,17 @@ from processes.channels.portal_models import (
     answer_errors,
     check_files,
     clean_answer,
+    count_hit,
     intake_extras,
     new_token,
+    over_limit,
     rate_limited,
     token_matches,
 )
 from processes.complaints.customer_answers import open_answers
 from processes.complaints.records import Complaint, Notification
 from processes.complaints.registration import PROCESS_KEY, intake_errors, register
+from processes.engine import inputsafe
 from processes.engine.actors import Actor
 from processes.engine.errors import Conflict, NotWaiting, RuntimeProblem
 from processes.engine.models import AuditEntry, utcnow
@@ -144,17 +147,40 @@ def _client() -> str:
     return request.remote_addr or "unknown"
 
 
-def _over_limit(kind: str) -> bool:
-    limits = {**RATE_LIMITS, **(current_app.config.get("PORTAL_RATE_LIMITS") or {})}
-    hits, window = limits[kind]
+def _limit(kind: str) -> tuple[int, timedelta]:
+    return {**RATE_LIMITS, **(current_app.config.get("PORTAL_RATE_LIMITS") or {})}[kind]
+
+
+def _over_limit(kind: str, count: bool = True) -> bool:
+    """Whether this address is over the limit of `kind`; counts this request unless `count` is False."""
+    hits, window = _limit(kind)
     with database().write_session() as s, s.begin():
+        if not count:
+            return over_limit(s, f"portal-{kind}:{_client()}", hits, window)
         return rate_limited(s, f"portal-{kind}:{_client()}", hits, window)
 
 
+def _count_submission() -> None:
+    with database().write_session() as s, s.begin():
+        count_hit(s, f"portal-submit:{_client()}", _limit("submit")[1])
+
+
+def _too_many_text() -> str:
+    hotline = current_app.config.get("HOTLINE")
+    if hotline:
+        return _("Too many complaints came from your network address just now. Everything you typed is kept: "
+                 "please send it again later, or call our customer service hotline %(hotline)s.", hotline=hotline)
+    return _("Too many complaints came from your network address just now. Everything you typed is kept: "
+             "please send it again later, or call our customer service.")
+
+
 def _too_many():
-    return render_template("portal/notice.html", title=_("Please try again later"),
-                           message=_("Too many requests came from your network address. Please try again "
-                                     "later, or call our customer service.")), 429
+    hotline = current_app.config.get("HOTLINE")
+    message = (_("Too many requests came from your network address. Please try again later, or call our "
+                 "customer service hotline %(hotline)s.", hotline=hotline) if hotline else
+               _("Too many requests came from your network address. Please try again "
+                 "later, or call our customer service."))
+    return render_template("portal/notice.html", title=_("Please try again later"), message=message), 429
 
 
 @bp.errorhandler(RequestEntityTooLarge)
@@ -180,8 +206,11 @@ def submit():
         # Only robots fill the hidden field; tell them nothing useful and store nothing.
         return render_template("portal/notice.html", title=_("Not submitted"),
                                message=_("Your complaint could not be submitted.")), 400
-    if _over_limit("submit"):
-        return _too_many()
+    # Only complaints taken count towards the limit: a customer correcting a refused form, or
+    # several people behind one office address, are not turned away for trying.
+    if _over_limit("submit", count=False):
+        errors = {"__all__": _too_many_text()}
+        return render_template("portal/form.html", values=values, errors=errors), 429
     payload = _payload(values)
     errors = _form_errors(values, payload)
     uploads = [(f.filename or "", f.stream.read(MAX_FILE_BYTES + 1))
@@ -201,6 +230,7 @@ def submit():
         log.exception("a portal complaint could not be registered")
         errors = {"__all__": _("We could not take your complaint just now; nothing was saved. Please try again shortly.")}
         return render_template("portal/form.html", values=values, errors=errors), 503
+    _count_submission()
     session["portal_submitted"] = {"reference": reference, "token": token}
     return redirect(url_for(".submitted"))
 
@@ -230,7 +260,7 @@ FIELD_ERRORS = {
     "remedy_sought": _l("Tell us what you would like us to do (at most 5,000 characters)."),
     "product": _l("At most 200 characters."),
     "order_number": _l("At most 100 characters."),
-    "occurred_at": _l("Choose a date."),
+    "occurred_at": _l("Choose a date between 1900 and today."),
     "occurred_where": _l("At most 300 characters."),
     "contact": _l("Leave a phone number or an e-mail address so we can reach you."),
     "consent": _l("Please agree that we use your personal data to handle the complaint."),
@@ -238,6 +268,11 @@ FIELD_ERRORS = {
 
 
 def _form_errors(values: dict, payload: dict) -> dict[str, str]:
+    unsafe = inputsafe.value_problems(payload)
+    if unsafe:  # named beside the field; the schema's messages would not say what is wrong
+        message = _("This field contains a character that cannot be stored (such as a NUL byte); "
+                    "remove it and send again.")
+        return {FORM_FIELD_OF.get(path, path.split(".")[-1]): message for path in unsafe}
     errors: dict[str, str] = {}
     for path in intake_errors(payload):
         field = FORM_FIELD_OF.get(path, path.split(".")[-1])
@@ -448,5 +483,8 @@ def _portal_time(value, with_time: bool = True) -> str:
         zone = ZoneInfo(current_app.config.get("TIMEZONE") or "Asia/Shanghai")
     except (ZoneInfoNotFoundError, ValueError):
         zone = utcnow().tzinfo
-    local = value.astimezone(zone)
+    try:
+        local = value.astimezone(zone)
+    except (OverflowError, ValueError):  # a year-9999 value stored before input was bounded
+        local = value
     return local.strftime("%Y-%m-%d %H:%M") if with_time else local.strftime("%Y-%m-%d")

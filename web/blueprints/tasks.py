@@ -189,7 +189,10 @@ def submit(task_id: str):
     data, raw, errors = read_submission(schema, request.form, request.files,
                                         lambda f: store_upload(folder, row.business_key, f))
     if request.form.get("action") == "draft":
-        runtime().save_draft(task_id, actor(), raw)
+        try:
+            runtime().save_draft(task_id, actor(), raw, locale=ui_language())
+        except ValidationFailed as failure:
+            return _render_task(row, schema, raw, failure.errors, 422)
         flash(_("Draft saved. Nothing was sent on; you can finish later."), "info")
         return redirect(url_for("tasks.task", task_id=task_id))
     locale = ui_language()
@@ -313,7 +316,10 @@ def _local_time(value: datetime | None, with_zone: bool = False) -> str:
     from zoneinfo import ZoneInfo
 
     zone = ZoneInfo(current_app.config.get("DISPLAY_TIMEZONE") or current_app.config.get("TIMEZONE") or "Asia/Shanghai")
-    local = value.astimezone(zone)
+    try:
+        local = value.astimezone(zone)
+    except (OverflowError, ValueError):  # a year-9999 value stored before input was bounded
+        local = value
     return local.strftime("%Y-%m-%d %H:%M") + (f" {local.tzname()}" if with_zone else "")
 
 
