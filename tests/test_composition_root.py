@@ -14,7 +14,8 @@ from processes.engine.script_helpers import HELPERS
 runtime = build_runtime(Settings(database_url="sqlite://"))
 assert {"sla_deadline", "sla_state"} <= set(HELPERS), sorted(HELPERS)
 assert {"acknowledge", "archive", "check_duplicates"} <= set(handler_names()), handler_names()
-assert runtime.mailer in runtime.observers and len(runtime.observers) >= 2
+from processes.complaints.analytics_rollup import observe
+assert runtime.mailer in runtime.observers and observe in runtime.observers and len(runtime.observers) >= 3
 assert runtime.settings["compensation_approval_threshold"] > 0
 print("ok")
 """
