@@ -78,9 +78,11 @@ def _refused(app, response, before) -> None:
 
 
 def _staff(app):
-    client = app.test_client()
-    assert client.post("/login", data={"username": "cs", "password": PW}).status_code == 302
-    return client
+    """One logged-in staff client per app: a login hashes a password, too slow for every example."""
+    if not hasattr(app, "staff"):
+        app.staff = app.test_client()
+        assert app.staff.post("/login", data={"username": "cs", "password": PW}).status_code == 302
+    return app.staff
 
 
 def _raw_json(value) -> bytes:
