@@ -27,17 +27,17 @@ _KNOWN = (
     (r"Service Task must have an operator", "服务任务{what}没有指定处理程序:请在属性面板中选择一个处理程序。",
      "Service task {what} names no handler: choose one in the properties panel."),
     (r"outgoing sequence flow without condition", "连线{what}离开网关却既无条件也不是默认连线:请加上条件,或把它设为默认连线。",
-     "Flow {what} leaves a gateway with no condition and is not its default flow: add a condition or make it "
-     "the default."),
+     ("Flow {what} leaves a gateway with no condition and is not its default flow: add a condition or make it "
+     "the default.")),
     (r"No start event found", "流程{what}没有开始事件:请加一个开始事件。", "Process {what} has no start event: add one."),
     (r"No Script Provided", "脚本任务{what}没有脚本:请写上脚本,或改为普通任务。",
      "Script task {what} has no script: write one, or make it a plain task."),
     (r"The process '([^']*)' was not found", "调用活动{what}调用的流程 {1} 不在本定义中:请加入它的文件,或改正被调用的流程 id。",
-     "Call activity {what} calls process {1}, which is not in the definition: add its file or correct the "
-     "called process id."),
+     ("Call activity {what} calls process {1}, which is not in the definition: add its file or correct the "
+     "called process id.")),
     (r'No DMN Diagram available with id "([^"]*)"', "业务规则任务{what}调用的决策 {1} 不在任何 DMN 文件中:请加入该决策表,或改正决策 id。",
-     "Business rule task {what} calls decision {1}, which is in no DMN file of the definition: add the decision "
-     "table or correct the decision id."),
+     ("Business rule task {what} calls decision {1}, which is in no DMN file of the definition: add the decision "
+     "table or correct the decision id.")),
     (r"Duplicate process ID: (\S+)", "有两个流程的 id 都是 {1}:请给其中一个改名。", "Two processes have the id {1}: rename one."),
     (r'No "calledElement"', "调用活动{what}没有指定要调用的流程:请设置 calledElement。",
      "Call activity {what} names no process to call: set calledElement."),

@@ -58,7 +58,7 @@ def foreign_language(text: str, declared: str | None = None) -> Foreign | None:
     source = text.strip()
     language = declared
     if language is None:
-        if re.match(r"^[$#]\{.*\}$", source, re.S):
+        if re.match(r"^[$#]\{.*\}$", source, re.DOTALL):
             language = "juel"
         elif source.startswith("=") and not source.startswith("=="):
             language = "feel"
@@ -112,8 +112,8 @@ class TimerProblem:
 
 _REASONS = {
     "duration_for_date": ("timeDate 需要一个日期时间,而这是一个时长;改用 timeDuration,或写一个日期时间",
-                          "a timeDate needs a date and time and this is a duration; use timeDuration instead, "
-                          "or write a date and time"),
+                          ("a timeDate needs a date and time and this is a duration; use timeDuration instead, "
+                          "or write a date and time")),
     "unreadable": ("流程引擎无法把它读作 {kind}", "the engine cannot read it as a {kind}"),
     "not_text": ("定时器的值必须是文本", "a timer value must be text"),
 }

@@ -85,8 +85,8 @@ STAGES = {
     "schema": ("BPMN 2.0 XML 规范", "The BPMN 2.0 XML schema"),
     "engine": ("流程引擎解析每个可执行流程", "The engine parses every executable process"),
     "lint": ("本系统的规则:泳道、表单、处理程序、网关、时限、定时器、表达式、结束事件、补偿审批、脚本、扩展",
-             "Our rules: lanes, forms, handlers, gateways, time limits, timers, expressions, ends, compensation "
-             "approval, scripts, extensions"),
+             ("Our rules: lanes, forms, handlers, gateways, time limits, timers, expressions, ends, compensation "
+             "approval, scripts, extensions")),
 }
 
 
@@ -349,7 +349,15 @@ def _element_id_at(root: etree._Element, line: int) -> str | None:
 
 
 def _check_form(report: Report, name: str, data: bytes, forms: dict) -> None:
-    schema, problem = parse_schema(data)  # also NaN, huge numbers, deep nesting, remote $ref
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        report.error("form_json", name, None, f"无法读取表单:第 {line} 行有不属于 UTF-8 编码的字节。JSON 表单必须是 UTF-8,请用 UTF-8 另存。",
+                     f"The form cannot be read: line {line} has bytes that are not UTF-8. JSON forms must be "
+                     "UTF-8; save it as UTF-8.", line=line)
+        return
+    schema, problem = parse_schema(text)  # also NaN, huge numbers, deep nesting, remote $ref
     if problem:
         report.error("form_json", name, None, f"表单不被接受:{problem}", f"The form is refused: {problem}")
         return

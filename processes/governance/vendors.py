@@ -41,8 +41,8 @@ SIGNAVIO_LOOKS = {"bgcolor", "bordercolor", "fontcolor", "revisionid", "userstor
 _FORM = ("请在属性面板中为任务指定本系统的 JSON 表单(formJsonSchemaFilename)",
          "give the task one of our JSON forms in the properties panel (formJsonSchemaFilename)")
 _ASSIGN = ("请把任务放进负责部门的泳道(泳道 id 即部门);时限用边界定时器",
-           "put the task in the lane of the department that does it (the lane id names the department); "
-           "time limits are boundary timers")
+           ("put the task in the lane of the department that does it (the lane id names the department); "
+           "time limits are boundary timers"))
 _SERVICE = ("请在属性面板中为服务任务选择一个处理程序(spiffworkflow:serviceTaskOperator)",
             "choose a handler for the service task in the properties panel (spiffworkflow:serviceTaskOperator)")
 _LISTENER = ("监听器在这里不会运行;请改用脚本任务或前置/后置脚本",
@@ -52,8 +52,8 @@ _MAPPING = ("数据映射在这里不会运行;请用前置/后置脚本设置�
 _OTHER = ("它在这里不起作用;若流程依赖它,请用本系统的属性面板建模",
           "it has no effect here; if the process relies on it, model it with our properties panel")
 _SIGNAVIO = ("Signavio 属性在这里只是说明;若它应影响流程,请用表单或脚本把它设为流程变量",
-             "Signavio attributes are documentation here; if it should steer the process, make it a process "
-             "variable set by a form or a script")
+             ("Signavio attributes are documentation here; if it should steer the process, make it a process "
+             "variable set by a form or a script"))
 ADVICE = {
     **dict.fromkeys(("formKey", "formRef", "formRefBinding", "formRefVersion", "formData", "formField",
                      "formProperty", "formDefinition", "userTaskForm"), _FORM),
