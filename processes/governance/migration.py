@@ -188,7 +188,7 @@ def check(runtime, definition_id: int, instance_ids: list[int] | None = None) ->
             migrated_copy(runtime, runtime.load_workflow(instance_id), spec, subprocess_specs)
         except NotMigratable as exc:
             assessment.reasons, assessment.explanations = exc.reasons, exc.explanations
-        except Exception:  # noqa: BLE001 - an instance the engine cannot diff is reported, not fatal
+        except Exception:  # an instance the engine cannot diff is reported and logged, not fatal
             log.exception("migration check of instance %s failed", instance_id)
             assessment.reasons, assessment.explanations = [_UNCOMPARABLE["en"]], [_UNCOMPARABLE]
         result.append(assessment)
@@ -235,7 +235,7 @@ def migrate(runtime, actor: Actor, definition_id: int, instance_ids: list[int] |
         except NotMigratable as exc:
             refused.append({"instance_id": instance_id, "business_key": business_key, "reasons": exc.reasons,
                             "explanations": exc.explanations})
-        except Exception:  # noqa: BLE001 - one failed instance never stops the batch
+        except Exception:  # one failed instance never stops the batch
             log.exception("migration of instance %s failed", instance_id)
             refused.append({"instance_id": instance_id, "business_key": business_key,
                             "reasons": [_UNCOMPARABLE["en"]], "explanations": [_UNCOMPARABLE]})
