@@ -42,7 +42,27 @@ def test_check_says_which_instances_can_move_and_why_not(runtime, two_versions):
     by_id = {a.instance_id: a for a in check(runtime, v2.id)}
     assert by_id[waiting].safe
     assert not by_id[ahead].safe
-    assert any("处理" in reason and "changed" in reason for reason in by_id[ahead].reasons)
+    assert any("处理" in reason and "changes" in reason for reason in by_id[ahead].reasons)
+    # In words, per instance, in both languages: which step, its state, and what would let it move.
+    [why] = by_id[ahead].explanations
+    assert why["zh-CN"].startswith("案件已到达步骤“处理”(待处理),而新版本修改了这一步") and "保持这一步不变" in why["zh-CN"]
+    assert why["en"].startswith("The case has reached step '处理' (waiting for someone) and the new version changes")
+    assert "Error" not in why["en"] and "TaskState" not in why["en"]
+
+
+def test_an_instance_the_engine_cannot_compare_is_explained_without_the_exception(runtime, two_versions,
+                                                                                   monkeypatch):
+    from processes.governance import migration
+
+    def broken(*args):
+        raise TypeError("Error evaluating expression 'respond_due'")
+
+    monkeypatch.setattr(migration, "diff_workflow", broken)
+    waiting, _ahead, v2 = two_versions
+    [assessment] = [a for a in check(runtime, v2.id) if a.instance_id == waiting]
+    assert not assessment.safe
+    assert assessment.explanations[0]["zh-CN"].startswith("无法把这个案件与新版本比较")
+    assert "respond_due" not in str(assessment.to_dict()) and "TypeError" not in str(assessment.to_dict())
 
 
 def test_bulk_migration_moves_safe_instances_and_reports_the_rest(runtime, two_versions, db, agent):

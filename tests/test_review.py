@@ -193,7 +193,8 @@ def test_diff_reports_elements_conditions_lanes_and_form_fields(client, people):
                                                              "new": "compensation_amount >= approval_threshold"}}
     assert changed["Task_Propose"] == {"name": {"old": "提出补偿金额", "new": "提出补偿方案"}}
     [form] = diff["forms"]["changed"]
-    assert form["changed"] == [{"field": "compensation_amount", "changes": {"minimum": {"old": 0, "new": 1}}}]
+    assert form["changed"] == [{"field": "compensation_amount", "label": {"zh-CN": "补偿金额(元)", "en": "Amount (CNY)"},
+                                "changes": {"minimum": {"old": 0, "new": 1}}}]
     assert "compensation_check.bpmn" in diff["raw"] and "-" in diff["raw"]["compensation_check.bpmn"]
 
 

@@ -152,14 +152,39 @@ def token_create(username: str, label: str) -> None:
 @main.command()
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--note", default="")
-def deploy(path: Path, note: str) -> None:
-    """Deploy the BPMN, DMN and form files under PATH as new versions (identical content: no-op)."""
-    from processes.engine.definitions import read_files
-    from processes.engine.errors import DefinitionError
+@click.option("--force", is_flag=True,
+              help="Deploy although validation found errors (the operator's override; written to the audit log).")
+@click.option("--lang", type=click.Choice(["zh-CN", "en"]), default="zh-CN", show_default=True)
+def deploy(path: Path, note: str, force: bool, lang: str) -> None:
+    """Validate, then deploy the BPMN, DMN and form files under PATH as new versions (identical content: no-op).
 
-    files = read_files(path)
+    Refuses a definition with validation errors (exit 1) or an unreadable file (exit 2) unless --force."""
+    from processes.engine import audit as audit_log
+    from processes.engine.errors import DefinitionError
+    from processes.governance.drafts import clean_files
+    from processes.governance.validation import validate
+    from web.cli_designer import UNREADABLE, Unreadable, exit_status, print_report, read_paths
+
     try:
-        deployed = command_runtime().deploy(files, note=note)
+        raw = read_paths((str(path),))
+    except Unreadable as exc:
+        click.echo(f"cannot read: {exc}", err=True)
+        sys.exit(2)
+    report = validate(raw)
+    if not report.ok:
+        print_report(report, lang, as_json=False)
+        if any(f.code in UNREADABLE for f in report.errors) or not force:
+            click.echo("not deployed: fix the errors above" + ("" if exit_status(report) == 2 else
+                       ", or deploy anyway with --force"), err=True)
+            sys.exit(exit_status(report))
+        with database().write_session.begin() as s:
+            audit_log.append(s, "cli", "definition_deploy_forced", detail={
+                "path": str(path), "note": note, "errors": [
+                    {"code": f.code, "file": f.file, "element_id": f.element_id, "message": f.message["en"]}
+                    for f in report.errors]})
+        click.echo(f"deploying despite {len(report.errors)} error(s) (--force, audited)", err=True)
+    try:
+        deployed = command_runtime().deploy(clean_files(raw), note=note)
     except DefinitionError as exc:
         raise click.ClickException(exc.message) from exc
     for definition in deployed:

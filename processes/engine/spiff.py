@@ -141,3 +141,31 @@ def top_level_process_ids(files: dict[str, bytes], parser: RedressParser | None 
         for node in parser.get_process_parser(process_id).node.iter("{*}callActivity"):
             called.add(node.get("calledElement"))
     return [process_id for process_id in ids if process_id not in called]
+
+
+TIMER_KINDS = ("timeDuration", "timeDate", "timeCycle")
+
+
+def timer_value_problem(kind: str, value: str) -> str | None:
+    """Why the engine would refuse this evaluated timer value, as a code (None: it accepts it):
+    "not_text", "duration_for_date" (a duration where a date is needed) or "unreadable".
+
+    `kind` is the BPMN element (timeDuration, timeDate, timeCycle); the checks are the engine's own
+    parsers, called the way its timer event definitions call them when the timer starts."""
+    from datetime import datetime
+
+    from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition as Timer
+
+    if not isinstance(value, str):
+        return "not_text"
+    try:
+        if kind == "timeDuration":
+            Timer.parse_iso_duration(value)
+        elif kind == "timeDate":
+            if not isinstance(Timer.parse_time_or_duration(value), datetime):
+                return "duration_for_date"
+        else:
+            Timer.parse_iso_recurring_interval(value)
+    except Exception:  # noqa: BLE001 - the engine's parsers raise bare Exceptions, ValueErrors, AttributeErrors
+        return "unreadable"
+    return None

@@ -17,6 +17,7 @@ from processes.engine import audit, definitions
 from processes.engine.actors import Actor
 from processes.engine.errors import N_, Conflict, DefinitionError, Forbidden, NotFound, ValidationFailed
 from processes.engine.models import AuditEntry, ProcessDefinition, utcnow
+from processes.engine.xmlsafe import decode_xml
 from processes.governance.models import DefinitionDraft, DraftReview
 from processes.governance.validation import Report, validate
 
@@ -25,7 +26,7 @@ REVIEWERS = frozenset({"compliance_reviewer", "admin"})
 EDITABLE = ("draft", "rejected")
 # File-level problems: such an upload is refused as a whole and nothing changes.
 REFUSING_CODES = frozenset({"unsafe_xml", "not_well_formed", "too_large", "unknown_kind", "bad_path",
-                            "too_many_files", "empty", "not_bpmn", "not_dmn", "form_json"})
+                            "too_many_files", "empty", "not_bpmn", "not_dmn", "form_json", "encoding"})
 
 
 class UploadRefused(ValidationFailed):
@@ -69,14 +70,15 @@ class Saved:
     report: Report
 
 
-def _clean_files(files: dict[str, str | bytes]) -> dict[str, str]:
+def clean_files(files: dict[str, str | bytes]) -> dict[str, str]:
+    """The files as text. XML is decoded by its own declaration (validation has refused what cannot be),
+    and its declaration then says UTF-8, the encoding everything downstream uses; never a U+FFFD."""
     cleaned = {}
     for name, content in files.items():
-        if isinstance(content, bytes):
-            try:
-                content = content.decode("utf-8")
-            except UnicodeDecodeError:
-                content = content.decode("utf-8", errors="replace")
+        if name.lower().endswith((".bpmn", ".dmn")):
+            content = decode_xml(content, name)
+        elif isinstance(content, bytes):
+            content = content.decode("utf-8-sig")
         cleaned[name] = content
     return cleaned
 
@@ -90,7 +92,7 @@ def create(session: Session, actor: Actor, files: dict[str, str | bytes], title:
     report = validate(files)
     if refusal(report) or (refuse_errors and not report.ok):
         raise UploadRefused(report)
-    files = _clean_files(files)
+    files = clean_files(files)
     if process_key not in report.process_ids:
         process_key = main_process(report, files)
     draft = DefinitionDraft(title=title or process_key or "", process_key=process_key, files=files,
@@ -137,7 +139,7 @@ def save(session: Session, actor: Actor, draft_id: int, files: dict[str, str | b
     if draft.version != expected_version:
         raise Conflict(N_("Someone else saved this draft meanwhile (version %(version)s, you edited version %(expected_version)s). Reload it; your changes were not saved."), version=draft.version, expected_version=expected_version)
     merged = dict(draft.files) if not replace else {}
-    merged.update(_clean_files(files))
+    merged.update(clean_files(files))
     report = validate(merged)
     if refusal(report):
         raise UploadRefused(report)

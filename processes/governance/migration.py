@@ -11,6 +11,7 @@ batch can be undone.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
@@ -26,6 +27,7 @@ from processes.engine.models import AuditEntry, HumanTask, ProcessDefinition, Pr
 from processes.governance.models import MigrationBatch, MigrationItem
 
 REACHED = TaskState.READY | TaskState.STARTED | TaskState.WAITING | TaskState.COMPLETED | TaskState.ERROR
+log = logging.getLogger(__name__)
 MIGRATORS = frozenset({"compliance_reviewer", "admin"})
 CHECKERS = frozenset({"process_designer", "compliance_reviewer", "admin"})
 # What the instance itself did; these after a migration mean a plain restore would lose work.
@@ -34,9 +36,36 @@ ACTIVITY = ("task_completed", "message_received", "timer_fired", "instance_compl
 
 
 class NotMigratable(Conflict):
-    def __init__(self, reasons: list[str]):
-        super().__init__("; ".join(reasons))
-        self.reasons = reasons
+    """`explanations`: [{"zh-CN", "en"}], one sentence per blocking step; `reasons`: their English texts."""
+
+    def __init__(self, explanations: list[dict[str, str]]):
+        self.explanations = explanations
+        self.reasons = [e["en"] for e in explanations]
+        super().__init__("; ".join(self.reasons))
+
+
+# Task states as a person reads them: (zh, en).
+_STATES = {"READY": ("待处理", "waiting for someone"), "STARTED": ("进行中", "in progress"),
+           "WAITING": ("等待中", "waiting for an event or a timer"), "COMPLETED": ("已完成", "done"),
+           "ERROR": ("出错", "failed")}
+
+
+def _blocked(task, what: str, where: str | None = None) -> dict[str, str]:
+    """Why this reached step keeps the case on its version, and what would let it move."""
+    spec = task.task_spec
+    name = getattr(spec, "bpmn_name", None) or spec.bpmn_id or spec.name
+    zh_state, en_state = _STATES.get(TaskState.get_name(task.state), (TaskState.get_name(task.state),) * 2)
+    in_zh, in_en = (f"(子流程 {where})", f" (in subprocess {where})") if where else ("", "")
+    verb_zh, verb_en = ("删除了", "removes") if what == "removed" else ("修改了", "changes")
+    return {"zh-CN": f"案件已到达步骤“{name}”{in_zh}({zh_state}),而新版本{verb_zh}这一步。要让它迁移,请在新版本中保持这一步不变,"
+                     "或等案件离开这一步后再迁移。",
+            "en": f"The case has reached step {name!r}{in_en} ({en_state}) and the new version {verb_en} that step. "
+                  "To move it, keep that step unchanged in the new version, or migrate once the case has left it."}
+
+
+_UNCOMPARABLE = {"zh-CN": "无法把这个案件与新版本比较(流程引擎比较时出错);它留在原版本上照常运行。请把问题告诉管理员。",
+                 "en": "This case could not be compared with the new version (the engine failed while comparing); "
+                       "it stays on its version and carries on. Tell an administrator."}
 
 
 @dataclass
@@ -51,15 +80,12 @@ class Assessment:
     def safe(self) -> bool:
         return not self.reasons
 
+    explanations: list[dict[str, str]] = field(default_factory=list)
+
     def to_dict(self) -> dict:
         return {"instance_id": self.instance_id, "business_key": self.business_key,
                 "from_definition_id": self.from_definition_id, "from_version": self.from_version,
-                "safe": self.safe, "reasons": self.reasons}
-
-
-def _label(task) -> str:
-    spec = task.task_spec
-    return f"{getattr(spec, 'bpmn_name', None) or spec.bpmn_id or spec.name} ({TaskState.get_name(task.state)})"
+                "safe": self.safe, "reasons": self.reasons, "explanations": self.explanations}
 
 
 def migrated_copy(runtime, workflow: BpmnWorkflow, spec, subprocess_specs) -> BpmnWorkflow:
@@ -69,16 +95,17 @@ def migrated_copy(runtime, workflow: BpmnWorkflow, spec, subprocess_specs) -> Bp
     reasons = []
     for task in top_diff.removed + top_diff.changed:
         if task.state & REACHED:
-            what = "removed" if task in top_diff.removed else "changed"
-            reasons.append(f"{_label(task)} was {what} in the new version / 已到达的步骤在新版本中被{'删除' if what == 'removed' else '修改'}")
+            reasons.append(_blocked(task, "removed" if task in top_diff.removed else "changed"))
     for sp_id, sp_diff in sp_diffs.items():
         sp = workflow.subprocesses[sp_id]
         if sp_diff is None:
-            reasons.append(f"subprocess {sp.spec.name} no longer exists / 子流程已不存在")
+            reasons.append({"zh-CN": f"案件正在运行的子流程 {sp.spec.name} 在新版本中已不存在;请在新版本中保留它,或等它结束后再迁移。",
+                            "en": f"The case is inside subprocess {sp.spec.name}, which the new version no longer "
+                                  "has; keep it in the new version, or migrate once it has finished."})
             continue
         for task in sp_diff.removed + sp_diff.changed:
             if task.state & REACHED:
-                reasons.append(f"{_label(task)} in {sp.spec.name} was changed or removed / 子流程中已到达的步骤被修改")
+                reasons.append(_blocked(task, "removed" if task in sp_diff.removed else "changed", sp.spec.name))
     if reasons:
         raise NotMigratable(reasons)
     # Migrate a copy: the original stays untouched if anything below fails.
@@ -92,8 +119,7 @@ def migrated_copy(runtime, workflow: BpmnWorkflow, spec, subprocess_specs) -> Bp
     stranded = [t for _, wf in _all(copy) for t in wf.tasks.values()
                 if t.task_spec is not wf.spec.task_specs.get(t.task_spec.name)]
     if stranded:
-        raise NotMigratable([f"{_label(t)} would be left on a step the new version does not have / "
-                             "会停留在新版本不存在的步骤上" for t in stranded[:5]])
+        raise NotMigratable([_blocked(t, "removed") for t in stranded[:5]])
     return copy
 
 
@@ -161,9 +187,10 @@ def check(runtime, definition_id: int, instance_ids: list[int] | None = None) ->
         try:
             migrated_copy(runtime, runtime.load_workflow(instance_id), spec, subprocess_specs)
         except NotMigratable as exc:
-            assessment.reasons = exc.reasons
-        except Exception as exc:  # noqa: BLE001 - an instance the engine cannot diff is reported, not fatal
-            assessment.reasons = [f"cannot compare: {exc}"]
+            assessment.reasons, assessment.explanations = exc.reasons, exc.explanations
+        except Exception:  # an instance the engine cannot diff is reported and logged, not fatal
+            log.exception("migration check of instance %s failed", instance_id)
+            assessment.reasons, assessment.explanations = [_UNCOMPARABLE["en"]], [_UNCOMPARABLE]
         result.append(assessment)
     return result
 
@@ -206,9 +233,12 @@ def migrate(runtime, actor: Actor, definition_id: int, instance_ids: list[int] |
             moved.append({"instance_id": instance_id, "business_key": business_key,
                           "from_definition_id": holder.get("from")})
         except NotMigratable as exc:
-            refused.append({"instance_id": instance_id, "business_key": business_key, "reasons": exc.reasons})
-        except Exception as exc:  # noqa: BLE001 - one failed instance never stops the batch
-            refused.append({"instance_id": instance_id, "business_key": business_key, "reasons": [str(exc)]})
+            refused.append({"instance_id": instance_id, "business_key": business_key, "reasons": exc.reasons,
+                            "explanations": exc.explanations})
+        except Exception:  # one failed instance never stops the batch
+            log.exception("migration of instance %s failed", instance_id)
+            refused.append({"instance_id": instance_id, "business_key": business_key,
+                            "reasons": [_UNCOMPARABLE["en"]], "explanations": [_UNCOMPARABLE]})
     with runtime.db.write_session.begin() as session:
         batch = session.get(MigrationBatch, batch_id)
         batch.report = {"moved": moved, "refused": refused}

@@ -42,7 +42,8 @@ def diff_definitions(old: dict[str, str], new: dict[str, str]) -> dict[str, Any]
     for element_id in sorted(old_elements.keys() - new_elements.keys()):
         elements["removed"].append(_summary(old_elements[element_id]))
     for element_id in sorted(old_elements.keys() & new_elements.keys()):
-        before, after = old_elements[element_id], new_elements[element_id]
+        # Settings-like maps (properties, handler parameters) compare key by key: "parameters.window_days".
+        before, after = _spread(old_elements[element_id]), _spread(new_elements[element_id])
         changes = {key: {"old": before.get(key), "new": after.get(key)}
                    for key in sorted(set(before) | set(after))
                    if key not in ("file", "line") and before.get(key) != after.get(key)}
@@ -72,12 +73,32 @@ def diff_definitions(old: dict[str, str], new: dict[str, str]) -> dict[str, Any]
     }
 
 
+def _readable_json(text: str) -> str:
+    """JSON with its characters as characters ("说明", not "\\u8bf4\\u660e"), one property a line."""
+    try:
+        return json.dumps(json.loads(text), ensure_ascii=False, indent=2) + "\n" if text else text
+    except json.JSONDecodeError:
+        return text
+
+
+def _spread(element: dict) -> dict:
+    spread = {}
+    for key, value in element.items():
+        if isinstance(value, dict) and key in ("properties", "parameters"):
+            spread.update({f"{key}.{name}": item for name, item in value.items()})
+        else:
+            spread[key] = value
+    return spread
+
+
 def raw_diff(old: dict[str, str], new: dict[str, str], context: int = 3) -> dict[str, str]:
     """A unified text diff per changed file: the fallback when the semantic diff is not enough."""
     result = {}
     for name in sorted(set(old) | set(new)):
         before, after = old.get(name, ""), new.get(name, "")
         if before != after:
+            if name.endswith(".json"):
+                before, after = _readable_json(before), _readable_json(after)
             result[name] = "".join(difflib.unified_diff(
                 before.splitlines(keepends=True), after.splitlines(keepends=True),
                 fromfile=f"a/{name}", tofile=f"b/{name}", n=context))
@@ -257,6 +278,8 @@ def _pad(first: list, second: list) -> list[tuple]:
 
 
 def _form_fields(text: str) -> dict[str, dict] | None:
+    """Field -> its properties flattened to dotted paths ("x-ui.label.zh-CN": "说明"), so that a change
+    reads as one property old → new rather than as two blobs of JSON."""
     try:
         schema = json.loads(text)
     except json.JSONDecodeError:
@@ -266,10 +289,30 @@ def _form_fields(text: str) -> dict[str, dict] | None:
     required = set(schema.get("required") or [])
     fields = {}
     for name, prop in (schema.get("properties") or {}).items():
-        prop = dict(prop) if isinstance(prop, dict) else {"schema": prop}
-        prop["required"] = name in required
-        fields[name] = prop
+        flat = _flatten(prop) if isinstance(prop, dict) else {"schema": prop}
+        flat["required"] = name in required
+        fields[name] = flat
     return fields
+
+
+def _flatten(value: dict, prefix: str = "") -> dict:
+    flat: dict = {}
+    for key, item in value.items():
+        path = f"{prefix}{key}"
+        if isinstance(item, dict) and item:
+            flat.update(_flatten(item, f"{path}."))
+        else:
+            flat[path] = item
+    return flat
+
+
+def _field_label(*fields: dict) -> dict[str, str]:
+    """A field's label in both languages (from x-ui.label, else its title), newest version first."""
+    for field in fields:
+        zh, en = field.get("x-ui.label.zh-CN"), field.get("x-ui.label.en")
+        if zh or en or field.get("title"):
+            return {"zh-CN": zh or en or field.get("title"), "en": en or field.get("title") or zh}
+    return {}
 
 
 def _diff_forms(old: dict[str, str], new: dict[str, str]) -> dict:
@@ -290,7 +333,9 @@ def _diff_forms(old: dict[str, str], new: dict[str, str]) -> dict:
             changes = {key: {"old": a[field].get(key), "new": b[field].get(key)}
                        for key in sorted(set(a[field]) | set(b[field])) if a[field].get(key) != b[field].get(key)}
             if changes:
-                changed.append({"field": field, "changes": changes})
-        result["changed"].append({"file": name, "added": sorted(b.keys() - a.keys()),
-                                  "removed": sorted(a.keys() - b.keys()), "changed": changed})
+                changed.append({"field": field, "label": _field_label(b[field], a[field]), "changes": changes})
+        result["changed"].append({
+            "file": name, "changed": changed,
+            "added": sorted(b.keys() - a.keys()), "removed": sorted(a.keys() - b.keys()),
+            "labels": {f: _field_label(b.get(f) or {}, a.get(f) or {}) for f in sorted(a.keys() ^ b.keys())}})
     return result

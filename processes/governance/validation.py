@@ -1,12 +1,19 @@
 """The validation report of a definition draft, made on every save.
 
-Checks, in order: each file is of a known kind and safe XML (processes.engine.xmlsafe:
-no DTD, no entities, no network, bounded size and depth); BPMN files are valid
-against the BPMN 2.0 XML schema (the XSD that SpiffWorkflow ships); forms are
-JSON Schemas; SpiffWorkflow parses every executable process; and our own lint
-rules (lanes, forms, handlers, gateways, SLA timers, ends, compensation
-approval, sandboxed scripts, reserved ids). Errors block submission, warnings
-do not. Nothing here raises on a bad file: every problem becomes a finding.
+Checks, in order (the stages, each listed in the report as run or skipped and why):
+- files: each file is of a known kind, decoded by its XML declaration, and safe XML
+  (processes.engine.xmlsafe: no DTD, no entities, no network, bounded size and depth);
+  forms are JSON Schemas. A file that fails here stops the later stages.
+- schema: BPMN files against the BPMN 2.0 XML schema (the XSD SpiffWorkflow ships).
+  Problems inside the diagram interchange (BPMNDI, DI, DC), which the engine never
+  reads, are warnings; schema errors never stop the engine and lint stages.
+- engine: SpiffWorkflow parses every executable process (executable unless
+  isExecutable="false", as the engine decides); its errors become sentences.
+- lint: our own rules on every executable process (lanes, forms, handlers, gateways,
+  SLA timers, timer values, expression languages, ends, compensation approval,
+  sandboxed scripts, reserved ids, other modelers' extensions).
+Errors block submission, warnings do not. Nothing here raises on a bad file: every
+problem becomes a finding with a message in Chinese and English.
 """
 
 from __future__ import annotations
@@ -24,8 +31,10 @@ from lxml import etree
 from processes.engine.actors import DEPARTMENTS, lane_department
 from processes.engine.forms import parse_schema
 from processes.engine.sandbox import check_script
-from processes.engine.spiff import parse_definition, top_level_process_ids
-from processes.engine.xmlsafe import UnsafeXmlError, parse_xml
+from processes.engine.spiff import TIMER_KINDS, parse_definition, top_level_process_ids
+from processes.engine.xmlsafe import EncodingError, UnsafeXmlError, decode_xml, parse_xml
+from processes.governance import engine_errors, vendors
+from processes.governance.expressions import check_timer, declared_language, foreign_language
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 BPMNDI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
@@ -37,6 +46,7 @@ DMN_NAMESPACES = (
     "https://www.omg.org/spec/DMN/20230324/MODEL/",
 )
 NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS, "bpmndi": BPMNDI_NS}
+XML_NS = "http://www.w3.org/XML/1998/namespace"
 # SpiffWorkflow names its own internal task specs like this; a BPMN element with
 # the same id would be silently confused with them.
 RESERVED_IDS = ("Start", "End", "Root")
@@ -63,19 +73,41 @@ class Finding:
     element_id: str | None
     message: dict[str, str]
     line: int | None = None
+    fix: dict | None = None  # {"replace": text, "with": text}: a correction the designer can apply as it is
 
     def text(self, language: str = "zh-CN") -> str:
         return self.message.get(language) or self.message["en"]
+
+
+# stage -> (zh, en): what each stage checks, as the report lists it.
+STAGES = {
+    "files": ("文件:类型、编码、XML 安全性、表单", "Files: kind, encoding, XML safety, forms"),
+    "schema": ("BPMN 2.0 XML 规范", "The BPMN 2.0 XML schema"),
+    "engine": ("流程引擎解析每个可执行流程", "The engine parses every executable process"),
+    "lint": ("本系统的规则:泳道、表单、处理程序、网关、时限、定时器、表达式、结束事件、补偿审批、脚本、扩展",
+             ("Our rules: lanes, forms, handlers, gateways, time limits, timers, expressions, ends, compensation "
+             "approval, scripts, extensions")),
+}
 
 
 @dataclass
 class Report:
     findings: list[Finding] = field(default_factory=list)
     process_ids: list[str] = field(default_factory=list)
+    # What was checked: [{"stage", "status": "done" | "skipped", "label": {zh-CN, en}, "reason": {..} | None}]
+    stages: list[dict] = field(default_factory=list)
+    # Other modelers' data recognised as changing nothing: [{"file", "namespace", "what": {zh-CN, en}}]
+    ignored: list[dict] = field(default_factory=list)
 
     def add(self, severity: Severity, code: str, file: str | None, element_id: str | None,
-            zh: str, en: str, line: int | None = None) -> None:
-        self.findings.append(Finding(severity, code, file, element_id, {"zh-CN": zh, "en": en}, line))
+            zh: str, en: str, line: int | None = None, fix: dict | None = None) -> None:
+        self.findings.append(Finding(severity, code, file, element_id, {"zh-CN": zh, "en": en}, line, fix))
+
+    def stage(self, name: str, done: bool, zh: str | None = None, en: str | None = None) -> None:
+        label_zh, label_en = STAGES[name]
+        self.stages.append({"stage": name, "status": "done" if done else "skipped",
+                            "label": {"zh-CN": label_zh, "en": label_en},
+                            "reason": {"zh-CN": zh, "en": en} if zh else None})
 
     def error(self, *args, **kwargs) -> None:
         self.add("error", *args, **kwargs)
@@ -97,7 +129,8 @@ class Report:
 
     def to_dict(self) -> dict:
         return {"ok": self.ok, "errors": len(self.errors), "warnings": len(self.warnings),
-                "process_ids": self.process_ids, "findings": [asdict(f) for f in self.findings]}
+                "process_ids": self.process_ids, "findings": [asdict(f) for f in self.findings],
+                "stages": self.stages, "ignored": self.ignored}
 
 
 # -- entry point ---------------------------------------------------------------
@@ -119,19 +152,77 @@ def validate(files: dict[str, str | bytes], handlers: list[str] | None = None) -
     dmn_trees: dict[str, etree._Element] = {}
     forms: dict[str, dict] = {}
     for name in sorted(files):
-        data = files[name]
-        data = data.encode("utf-8") if isinstance(data, str) else data
-        raw[name] = data
-        _check_file(report, name, data, bpmn_trees, dmn_trees, forms)
+        data = _decoded(report, name, files[name])
+        if data is not None:
+            raw[name] = data
+            _check_file(report, name, data, bpmn_trees, dmn_trees, forms)
     if not bpmn_trees and not report.errors:
         report.error("no_bpmn", None, None, "定义中没有 BPMN 文件。", "The definition has no BPMN file.")
-    if report.errors:
-        return report  # the engine and the lint rules need well-formed, schema-valid files
-    _check_engine(report, {n: raw[n] for n in (*bpmn_trees, *dmn_trees)})
+    report.stage("files", True)
+    unreadable = [f for f in report.errors if f.code in FILE_CODES]
+    if unreadable or not bpmn_trees:
+        zh, en = ("有文件无法读取,请先改正上面的文件错误", "a file could not be read; fix the file errors above first") \
+            if unreadable else ("没有可读的 BPMN 文件", "there is no readable BPMN file")
+        for stage in ("schema", "engine", "lint"):
+            report.stage(stage, False, zh, en)
+        return report
+    for name, root in bpmn_trees.items():
+        _check_schema(report, name, root)
+    report.stage("schema", True)
+    _check_engine(report, {n: raw[n] for n in (*bpmn_trees, *dmn_trees)}, {**bpmn_trees, **dmn_trees})
+    report.stage("engine", True)
     known_handlers = set(handlers if handlers is not None else _handler_names())
     lint = _Lint(report, bpmn_trees, dmn_trees, forms, known_handlers)
-    lint.run()
+    try:
+        lint.run()
+    except Exception:  # noqa: BLE001 - a rule tripped on an unusual file: say so rather than crash or pass it
+        report.warning("lint_incomplete", None, None, "本系统的规则未能检查完这个定义(结构不寻常);上面的结果不完整,请在本系统的建模器中打开并保存后重试。",
+                       "Our rules could not finish on this definition (an unusual structure); the findings above "
+                       "are incomplete. Open and save it in our modeler, then validate again.")
+        report.stage("lint", False, "规则检查未完成", "the rules did not finish")
+        return report
+    report.stage("lint", True)
+    _drop_repeated_engine_findings(report)
     return report
+
+
+# Lint findings that say better what an engine error says too (same element): keep only the lint one.
+_ENGINE_REPEATS = frozenset({"handler_missing", "flow_condition"})
+
+
+def _drop_repeated_engine_findings(report: Report) -> None:
+    said = {(f.file, f.element_id) for f in report.findings if f.code in _ENGINE_REPEATS}
+    report.findings = [f for f in report.findings if not (f.code == "engine" and (f.file, f.element_id) in said)]
+
+
+# File-level problems: the later stages need every file readable.
+FILE_CODES = frozenset({"unsafe_xml", "not_well_formed", "too_large", "unknown_kind", "bad_path", "encoding",
+                        "not_bpmn", "not_dmn", "too_many_files", "empty"})
+
+
+def _decoded(report: Report, name: str, data: str | bytes) -> bytes | None:
+    """The file as UTF-8 bytes whose declaration says UTF-8 (XML decoded by its declaration), or None
+    with an `encoding` finding when it cannot be read without guessing."""
+    if not name.lower().endswith((".bpmn", ".dmn")):
+        return data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        return decode_xml(data, name).encode("utf-8")
+    except EncodingError as exc:
+        declared = exc.declared or "UTF-8"
+        if exc.line is None:
+            report.error("encoding", name, None, f"无法读取文件:XML 声明的编码 {declared} 不存在。请用 UTF-8 另存。",
+                         f"The file cannot be read: its XML declaration names the encoding {declared}, which does "
+                         "not exist. Save it as UTF-8.")
+            return None
+        report.error("encoding", name, None,
+                     f"无法读取文件:第 {exc.line} 行有不属于 {declared} 编码的字节"
+                     + ("(文件没有声明编码,因此必须是 UTF-8)" if not exc.declared else "")
+                     + "。请用 UTF-8 另存,或在第一行声明正确的编码,例如 <?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>。",
+                     f"The file cannot be read: line {exc.line} has bytes that are not {declared}"
+                     + (" (the file declares no encoding, so it must be UTF-8)" if not exc.declared else "")
+                     + '. Save it as UTF-8, or declare its encoding on the first line, for example '
+                     '<?xml version="1.0" encoding="ISO-8859-1"?>.', line=exc.line)
+        return None
 
 
 def _handler_names() -> list[str]:
@@ -178,8 +269,7 @@ def _check_file(report: Report, name: str, data: bytes, bpmn_trees, dmn_trees, f
             report.error("not_bpmn", name, None, "这不是 BPMN 2.0 文件(根元素应为 bpmn:definitions)。",
                          "This is not a BPMN 2.0 file (the root must be bpmn:definitions).")
             return
-        if _check_schema(report, name, root):
-            bpmn_trees[name] = root
+        bpmn_trees[name] = root
     else:
         if etree.QName(root).namespace not in DMN_NAMESPACES or etree.QName(root).localname != "definitions":
             report.error("not_dmn", name, None, "这不是 DMN 文件(根元素应为 DMN definitions)。",
@@ -197,14 +287,58 @@ def bpmn_schema() -> etree.XMLSchema:
     return etree.XMLSchema(etree.parse(path, etree.XMLParser(no_network=True, resolve_entities=False)))
 
 
-def _check_schema(report: Report, name: str, root: etree._Element) -> bool:
+def _check_schema(report: Report, name: str, root: etree._Element) -> None:
+    """Schema errors in the process model are errors; in the diagram interchange, warnings (the engine
+    never reads it: vendor data in <di:extension> and the like); about xml:lang, nothing (the schema
+    SpiffWorkflow ships lacks xml.xsd, while xml:lang is allowed everywhere in XML)."""
     schema = bpmn_schema()
     if schema.validate(root):
-        return True
-    for entry in list(schema.error_log)[:MAX_SCHEMA_ERRORS]:
-        report.error("schema", name, _element_id_at(root, entry.line), f"不符合 BPMN 2.0 规范(第 {entry.line} 行):"
-                     f"{entry.message}", f"Not valid BPMN 2.0 (line {entry.line}): {entry.message}", line=entry.line)
-    return False
+        return
+    counted = 0
+    for entry in schema.error_log:
+        if f"{{{XML_NS}}}" in entry.message:
+            continue
+        if counted == MAX_SCHEMA_ERRORS:
+            break
+        counted += 1
+        element = _element_at(root, entry.line, entry.message)
+        element_id = _nearest_id(element) if element is not None else _element_id_at(root, entry.line)
+        if element is not None and _in_diagram(element):
+            report.warning("schema_diagram", name, element_id,
+                           f"图形信息(BPMNDI)不符合 BPMN 2.0 规范(第 {entry.line} 行):{entry.message}"
+                           "流程引擎不读取图形信息,流程照常运行;在本系统的建模器中打开并保存即可去掉这些数据。",
+                           f"The diagram interchange (BPMNDI) is not valid BPMN 2.0 (line {entry.line}): "
+                           f"{entry.message} The engine never reads it, so the process runs as drawn; opening "
+                           "and saving the file in our modeler drops this data.", line=entry.line)
+        else:
+            report.error("schema", name, element_id, f"不符合 BPMN 2.0 规范(第 {entry.line} 行):"
+                         f"{entry.message}", f"Not valid BPMN 2.0 (line {entry.line}): {entry.message}",
+                         line=entry.line)
+
+
+_DIAGRAM_NAMESPACES = (BPMNDI_NS, "http://www.omg.org/spec/DD/20100524/DI", "http://www.omg.org/spec/DD/20100524/DC")
+
+
+def _element_at(root: etree._Element, line: int, message: str):
+    """The element a schema message is about: the one on its line with the tag the message names."""
+    match = re.match(r"Element '(\{[^}]*\}[^']+|[^']+)'", message)
+    candidates = [el for el in root.iter() if isinstance(el.tag, str) and el.sourceline == line]
+    if match:
+        named = [el for el in candidates if el.tag == match.group(1)]
+        candidates = named or candidates
+    return candidates[0] if candidates else None
+
+
+def _in_diagram(element) -> bool:
+    return any(isinstance(el.tag, str) and etree.QName(el).namespace in _DIAGRAM_NAMESPACES
+               for el in [element, *element.iterancestors()])
+
+
+def _nearest_id(element) -> str | None:
+    for el in [element, *element.iterancestors()]:
+        if el.get("id"):
+            return el.get("id")
+    return None
 
 
 def _element_id_at(root: etree._Element, line: int) -> str | None:
@@ -215,7 +349,15 @@ def _element_id_at(root: etree._Element, line: int) -> str | None:
 
 
 def _check_form(report: Report, name: str, data: bytes, forms: dict) -> None:
-    schema, problem = parse_schema(data)  # also NaN, huge numbers, deep nesting, remote $ref
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        report.error("form_json", name, None, f"无法读取表单:第 {line} 行有不属于 UTF-8 编码的字节。JSON 表单必须是 UTF-8,请用 UTF-8 另存。",
+                     f"The form cannot be read: line {line} has bytes that are not UTF-8. JSON forms must be "
+                     "UTF-8; save it as UTF-8.", line=line)
+        return
+    schema, problem = parse_schema(text)  # also NaN, huge numbers, deep nesting, remote $ref
     if problem:
         report.error("form_json", name, None, f"表单不被接受:{problem}", f"The form is refused: {problem}")
         return
@@ -243,31 +385,33 @@ def _check_form(report: Report, name: str, data: bytes, forms: dict) -> None:
 # -- the engine ----------------------------------------------------------------
 
 
-def _check_engine(report: Report, raw: dict[str, bytes]) -> None:
-    from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+def executable(process) -> bool:
+    """As the engine decides (SpiffWorkflow's ProcessParser): executable unless isExecutable is not "true"."""
+    return process.get("isExecutable", "true") == "true"
 
+
+def _check_engine(report: Report, raw: dict[str, bytes], roots: dict[str, etree._Element]) -> None:
+    # Whether anything is executable is read from the files themselves, so an engine error cannot hide it.
+    if not any(executable(p) for root in roots.values() for p in root.iter(f"{{{BPMN_NS}}}process")):
+        report.error("no_executable", None, None,
+                     "没有可执行的流程:每个流程都标了 isExecutable=\"false\"。请把要运行的流程的 isExecutable 设为 true(或删去该属性)。",
+                     'There is no executable process: every process says isExecutable="false". Set isExecutable '
+                     "to true (or remove the attribute) on the process that should run.")
     try:
         report.process_ids = top_level_process_ids(raw)
-    except (ValidationException, UnsafeXmlError) as exc:
-        _engine_error(report, exc)
-        return
-    if not report.process_ids:
-        report.error("no_executable", None, None, "没有可执行的流程(isExecutable=\"true\")。",
-                     'There is no executable process (isExecutable="true").')
+    except Exception as exc:  # noqa: BLE001 - any parser failure is a finding, never a crash
+        _engine_error(report, exc, None, roots)
         return
     for process_id in report.process_ids:
         try:
             parse_definition(raw, process_id)
         except Exception as exc:  # noqa: BLE001 - any parser failure is a finding, never a crash
-            _engine_error(report, exc, process_id)
+            _engine_error(report, exc, process_id, roots)
 
 
-def _engine_error(report: Report, exc: Exception, process_id: str | None = None) -> None:
-    message = getattr(exc, "msg", None) or str(exc)
-    where = f"{process_id}: " if process_id else ""
-    report.error("engine", getattr(exc, "file_name", None) or None, getattr(exc, "id", None) or None,
-                 f"流程引擎无法解析:{where}{message}", f"The engine cannot parse it: {where}{message}",
-                 line=getattr(exc, "line_number", None) or None)
+def _engine_error(report: Report, exc: Exception, process_id: str | None, roots: dict) -> None:
+    problem = engine_errors.describe(exc, process_id, roots)
+    report.error("engine", problem.file, problem.element_id, problem.zh, problem.en, line=problem.line)
 
 
 # -- lint rules ----------------------------------------------------------------
@@ -294,8 +438,7 @@ class _Lint:
         for name, root in self.bpmn.items():
             self._file_checks(name, root)
             for process in root.iter(f"{{{BPMN_NS}}}process"):
-                executable = process.get("isExecutable", "false").lower() == "true"
-                if not executable:
+                if not executable(process):
                     continue
                 lanes = self._lanes(process)
                 for container in [process, *process.iter(f"{{{BPMN_NS}}}subProcess",
@@ -319,16 +462,29 @@ class _Lint:
         if root.find(f"{{{BPMNDI_NS}}}BPMNDiagram") is None:
             self.report.warning("no_diagram", name, None, "文件没有图形信息(BPMNDI),建模器无法显示流程图。",
                                 "The file has no diagram interchange (BPMNDI); the modeler cannot draw it.")
-        foreign = {etree.QName(a).namespace for el in root.iter() if isinstance(el.tag, str)
-                   for a in el.attrib if etree.QName(a).namespace not in (None, BPMN_NS, SPIFF_NS,
-                                                                          "http://www.w3.org/2001/XMLSchema-instance")}
-        foreign |= {etree.QName(el).namespace for ext in root.iter(f"{{{BPMN_NS}}}extensionElements")
-                    for el in ext if isinstance(el.tag, str) and etree.QName(el).namespace != SPIFF_NS}
-        for namespace in sorted(n for n in foreign if n):
-            self.report.warning("vendor_extension", name, None,
-                                f"本系统忽略其他建模工具的扩展({namespace});请用本系统的属性面板设置表单、处理程序和时限。",
-                                f"Extensions of other modelers ({namespace}) are ignored here; set forms, handlers "
-                                "and time limits in our properties panel.")
+        self._vendor_checks(name, root)
+
+    def _vendor_checks(self, name: str, root) -> None:
+        """Other modelers' extensions: a warning per element whose extensions act in their own engine."""
+        found = vendors.survey(root)
+        for use in found.uses:
+            names = ", ".join(use.names)
+            self.report.warning(
+                "vendor_extension", name, use.element_id,
+                f"“{use.label}”带有 {use.vendor[0]} 的扩展({names}):它们在 {use.vendor[0]} 中会改变流程行为,"
+                f"但本系统不读取。{';'.join(a[0] for a in use.advice)}。",
+                f"{use.label!r} carries {use.vendor[1]} extensions ({names}) that change behaviour in "
+                f"{use.vendor[1]} but are not read here: {'; '.join(a[1] for a in use.advice)}.", line=use.line)
+        for namespace, owners in sorted(found.unknown.items()):
+            shown = ", ".join(dict.fromkeys(owners[:5]))
+            self.report.warning(
+                "vendor_unknown", name, owners[0],
+                f"元素 {shown} 带有未知建模工具的扩展({namespace}),流程引擎忽略它们;若其中有任务分配、表单或服务调用,"
+                "请用本系统的属性面板重新设置。",
+                f"Elements {shown} carry extensions of a modeler this system does not know ({namespace}); the engine "
+                "ignores them. If they hold assignments, forms or service calls, set those in our properties panel.")
+        for namespace, (zh, en) in sorted(found.ignored.items(), key=lambda item: str(item[0])):
+            self.report.ignored.append({"file": name, "namespace": namespace, "what": {"zh-CN": zh, "en": en}})
 
     def _lanes(self, process) -> dict[str, str | None]:
         """flow node id -> the department its lane names (None: a lane that names none)."""
@@ -520,11 +676,17 @@ class _Lint:
     # scripts and expressions run in the sandbox
 
     def _script_checks(self, name: str, process) -> None:
+        default_language = declared_language_of_definitions(process)
+
         def check(element, source: str | None, mode: str, what_zh: str, what_en: str, element_id=None) -> None:
             if source is None or not source.strip():
                 return
-            for problem in check_script(source, mode):
-                owner = element_id or _owner_id(element)
+            problems = check_script(source, mode)
+            owner = element_id or _owner_id(element)
+            if problems and mode == "eval" and self._foreign_expression(name, element, source, owner,
+                                                                         default_language):
+                return
+            for problem in problems:
                 self.report.error("script", name, owner, f"{what_zh}不被允许或有语法错误:{problem}",
                                   f"{what_en} is not allowed or has a syntax error: {problem}",
                                   line=element.sourceline)
@@ -534,13 +696,46 @@ class _Lint:
         for tag in ("preScript", "postScript"):
             for script in process.iter(f"{{{SPIFF_NS}}}{tag}"):
                 check(script, script.text, "exec", "前置/后置脚本", "The pre/post script")
-        for tag in ("conditionExpression", "loopCondition", "completionCondition", "loopCardinality",
-                    "timeDuration", "timeDate", "timeCycle"):
+        for tag in ("conditionExpression", "loopCondition", "completionCondition", "loopCardinality"):
             for expression in process.iter(f"{{{BPMN_NS}}}{tag}"):
                 check(expression, expression.text, "eval", "表达式", "The expression")
+        for expression in process.iter(*(f"{{{BPMN_NS}}}{kind}" for kind in TIMER_KINDS)):
+            if not self._timer_check(name, expression):
+                check(expression, expression.text, "eval", "定时器表达式", "The timer expression")
         for parameter in process.iter(f"{{{SPIFF_NS}}}parameter"):
             check(parameter, parameter.get("value"), "eval", f"参数 {parameter.get('id')} 的值",
                   f"The value of parameter {parameter.get('id')}")
+
+    def _timer_check(self, name: str, expression) -> bool:
+        """A timer value as the engine will evaluate it; True when a finding was made."""
+        event = next((a for a in expression.iterancestors() if _local(a).endswith("Event")), None)
+        label = _label(event) if event is not None else "?"
+        problem = check_timer(_local(expression), expression.text, label, _known_settings())
+        if problem is None:
+            return False
+        self.report.error(problem.code, name, event.get("id") if event is not None else _owner_id(expression),
+                          problem.zh, problem.en, line=expression.sourceline, fix=problem.fix)
+        return True
+
+    def _foreign_expression(self, name: str, element, source: str, owner: str | None,
+                            default_language: str | None) -> bool:
+        """An expression written in FEEL, JUEL or XPath, named as such; True when a finding was made."""
+        foreign = foreign_language(source, declared_language(element) or default_language)
+        if foreign is None:
+            return False
+        lang_zh, lang_en = foreign.names
+        noun_zh, noun_en = ("这个条件", "This condition") if _local(element) == "conditionExpression" \
+            else ("这个表达式", "This expression")
+        if foreign.python:
+            zh = f"{noun_zh}是 {lang_zh},而流程引擎只计算 Python 表达式。请用 Python 写:{foreign.python}"
+            en = f"{noun_en} is {lang_en}, and the engine evaluates Python only; write it in Python: {foreign.python}"
+        else:
+            zh = f"{noun_zh}是 {lang_zh}({source.strip()}),而流程引擎只计算 Python 表达式。请用 Python 重写,例如 amount > 100 and not approved。"
+            en = (f"{noun_en} is {lang_en} ({source.strip()}), and the engine evaluates Python only; rewrite it in "
+                  "Python, for example amount > 100 and not approved.")
+        self.report.error("expression_language", name, owner, zh, en, line=element.sourceline,
+                          fix={"replace": source.strip(), "with": foreign.python} if foreign.python else None)
+        return True
 
     def _dmn_checks(self, name: str, root) -> None:
         for text in root.iter("{*}text"):
@@ -553,13 +748,30 @@ class _Lint:
                 source = _unary_test(source)
             elif kind not in ("outputEntry", "inputExpression", "literalExpression"):
                 continue
-            for problem in check_script(source, "eval"):
-                rule = next((a for a in parent.iterancestors() if _local(a) == "rule"), None)
-                element_id = parent.get("id") or (rule.get("id") if rule is not None else None)
+            problems = check_script(source, "eval")
+            rule = next((a for a in parent.iterancestors() if _local(a) == "rule"), None)
+            element_id = parent.get("id") or (rule.get("id") if rule is not None else None)
+            if problems and self._foreign_expression(name, text, text.text, element_id, None):
+                continue
+            for problem in problems:
                 self.report.error("dmn_expression", name, element_id,
                                   f"决策表单元格“{text.text.strip()}”不被允许或有语法错误:{problem}",
                                   f"Decision table cell {text.text.strip()!r} is not allowed or has a syntax "
                                   f"error: {problem}", line=text.sourceline)
+
+
+def declared_language_of_definitions(element) -> str | None:
+    """The expression language the file declares for all expressions (definitions/@expressionLanguage)."""
+    root = element.getroottree().getroot()
+    return declared_language(etree.Element("x", language=root.get("expressionLanguage") or ""))
+
+
+@lru_cache(maxsize=1)
+def _known_settings() -> dict:
+    """The settings' default values, so that a timer `settings["key"]` is checked through its value."""
+    from processes.complaints.settings import default_settings
+
+    return default_settings()
 
 
 def _owner_id(element) -> str | None:
