@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup assets translations worker lint bench clean
+.PHONY: run test setup assets translations worker lint bench clean mutate
 
 run: setup assets translations
 	$(BIN)/redress init
@@ -48,3 +48,8 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) node_modules web/static/vendor
+
+# Break each guarantee on purpose and check its tests notice (slow; not CI). Set
+# REDRESS_TEST_DATABASE_URL to include the PostgreSQL-only concurrency guarantees.
+mutate: setup
+	$(BIN)/python tools/mutations.py

@@ -72,10 +72,8 @@ def smtp_server():
 
 
 def make_app(database_url: str, tmp_path: Path, **config):
-    from processes.engine.schema import upgrade
     from web import create_app
 
-    upgrade(database_url)
     app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test",
                       "WTF_CSRF_ENABLED": False, "PROCESS_SETTINGS": process_settings(follow_up_wait="PT1S"),
                       "PUBLIC_URL": "http://portal.test/", **config})

@@ -14,7 +14,6 @@ from processes.complaints import analytics
 from processes.complaints.analytics import Filters
 from processes.complaints.analytics_charts import CHARTS
 from processes.engine.definitions import read_files
-from processes.engine.schema import upgrade
 from tests.conftest import ROOT
 from tests.test_analytics import MARCH, seed
 
@@ -26,7 +25,6 @@ MARCH_ARGS = "from=2025-03-01&to=2025-03-31&interval=week"
 def app(database_url, tmp_path):
     from web import create_app
 
-    upgrade(database_url)
     app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test",
                       "WTF_CSRF_ENABLED": False})
     app.instance_path = str(tmp_path / "instance")

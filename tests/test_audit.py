@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import pytest
 from click.testing import CliRunner
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from processes.engine import audit
 from processes.engine.models import AuditEntry
@@ -36,6 +39,43 @@ def test_changed_row_is_detected(runtime, standin_files, agent, db):
     with db.session() as s:
         result = audit.verify(s)
     assert not result.ok and "changed" in result.problem
+
+
+# Every column of an entry, each changed on its own in the middle of the chain: the hash covers it.
+TAMPERS = {
+    "actor": lambda e: {"actor": "mallory"},
+    "action": lambda e: {"action": "task_claimed"},
+    "at": lambda e: {"at": e.at - timedelta(minutes=1)},
+    "business_key": lambda e: {"business_key": "C-B"},
+    "instance_id": lambda e: {"instance_id": e.instance_id + 1},
+    "detail": lambda e: {"detail": {**e.detail, "data": {**e.detail["data"], "subject": "Fine kettle"}}},
+}
+
+
+@pytest.mark.parametrize("column", sorted(TAMPERS))
+def test_a_change_to_any_one_column_is_detected(runtime, standin_files, agent, db, column):
+    _start(runtime, standin_files, agent)
+    runtime.start("standin", "C-Z", {"channel": "phone", "rounds_done": 0})  # entries after the tampered one
+    with db.session() as s:
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "task_completed")).one()
+        values, entry_id = TAMPERS[column](entry), entry.id
+        assert s.scalar(select(func.max(AuditEntry.id))) > entry_id  # not the last entry: the chain goes on
+    with db.write_session.begin() as s:
+        s.execute(update(AuditEntry).where(AuditEntry.id == entry_id).values(**values))
+    with db.session() as s:
+        result = audit.verify(s)
+    assert not result.ok and result.problem == f"entry {entry_id} was changed after it was written"
+
+
+def test_a_rewritten_previous_hash_is_detected(runtime, standin_files, agent, db):
+    _start(runtime, standin_files, agent)
+    with db.session() as s:
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "task_completed")).one()
+    with db.write_session.begin() as s:
+        s.execute(update(AuditEntry).where(AuditEntry.id == entry.id).values(prev_hash="f" * 64))
+    with db.session() as s:
+        result = audit.verify(s)
+    assert not result.ok and result.problem == f"entry {entry.id} does not follow entry {entry.id - 1}"
 
 
 def test_deleted_rows_are_detected_in_the_middle_and_at_the_end(runtime, standin_files, agent, db):

@@ -259,10 +259,8 @@ def test_a_lost_link_is_sent_again_only_to_the_address_on_file(portal_app):
 
 
 def test_when_the_process_cannot_start_the_customer_keeps_the_form_and_nothing_is_saved(database_url, tmp_path):
-    from processes.engine.schema import upgrade
     from web import create_app
 
-    upgrade(database_url)
     app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "t", "WTF_CSRF_ENABLED": False})
     try:  # no process deployed
         response = app.test_client().post("/portal/", data=FORM)

@@ -112,6 +112,7 @@ def test_completing_twice_is_a_conflict(runtime, standin_files, agent):
         runtime.complete(task.id, agent, {"subject": "Broken kettle", "severity": "low"})
 
 
+@pytest.mark.postgres
 def test_concurrent_completion_one_wins(runtime, standin_files, agent, db):
     from processes.engine.runtime import Runtime
 

@@ -569,3 +569,16 @@ def test_scripts_cannot_raise_process_stopping_exceptions(script):
     with pytest.raises(Exception) as caught:  # an ordinary Exception: the runtime's handlers catch it
         env.execute(script, {})
     assert not isinstance(caught.value, (SystemExit, KeyboardInterrupt, GeneratorExit))
+
+
+@pytest.mark.parametrize("module", ["os", "subprocess", "importlib", "sys"])
+def test_code_running_for_a_script_cannot_import_behind_its_back(module):
+    # C code (strftime, strptime) imports through the script's builtins: only its two modules get through.
+    from processes.engine.sandbox import SAFE_BUILTINS
+
+    importer = SAFE_BUILTINS["__import__"]
+    assert importer("time").__name__ == "time"
+    with pytest.raises(ForbiddenScriptError, match=f"Importing '{module}' is not allowed"):
+        importer(module)
+    with pytest.raises(ForbiddenScriptError):
+        importer("time", level=1)  # a relative import is not the stdlib module

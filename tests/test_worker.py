@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+import pytest
 import time_machine
 from sqlalchemy import select
 
@@ -21,9 +22,10 @@ def _instances_with_timers(runtime, standin_files, agent, count):
         runtime.complete(runtime.open_tasks(key)[0].id, agent, {"subject": "Broken kettle", "severity": "low"})
 
 
+@pytest.mark.postgres
 def test_several_workers_fire_each_timer_once(runtime, standin_files, agent, db):
     _instances_with_timers(runtime, standin_files, agent, 6)
-    workers = [Runtime(db, settings=runtime.settings) for _ in range(1 if db.is_sqlite else 3)]
+    workers = [Runtime(db, settings=runtime.settings) for _ in range(3)]
     counts = []
 
     with time_machine.travel(utcnow() + timedelta(hours=2), tick=True):

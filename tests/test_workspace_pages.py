@@ -12,7 +12,6 @@ from sqlalchemy import select, update
 from processes.complaints.registration import register
 from processes.engine.definitions import read_files
 from processes.engine.models import HumanTask
-from processes.engine.schema import upgrade
 from tests.conftest import ROOT
 
 PASSWORD = "pw-12345678"
@@ -33,7 +32,6 @@ def app(database_url, tmp_path):
     """The app with the complaint process from bpmn/ and forms/ and its default settings."""
     from web import create_app
 
-    upgrade(database_url)
     app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test",
                       "WTF_CSRF_ENABLED": False})
     app.instance_path = str(tmp_path / "instance")

@@ -42,17 +42,16 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def live_server(tmp_path):
+def live_server(tmp_path, sqlite_template):
     from werkzeug.serving import make_server
 
     from processes.complaints.demo import DEMO_PASSWORD, DEMO_USERS
     from processes.engine.definitions import read_files
-    from processes.engine.schema import upgrade
     from processes.engine.users import add_user
     from web import create_app
 
+    shutil.copyfile(sqlite_template, tmp_path / "live.db")  # migrated once per session
     url = f"sqlite:///{tmp_path / 'live.db'}"
-    upgrade(url)
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "live-test", "SERVER_NAME": None})
     app.instance_path = str(tmp_path / "instance")
     runtime = app.extensions["redress.runtime"]
@@ -76,8 +75,8 @@ def live_server(tmp_path):
 def chromium():
     if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
         reason = f"BROWSER TESTS NOT RUN: no Chromium at {CHROMIUM} (apt-get install -y chromium)"
-        if os.environ.get("REDRESS_REQUIRE_BROWSER"):
-            pytest.fail(reason + " and REDRESS_REQUIRE_BROWSER is set")
+        if os.environ.get("REDRESS_REQUIRE_BROWSER") or os.environ.get("CI"):  # CI never skips silently
+            pytest.fail(reason + " and REDRESS_REQUIRE_BROWSER or CI is set")
         pytest.skip(reason)
     from playwright.sync_api import sync_playwright
 

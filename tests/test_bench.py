@@ -1,0 +1,29 @@
+"""`redress bench engine` runs end to end with tiny numbers and prints the figures the performance issue names."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from web.cli import main
+
+
+def test_bench_engine_prints_valid_json_with_its_figures_and_checked_targets(tmp_path):
+    result = CliRunner().invoke(main, ["bench", "engine", "--database-url", f"sqlite:///{tmp_path / 'b.db'}",
+                                       "--lifecycles", "1", "--samples", "1", "--rounds", "2,3"])
+    report = json.loads(result.output)  # the whole output is one JSON document
+    life = report["lifecycles"]
+    for figure in ("warm_vs_same_engine_in_memory", "cold_vs_same_engine_in_memory",
+                   "warm_vs_bare_spiffworkflow", "cold_vs_bare_spiffworkflow"):
+        assert life[figure] > 0
+    assert set(life["lifecycles_per_s"]) >= {"bare", "tracked", "warm", "cold"}
+    assert life["statements_per_completion"] and all(n > 0 for n in life["statements_per_completion"].values())
+    for kind in ("gateway", "standard"):
+        entry = report["history"][kind]
+        assert "failed" not in entry
+        assert {"complete_after_2_rounds_cold_ms", "complete_after_3_rounds_cold_ms",
+                "history_cost_3_vs_2_cold", "cold_load_3_rounds_ms"} <= set(entry)
+    assert set(report["targets"]) >= {"warm_same_engine_ratio_at_least", "history_cost_5000_vs_10_cold_at_most"}
+    # The exit status is what the targets say, not always 0.
+    assert result.exit_code == (1 if report["missed_targets"] else 0), result.output
