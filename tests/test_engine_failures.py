@@ -190,3 +190,30 @@ def test_deploy_refuses_tasks_whose_form_or_handler_is_missing(runtime, db):
     assert "task Call calls handler 'no_such_handler'" in caught.value.message
     with db.session() as s:
         assert s.scalars(select(ProcessDefinition)).all() == []  # nothing half-deployed
+
+
+MULTI = HEAD + """
+  <bpmn:process id="each" isExecutable="true">
+    <bpmn:startEvent id="Begin"><bpmn:outgoing>F0</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:sequenceFlow id="F0" sourceRef="Begin" targetRef="Each"/>
+    <bpmn:scriptTask id="Each"><bpmn:incoming>F0</bpmn:incoming><bpmn:outgoing>F1</bpmn:outgoing>
+      <bpmn:multiInstanceLoopCharacteristics isSequential="false">
+        <bpmn:loopDataInputRef>items</bpmn:loopDataInputRef><bpmn:loopDataOutputRef>results</bpmn:loopDataOutputRef>
+        <bpmn:inputDataItem id="item" name="item"/><bpmn:outputDataItem id="result" name="result"/>
+      </bpmn:multiInstanceLoopCharacteristics>
+      <bpmn:script>result = 10 / item</bpmn:script></bpmn:scriptTask>
+    <bpmn:sequenceFlow id="F1" sourceRef="Each" targetRef="Finish"/>
+    <bpmn:endEvent id="Finish"><bpmn:incoming>F1</bpmn:incoming></bpmn:endEvent>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_a_failed_multi_instance_child_is_the_step_to_retry(runtime, db):
+    runtime.deploy({"each.bpmn": MULTI})
+    instance_id = runtime.start("each", "MI-1", {"items": [1, 0, 2]})
+    instance = runtime.instance_for("MI-1")
+    assert instance.status == "error" and "division by zero" in instance.error
+    assert instance.error_task_id is not None  # was None: the failed child was never found
+    assert runtime.retry(instance_id, SYSTEM) == "error"  # found and run again (and 10 / 0 fails again)
+    [entry] = _audit(db, "instance_retried")
+    assert entry.detail["tasks"] == ["Each"]

@@ -739,7 +739,10 @@ def _has_engine_work(workflow: BpmnWorkflow) -> bool:
 
 
 def _error_tasks(workflow: BpmnWorkflow) -> list:
-    return list(workflow.get_tasks(state=TaskState.ERROR))  # the iterator descends into subprocesses
+    # Not get_tasks(state=ERROR): asked for a finished state, SpiffWorkflow's iterator does not
+    # descend below unfinished tasks, so a failed multi-instance child under its running parent
+    # was never found (nothing to retry). Only error paths walk the whole tree.
+    return [task for task in workflow.get_tasks() if task.state == TaskState.ERROR]
 
 
 def _latest_facts(workflow: BpmnWorkflow, changed: list) -> dict[str, Any]:
