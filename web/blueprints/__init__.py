@@ -7,6 +7,7 @@ from flask import Flask
 
 def register_blueprints(app: Flask) -> None:
     from web.blueprints import (
+        account,
         admin,
         api,
         api_analytics,
@@ -19,6 +20,6 @@ def register_blueprints(app: Flask) -> None:
         tasks,
     )
 
-    for module in (tasks, complaints, portal, intake, designer, definitions, dashboard, admin, api,
+    for module in (tasks, complaints, portal, intake, designer, definitions, dashboard, admin, account, api,
                    api_analytics):
         app.register_blueprint(module.bp, url_prefix=getattr(module, "url_prefix", None))
