@@ -115,16 +115,16 @@ def create_account(session: Session, actor: Actor, username: str, department: st
     """A new staff account. Without a password it gets a temporary one (returned, shown once) that
     must be changed at the first login; a given password must meet the policy."""
     _require_admin(actor)
-    username = (username or "").strip()
-    if not _USERNAME.match(username):
-        raise UserError("username", N_("A user name has 2 to 80 letters, digits, dots, dashes or underscores."))
-    if locale:
-        _check_choice("locale", locale, LOCALES, N_("unknown language %(value)s; choose one of %(choices)s"))
-    email = _check_email(email)
-    # Checks in the order a form shows its fields; the password last, after the name is known free.
     _check_choice("role", role, ROLES, N_("unknown role %(value)s; choose one of %(choices)s"))
     _check_choice("department", department, DEPARTMENTS,
                   N_("unknown department %(value)s; choose one of %(choices)s"))
+    if locale:
+        _check_choice("locale", locale, LOCALES, N_("unknown language %(value)s; choose one of %(choices)s"))
+    email = _check_email(email)
+    username = (username or "").strip()
+    if not _USERNAME.match(username):
+        raise UserError("username", N_("A user name has 2 to 80 letters, digits, dots, dashes or underscores."))
+    # The password last, once the name is known to be free.
     if session.scalar(select(User.id).where(func.lower(User.username) == username.lower())) is not None:
         raise UserError("username", N_("a user named %(value)s already exists"), value=username)
     temporary = None
@@ -149,7 +149,7 @@ def edit_account(session: Session, actor: Actor, username: str, **changes: Any) 
     user = find_user(session, username)
     unknown = set(changes) - set(EDITABLE)
     if unknown:
-        raise UserError(sorted(unknown)[0], N_("%(value)s cannot be changed here."), value=sorted(unknown)[0])
+        raise UserError(min(unknown), N_("%(value)s cannot be changed here."), value=min(unknown))
     if "role" in changes:
         _check_choice("role", changes["role"], ROLES, N_("unknown role %(value)s; choose one of %(choices)s"))
     if "department" in changes:
