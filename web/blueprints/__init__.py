@@ -10,16 +10,18 @@ def register_blueprints(app: Flask) -> None:
         account,
         admin,
         api,
+        api_admin,
         api_analytics,
         complaints,
         dashboard,
         definitions,
         designer,
         intake,
+        operations,
         portal,
         tasks,
     )
 
-    for module in (tasks, complaints, portal, intake, designer, definitions, dashboard, admin, account, api,
-                   api_analytics):
+    for module in (tasks, complaints, portal, intake, designer, definitions, dashboard, admin, account, operations,
+                   api, api_analytics, api_admin):
         app.register_blueprint(module.bp, url_prefix=getattr(module, "url_prefix", None))
