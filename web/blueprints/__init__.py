@@ -12,6 +12,7 @@ def register_blueprints(app: Flask) -> None:
         api,
         api_admin,
         api_analytics,
+        audit_log,
         complaints,
         dashboard,
         definitions,
@@ -23,5 +24,5 @@ def register_blueprints(app: Flask) -> None:
     )
 
     for module in (tasks, complaints, portal, intake, designer, definitions, dashboard, admin, account, operations,
-                   api, api_analytics, api_admin):
+                   audit_log, api, api_analytics, api_admin):
         app.register_blueprint(module.bp, url_prefix=getattr(module, "url_prefix", None))
