@@ -1,15 +1,15 @@
 """server-side staff sessions; users.must_change_password
 
-Revision ID: 0009_staff_sessions
-Revises: 0008
+Revision ID: 0012
+Revises: 0011
 """
 import sqlalchemy as sa
 from alembic import op
 
 import processes.engine.models
 
-revision = "0009_staff_sessions"
-down_revision = "0008"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
