@@ -1,4 +1,7 @@
-"""Logging in and out; the session expires after PERMANENT_SESSION_LIFETIME."""
+"""Logging in and out. Each sign-in is a server-side session row (processes/engine/sessions.py):
+the cookie carries its key, and the user loader checks the row on every request, so logout,
+password change, deactivation and force sign-out end it at once; it expires after
+PERMANENT_SESSION_LIFETIME."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from flask import (
     Blueprint,
     Flask,
     abort,
+    current_app,
     flash,
     g,
     jsonify,
@@ -25,6 +29,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
 from processes.engine import audit
+from processes.engine import sessions as staff_sessions
 from processes.engine.models import User
 from processes.engine.users import authenticate, user_for_token
 from web.context import database
@@ -46,6 +51,7 @@ class StaffUser:
         self.role = user.role
         self.locale = user.locale
         self.is_active = user.active
+        self.must_change_password = user.must_change_password
 
     is_authenticated = True
     is_anonymous = False
@@ -54,11 +60,22 @@ class StaffUser:
         return str(self.id)
 
 
+SESSION_KEY = "sid"  # the server-side session's key in the signed cookie
+
+
 @login_manager.user_loader
 def load_user(user_id: str):
+    """The user of this browser's open session row; None (back to the login page) once it ended."""
     with database().session() as s:
-        user = s.get(User, int(user_id)) if user_id.isdigit() else None
-        return StaffUser(user) if user is not None and user.active else None
+        found = staff_sessions.resolve(s, session.get(SESSION_KEY))
+        if found is None or str(found[0].id) != user_id:
+            return None
+        user, row = found
+        staff = StaffUser(user)
+    if staff_sessions.touch_due(row):
+        with database().write_session.begin() as s:
+            staff_sessions.touch(s, row)
+    return staff
 
 
 class LoginForm(FlaskForm):
@@ -88,6 +105,8 @@ def login():
                 record_success(s, username, address)
                 audit.append(s, user.username, "logged_in")
                 staff = StaffUser(user)
+                key = staff_sessions.start(s, user, current_app.permanent_session_lifetime,
+                                           request.remote_addr, request.user_agent.string)
             elif not wait:
                 record_failure(s, username, address)
         if wait:
@@ -96,6 +115,7 @@ def login():
         if user is not None:
             session.clear()
             session.permanent = True
+            session[SESSION_KEY] = key
             login_user(staff)
             return redirect(_safe_next(request.args.get("next")) or url_for("tasks.inbox"))
         error = _("Wrong user name or password.")
@@ -107,6 +127,8 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
+    with database().write_session.begin() as s:
+        staff_sessions.end(s, session.get(SESSION_KEY), "logout")
     logout_user()
     session.clear()
     flash(_("You have been logged out."), "info")

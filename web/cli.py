@@ -97,58 +97,6 @@ def worker(idle_poll: float) -> None:
         w.stop()
 
 
-@main.group()
-def user() -> None:
-    """Manage staff accounts."""
-
-
-@user.command("add")
-@click.argument("username")
-@click.option("--department", "-d", required=True)
-@click.option("--role", "-r", required=True)
-@click.option("--password", "-p", default=None, help="Prompted for when left out.")
-@click.option("--name", default="", help="Display name.")
-@click.option("--email", default=None)
-def user_add(username: str, department: str, role: str, password: str | None, name: str, email: str | None) -> None:
-    from processes.engine import audit
-    from processes.engine.users import UserError, add_user
-
-    if password is None:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    db = database()
-    try:
-        with db.write_session.begin() as s:
-            add_user(s, username, department, role, password, display_name=name, email=email)
-            audit.append(s, "cli", "user_added", detail={"username": username, "department": department,
-                                                         "role": role})
-    except UserError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"user {username} added ({department}, {role})")
-
-
-@main.group()
-def token() -> None:
-    """API bearer tokens."""
-
-
-@token.command("create")
-@click.argument("username")
-@click.option("--label", default="")
-def token_create(username: str, label: str) -> None:
-    """Print a new bearer token for USERNAME (shown once; only its hash is stored)."""
-    from processes.engine import audit
-    from processes.engine.users import UserError, create_token
-
-    db = database()
-    try:
-        with db.write_session.begin() as s:
-            value = create_token(s, username, label)
-            audit.append(s, "cli", "token_created", detail={"username": username, "label": label})
-    except UserError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"token for {username}: {value}")
-
-
 @main.command()
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--note", default="")
@@ -261,9 +209,9 @@ def bench_http(database_url: str | None, workers: int, threads: int, clients: st
 
 def _register_area_commands() -> None:
     """Each area keeps its commands in its own module (`register(main)`)."""
-    from web import cli_analytics, cli_designer, cli_intake, cli_workspace
+    from web import cli_accounts, cli_analytics, cli_designer, cli_intake, cli_workspace
 
-    for module in (cli_workspace, cli_intake, cli_designer, cli_analytics):
+    for module in (cli_accounts, cli_workspace, cli_intake, cli_designer, cli_analytics):
         module.register(main)
 
 

@@ -7,18 +7,22 @@ from flask import Flask
 
 def register_blueprints(app: Flask) -> None:
     from web.blueprints import (
+        account,
         admin,
         api,
+        api_admin,
         api_analytics,
+        audit_log,
         complaints,
         dashboard,
         definitions,
         designer,
         intake,
+        operations,
         portal,
         tasks,
     )
 
-    for module in (tasks, complaints, portal, intake, designer, definitions, dashboard, admin, api,
-                   api_analytics):
+    for module in (tasks, complaints, portal, intake, designer, definitions, dashboard, admin, account, operations,
+                   audit_log, api, api_analytics, api_admin):
         app.register_blueprint(module.bp, url_prefix=getattr(module, "url_prefix", None))

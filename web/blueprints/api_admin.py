@@ -1,0 +1,129 @@
+"""The administration part of the JSON API: staff accounts (administrators) and operations
+(administrators and supervisors). The same services as the pages enforce the roles."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, jsonify, request
+
+from processes.engine import operations, users
+from processes.engine.errors import N_, ValidationFailed
+from web.auth import authenticate_api_request
+from web.context import actor, database, runtime
+from web.openapi import error_responses, json_body, ok, register_paths
+from web.security import csrf
+
+bp = Blueprint("api_admin", __name__)
+url_prefix = "/api/v1"
+csrf.exempt(bp)
+
+
+@bp.before_request
+def authenticate():
+    return authenticate_api_request()
+
+
+def _body() -> dict:
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        abort(400, "The request body must be a JSON object.")
+    return payload
+
+
+def _user_json(u) -> dict:
+    return {"username": u.username, "display_name": u.display_name, "email": u.email, "department": u.department,
+            "role": u.role, "locale": u.locale, "active": u.active, "must_change_password": u.must_change_password}
+
+
+def _refuse(exc: users.UserError):
+    """An account refusal as the API's 422: the message under the field's name."""
+    raise ValidationFailed({exc.field: exc.message}, N_("Some fields need correcting.")) from exc
+
+
+@bp.get("/users")
+def user_list():
+    with database().session() as s:
+        users._require_admin(actor())
+        rows = users.list_users(s, request.args.get("q", "")[:100])
+        return jsonify({"users": [_user_json(u) for u in rows]})
+
+
+@bp.post("/users")
+def user_create():
+    body = _body()
+    fields = {name: body.get(name) for name in ("username", "department", "role", "display_name", "email", "locale")}
+    if not all(isinstance(v, str | type(None)) for v in fields.values()):
+        raise ValidationFailed({"username": "Every field is a string."})
+    try:
+        with database().write_session.begin() as s:
+            user, temporary = users.create_account(
+                s, actor(), fields["username"] or "", fields["department"] or "", fields["role"] or "",
+                display_name=fields["display_name"] or "", email=fields["email"], locale=fields["locale"])
+            return jsonify({"user": _user_json(user), "temporary_password": temporary}), 201
+    except users.UserError as exc:
+        _refuse(exc)
+
+
+@bp.post("/users/<username>/deactivate")
+def user_deactivate(username: str):
+    try:
+        with database().write_session.begin() as s:
+            return jsonify({"user": _user_json(users.set_active(s, actor(), username, False))})
+    except users.UserError as exc:
+        _refuse(exc)
+
+
+@bp.get("/operations/failed")
+def failed_instances():
+    with database().session() as s:
+        rows = operations.failed_instances(s, actor())
+    return jsonify({"instances": [{"id": f.id, "reference": f.business_key, "process_key": f.process_key,
+                                   "step": f.step, "error": f.error, "failed_at": f.failed_at.isoformat()}
+                                  for f in rows]})
+
+
+@bp.post("/operations/instances/<int:instance_id>/retry")
+def retry_instance(instance_id: int):
+    return jsonify({"status": operations.retry(runtime(), actor(), instance_id)})
+
+
+USER = {"type": "object", "required": ["username", "department", "role", "active"],
+        "properties": {"username": {"type": "string"}, "display_name": {"type": "string"},
+                       "email": {"type": ["string", "null"]}, "department": {"type": "string"},
+                       "role": {"type": "string"}, "locale": {"type": ["string", "null"]},
+                       "active": {"type": "boolean"}, "must_change_password": {"type": "boolean"}}}
+NEW_USER = {"type": "object", "required": ["username", "department", "role"],
+            "properties": {name: {"type": "string"} for name in
+                           ("username", "department", "role", "display_name", "email", "locale")}}
+USER_REF = {"$ref": "#/components/schemas/User"}
+USERNAME = {"name": "username", "in": "path", "required": True, "schema": {"type": "string"}}
+FAILED = {"type": "object", "properties": {"id": {"type": "integer"}, "reference": {"type": "string"},
+                                           "process_key": {"type": "string"}, "step": {"type": ["string", "null"]},
+                                           "error": {"type": "string"},
+                                           "failed_at": {"type": "string", "format": "date-time"}}}
+register_paths({
+    "/users": {
+        "get": {"summary": "Staff accounts (administrators)",
+                "parameters": [{"name": "q", "in": "query", "schema": {"type": "string"}}],
+                "responses": {**ok("Accounts", {"type": "object", "properties": {
+                    "users": {"type": "array", "items": USER_REF}}}), **error_responses(401, 403)}},
+        "post": {"summary": "Create a staff account with a temporary password (administrators)",
+                 "requestBody": json_body(NEW_USER),
+                 "responses": {**ok("Created; the temporary password is shown once", {"type": "object", "properties": {
+                     "user": USER_REF, "temporary_password": {"type": "string"}}}, 201),
+                     **error_responses(400, 401, 403, 422)}},
+    },
+    "/users/{username}/deactivate": {"post": {
+        "summary": "Deactivate an account: its sessions end and its tokens are revoked at once",
+        "parameters": [USERNAME],
+        "responses": {**ok("Deactivated", {"type": "object", "properties": {"user": USER_REF}}),
+                      **error_responses(401, 403, 422)}}},
+    "/operations/failed": {"get": {
+        "summary": "Process instances stopped by an error (administrators, supervisors)",
+        "responses": {**ok("Failed instances", {"type": "object", "properties": {
+            "instances": {"type": "array", "items": FAILED}}}), **error_responses(401, 403)}}},
+    "/operations/instances/{instance_id}/retry": {"post": {
+        "summary": "Run the failed step again (administrators, supervisors)",
+        "parameters": [{"name": "instance_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+        "responses": {**ok("The instance's status afterwards", {"type": "object", "properties": {
+            "status": {"type": "string"}}}), **error_responses(401, 403, 409)}}},
+}, {"User": USER})
