@@ -70,13 +70,31 @@ class PageHarness(FacadeHarness):
         self._login(row)
         page = self.client.get(f"/tasks/{row.id}")
         assert page.status_code == 200, page.get_data(as_text=True)
-        form = task_form(page.get_data(as_text=True), bpmn_id)
+        html = page.get_data(as_text=True)
+        if bpmn_id == "Task_Review_Duplicate":
+            assert_compares_with_the_original(html, row.business_key, self.session)
+        form = task_form(html, bpmn_id)
         posted = fill(form, bpmn_id, dict(data or {}))
         response = self.client.post(f"/tasks/{row.id}", data=posted)
         assert response.status_code == 302, (bpmn_id, page_errors(response.get_data(as_text=True)))
         assert f"/tasks/{row.id}/done" in response.headers["Location"]
         self.walked.add(bpmn_id)
         self._renew()
+
+
+def assert_compares_with_the_original(html: str, reference: str, session) -> None:
+    """The reviewer sees both complaints: this one and the earlier one it may repeat."""
+    doc = lxml.html.fromstring(html)
+    this = doc.xpath('//*[contains(@class, "duplicate-this")]')
+    original = doc.xpath('//*[contains(@class, "duplicate-original")]')
+    assert this and original, "the duplicate review shows no comparison"
+    assert reference in this[0].text_content()
+    from processes.complaints.records import Complaint
+
+    own = session.query(Complaint).filter_by(reference=reference).one()
+    earlier = session.query(Complaint).filter_by(reference=own.duplicate_of).one()
+    shown = original[0].text_content()
+    assert earlier.reference in shown and earlier.subject in shown, shown
 
 
 def task_form(html: str, bpmn_id: str):

@@ -140,7 +140,12 @@ def _side_panel(row: HumanTask) -> dict:
         if who.is_overseer or who.role == "manager" or row.assignee == who.username:
             colleagues = list(s.scalars(select(User).where(User.department == row.department,
                                                            User.active.is_(True)).order_by(User.username)))
+        # A suspected duplicate is decided with the earlier complaint beside it.
+        original = None
+        if complaint is not None and complaint.duplicate_of:
+            original = s.scalar(select(Complaint).where(Complaint.reference == complaint.duplicate_of))
     return {"complaint": complaint, "customer": customer_view(complaint, actor()) if complaint else None,
+            "original": original, "original_customer": customer_view(original, actor()) if original else None,
             "history": history[-30:], "task_name": name, "colleagues": colleagues}
 
 
