@@ -138,8 +138,11 @@ def _side_panel(row: HumanTask) -> dict:
         colleagues = []
         who = actor()
         if who.is_overseer or who.role == "manager" or row.assignee == who.username:
-            colleagues = list(s.scalars(select(User).where(User.department == row.department,
-                                                           User.active.is_(True)).order_by(User.username)))
+            # Only people who may work the task itself (a manager's approval goes to managers).
+            colleagues = [u for u in s.scalars(select(User).where(User.department == row.department,
+                                                                  User.active.is_(True)).order_by(User.username))
+                          if may_work(Actor(u.username, u.department, u.role), row.department,
+                                      row.candidate_group, None)]
         # A suspected duplicate is decided with the earlier complaint beside it.
         original = None
         if complaint is not None and complaint.duplicate_of:
