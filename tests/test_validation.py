@@ -3,6 +3,7 @@ our lint rules catch what would hurt a customer or the runtime."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -211,6 +212,30 @@ def test_forms_must_be_json_schemas():
     assert "form_json" in codes(validate(files))
     files["forms/broken.json"] = '{"type": "object", "properties": {"x": {"type": "strange"}}}'
     assert "form_schema" in codes(validate(files))
+
+
+@pytest.mark.parametrize("prop, reason", [
+    ({"type": "string", "x-ui": {"widget": "radio"}}, "offers no choices"),
+    ({"type": "integer", "minimum": 0, "maximum": 1000, "x-ui": {"widget": "radio"}}, "offers no choices"),
+    ({"type": "string", "x-ui": {"widget": "checkbox"}}, "cannot enter a value of type string"),
+    ({"type": "string", "x-ui": {"widget": "slider"}}, "Unknown widget"),
+    ({"type": "object", "properties": {"a": {"type": "string"}}}, "cannot enter a value of type object"),
+])
+def test_a_field_the_task_page_cannot_draw_is_an_error(prop, reason):
+    files = dict(good_files())
+    files["forms/undrawable.json"] = json.dumps({"type": "object", "properties": {"pick": prop}, "required": ["pick"]})
+    f = finding(validate(files), "form_control")
+    assert f.severity == "error" and f.element_id == "pick" and reason in f.message["en"]
+    assert "无法在任务页面上填写" in f.message["zh-CN"]
+
+
+def test_yes_no_and_short_ranges_are_drawable_and_every_shipped_form_is():
+    files = dict(good_files())
+    files["forms/drawable.json"] = json.dumps({"type": "object", "properties": {
+        "ok": {"type": "boolean", "x-ui": {"widget": "radio"}},
+        "score": {"type": "integer", "minimum": 1, "maximum": 5, "x-ui": {"widget": "radio"}}}})
+    assert "form_control" not in codes(validate(files))
+    assert "form_control" not in codes(validate(read_files(ROOT, "bpmn", "forms")))
 
 
 def test_the_cli_validates_a_folder_and_fails_on_errors():

@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_babel import pgettext
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.utils import secure_filename
 
+from processes.engine.forms import WIDGETS, choice_text, choices_of, kind_of, widget_of
 from web.workspace_i18n import pick
 
-WIDGETS = ("text", "textarea", "number", "money", "date", "select", "radio", "checkbox", "multiselect", "file")
-
+__all__ = ["WIDGETS", "Field", "form_fields", "form_title", "read_submission", "widget_of"]
 
 @dataclass
 class Field:
@@ -44,25 +45,6 @@ class Field:
     @property
     def input_id(self) -> str:
         return f"f-{self.name}"
-
-
-def widget_of(prop: dict) -> str:
-    hint = (prop.get("x-ui") or {}).get("widget")
-    if hint in WIDGETS:
-        return hint
-    kind = prop.get("type")
-    kind = next((k for k in kind if k != "null"), "string") if isinstance(kind, list) else kind
-    if kind == "boolean":
-        return "checkbox"
-    if kind == "array":
-        return "multiselect" if (prop.get("items") or {}).get("enum") else "file"
-    if "enum" in prop:
-        return "select"
-    if kind in ("number", "integer"):
-        return "number"
-    if prop.get("format") == "date":
-        return "date"
-    return "text"
 
 
 def form_title(schema: dict | None, fallback: str = "") -> str:
@@ -88,10 +70,7 @@ def form_fields(schema: dict | None, values: dict | None = None, errors: dict | 
         prop = schema["properties"][name]
         ui = prop.get("x-ui") or {}
         widget = widget_of(prop)
-        enum = prop.get("enum") or (prop.get("items") or {}).get("enum") or []
-        enum_labels = ui.get("enum_labels") or {}
-        options = [(str(v), pick(enum_labels.get(v) if isinstance(v, str) else None, str(v)))
-                   for v in enum if v is not None]
+        options = _options(prop, ui)
         f = Field(name=name, widget=widget, label=pick(ui.get("label"), prop.get("title") or name),
                   help=pick(ui.get("help"), ""), required=name in required, options=options,
                   minimum=prop.get("minimum"), maximum=prop.get("maximum"), max_length=prop.get("maxLength"),
@@ -101,19 +80,33 @@ def form_fields(schema: dict | None, values: dict | None = None, errors: dict | 
         elif widget == "number":
             f.step = str(prop["multipleOf"]) if "multipleOf" in prop else (
                 "1" if _kind(prop) == "integer" else "any")
-        f.value = _display(widget, values.get(name, prop.get("default")))
+        f.value = _display(widget, values.get(name, prop.get("default")), _kind(prop))
         fields.append(f)
     return fields
 
 
-def _kind(prop: dict) -> str:
-    kind = prop.get("type", "string")
-    return next((k for k in kind if k != "null"), "string") if isinstance(kind, list) else kind
+_kind = kind_of
 
 
-def _display(widget: str, value: Any) -> Any:
+def _options(prop: dict, ui: dict) -> list[tuple[str, str]]:
+    """(value sent, text shown) per choice; a yes/no question reads 是 / 否 unless the form names them."""
+    labels = ui.get("enum_labels") or {}
+    options = []
+    for value in choices_of(prop):
+        sent = choice_text(value)
+        if isinstance(value, bool):
+            fallback = pgettext("choice", "Yes") if value else pgettext("choice", "No")
+        else:
+            fallback = sent
+        options.append((sent, pick(labels.get(sent), fallback)))
+    return options
+
+
+def _display(widget: str, value: Any, kind: str = "string") -> Any:
     if widget == "checkbox":
         return value in (True, "on", "true", "1", 1)
+    if kind == "boolean" and widget in ("radio", "select"):
+        return "" if value in (None, "") else choice_text(value in (True, "true", "on", "1", 1))
     if widget in ("multiselect", "file"):
         if value in (None, ""):
             return []
@@ -161,7 +154,13 @@ def read_submission(schema: dict | None, form: MultiDict, files: MultiDict | Non
         if text == "":
             continue
         kind = _kind(prop)
-        if widget in ("number", "money") or kind in ("number", "integer"):
+        if kind == "boolean":
+            # A yes/no radio group or select: anything but the two offered values is refused.
+            if text in ("true", "false"):
+                data[name] = text == "true"
+            else:
+                errors[name] = _("Choose one of the offered options.")
+        elif widget in ("number", "money") or kind in ("number", "integer"):
             number = _number(text, kind == "integer")
             if number is None:
                 errors[name] = _("Enter a whole number.") if kind == "integer" else _("Enter a number, e.g. 120.50.")

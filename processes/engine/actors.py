@@ -43,9 +43,19 @@ SYSTEM = Actor("system", None, "admin")
 CUSTOMER = Actor("customer", None, "customer")
 
 
+# Lanes whose tasks are decisions only these roles may take, whoever the task was given to.
+DECIDING_ROLES = {"management": {"manager", "admin"}}
+
+
 def may_work(actor: Actor, department: str | None, candidate_group: str | None, assignee: str | None) -> bool:
-    """Lane membership (and the candidate group, if any), the assignment, or an overseeing role."""
-    if actor.is_overseer:
+    """Lane membership (and the candidate group, if any), the assignment, or an overseeing role.
+
+    Management's tasks (approvals, decisions) are for managers only; a supervisor oversees the
+    tasks of their own department (and lane-less ones), not another department's."""
+    deciders = DECIDING_ROLES.get(department or "")
+    if deciders is not None and actor.role not in deciders:
+        return False
+    if actor.role == "admin" or (actor.role == "supervisor" and department in (None, actor.department)):
         return True
     if actor.role not in WORKER_ROLES:
         return False

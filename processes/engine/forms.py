@@ -179,3 +179,89 @@ def clean(schema: dict | None, data: dict[str, Any]) -> dict[str, Any]:
         if name not in cleaned and "default" in prop:
             cleaned[name] = prop["default"]
     return cleaned
+
+
+# -- how a field is presented ---------------------------------------------------------
+# One answer to "which control draws this field" for the task page (web/form_render.py)
+# and the designer's validation, so a form the page cannot draw never gets deployed.
+
+WIDGETS = ("text", "textarea", "number", "money", "date", "select", "radio", "checkbox", "multiselect", "file")
+CHOICE_WIDGETS = ("select", "radio")
+# A bounded integer is offered as choices (a 1-5 score) only when the range is short.
+MAX_RANGE_CHOICES = 11
+
+
+def kind_of(prop: dict) -> str:
+    """The JSON type of a property, ignoring "null" in a type list."""
+    kind = prop.get("type", "string")
+    return next((k for k in kind if k != "null"), "string") if isinstance(kind, list) else kind
+
+
+def widget_of(prop: dict) -> str:
+    hint = (prop.get("x-ui") or {}).get("widget")
+    if hint in WIDGETS:
+        return hint
+    kind = kind_of(prop)
+    if kind == "boolean":
+        return "checkbox"
+    if kind == "array":
+        return "multiselect" if (prop.get("items") or {}).get("enum") else "file"
+    if "enum" in prop:
+        return "select"
+    if kind in ("number", "integer"):
+        return "number"
+    if prop.get("format") == "date":
+        return "date"
+    return "text"
+
+
+def choices_of(prop: dict) -> list:
+    """The values a select, radio group or multi-select offers, typed as the schema wants them."""
+    enum = prop.get("enum") or (prop.get("items") or {}).get("enum")
+    if enum:
+        return [v for v in enum if v is not None]
+    kind = kind_of(prop)
+    if kind == "boolean":
+        return [True, False]
+    low, high = prop.get("minimum"), prop.get("maximum")
+    if kind == "integer" and isinstance(low, int) and isinstance(high, int) and 0 <= high - low < MAX_RANGE_CHOICES:
+        return list(range(low, high + 1))
+    return []
+
+
+def choice_text(value) -> str:
+    """How a choice travels in an HTML form: booleans as "true"/"false", the rest as text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+_WIDGET_KINDS = {
+    "text": {"string"}, "textarea": {"string"}, "date": {"string"},
+    "number": {"number", "integer"}, "money": {"number", "integer"},
+    "checkbox": {"boolean"}, "multiselect": {"array"}, "file": {"array"},
+    "select": {"string", "number", "integer", "boolean"}, "radio": {"string", "number", "integer", "boolean"},
+}
+
+
+def presentation_problems(schema: dict | None) -> dict[str, tuple[str, str]]:
+    """Fields the task page cannot draw as a usable control: name -> (Chinese, English) reason."""
+    problems: dict[str, tuple[str, str]] = {}
+    for name, prop in ((schema or {}).get("properties") or {}).items():
+        if not isinstance(prop, dict):
+            problems[name] = ("字段定义必须是对象。", "A field's definition must be an object.")
+            continue
+        hint = (prop.get("x-ui") or {}).get("widget")
+        if hint is not None and hint not in WIDGETS:
+            problems[name] = (f"未知的控件 {hint!r},可用:{'、'.join(WIDGETS)}。",
+                              f"Unknown widget {hint!r}; use one of {', '.join(WIDGETS)}.")
+            continue
+        widget, kind = widget_of(prop), kind_of(prop)
+        if kind not in _WIDGET_KINDS[widget]:
+            problems[name] = (f"控件 {widget} 不能填写 {kind} 类型的值。",
+                              f"A {widget} control cannot enter a value of type {kind}.")
+        elif widget in CHOICE_WIDGETS + ("multiselect",) and not choices_of(prop):
+            problems[name] = (f"控件 {widget} 没有可选项(需要 enum、布尔类型或较短的整数范围)。",
+                              (f"A {widget} control offers no choices (it needs an enum, a boolean or a short "
+                               f"integer range)."))
+    return problems

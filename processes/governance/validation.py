@@ -29,7 +29,7 @@ from jsonschema.exceptions import SchemaError
 from lxml import etree
 
 from processes.engine.actors import DEPARTMENTS, lane_department
-from processes.engine.forms import parse_schema
+from processes.engine.forms import parse_schema, presentation_problems
 from processes.engine.sandbox import check_script
 from processes.engine.spiff import TIMER_KINDS, parse_definition, top_level_process_ids
 from processes.engine.xmlsafe import EncodingError, UnsafeXmlError, decode_xml, parse_xml
@@ -375,6 +375,10 @@ def _check_form(report: Report, name: str, data: bytes, forms: dict) -> None:
         report.error("form_schema", name, None, "表单的顶层类型必须是 object。", "A form's top-level type must be object.")
         return
     forms[name] = schema
+    # The task page must be able to draw every field, or the task can never be completed there.
+    for prop, (zh, en) in presentation_problems(schema).items():
+        report.error("form_control", name, prop, f"字段 {prop} 无法在任务页面上填写:{zh}",
+                     f"Field {prop} cannot be filled in on the task page: {en}")
     for prop, spec in (schema.get("properties") or {}).items():
         label = ((spec or {}).get("x-ui") or {}).get("label") if isinstance(spec, dict) else None
         if not isinstance(label, dict) or not label.get("zh-CN") or not label.get("en"):

@@ -138,9 +138,17 @@ def _side_panel(row: HumanTask) -> dict:
         colleagues = []
         who = actor()
         if who.is_overseer or who.role == "manager" or row.assignee == who.username:
-            colleagues = list(s.scalars(select(User).where(User.department == row.department,
-                                                           User.active.is_(True)).order_by(User.username)))
+            # Only people who may work the task itself (a manager's approval goes to managers).
+            colleagues = [u for u in s.scalars(select(User).where(User.department == row.department,
+                                                                  User.active.is_(True)).order_by(User.username))
+                          if may_work(Actor(u.username, u.department, u.role), row.department,
+                                      row.candidate_group, None)]
+        # A suspected duplicate is decided with the earlier complaint beside it.
+        original = None
+        if complaint is not None and complaint.duplicate_of:
+            original = s.scalar(select(Complaint).where(Complaint.reference == complaint.duplicate_of))
     return {"complaint": complaint, "customer": customer_view(complaint, actor()) if complaint else None,
+            "original": original, "original_customer": customer_view(original, actor()) if original else None,
             "history": history[-30:], "task_name": name, "colleagues": colleagues}
 
 
