@@ -17,7 +17,8 @@ from processes.engine.actors import Actor
 from processes.engine.definitions import read_files
 
 ROOT = Path(__file__).resolve().parent.parent
-SUPERVISOR = Actor("zhao.supervisor", "customer_service", "supervisor")
+# Walks every lane of the process in these tests; a supervisor oversees only their own department.
+SUPERVISOR = Actor("zhao.admin", "customer_service", "admin")
 
 
 @cache
