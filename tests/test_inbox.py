@@ -119,7 +119,7 @@ def test_every_inbox_query_reads_an_index(seeded):
         conn.exec_driver_sql("ANALYZE")
         for actor, scope, filters in cases:
             query = apply_filters(inbox_query(actor, scope), filters, NOW).order_by(
-                HumanTask.due_at.asc().nulls_last(), HumanTask.id).limit(51)
+                HumanTask.priority.asc(), HumanTask.due_at.asc().nulls_last(), HumanTask.id).limit(51)
             sql = str(query.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
             plan = " | ".join(row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
             assert "USING INDEX" in plan, (scope, filters, plan)
