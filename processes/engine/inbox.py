@@ -19,7 +19,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import FunctionElement
 
-from processes.engine.actors import WORKER_ROLES, Actor
+from processes.engine.actors import WORKER_ROLES, Actor, groups_of
 from processes.engine.models import HumanTask
 
 SCOPES = ("mine", "group", "all")
@@ -89,7 +89,16 @@ def inbox_query(actor: Actor, scope: str) -> Select:
     if scope == "mine":
         return query.where(HumanTask.assignee == actor.username)
     if scope == "group":
-        return query.where(HumanTask.department == actor.department, HumanTask.assignee.is_(None))
+        query = query.where(HumanTask.department == actor.department, HumanTask.assignee.is_(None))
+        if actor.is_overseer:
+            return query
+        # Only what one may take (actors.may_work): a task for a candidate group one is not in stays
+        # out of "my department, unassigned" and visible under "all" to those who may.
+        takeable = HumanTask.candidate_group.is_(None)
+        groups = sorted(groups_of(actor))
+        if groups:
+            takeable = or_(takeable, HumanTask.candidate_group.in_(groups))
+        return query.where(takeable)
     if scope == "all":
         if sees_everything(actor):
             return query
