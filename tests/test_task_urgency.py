@@ -3,6 +3,7 @@ installed by the composition root, and the inbox's urgency-first order."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -110,3 +111,16 @@ def test_open_tasks_are_recomputed_when_the_severity_changes(db, complaint_runti
     assert after.due_at < task.due_at
     expected = POLICY.deadline("acknowledge", "critical", after.created_at)
     assert abs(after.due_at - expected) < timedelta(seconds=1)
+
+
+def test_changing_the_sla_policy_recomputes_open_tasks(db, complaint_runtime, monkeypatch, tmp_path):
+    reference = registration.register(complaint_runtime, intake("账单重复扣款", severity="medium"))
+    (task,) = open_rows(db, reference)
+    # The deployment's policy changes (a much shorter acknowledge limit); `redress tasks redecorate`.
+    path = tmp_path / "sla.json"
+    path.write_text(json.dumps({"limits": {"acknowledge": "2 hours"}}), encoding="utf-8")
+    monkeypatch.setenv("REDRESS_SLA_CONFIG", str(path))
+    assert complaint_runtime.redecorate_open_tasks() == 1
+    (after,) = open_rows(db, reference)
+    assert abs(after.due_at - (after.created_at + timedelta(hours=2))) < timedelta(seconds=1)
+    assert after.due_at < task.due_at

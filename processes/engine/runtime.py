@@ -586,6 +586,21 @@ class Runtime:
             else:
                 self._persist(uow, instance, workflow, None)
 
+    def redecorate_open_tasks(self, actor: Actor = SYSTEM) -> int:
+        """Compute the deadline and priority of every open human task again, one instance per
+        transaction (after the SLA policy changed); returns how many rows were rewritten."""
+        with self.db.session() as session:
+            instance_ids = list(session.scalars(_INSTANCES_WITH_OPEN_TASKS))
+        rewritten = 0
+        for instance_id in instance_ids:
+            with self.unit_of_work(actor) as uow:
+                instance = self._lock_instance(uow.session, instance_id)
+                workflow = self._workflow(uow.session, instance)
+                rewritten += redecorate_open_tasks(uow.session, instance, _open_human_tasks(workflow), [], {},
+                                                   self.task_decorators, every=True)
+                uow.checkins.append((instance.id, instance.version, workflow))
+        return rewritten
+
     # -- errors -------------------------------------------------------------------
 
     def retry(self, instance_id: int, actor: Actor = SYSTEM) -> str:
@@ -691,6 +706,7 @@ _INSTANCES = ProcessInstance.__table__
 _WRITE_INSTANCE = (
     update(_INSTANCES).where(_INSTANCES.c.id == bindparam("the_id"), _INSTANCES.c.version == bindparam("read_version"))
     .values(version=bindparam("new_version"), **{name: bindparam(f"new_{name}") for name in _INSTANCE_COLUMNS}))
+_INSTANCES_WITH_OPEN_TASKS = select(HumanTask.instance_id).where(HumanTask.status == "open").distinct()
 _LOCK_INSTANCE = (select(ProcessInstance).where(ProcessInstance.id == bindparam("the_id")).with_for_update()
                   .execution_options(populate_existing=True))
 _OPEN_TASKS_OF_INSTANCE = select(HumanTask).where(HumanTask.instance_id == bindparam("the_id"),

@@ -179,21 +179,22 @@ def sync_human_tasks(session: Session, instance: ProcessInstance, changed: list,
 
 
 def redecorate_open_tasks(session: Session, instance: ProcessInstance, open_tasks: Iterable, changed: list,
-                          facts: dict, decorators: list[TaskDecorator]) -> int:
+                          facts: dict, decorators: list[TaskDecorator], every: bool = False) -> int:
     """Re-decorate human tasks that stayed open while a watched variable changed elsewhere.
 
     An open task's data is its snapshot from when it arrived; when the freshest data (``facts``)
     differs from it in a watched variable (say the severity), its deadline and priority are
-    computed again from the merged data. Nothing is written when nothing watched changed."""
+    computed again from the merged data. Nothing is written when nothing watched changed;
+    ``every`` re-decorates all of them (the policy behind the decorators changed)."""
     watched = frozenset().union(*(d.watches for d in decorators)) if decorators else frozenset()
-    if not watched:
+    if not decorators or not (watched or every):
         return 0
     fresh = {t.id for t in changed}
     updates = []
     for task in open_tasks:
         if task.id in fresh or not is_human(task):
             continue
-        if all(task.data.get(key) == facts.get(key) for key in watched if key in facts):
+        if not every and all(task.data.get(key) == facts.get(key) for key in watched if key in facts):
             continue
         values = human_task_values(instance, task, {**task.data, **facts})
         if task.last_state_change:  # the clock of a stage started when the task arrived, not now
