@@ -25,7 +25,7 @@ from processes.complaints.records import (
 )
 from processes.engine.definitions import read_files
 from processes.engine.handlers import HandlerError
-from processes.engine.models import ProcessInstance
+from processes.engine.models import HumanTask, ProcessInstance
 from tests.conftest import ROOT
 from tests.process_harness import DEFAULT_START, complaint_start_data
 from tests.runtime_harness import FacadeHarness
@@ -37,7 +37,17 @@ REF = "C-2025-0001"
 def complaint_runtime(db):
     runtime = build_runtime(db=db, mail=False)
     runtime.deploy(read_files(ROOT, "bpmn", "forms"))
-    return runtime
+    # Every human task any path reaches gets a deadline and a priority (issue 13).
+    undated: list[str] = []
+
+    def no_task_without_deadline(session, instance, facts, uow):
+        undated.extend(session.scalars(select(HumanTask.bpmn_id).where(
+            HumanTask.instance_id == instance.id, HumanTask.status == "open",
+            HumanTask.due_at.is_(None) | HumanTask.priority.is_(None))))
+
+    runtime.observers.append(no_task_without_deadline)
+    yield runtime
+    assert not undated, f"human tasks without a due_at: {sorted(set(undated))}"
 
 
 @pytest.fixture

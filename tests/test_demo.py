@@ -8,7 +8,8 @@ from processes.app import build_runtime
 from processes.complaints.demo import DEMO_USERS, load_demo
 from processes.complaints.records import Complaint
 from processes.engine.definitions import read_files
-from processes.engine.models import User
+from processes.engine.inbox import sla_state
+from processes.engine.models import HumanTask, User
 from tests.conftest import ROOT
 
 
@@ -23,6 +24,10 @@ def test_demo_reaches_every_stage_and_is_idempotent(db):
     assert {"registered", "investigating", "awaiting_customer", "awaiting_approval", "escalated",
             "closed"} <= set(statuses)
     assert runtime.settings["follow_up_wait"] != "PT0S"  # the demo's shortcut does not leak
+    with db.session() as s:  # the inbox shows every SLA clock, and every task has one
+        tasks = list(s.scalars(select(HumanTask).where(HumanTask.status == "open")))
+    assert {"on_time", "at_risk", "breached"} <= {sla_state(t) for t in tasks}
+    assert all(t.due_at is not None for t in tasks)
     load_demo(runtime)
     with db.session() as s:
         assert sorted(s.scalars(select(Complaint.status))) == statuses

@@ -105,6 +105,20 @@ def test_filters_from_request_arguments_ignore_unknown_values():
     assert filters.active() == {"category": "product_quality", "q": "SO-1"}
 
 
+def test_my_department_unassigned_holds_only_tasks_one_may_take(seeded):
+    with seeded.write_session.begin() as s:
+        template = s.get(HumanTask, "t-on-time")
+        s.add(HumanTask(id="t-supervisors", instance_id=template.instance_id, business_key="TS-20260302-99999",
+                        process_key="p", bpmn_id="Task_Review", name="主管确认策略", department="product",
+                        candidate_group="supervisor", created_at=NOW, due_at=NOW + timedelta(hours=3)))
+    assert "t-supervisors" not in ids(seeded, WORKER, "group")
+    assert "t-supervisors" in ids(seeded, WORKER, "all")  # still visible, just not offered
+    product_lead = Actor("qian", "product", "supervisor")
+    assert "t-supervisors" in ids(seeded, product_lead, "group")
+    assert "t-supervisors" in ids(seeded, Actor("sun", "product", "department_staff", frozenset({"supervisor"})),
+                                  "group")
+
+
 def test_every_inbox_query_reads_an_index(seeded):
     """SQLite's plan: every scope and filter searches an index and never sorts the whole table."""
     if not seeded.is_sqlite:
@@ -119,7 +133,7 @@ def test_every_inbox_query_reads_an_index(seeded):
         conn.exec_driver_sql("ANALYZE")
         for actor, scope, filters in cases:
             query = apply_filters(inbox_query(actor, scope), filters, NOW).order_by(
-                HumanTask.due_at.asc().nulls_last(), HumanTask.id).limit(51)
+                HumanTask.priority.asc(), HumanTask.due_at.asc().nulls_last(), HumanTask.id).limit(51)
             sql = str(query.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
             plan = " | ".join(row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
             assert "USING INDEX" in plan, (scope, filters, plan)

@@ -161,10 +161,25 @@ def test_every_path_must_end():
     assert finding(validate(files), "no_end").element_id == "Task_Approve"
 
 
-def test_customer_facing_task_without_sla_is_a_warning():
+def test_a_user_task_without_a_deadline_is_an_error():
+    # Task_Send_Offer's deadline is its boundary timer; moved away, the task has none.
     files = edit(good_files(), BPMN, 'attachedToRef="Task_Send_Offer"', 'attachedToRef="Task_Approve"')
-    f = finding(validate(files), "sla_missing")
-    assert f.element_id == "Task_Send_Offer" and f.severity == "warning"
+    report = validate(files)
+    f = finding(report, "sla_missing")
+    assert f.element_id == "Task_Send_Offer" and f.severity == "error" and not report.ok
+    assert "slaStage" in f.message["en"] and "时限" in f.message["zh-CN"]
+    # An SLA stage is a deadline too: the same task with one is valid again.
+    files = edit(files, BPMN, '<spiffworkflow:property name="name_en" value="Make the offer to the customer"/>',
+                 '<spiffworkflow:property name="name_en" value="Make the offer to the customer"/>'
+                 '<spiffworkflow:property name="slaStage" value="respond"/>')
+    assert "sla_missing" not in codes(validate(files))
+
+
+def test_an_unknown_sla_stage_is_an_error():
+    files = edit(good_files(), BPMN, '<spiffworkflow:property name="slaStage" value="respond"/>',
+                 '<spiffworkflow:property name="slaStage" value="whenever"/>')
+    f = finding(validate(files), "sla_stage_unknown")
+    assert f.element_id == "Task_Propose" and f.severity == "error"
 
 
 def test_forbidden_script_constructs_are_errors():

@@ -97,6 +97,18 @@ def worker(idle_poll: float) -> None:
         w.stop()
 
 
+@main.group()
+def tasks() -> None:
+    """Human tasks."""
+
+
+@tasks.command("redecorate")
+def tasks_redecorate() -> None:
+    """Compute every open task's deadline and priority again (after changing the SLA profile)."""
+    count = command_runtime().redecorate_open_tasks()
+    click.echo(f"{count} open task(s) recomputed")
+
+
 @main.command()
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--note", default="")

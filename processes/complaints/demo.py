@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 
 from processes.complaints import registration as complaints
 from processes.complaints.records import Complaint
 from processes.engine.actors import CUSTOMER, Actor
-from processes.engine.models import User
+from processes.engine.models import HumanTask, User, utcnow
 from processes.engine.users import add_user
 
 DEMO_PASSWORD = "redress-demo"
@@ -109,6 +111,25 @@ def _drive(runtime, reference: str, steps: list) -> None:
             runtime.fire_due_timers()
 
 
+# How far into its SLA window each demo complaint's open tasks are, so the inbox shows every
+# clock: past 80 % is at risk, past 100 % breached; the rest stay as registered (on time).
+DEMO_CLOCKS = {"快递延误一周": 0.9, "冰箱压缩机故障": 0.85, "销售承诺的赠品未收到": 1.3, "发票金额错误": 1.1}
+
+
+def _age(session, reference: str, fraction: float) -> None:
+    """Move the open tasks' clocks (and the receipt) back as if `fraction` of the window had passed."""
+    now, oldest = utcnow(), timedelta(0)
+    for task in session.scalars(select(HumanTask).where(HumanTask.business_key == reference,
+                                                        HumanTask.status == "open", HumanTask.due_at.is_not(None))):
+        shift = (task.due_at - task.created_at) * fraction - (now - task.created_at)
+        task.created_at -= shift
+        task.due_at -= shift
+        oldest = max(oldest, shift)
+    complaint = session.scalar(select(Complaint).where(Complaint.reference == reference))
+    if complaint is not None:
+        complaint.received_at -= oldest
+
+
 def load_demo(runtime) -> list[str]:
     lines = []
     with runtime.db.write_session.begin() as s:
@@ -126,6 +147,9 @@ def load_demo(runtime) -> list[str]:
                 continue
             reference = complaints.register(runtime, payload)
             _drive(runtime, reference, steps)
+            if payload["subject"] in DEMO_CLOCKS:
+                with runtime.db.write_session.begin() as s:
+                    _age(s, reference, DEMO_CLOCKS[payload["subject"]])
             with runtime.db.session() as s:
                 status = s.scalar(select(Complaint.status).where(Complaint.reference == reference))
             lines.append(f"complaint {reference} ({status}): {payload['subject']}")

@@ -39,6 +39,11 @@ class Actor:
         return group is None or group in self.groups or self.role in GROUP_ROLES.get(group, set())
 
 
+def groups_of(actor: Actor) -> frozenset[str]:
+    """The candidate groups whose tasks `actor` may take: named ones and those of the role."""
+    return actor.groups | {group for group, roles in GROUP_ROLES.items() if actor.role in roles}
+
+
 SYSTEM = Actor("system", None, "admin")
 CUSTOMER = Actor("customer", None, "customer")
 

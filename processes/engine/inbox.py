@@ -19,7 +19,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import FunctionElement
 
-from processes.engine.actors import WORKER_ROLES, Actor
+from processes.engine.actors import WORKER_ROLES, Actor, groups_of
 from processes.engine.models import HumanTask
 
 SCOPES = ("mine", "group", "all")
@@ -89,7 +89,16 @@ def inbox_query(actor: Actor, scope: str) -> Select:
     if scope == "mine":
         return query.where(HumanTask.assignee == actor.username)
     if scope == "group":
-        return query.where(HumanTask.department == actor.department, HumanTask.assignee.is_(None))
+        query = query.where(HumanTask.department == actor.department, HumanTask.assignee.is_(None))
+        if actor.is_overseer:
+            return query
+        # Only what one may take (actors.may_work): a task for a candidate group one is not in stays
+        # out of "my department, unassigned" and visible under "all" to those who may.
+        takeable = HumanTask.candidate_group.is_(None)
+        groups = sorted(groups_of(actor))
+        if groups:
+            takeable = or_(takeable, HumanTask.candidate_group.in_(groups))
+        return query.where(takeable)
     if scope == "all":
         if sees_everything(actor):
             return query
@@ -169,14 +178,15 @@ def _contains_sqlite(element, compiler, **kw):
 def list_tasks(session: Session, actor: Actor, scope: str = "mine", page: int = 1, per_page: int = 50,
                query: Select | None = None, filters: Filters | None = None,
                now: datetime | None = None) -> Page:
-    """One page of open tasks, soonest due first (tasks without a due time last)."""
+    """One page of open tasks, most urgent first: by priority, then soonest due."""
     page = max(page, 1)
     query = query if query is not None else inbox_query(actor, scope)
     if filters is not None:
         query = apply_filters(query, filters, now)
-    # due_at, then id: both come from the index (id is the row's key), so no sort step is needed;
-    # NULLS LAST keeps tasks without a deadline at the end on every database.
-    query = query.order_by(HumanTask.due_at.asc().nulls_last(), HumanTask.id)
+    # Urgency first: priority (1 most urgent), then time left, then id; the *_priority indexes end
+    # in (priority, due_at), so a page is read off the index. NULLS LAST keeps a task without a
+    # deadline (a model the validation would refuse) after the others on every database.
+    query = query.order_by(HumanTask.priority.asc(), HumanTask.due_at.asc().nulls_last(), HumanTask.id)
     rows = list(session.scalars(query.offset((page - 1) * per_page).limit(per_page + 1)))
     return Page(rows[:per_page], page, per_page, len(rows) > per_page)
 
@@ -203,6 +213,7 @@ def task_summary(task: HumanTask) -> dict:
         "complaint_reference": task.business_key,
         "assignee": task.assignee,
         "due_at": _iso(task.due_at),
+        "priority": task.priority,
         "created_at": _iso(task.created_at),
     }
 

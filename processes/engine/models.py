@@ -176,6 +176,10 @@ class HumanTask(Base):
         Index("ix_human_open_assignee", "status", "assignee", "due_at"),
         Index("ix_human_open_due", "status", "due_at"),
         Index("ix_human_instance", "instance_id", "status"),
+        # Urgency first: priority (1 most urgent), then time left; one index per inbox scope.
+        Index("ix_human_open_priority", "status", "priority", "due_at"),
+        Index("ix_human_open_department_priority", "status", "department", "assignee", "priority", "due_at"),
+        Index("ix_human_open_assignee_priority", "status", "assignee", "priority", "due_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -199,6 +203,8 @@ class HumanTask(Base):
     draft: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
     due_at: Mapped[datetime | None] = mapped_column(TZDateTime())
+    # 1 (most urgent) .. 5; set by the task decorators the composition root installs.
+    priority: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
     completed_at: Mapped[datetime | None] = mapped_column(TZDateTime())
     completed_by: Mapped[str | None] = mapped_column(String(80))
 

@@ -47,7 +47,7 @@ from processes.engine.models import HumanTask, ProcessDefinition, ProcessInstanc
 from processes.engine.script_limits import DEFAULT_TIME_LIMIT
 from processes.engine.spiff import RedressScriptEngine, create_serializer
 from processes.engine.store import WorkflowStore
-from processes.engine.sync import sync_human_tasks, sync_timers
+from processes.engine.sync import TaskDecorator, redecorate_open_tasks, sync_human_tasks, sync_timers
 from processes.engine.tracking import TrackedWorkflow, is_tracked
 
 log = logging.getLogger(__name__)
@@ -143,6 +143,8 @@ class Runtime:
         self.store = WorkflowStore(self.serializer)
         self.definitions = definitions.DefinitionCache(self.serializer)
         self.observers: list[InstanceObserver] = []
+        # Deadlines and priorities of human tasks: the domain knows them, the composition root installs them.
+        self.task_decorators: list[TaskDecorator] = []
         self._cache: OrderedDict[int, tuple[int, BpmnWorkflow]] = OrderedDict()
         self._cache_size = cache_size
         self._cache_lock = threading.Lock()
@@ -263,7 +265,7 @@ class Runtime:
                  completed_by: str | None) -> None:
         session = uow.session
         changed, removed = self.store.save(session, instance, workflow)
-        sync_human_tasks(session, instance, changed, removed, completed_by)
+        sync_human_tasks(session, instance, changed, removed, completed_by, self.task_decorators)
         fired = sync_timers(session, instance, changed, removed)
         for bpmn_id in fired:
             audit.append(session, uow.actor.username, "timer_fired", business_key=instance.business_key,
@@ -276,6 +278,9 @@ class Runtime:
                          business_key=instance.business_key, instance_id=instance.id)
         instance.updated_at = utcnow()
         facts = _latest_facts(workflow, changed)
+        if self.task_decorators:
+            redecorate_open_tasks(session, instance, _open_human_tasks(workflow), changed, facts,
+                                  self.task_decorators)
         for observer in self.observers:
             observer(session, instance, facts, uow)
         _write_instance(session, instance)
@@ -581,6 +586,21 @@ class Runtime:
             else:
                 self._persist(uow, instance, workflow, None)
 
+    def redecorate_open_tasks(self, actor: Actor = SYSTEM) -> int:
+        """Compute the deadline and priority of every open human task again, one instance per
+        transaction (after the SLA policy changed); returns how many rows were rewritten."""
+        with self.db.session() as session:
+            instance_ids = list(session.scalars(_INSTANCES_WITH_OPEN_TASKS))
+        rewritten = 0
+        for instance_id in instance_ids:
+            with self.unit_of_work(actor) as uow:
+                instance = self._lock_instance(uow.session, instance_id)
+                workflow = self._workflow(uow.session, instance)
+                rewritten += redecorate_open_tasks(uow.session, instance, _open_human_tasks(workflow), [], {},
+                                                   self.task_decorators, every=True)
+                uow.checkins.append((instance.id, instance.version, workflow))
+        return rewritten
+
     # -- errors -------------------------------------------------------------------
 
     def retry(self, instance_id: int, actor: Actor = SYSTEM) -> str:
@@ -686,6 +706,7 @@ _INSTANCES = ProcessInstance.__table__
 _WRITE_INSTANCE = (
     update(_INSTANCES).where(_INSTANCES.c.id == bindparam("the_id"), _INSTANCES.c.version == bindparam("read_version"))
     .values(version=bindparam("new_version"), **{name: bindparam(f"new_{name}") for name in _INSTANCE_COLUMNS}))
+_INSTANCES_WITH_OPEN_TASKS = select(HumanTask.instance_id).where(HumanTask.status == "open").distinct()
 _LOCK_INSTANCE = (select(ProcessInstance).where(ProcessInstance.id == bindparam("the_id")).with_for_update()
                   .execution_options(populate_existing=True))
 _OPEN_TASKS_OF_INSTANCE = select(HumanTask).where(HumanTask.instance_id == bindparam("the_id"),
@@ -730,6 +751,12 @@ def _refuse_non_finite(data: dict) -> None:
     errors = forms.non_finite_errors(data)
     if errors:
         raise ValidationFailed(errors)
+
+
+def _open_human_tasks(workflow: BpmnWorkflow) -> list:
+    if is_tracked(workflow):
+        return [t for t in workflow.ready_tasks() if t.task_spec.manual]
+    return list(workflow.get_tasks(state=TaskState.READY, manual=True))
 
 
 def _has_engine_work(workflow: BpmnWorkflow) -> bool:

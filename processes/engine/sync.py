@@ -6,7 +6,9 @@ cost follows what happened now, not the instance's history.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Protocol
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.task import TaskState
@@ -21,6 +23,21 @@ CHANNEL = "redress_timers"
 
 PREDICTED = TaskState.PREDICTED_MASK
 NOT_YET = TaskState.PREDICTED_MASK | TaskState.FUTURE  # never READY so far: no row
+
+
+class TaskDecorator(Protocol):
+    """Fills in what the engine cannot know about a human task (its deadline, its priority).
+
+    Installed by the composition root (``Runtime.task_decorators``); called with the row's values,
+    the task's extension properties and its process data, it may set ``due_at`` and ``priority``.
+    ``watches`` names the process variables whose change re-decorates the tasks already open."""
+
+    watches: frozenset[str]
+
+    def __call__(self, values: dict, properties: dict, data: dict) -> None: ...
+
+
+DECORATED = ("due_at", "priority")
 
 
 def spec_properties(task_spec) -> dict:
@@ -88,10 +105,11 @@ def _another_event_won(task) -> bool:
     return True
 
 
-def human_task_values(instance: ProcessInstance, task, facts: dict) -> dict:
+def human_task_values(instance: ProcessInstance, task, facts: dict,
+                      decorators: Iterable[TaskDecorator] = ()) -> dict:
     spec = task.task_spec
     props = spec_properties(spec)
-    return {
+    values = {
         "id": str(task.id),
         "instance_id": instance.id,
         "business_key": instance.business_key,
@@ -108,8 +126,12 @@ def human_task_values(instance: ProcessInstance, task, facts: dict) -> dict:
         "summary": _short(facts.get("subject"), 300),
         "created_at": utcnow(),
         "due_at": boundary_due(task),
+        "priority": 3,
         "status": "open",
     }
+    for decorate in decorators:
+        decorate(values, props, facts)
+    return values
 
 
 def _short(value, limit: int = 40):
@@ -117,7 +139,7 @@ def _short(value, limit: int = 40):
 
 
 def sync_human_tasks(session: Session, instance: ProcessInstance, changed: list, removed: list,
-                     completed_by: str | None) -> None:
+                     completed_by: str | None, decorators: Iterable[TaskDecorator] = ()) -> None:
     """Insert rows for tasks that became READY; close rows of tasks that left READY.
 
     Core statements, not ORM objects: a unit of work touches a handful of rows
@@ -142,7 +164,7 @@ def sync_human_tasks(session: Session, instance: ProcessInstance, changed: list,
     now = utcnow()
     if ready:
         # A task reset to READY (a retry, a migration) already has a row: reopen it.
-        connection.execute(_reopening_insert(session), [human_task_values(instance, t, t.data) for t in ready])
+        connection.execute(_reopening_insert(session), [human_task_values(instance, t, t.data, decorators) for t in ready])
     if completed:
         connection.execute(_CLOSE_HUMAN_TASKS, {"ids": completed, "new_status": "completed", "at": now,
                                                 "by": completed_by})
@@ -154,6 +176,38 @@ def sync_human_tasks(session: Session, instance: ProcessInstance, changed: list,
         for obj in list(session.identity_map.values()):
             if isinstance(obj, HumanTask) and obj.id in affected:
                 session.expire(obj)
+
+
+def redecorate_open_tasks(session: Session, instance: ProcessInstance, open_tasks: Iterable, changed: list,
+                          facts: dict, decorators: list[TaskDecorator], every: bool = False) -> int:
+    """Re-decorate human tasks that stayed open while a watched variable changed elsewhere.
+
+    An open task's data is its snapshot from when it arrived; when the freshest data (``facts``)
+    differs from it in a watched variable (say the severity), its deadline and priority are
+    computed again from the merged data. Nothing is written when nothing watched changed;
+    ``every`` re-decorates all of them (the policy behind the decorators changed)."""
+    watched = frozenset().union(*(d.watches for d in decorators)) if decorators else frozenset()
+    if not decorators or not (watched or every):
+        return 0
+    fresh = {t.id for t in changed}
+    updates = []
+    for task in open_tasks:
+        if task.id in fresh or not is_human(task):
+            continue
+        if not every and all(task.data.get(key) == facts.get(key) for key in watched if key in facts):
+            continue
+        values = human_task_values(instance, task, {**task.data, **facts})
+        if task.last_state_change:  # the clock of a stage started when the task arrived, not now
+            values["created_at"] = datetime.fromtimestamp(task.last_state_change, UTC)
+        for decorate in decorators:
+            decorate(values, spec_properties(task.task_spec), {**task.data, **facts})
+        updates.append({"the_id": values["id"], **{"new_" + key: values[key] for key in DECORATED}})
+    if updates:
+        session.connection().execute(_REDECORATE, updates)
+        for obj in list(session.identity_map.values()):
+            if isinstance(obj, HumanTask) and obj.instance_id == instance.id:
+                session.expire(obj)
+    return len(updates)
 
 
 def sync_timers(session: Session, instance: ProcessInstance, changed: list, removed: list) -> list[str]:
@@ -204,6 +258,8 @@ _HUMAN = HumanTask.__table__
 _CLOSE_HUMAN_TASKS = (
     update(_HUMAN).where(_HUMAN.c.id.in_(bindparam("ids", expanding=True)), _HUMAN.c.status == "open")
     .values(status=bindparam("new_status"), completed_at=bindparam("at"), completed_by=bindparam("by")))
+_REDECORATE = (update(_HUMAN).where(_HUMAN.c.id == bindparam("the_id"), _HUMAN.c.status == "open")
+               .values(due_at=bindparam("new_due_at"), priority=bindparam("new_priority")))
 _TIMER = Timer.__table__
 _STILL_WAITING = ((_TIMER.c.instance_id == bindparam("instance")) & (_TIMER.c.status == "waiting")
                   & _TIMER.c.task_id.in_(bindparam("task_ids", expanding=True)))

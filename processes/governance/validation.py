@@ -10,8 +10,8 @@ Checks, in order (the stages, each listed in the report as run or skipped and wh
 - engine: SpiffWorkflow parses every executable process (executable unless
   isExecutable="false", as the engine decides); its errors become sentences.
 - lint: our own rules on every executable process (lanes, forms, handlers, gateways,
-  SLA timers, timer values, expression languages, ends, compensation approval,
-  sandboxed scripts, reserved ids, other modelers' extensions).
+  a deadline on every user task, SLA timers, timer values, expression languages, ends,
+  compensation approval, sandboxed scripts, reserved ids, other modelers' extensions).
 Errors block submission, warnings do not. Nothing here raises on a bad file: every
 problem becomes a finding with a message in Chinese and English.
 """
@@ -28,6 +28,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from lxml import etree
 
+from processes.complaints.sla import STAGES as SLA_STAGES
+from processes.complaints.task_urgency import STAGE_PROPERTY
 from processes.engine.actors import DEPARTMENTS, lane_department
 from processes.engine.forms import parse_schema, presentation_problems
 from processes.engine.sandbox import check_script
@@ -521,13 +523,18 @@ class _Lint:
                 self.report.error("form_missing", name, task_id, f"用户任务“{label}”引用的表单 {form} 不存在。",
                                   f"User task {label!r} refers to form {form}, which is not in the definition.",
                                   line=task.sourceline)
-            customer_facing = props.get("customer_facing", "").lower() == "true" or (
-                lanes.get(task_id) == "customer_service")
-            if customer_facing and task_id not in boundary_timers:
-                self.report.warning("sla_missing", name, task_id,
-                                    f"面向客户的任务“{label}”没有时限(边界定时器)。",
-                                    f"Customer-facing task {label!r} has no SLA timer (a boundary timer event).",
-                                    line=task.sourceline)
+            # Every task a person works has a deadline: a timer attached to it or an SLA stage.
+            stage = props.get(STAGE_PROPERTY)
+            if stage is not None and stage not in SLA_STAGES:
+                self.report.error("sla_stage_unknown", name, task_id,
+                                  f"用户任务“{label}”的 SLA 阶段 {stage} 未知(应为 {', '.join(SLA_STAGES)} 之一)。",
+                                  f"User task {label!r} names SLA stage {stage!r}, which is unknown "
+                                  f"(stages: {', '.join(SLA_STAGES)}).", line=task.sourceline)
+            elif stage is None and task_id not in boundary_timers:
+                self.report.error("sla_missing", name, task_id,
+                                  f"用户任务“{label}”没有时限:请设置 SLA 阶段({STAGE_PROPERTY})或边界定时器。",
+                                  f"User task {label!r} has no deadline: give it an SLA stage ({STAGE_PROPERTY}) "
+                                  "or a boundary timer event.", line=task.sourceline)
         for task in process.iter(f"{{{BPMN_NS}}}serviceTask"):
             operator = task.find("bpmn:extensionElements/spiffworkflow:serviceTaskOperator", NS)
             label = _label(task)
