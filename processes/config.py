@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -34,7 +34,6 @@ class Settings:
     sla_country: str | None = None
     sla_config: str | None = None
     script_time_limit: float = 2.0  # seconds per script or expression
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:

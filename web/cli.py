@@ -59,7 +59,8 @@ def serve(host: str, port: int, threads: int, workers: int, with_worker: bool) -
     if workers > 1:
         from web.multiprocess import serve_preforked
 
-        if settings().database_url is None or settings().database_url.startswith("sqlite"):
+        url = settings().database_url
+        if url is None or url.startswith("sqlite"):
             raise click.ClickException("SQLite serves one process: drop --workers, or set REDRESS_DATABASE_URL "
                                        "to PostgreSQL for several web processes.")
         if with_worker:
