@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
+from SpiffWorkflow.bpmn.util.diff import diff_workflow
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import TaskState
 from sqlalchemy import func, select
@@ -53,7 +53,10 @@ _STATES = {"READY": ("待处理", "waiting for someone"), "STARTED": ("进行中
 def _blocked(task, what: str, where: str | None = None) -> dict[str, str]:
     """Why this reached step keeps the case on its version, and what would let it move."""
     spec = task.task_spec
-    name = getattr(spec, "bpmn_name", None) or spec.bpmn_id or spec.name
+    name = getattr(spec, "bpmn_name", None)
+    if not name and isinstance(getattr(spec, "task_spec", None), str):  # a loop: the step it repeats
+        name = getattr(task.workflow.spec.task_specs.get(spec.task_spec), "bpmn_name", None)
+    name = name or spec.bpmn_id or spec.name
     zh_state, en_state = _STATES.get(TaskState.get_name(task.state), (TaskState.get_name(task.state),) * 2)
     in_zh, in_en = (f"(子流程 {where})", f" (in subprocess {where})") if where else ("", "")
     verb_zh, verb_en = ("删除了", "removes") if what == "removed" else ("修改了", "changes")
@@ -88,14 +91,41 @@ class Assessment:
                 "safe": self.safe, "reasons": self.reasons, "explanations": self.explanations}
 
 
+# What a person reads but the engine never acts on: a step whose spec differs only in these still
+# behaves exactly as before, so a case that has reached it may move.
+LABELS = frozenset({"bpmn_name", "documentation"})
+LABEL_PROPERTIES = frozenset({"name_en", "documentation_en"})
+
+
+def _without_labels(serialized: dict) -> dict:
+    plain = {key: value for key, value in serialized.items() if key not in LABELS}
+    extensions = dict(plain.get("extensions") or {})
+    if isinstance(extensions.get("properties"), dict):
+        extensions["properties"] = {k: v for k, v in extensions["properties"].items() if k not in LABEL_PROPERTIES}
+    plain["extensions"] = extensions
+    return plain
+
+
+def relabelled_only(registry, old_spec, new_spec) -> bool:
+    """True when two aligned task specs differ in names and documentation only."""
+    return _without_labels(registry.convert(old_spec)) == _without_labels(registry.convert(new_spec))
+
+
+def _blocking(registry, diff) -> list:
+    """(task, 'removed' | 'changed') for every reached task the new version really changes."""
+    found = [(task, "removed") for task in diff.removed if task.state & REACHED]
+    for task in diff.changed:
+        if task.state & REACHED and task not in diff.removed \
+                and not relabelled_only(registry, task.task_spec, diff.alignment[task]):
+            found.append((task, "changed"))
+    return found
+
+
 def migrated_copy(runtime, workflow: BpmnWorkflow, spec, subprocess_specs) -> BpmnWorkflow:
     """A copy of `workflow` moved onto `spec`; raises NotMigratable with the reasons it cannot move."""
     registry = runtime.serializer.registry
     top_diff, sp_diffs = diff_workflow(registry, workflow, spec, subprocess_specs)
-    reasons = []
-    for task in top_diff.removed + top_diff.changed:
-        if task.state & REACHED:
-            reasons.append(_blocked(task, "removed" if task in top_diff.removed else "changed"))
+    reasons = [_blocked(task, what) for task, what in _blocking(registry, top_diff)]
     for sp_id, sp_diff in sp_diffs.items():
         sp = workflow.subprocesses[sp_id]
         if sp_diff is None:
@@ -103,24 +133,44 @@ def migrated_copy(runtime, workflow: BpmnWorkflow, spec, subprocess_specs) -> Bp
                             "en": f"The case is inside subprocess {sp.spec.name}, which the new version no longer "
                                   "has; keep it in the new version, or migrate once it has finished."})
             continue
-        for task in sp_diff.removed + sp_diff.changed:
-            if task.state & REACHED:
-                reasons.append(_blocked(task, "removed" if task in sp_diff.removed else "changed", sp.spec.name))
+        reasons.extend(_blocked(task, what, sp.spec.name) for task, what in _blocking(registry, sp_diff))
     if reasons:
         raise NotMigratable(reasons)
     # Migrate a copy: the original stays untouched if anything below fails.
     copy = runtime.serializer.from_dict(runtime.serializer.to_dict(workflow))
     top_diff, sp_diffs = diff_workflow(registry, copy, spec, subprocess_specs)
-    migrate_workflow(top_diff, copy, spec)
+    repoint(top_diff, copy, spec)
     copy.subprocess_specs = subprocess_specs
     for sp_id, sp_diff in sp_diffs.items():
         sp = copy.subprocesses[sp_id]
-        migrate_workflow(sp_diff, sp, subprocess_specs[sp.spec.name])
+        repoint(sp_diff, sp, subprocess_specs[sp.spec.name])
     stranded = [t for _, wf in _all(copy) for t in wf.tasks.values()
                 if t.task_spec is not wf.spec.task_specs.get(t.task_spec.name)]
     if stranded:
         raise NotMigratable([_blocked(t, "removed") for t in stranded[:5]])
     return copy
+
+
+def repoint(diff, workflow, spec) -> None:
+    """Put `workflow` on `spec` and predict again what follows each open task.
+
+    SpiffWorkflow's `migrate_workflow` resets every ready and waiting task instead: that evaluates
+    timers again (a waiting SLA timer either restarts its clock or fails on data its boundary split
+    never had, "Error evaluating expression 'resolve_due'") and forgets what a waiting task already
+    knows. Open tasks are unchanged here (a changed reached task blocks the move), so only the
+    predicted steps after them can differ: those are dropped and predicted from the new spec.
+    """
+    workflow.spec = spec
+    for task in workflow.tasks.values():
+        if diff.alignment.get(task) is not None:
+            task.task_spec = diff.alignment[task]
+    for task in list(workflow.get_tasks(state=TaskState.READY | TaskState.WAITING, skip_subprocesses=True)):
+        if task.id in workflow.tasks:  # an earlier drop may have removed it
+            task._drop_children(force=True)
+            # The task's own state in the mask: _predict only rebuilds the children of masked tasks.
+            task.task_spec._predict(task, mask=TaskState.PREDICTED_MASK | TaskState.FUTURE | task.state)
+    if workflow.last_task not in workflow.tasks:
+        workflow.last_task = None
 
 
 def _all(workflow: BpmnWorkflow):
@@ -131,7 +181,7 @@ def _all(workflow: BpmnWorkflow):
 def reconcile_rows(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
     """Align the inbox and timer rows with a replaced task tree before it is persisted:
     rows of tasks that are gone are cancelled, rows of tasks that are back are reopened."""
-    ready = {str(t.id) for _, wf in _all(workflow) for t in wf.get_tasks(state=TaskState.READY)}
+    ready = {str(t.id): t for _, wf in _all(workflow) for t in wf.get_tasks(state=TaskState.READY)}
     waiting = {str(t.id) for _, wf in _all(workflow) for t in wf.get_tasks(state=TaskState.WAITING)}
     now = utcnow()
     for row in session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id)):
@@ -139,11 +189,15 @@ def reconcile_rows(session: Session, instance: ProcessInstance, workflow: BpmnWo
             row.status, row.completed_at = "cancelled", now
         elif row.status == "cancelled" and row.id in ready:
             row.status, row.completed_at = "open", None
+        if row.status == "open" and row.id in ready:  # a relabelled step shows its new name in the inbox
+            spec = ready[row.id].task_spec
+            row.name = spec.bpmn_name or spec.bpmn_id
     for timer in session.scalars(select(Timer).where(Timer.instance_id == instance.id)):
         if timer.status == "waiting" and timer.task_id not in waiting:
             timer.status = "cancelled"
         elif timer.status != "waiting" and timer.task_id in waiting:
             timer.status, timer.fired_at = "waiting", None
+    session.flush()  # before the engine's sync expires these rows and would drop the changes
 
 
 def specs_of(runtime, session: Session, definition_id: int) -> tuple:
