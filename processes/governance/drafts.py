@@ -13,12 +13,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from processes.complaints.settings import default_settings
 from processes.engine import audit, definitions
 from processes.engine.actors import Actor
 from processes.engine.errors import N_, Conflict, DefinitionError, Forbidden, NotFound, ValidationFailed
 from processes.engine.models import AuditEntry, ProcessDefinition, utcnow
 from processes.engine.xmlsafe import decode_xml
 from processes.governance.models import DefinitionDraft, DraftReview
+from processes.governance.test_run import run_suite
 from processes.governance.validation import Report, validate
 
 DESIGNERS = frozenset({"process_designer", "admin"})
@@ -27,6 +29,28 @@ EDITABLE = ("draft", "rejected")
 # File-level problems: such an upload is refused as a whole and nothing changes.
 REFUSING_CODES = frozenset({"unsafe_xml", "not_well_formed", "too_large", "unknown_kind", "bad_path",
                             "too_many_files", "empty", "not_bpmn", "not_dmn", "form_json", "encoding"})
+
+
+class ScenariosFailing(ValidationFailed):
+    """The draft's test runs do not do what their scenarios say; `failing`: their summaries."""
+
+    def __init__(self, failing: list[dict]):
+        errors = {f"scenario:{item['id']}": item["problems"][0]["en"] for item in failing}
+        super().__init__(errors, N_("%(count)s test runs of this draft fail; fix the draft before submitting."),
+                         count=len(failing))
+        self.failing = failing
+
+
+def checked_report(session: Session, files: dict[str, str], report: Report) -> dict:
+    """The validation report plus the scenario suite's results, as stored on the draft.
+    The suite runs only on a definition the engine can read (no validation errors)."""
+    stored = report.to_dict()
+    stored["scenarios"] = run_suite(files, report.process_ids, default_settings(), session) if report.ok else []
+    return stored
+
+
+def failing_scenarios(stored_report: dict | None) -> list[dict]:
+    return [item for item in (stored_report or {}).get("scenarios") or [] if not item.get("passed")]
 
 
 class UploadRefused(ValidationFailed):
@@ -96,8 +120,8 @@ def create(session: Session, actor: Actor, files: dict[str, str | bytes], title:
     if process_key not in report.process_ids:
         process_key = main_process(report, files)
     draft = DefinitionDraft(title=title or process_key or "", process_key=process_key, files=files,
-                            author=actor.username, editors=[actor.username], status="draft", report=report.to_dict(),
-                            base_definition_id=base_definition_id)
+                            author=actor.username, editors=[actor.username], status="draft",
+                            report=checked_report(session, files, report), base_definition_id=base_definition_id)
     session.add(draft)
     session.flush()
     audit.append(session, actor.username, "draft_saved", business_key=history_key(process_key),
@@ -144,7 +168,7 @@ def save(session: Session, actor: Actor, draft_id: int, files: dict[str, str | b
     if refusal(report):
         raise UploadRefused(report)
     draft.files = merged
-    draft.report = report.to_dict()
+    draft.report = checked_report(session, merged, report)
     if draft.process_key not in report.process_ids:
         draft.process_key = main_process(report, merged) or draft.process_key
     if actor.username not in (draft.editors or []):
@@ -169,12 +193,15 @@ def submit(session: Session, actor: Actor, draft_id: int, change_note: str) -> D
     if draft.status not in EDITABLE:
         raise Conflict(N_("This draft is already %(status)s."), status=draft.status)
     if not (change_note or "").strip():
-        raise ValidationFailed({"change_note": "Describe what changed and why. 请说明修改内容和原因。"})
+        raise ValidationFailed({"change_note": N_("Describe what changed and why.")})
     report = validate(draft.files)
-    draft.report = report.to_dict()
+    draft.report = checked_report(session, draft.files, report)
     if not report.ok:
         raise ValidationFailed({f"{f.file or '-'}:{f.element_id or f.code}": f.message["en"] for f in report.errors},
-                               "The draft has validation errors; fix them before submitting.")
+                               N_("The draft has validation errors; fix them before submitting."))
+    failing = failing_scenarios(draft.report)
+    if failing:
+        raise ScenariosFailing(failing)
     draft.status = "submitted"
     draft.change_note = change_note.strip()
     draft.submitted_at = utcnow()
@@ -193,7 +220,7 @@ def _decide(session: Session, actor: Actor, draft_id: int, decision: str, commen
     if draft.author == actor.username or actor.username in (draft.editors or []):
         raise Forbidden(N_("You cannot review your own draft: a second person must approve it."))
     if decision == "rejected" and not (comment or "").strip():
-        raise ValidationFailed({"comment": "Say why the draft is rejected. 请说明驳回原因。"})
+        raise ValidationFailed({"comment": N_("Say why the draft is rejected.")})
     active = definitions.latest(session, draft.process_key) if draft.process_key else None
     review = DraftReview(draft_id=draft.id, reviewer=actor.username, decision=decision,
                          comment=(comment or "").strip(), against_definition_id=active.id if active else None)

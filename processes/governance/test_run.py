@@ -225,3 +225,70 @@ def _waits_for(spec) -> str:
     kinds = [type(d).__name__ for d in (getattr(definition, "event_definitions", None) or [definition])]
     return "/".join(sorted({"message" if "Message" in k else "timer" if "Timer" in k else "signal" if "Signal" in k
                             else k for k in kinds}))
+
+
+# -- the scenario suite: every shipped scenario of a draft's process, on each save and before submit --
+
+def _named(entries: list[dict], bpmn_id: str) -> tuple[str, str]:
+    for entry in entries:
+        if entry.get("bpmn_id") == bpmn_id:
+            return entry.get("name") or bpmn_id, entry.get("name_en") or entry.get("name") or bpmn_id
+    return bpmn_id, bpmn_id
+
+
+def _stops(result: RunResult) -> tuple[str, str]:
+    names = [(s["name"], s.get("name_en") or s["name"]) for s in result.stopped_at]
+    if not names:
+        return "流程结束", "the end of the process"
+    return "、".join(zh for zh, _ in names), ", ".join(en for _, en in names)
+
+
+def problems(result: RunResult, scenario: dict) -> list[dict[str, str]]:
+    """Why a run does not do what its scenario says, one sentence per problem in both languages;
+    empty when it passes. A scenario passes when it runs without error, every step it lists is
+    taken, and it ends where its `expect` says (`outcome`, `stops_at`)."""
+    found = []
+    where_zh, where_en = _stops(result)
+    if result.outcome == "error":
+        failed = [s for s in result.stopped_at if s.get("state") == "ERROR"]
+        zh, en = _named(failed, failed[0]["bpmn_id"]) if failed else (where_zh, where_en)
+        found.append({"zh-CN": f"在“{zh}”出错:{result.error}", "en": f"Failed at {en}: {result.error}"})
+    elif result.unused_steps:
+        step = result.unused_steps[0]
+        what = step.get("task") or step.get("message") or step.get("timer") or "?"
+        found.append({"zh-CN": f"场景的步骤“{what}”没有执行:流程停在“{where_zh}”,没有在等这一步。",
+                      "en": f"The scenario's step {what} did not run: the process stopped at {where_en} "
+                            "instead of waiting for it."})
+    expect = scenario.get("expect") or {}
+    if not found and expect.get("outcome") and expect["outcome"] != result.outcome:
+        found.append({"zh-CN": f"预期结果为“{expect['outcome']}”,实际为“{result.outcome}”(停在“{where_zh}”)。",
+                      "en": f"Expected the run to end {expect['outcome']}; it ended {result.outcome} "
+                            f"(at {where_en})."})
+    wanted = expect.get("stops_at")
+    if not found and wanted is not None and sorted(wanted) != sorted(s["bpmn_id"] for s in result.stopped_at):
+        found.append({"zh-CN": f"预期停在“{'、'.join(wanted)}”,实际停在“{where_zh}”。",
+                      "en": f"Expected to stop at {', '.join(wanted)}; it stopped at {where_en}."})
+    return found
+
+
+def run_suite(files: dict[str, str], process_keys: list[str], settings: dict | None = None,
+              session=None) -> list[dict]:
+    """Run every scenario of these processes; one summary per scenario, for the draft's report.
+
+    With `session`, real handlers run inside a savepoint that is always rolled back."""
+    summaries = []
+    for scenario in load_scenarios():
+        if scenario.get("process") not in process_keys:
+            continue
+        nested = session.begin_nested() if session is not None else None
+        try:
+            result = run(files, scenario, settings, session)
+        finally:
+            if nested is not None:
+                nested.rollback()
+        found = problems(result, scenario)
+        summaries.append({"id": scenario["id"], "name": {"zh-CN": scenario_label(scenario, "zh-CN"),
+                                                          "en": scenario_label(scenario, "en")},
+                          "outcome": result.outcome, "passed": not found, "problems": found,
+                          "stopped_at": result.stopped_at, "steps_taken": len(result.path)})
+    return summaries

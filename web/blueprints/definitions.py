@@ -119,7 +119,7 @@ def reject(draft_id: int):
     try:
         drafts.reject(database(), actor(), draft_id, request.form.get("comment", ""))
     except (Forbidden, ValidationFailed) as exc:
-        flash(problem_message(exc) + " " + " ".join(getattr(exc, "errors", {}).values()), "error")
+        flash(problem_message(exc) + " " + " ".join(_(m) for m in getattr(exc, "errors", {}).values()), "error")
         return redirect(url_for("definitions.review", draft_id=draft_id))
     flash(_("Rejected; the author can revise the draft."), "info")
     return redirect(url_for("definitions.index"))
@@ -260,7 +260,10 @@ def api_submit(draft_id: int):
     except ValidationFailed as exc:
         with database().session() as s:
             report = drafts.get(s, draft_id).report
-        return jsonify({"error": problem_message(exc), "errors": exc.errors, "report": report}), 422
+        body = {"error": problem_message(exc), "errors": exc.errors, "report": report}
+        if isinstance(exc, drafts.ScenariosFailing):
+            body["scenarios"] = exc.failing
+        return jsonify(body), 422
 
 
 @bp.post("/api/v1/definitions/<int:draft_id>/approve")

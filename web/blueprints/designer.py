@@ -131,7 +131,7 @@ def save(draft_id: int):
     try:
         with database().write_session.begin() as s:
             saved = drafts.save(s, actor(), draft_id, body["files"], body["version"], title=body.get("title"))
-            return jsonify({"version": saved.draft.version, "report": saved.report.to_dict(),
+            return jsonify({"version": saved.draft.version, "report": saved.draft.report,
                             "status": saved.draft.status})
     except drafts.UploadRefused as exc:
         return jsonify({"error": problem_message(exc), "report": exc.report.to_dict()}), 422
@@ -193,8 +193,14 @@ def submit(draft_id: int):
     try:
         with database().write_session.begin() as s:
             drafts.submit(s, actor(), draft_id, note)
+    except drafts.ScenariosFailing as exc:
+        language = ui_language()
+        failing = "; ".join(f"{item['name'][language]}: {item['problems'][0][language]}" for item in exc.failing)
+        flash(_("The draft cannot be submitted yet: ") + problem_message(exc) + " " + failing, "error")
+        return redirect(url_for("designer.modeler", draft_id=draft_id, change_note=note))
     except ValidationFailed as exc:
-        flash(_("The draft cannot be submitted yet: ") + problem_message(exc) + " " + " ".join(exc.errors.values()), "error")
+        flash(_("The draft cannot be submitted yet: ") + problem_message(exc) + " "
+              + " ".join(_(message) for message in exc.errors.values()), "error")
         return redirect(url_for("designer.modeler", draft_id=draft_id, change_note=note))
     flash(_("Submitted for review."), "success")
     return redirect(url_for("definitions.review", draft_id=draft_id))

@@ -165,8 +165,35 @@
       list.appendChild(item);
     });
     box.appendChild(list);
+    var failing = renderScenarioSuite(report.scenarios || []);
     var submit = document.getElementById("submit-draft");
-    if (submit) { submit.disabled = !!report.errors; }
+    if (submit) { submit.disabled = !!report.errors || failing > 0; }
+  }
+
+  // The scenario suite runs on every save; a failing scenario blocks the submission as an error does.
+  function renderScenarioSuite(results) {
+    var box = document.getElementById("scenario-suite");
+    if (!box) { return 0; }
+    box.innerHTML = "";
+    var failing = results.filter(function (r) { return !r.passed; }).length;
+    if (!results.length) { return 0; }
+    box.appendChild(el("p", { className: "mb-1 " + (failing ? "text-danger" : "text-success"), id: "suite-summary",
+      text: failing ? t(failing + " 个测试场景未通过,修正后才能提交。", failing + " test scenario(s) fail: fix them before submitting.")
+        : t("全部 " + results.length + " 个测试场景通过。", "All " + results.length + " test scenarios pass.") }));
+    var list = el("ul", { className: "list-unstyled mb-0", id: "suite-results" });
+    results.forEach(function (r) {
+      var lang = zh ? "zh-CN" : "en";
+      var stops = (r.stopped_at || []).map(function (s) { return (!zh && s.name_en) || s.name; }).join(zh ? "、" : ", ");
+      var item = el("li", { className: "mb-1 scenario-" + (r.passed ? "pass" : "fail"), "data-scenario": r.id }, [
+        el("span", { className: "badge me-1 " + (r.passed ? "bg-success" : "bg-danger"), text: r.passed ? t("通过", "pass") : t("未通过", "fail") }),
+        el("span", { text: (r.name && (r.name[lang] || r.name.en)) || r.id }),
+        el("div", { className: "text-muted", text: t("停在:", "Stopped at: ") + (stops || t("流程结束", "the end of the process")) })
+      ]);
+      (r.problems || []).forEach(function (p) { item.appendChild(el("div", { className: "text-danger", text: p[lang] || p.en })); });
+      list.appendChild(item);
+    });
+    box.appendChild(list);
+    return failing;
   }
 
   function highlight(file, elementId) {
