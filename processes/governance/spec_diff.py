@@ -185,6 +185,9 @@ def _describe(element, kind: str, process_id: str, filename: str, lanes: dict) -
         for child in timer:
             if isinstance(child.tag, str):
                 info["timer"] = f"{etree.QName(child).localname}: {(child.text or '').strip()}"
+    variable = element.find("bpmn:messageEventDefinition//spiffworkflow:messageVariable", NS)
+    if variable is not None:  # where the customer's answer lands: scripts and gateways read it
+        info["message_variable"] = (variable.text or "").strip()
     for definition in ("message", "signal", "error", "escalation", "link"):
         found = element.find(f"bpmn:{definition}EventDefinition", NS)
         if found is not None:

@@ -303,8 +303,13 @@
     return expr ? expr.body : "";
   }
 
+  // What each properties field showed when the element was selected: Apply writes only the fields
+  // the designer changed, so nothing untouched is rewritten (a timeDate timer stays a timeDate).
+  var shown = {};
+
   function field(label, id, value, options) {
     options = options || {};
+    shown[id] = value || "";
     var input;
     if (options.choices) {
       input = el("select", { className: "form-select form-select-sm", id: id });
@@ -332,6 +337,7 @@
   function renderProperties(element) {
     var box = document.getElementById("properties");
     box.innerHTML = "";
+    shown = {};
     if (!element || element.type === "bpmn:Process" || element.type === "bpmn:Collaboration") {
       box.appendChild(el("p", { className: "text-muted", text: t("在图中选择一个元素。", "Select an element in the diagram.") }));
       return;
@@ -404,50 +410,82 @@
     return input ? input.value : undefined;
   }
 
+  function edited(id) {
+    var input = document.getElementById(id);
+    return !!input && !input.readOnly && !input.disabled && input.value !== (shown[id] || "");
+  }
+
+  function serviceOperator(moddle, bo) {
+    var existing = findExtension(bo, SPIFF + "ServiceTaskOperator");
+    var types = {};
+    ((existing && existing.parameterList && existing.parameterList.parameters) || []).forEach(function (p) { types[p.id] = p.type; });
+    var parameters = (value("prop-params") || "").split("\n").map(function (line) {
+      var at = line.indexOf("=");
+      if (at < 0) { return null; }
+      var id = line.slice(0, at).trim();
+      return moddle.create(SPIFF + "Parameter", { id: id, type: types[id] || "any", value: line.slice(at + 1).trim() });
+    }).filter(function (p) { return p && p.id; });
+    return moddle.create(SPIFF + "ServiceTaskOperator", {
+      id: value("prop-handler"), resultVariable: value("prop-result") || undefined,
+      parameterList: moddle.create(SPIFF + "Parameters", { parameters: parameters })
+    });
+  }
+
   function applyProperties(element, timerTarget) {
     var modeling = bpmn.get("modeling");
     var moddle = bpmn.get("moddle");
     var bo = element.businessObject;
     var type = element.type;
-    var others = extensionValues(bo).filter(function (v) {
-      return v.$type !== SPIFF + "Properties" && v.$type !== SPIFF + "ServiceTaskOperator";
-    });
-    var props = buildProperties(moddle, bo, {
-      name_en: value("prop-name-en"),
-      formJsonSchemaFilename: value("prop-form"),
-      candidateGroup: value("prop-group")
-    });
-    var values = others.slice();
-    if (props) { values.unshift(props); }
-    if (type === "bpmn:ServiceTask" && value("prop-handler")) {
-      var parameters = (value("prop-params") || "").split("\n").map(function (line) {
-        var at = line.indexOf("=");
-        if (at < 0) { return null; }
-        return moddle.create(SPIFF + "Parameter", { id: line.slice(0, at).trim(), type: "any", value: line.slice(at + 1).trim() });
-      }).filter(function (p) { return p && p.id; });
-      values.push(moddle.create(SPIFF + "ServiceTaskOperator", {
-        id: value("prop-handler"), resultVariable: value("prop-result") || undefined,
-        parameterList: moddle.create(SPIFF + "Parameters", { parameters: parameters })
-      }));
-    } else {
-      var operator = findExtension(bo, SPIFF + "ServiceTaskOperator");
-      if (operator) { values.push(operator); }
+    var update = {};
+    if (edited("prop-name")) { update.name = value("prop-name") || undefined; }
+
+    var propertyUpdates = {};
+    [["prop-name-en", "name_en"], ["prop-form", "formJsonSchemaFilename"], ["prop-group", "candidateGroup"]]
+      .forEach(function (pair) { if (edited(pair[0])) { propertyUpdates[pair[1]] = value(pair[0]); } });
+    var operatorEdited = type === "bpmn:ServiceTask" && (edited("prop-handler") || edited("prop-result") || edited("prop-params"));
+    if (Object.keys(propertyUpdates).length || operatorEdited) {
+      // Rebuild the extension elements in their order, replacing only what was edited.
+      var values = [];
+      var hadProperties = false;
+      extensionValues(bo).forEach(function (v) {
+        if (v.$type === SPIFF + "Properties") {
+          hadProperties = true;
+          var props = Object.keys(propertyUpdates).length ? buildProperties(moddle, bo, propertyUpdates) : v;
+          if (props) { values.push(props); }
+        } else if (v.$type === SPIFF + "ServiceTaskOperator" && operatorEdited) {
+          if (value("prop-handler")) { values.push(serviceOperator(moddle, bo)); }
+        } else {
+          values.push(v);
+        }
+      });
+      if (!hadProperties && Object.keys(propertyUpdates).length) {
+        var created = buildProperties(moddle, bo, propertyUpdates);
+        if (created) { values.unshift(created); }
+      }
+      if (operatorEdited && !findExtension(bo, SPIFF + "ServiceTaskOperator") && value("prop-handler")) {
+        values.push(serviceOperator(moddle, bo));
+      }
+      update.extensionElements = values.length ? moddle.create("bpmn:ExtensionElements", { values: values }) : undefined;
     }
-    var update = {
-      name: value("prop-name") || undefined,
-      extensionElements: values.length ? moddle.create("bpmn:ExtensionElements", { values: values }) : undefined
-    };
-    if (type === "bpmn:ScriptTask") { update.script = value("prop-script"); update.scriptFormat = bo.scriptFormat || "python"; }
-    if (type === "bpmn:SequenceFlow") {
+    if (type === "bpmn:ScriptTask" && edited("prop-script")) {
+      update.script = value("prop-script");
+      update.scriptFormat = bo.scriptFormat || "python";
+    }
+    if (type === "bpmn:SequenceFlow" && edited("prop-condition")) {
       var condition = (value("prop-condition") || "").trim();
-      update.conditionExpression = condition ? moddle.create("bpmn:FormalExpression", { body: condition }) : undefined;
+      var before = bo.conditionExpression;
+      update.conditionExpression = condition ? moddle.create("bpmn:FormalExpression",
+        before && before.language ? { body: condition, language: before.language } : { body: condition }) : undefined;
     }
-    modeling.updateProperties(element, update);
+    if (Object.keys(update).length) { modeling.updateProperties(element, update); }
     var timer = (value("prop-timer") || "").trim();
-    if (timerTarget && timer) {
+    if (timerTarget && timer && edited("prop-timer")) {
+      // The same kind of timer as before (date, duration or cycle), with the new expression.
       var definition = timerTarget.businessObject.eventDefinitions[0];
-      modeling.updateModdleProperties(timerTarget, definition, {
-        timeDuration: moddle.create("bpmn:FormalExpression", { body: timer }), timeDate: undefined, timeCycle: undefined });
+      var kind = ["timeDate", "timeCycle", "timeDuration"].filter(function (k) { return definition[k]; })[0] || "timeDuration";
+      var changes = {};
+      changes[kind] = moddle.create("bpmn:FormalExpression", { body: timer });
+      modeling.updateModdleProperties(timerTarget, definition, changes);
     } else if (!timerTarget && timer) {
       addSlaTimer(element, timer);
     }
