@@ -48,9 +48,8 @@ def test_a_draft_that_breaks_a_path_fails_its_scenario_and_cannot_be_submitted(d
     [problem] = failing["problems"]
     assert problem["zh-CN"].startswith("预期停在“Gateway_Await_Response”,实际停在")
     assert problem["en"].startswith("Expected to stop at Gateway_Await_Response; it stopped at")
-    with pytest.raises(drafts.ScenariosFailing) as refused:
-        with db.write_session.begin() as s:
-            drafts.submit(s, DESIGNER, draft_id, "Fault of the company: rule-based")
+    with pytest.raises(drafts.ScenariosFailing) as refused, db.write_session.begin() as s:
+        drafts.submit(s, DESIGNER, draft_id, "Fault of the company: rule-based")
     assert [item["id"] for item in refused.value.failing] == ["compensation_after_sales"]
     with db.session() as s:
         assert drafts.get(s, draft_id).status == "draft"
