@@ -26,6 +26,7 @@ from processes.governance.validation import Report, validate
 DESIGNERS = frozenset({"process_designer", "admin"})
 REVIEWERS = frozenset({"compliance_reviewer", "admin"})
 EDITABLE = ("draft", "rejected")
+PENDING = ("draft", "submitted", "rejected")
 # File-level problems: such an upload is refused as a whole and nothing changes.
 REFUSING_CODES = frozenset({"unsafe_xml", "not_well_formed", "too_large", "unknown_kind", "bad_path",
                             "too_many_files", "empty", "not_bpmn", "not_dmn", "form_json", "encoding"})
@@ -136,7 +137,7 @@ def copy_active(session: Session, actor: Actor, process_key: str) -> Saved:
     active = definitions.latest(session, process_key)
     if active is None:
         raise NotFound(N_("No process %(process_key)s is deployed."), process_key=repr(process_key))
-    return create(session, actor, dict(active.files), title=f"{process_key} v{active.version + 1}",
+    return create(session, actor, dict(active.files), title=process_key,
                   base_definition_id=active.id, process_key=process_key)
 
 
@@ -202,6 +203,7 @@ def submit(session: Session, actor: Actor, draft_id: int, change_note: str) -> D
     failing = failing_scenarios(draft.report)
     if failing:
         raise ScenariosFailing(failing)
+    _refuse_stale(session, draft)
     draft.status = "submitted"
     draft.change_note = change_note.strip()
     draft.submitted_at = utcnow()
@@ -219,6 +221,8 @@ def _decide(session: Session, actor: Actor, draft_id: int, decision: str, commen
         raise Conflict(N_("This draft is %(status)s, not waiting for review."), status=draft.status)
     if draft.author == actor.username or actor.username in (draft.editors or []):
         raise Forbidden(N_("You cannot review your own draft: a second person must approve it."))
+    if decision == "approved":
+        _refuse_stale(session, draft)
     if decision == "rejected" and not (comment or "").strip():
         raise ValidationFailed({"comment": N_("Say why the draft is rejected.")})
     active = definitions.latest(session, draft.process_key) if draft.process_key else None
@@ -267,6 +271,86 @@ def approve(runtime, actor: Actor, draft_id: int, comment: str = "") -> ProcessD
                      detail={"draft_id": draft_id, "definition_id": main.id, "version": main.version,
                              "sha256": main.sha256})
     return main
+
+
+# -- drafts of the same process side by side: a warning, then rebase or discard --
+
+STALE = N_("Version %(version)s of this process was approved after this draft was started; "
+           "rebase the draft onto it or discard it.")
+
+
+def pending_siblings(session: Session, draft: DefinitionDraft) -> list[DefinitionDraft]:
+    """Other drafts of the same process still on their way (the designer is warned of them)."""
+    if not draft.process_key:
+        return []
+    return list(session.scalars(select(DefinitionDraft).where(
+        DefinitionDraft.process_key == draft.process_key, DefinitionDraft.id != draft.id,
+        DefinitionDraft.status.in_(PENDING)).order_by(DefinitionDraft.id)))
+
+
+def newer_version(session: Session, draft: DefinitionDraft) -> ProcessDefinition | None:
+    """The version deployed after the one this draft started from, if any."""
+    if draft.base_definition_id is None or not draft.process_key or draft.status not in PENDING:
+        return None
+    latest = definitions.latest(session, draft.process_key)
+    return latest if latest is not None and latest.id != draft.base_definition_id else None
+
+
+def _refuse_stale(session: Session, draft: DefinitionDraft) -> None:
+    newer = newer_version(session, draft)
+    if newer is not None:
+        raise Conflict(STALE, version=newer.version)
+
+
+@dataclass
+class Rebased:
+    saved: Saved
+    conflicts: list[str]  # files both sides changed: the draft's text is kept, the designer checks them
+
+
+def rebase(session: Session, actor: Actor, draft_id: int, expected_version: int) -> Rebased:
+    """Carry the draft's changes over to the newest version, file by file: a file only the draft
+    changed keeps the draft's text, one only the new version changed takes the new text, one both
+    changed keeps the draft's and is reported as a conflict."""
+    require(actor, DESIGNERS, "edit")
+    draft = get(session, draft_id, lock=True)
+    newer = newer_version(session, draft)
+    if newer is None:
+        raise Conflict(N_("This draft is already based on the newest version."))
+    base = session.get(ProcessDefinition, draft.base_definition_id)
+    base_files, theirs, ours = dict(base.files), dict(newer.files), dict(draft.files)
+    merged, conflicts = {}, []
+    for name in sorted(set(base_files) | set(theirs) | set(ours)):
+        old, new, mine = base_files.get(name), theirs.get(name), ours.get(name)
+        if mine == old:
+            chosen = new
+        elif new == old or new == mine:
+            chosen = mine
+        else:
+            chosen = mine
+            conflicts.append(name)
+        if chosen is not None:
+            merged[name] = chosen
+    if draft.status not in EDITABLE:
+        draft.status = "draft"
+    saved = save(session, actor, draft_id, merged, expected_version)
+    saved.draft.base_definition_id = newer.id
+    audit.append(session, actor.username, "draft_rebased", business_key=history_key(draft.process_key),
+                 detail={"draft_id": draft_id, "onto_definition_id": newer.id, "onto_version": newer.version,
+                         "conflicts": conflicts})
+    return Rebased(saved, conflicts)
+
+
+def discard(session: Session, actor: Actor, draft_id: int) -> DefinitionDraft:
+    require(actor, DESIGNERS, "edit")
+    draft = get(session, draft_id, lock=True)
+    if draft.status not in PENDING:
+        raise Conflict(N_("This draft is already %(status)s."), status=draft.status)
+    draft.status = "discarded"
+    draft.updated_at = utcnow()
+    audit.append(session, actor.username, "draft_discarded", business_key=history_key(draft.process_key),
+                 detail={"draft_id": draft_id})
+    return draft
 
 
 def history(session: Session, process_key: str) -> list[AuditEntry]:

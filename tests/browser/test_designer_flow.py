@@ -137,7 +137,9 @@ def test_properties_panel_edits_what_the_runtime_reads(live_server, new_page):
     login(designer, live_server, "designer")
     draft_id = open_draft_of(designer, live_server, "compensation_check")
 
-    # A user task's form and English name; clicking the shape selects it.
+    # A user task's form and English name; clicking the shape selects it (the whole process in view first:
+    # the canvas opens at a readable zoom on the start of the process).
+    designer.click('.rd-diagram-toolbar button[aria-label="Fit to window"]')
     designer.click('#bpmn-canvas [data-element-id="Task_Send_Offer"]')
     designer.wait_for_selector('#prop-id[value="Task_Send_Offer"]', state="attached")
     assert designer.input_value("#prop-form") == "send_offer.json"

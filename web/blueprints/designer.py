@@ -109,6 +109,11 @@ def modeler(draft_id: int):
     with database().session() as s:
         draft = drafts.get(s, draft_id)
         payload = _draft_payload(draft)
+        base = s.get(ProcessDefinition, draft.base_definition_id) if draft.base_definition_id else None
+        siblings = [{"id": d.id, "title": d.title, "author": d.author, "status": d.status}
+                    for d in drafts.pending_siblings(s, draft)] if draft.status in drafts.PENDING else []
+        newer = drafts.newer_version(s, draft)
+        newer_version = newer.version if newer else None
     from processes.engine.handlers import handler_names
 
     scenarios = [{"id": sc["id"], "label": scenario_label(sc, ui_language()), "process": sc.get("process")}
@@ -118,7 +123,43 @@ def modeler(draft_id: int):
               "settings": describe_settings(), "scenarios": scenarios, "language": ui_language(),
               "urls": {"save": url_for("designer.save", draft_id=draft_id),
                        "test_run": url_for("designer.test_run", draft_id=draft_id)}}
-    return render_template("designer/modeler.html", draft=payload, config=config, editable=editable)
+    return render_template("designer/modeler.html", draft=payload, config=config, editable=editable,
+                           base_version=base.version if base else None, siblings=siblings,
+                           newer_version=newer_version)
+
+
+@bp.post("/drafts/<int:draft_id>/rebase")
+@roles_required(*EDITORS)
+def rebase(draft_id: int):
+    version = request.form.get("version", "")
+    try:
+        with database().write_session.begin() as s:
+            rebased = drafts.rebase(s, actor(), draft_id, int(version) if version.isdigit() else -1)
+            conflicts = rebased.conflicts
+    except drafts.UploadRefused as exc:
+        return render_template("designer/refused.html", report=exc.report.to_dict(), draft_id=draft_id), 422
+    except Conflict as exc:
+        flash(problem_message(exc), "error")
+        return redirect(url_for("designer.modeler", draft_id=draft_id))
+    if conflicts:
+        flash(_("Rebased onto the newest version. These files were changed on both sides; the draft's text was "
+                "kept, check them: %(files)s", files=", ".join(conflicts)), "warning")
+    else:
+        flash(_("Rebased onto the newest version; your changes were carried over."), "success")
+    return redirect(url_for("designer.modeler", draft_id=draft_id))
+
+
+@bp.post("/drafts/<int:draft_id>/discard")
+@roles_required(*EDITORS)
+def discard(draft_id: int):
+    try:
+        with database().write_session.begin() as s:
+            drafts.discard(s, actor(), draft_id)
+    except Conflict as exc:
+        flash(problem_message(exc), "error")
+        return redirect(url_for("designer.modeler", draft_id=draft_id))
+    flash(_("The draft was discarded."), "info")
+    return redirect(url_for("designer.index"))
 
 
 @bp.post("/drafts/<int:draft_id>/save")

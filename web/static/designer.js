@@ -38,6 +38,7 @@
   var formEditor = document.getElementById("form-editor");
   var formSource = document.getElementById("form-source");
   var bpmn = new window.BpmnJS({ container: bpmnContainer, moddleExtensions: { spiffworkflow: window.SPIFF_MODDLE } });
+  window.RedressDiagram.controls(bpmn, bpmnContainer);
   var dmn = new window.DmnJS({ container: dmnContainer });
 
   function markDirty() {
@@ -63,18 +64,27 @@
     return "form";
   }
 
+  var GROUPS = [["bpmn", "流程(BPMN)", "Processes (BPMN)"], ["dmn", "决策表(DMN)", "Decision tables (DMN)"],
+                ["form", "表单", "Forms"]];
+
   function renderFileList() {
     var list = document.getElementById("file-list");
     list.innerHTML = "";
-    Object.keys(state.files).sort().forEach(function (path) {
-      var item = el("button", { type: "button", className: "list-group-item list-group-item-action file-item" +
-        (path === state.current ? " active" : ""), "data-path": path, text: path });
-      item.addEventListener("click", function () { openFile(path); });
-      var link = el("a", { href: "files/" + encodeURI(path).replace(/^/, ""), className: "small ms-1",
-        text: "⬇", title: t("下载", "Download"), "aria-label": t("下载 ", "Download ") + path });
-      link.href = window.location.pathname.replace(/\/$/, "") + "/files/" + path;
-      var row = el("div", { className: "d-flex align-items-center" }, [item, link]);
-      list.appendChild(row);
+    var paths = Object.keys(state.files).sort();
+    GROUPS.forEach(function (group) {
+      var inGroup = paths.filter(function (path) { return kindOf(path) === group[0]; });
+      if (!inGroup.length) { return; }
+      list.appendChild(el("div", { className: "file-group", text: t(group[1], group[2]) }));
+      inGroup.forEach(function (path) {
+        var name = path.split("/").pop().replace(/\.(bpmn|dmn|json)$/, "");  // the group names the kind
+        var item = el("button", { type: "button", className: "list-group-item list-group-item-action file-item" +
+          (path === state.current ? " active" : ""), "data-path": path, title: path, text: name });
+        item.addEventListener("click", function () { openFile(path); });
+        var link = el("a", { className: "file-download", text: "⬇", title: t("下载 ", "Download ") + path,
+          "aria-label": t("下载 ", "Download ") + path });
+        link.href = window.location.pathname.replace(/\/$/, "") + "/files/" + path;
+        list.appendChild(el("div", { className: "file-row" }, [item, link]));
+      });
     });
   }
 
@@ -96,6 +106,7 @@
 
   function show(kind) {
     bpmnContainer.classList.toggle("d-none", kind !== "bpmn");
+    bpmnContainer.parentNode.classList.toggle("d-none", kind !== "bpmn");  // its frame and zoom toolbar
     dmnContainer.classList.toggle("d-none", kind !== "dmn");
     formEditor.classList.toggle("d-none", kind !== "form");
   }
@@ -112,7 +123,7 @@
       document.getElementById("properties").innerHTML = "";
       if (kind === "bpmn") {
         return bpmn.importXML(state.files[path]).then(function () {
-          bpmn.get("canvas").zoom("fit-viewport");
+          window.RedressDiagram.readable(bpmn, 110);  // clear of the tool palette
           bpmnContainer.dataset.ready = path;
         }).catch(function (err) { showMessage("danger", t("无法打开此 BPMN 文件:", "Cannot open this BPMN file: ") + err.message); });
       }
@@ -124,6 +135,7 @@
           .catch(function (err) { showMessage("danger", t("无法打开此 DMN 文件:", "Cannot open this DMN file: ") + err.message); });
       }
       formSource.value = state.files[path];
+      fieldsEditor.load(formSource.value);
       renderPreview();
       return null;
     }).then(function () {
@@ -554,10 +566,14 @@
     });
   }
   var previewTimer = null;
+  var fieldsEditor = window.RedressFormEditor.create({
+    container: document.getElementById("form-fields-editor"), t: t, el: el, editable: config.editable,
+    onChange: function (text) { formSource.value = text; markDirty(); renderPreview(); }
+  });
   formSource.addEventListener("input", function () {
     markDirty();
     clearTimeout(previewTimer);
-    previewTimer = setTimeout(renderPreview, 200);
+    previewTimer = setTimeout(function () { renderPreview(); fieldsEditor.load(formSource.value); }, 200);
   });
 
   var newForm = document.getElementById("new-form");
@@ -572,6 +588,40 @@
           properties: { note: { type: "string", "x-ui": { widget: "textarea", label: { "zh-CN": "备注", en: "Note" } } } } }, null, 2);
         markDirty();
       }
+      openFile(path);
+    });
+  }
+
+  // A new decision table from scratch: one input, one output, one rule, ready to edit in dmn-js.
+  function newDecisionXml(id) {
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' +
+      '<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="Definitions_' + id + '" name="' + id +
+      '" namespace="https://redress.example/dmn">\n' +
+      '  <decision id="' + id + '" name="' + id + '">\n' +
+      '    <decisionTable id="DecisionTable_' + id + '" hitPolicy="FIRST">\n' +
+      '      <input id="Input_' + id + '_1" label="' + t("输入", "Input") + '">\n' +
+      '        <inputExpression id="InputExpression_' + id + '_1" typeRef="string"><text>category</text></inputExpression>\n' +
+      '      </input>\n' +
+      '      <output id="Output_' + id + '_1" label="' + t("结果", "Result") + '" name="result" typeRef="string"/>\n' +
+      '      <rule id="Rule_' + id + '_1">\n' +
+      '        <inputEntry id="InputEntry_' + id + '_1_1"><text>"other"</text></inputEntry>\n' +
+      '        <outputEntry id="OutputEntry_' + id + '_1_1"><text>"default"</text></outputEntry>\n' +
+      '      </rule>\n' +
+      '    </decisionTable>\n' +
+      '  </decision>\n' +
+      '</definitions>\n';
+  }
+
+  var newDmn = document.getElementById("new-dmn");
+  if (newDmn) {
+    newDmn.addEventListener("click", function () {
+      var id = document.getElementById("new-dmn-name").value.trim();
+      if (!/^[a-z][a-z0-9_]{0,63}$/.test(id)) {
+        showMessage("danger", t("决策表名须以小写字母开头,只含小写字母、数字和下划线。", "A decision table name starts with a lower-case letter and has only lower-case letters, digits and _."));
+        return;
+      }
+      var path = "bpmn/" + id + ".dmn";
+      if (state.files[path] === undefined) { state.files[path] = newDecisionXml(id); markDirty(); }
       openFile(path);
     });
   }

@@ -2,6 +2,7 @@
 (function () {
   "use strict";
   function show(container) {
+    var done = window.RedressDiagram.loading(container);
     fetch(container.dataset.source, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) {
         if (!response.ok) { throw new Error("HTTP " + response.status); }
@@ -10,7 +11,9 @@
       .then(function (body) {
         if (!body.xml) { throw new Error("no diagram"); }
         var viewer = new window.BpmnJS({ container: container });
+        window.RedressDiagram.controls(viewer, container);
         return viewer.importXML(body.xml).then(function () {
+          done();
           var canvas = viewer.get("canvas");
           var registry = viewer.get("elementRegistry");
           (body.done || []).forEach(function (id) { if (registry.get(id)) { canvas.addMarker(id, "rd-done"); } });
@@ -27,6 +30,7 @@
         });
       })
       .catch(function () {
+        done();
         container.textContent = container.dataset.error;
         container.dataset.ready = "error";
       });
