@@ -140,3 +140,22 @@ def test_the_review_shows_both_diagrams_side_by_side_zooming_together(live_serve
                            arg=['.diff-viewer[data-side="old"]', before])
     assert old.evaluate(zoom_of) == new.evaluate(zoom_of)
     screenshot(page, "review-side-by-side")
+
+
+def test_a_built_in_scenario_is_shown_run_and_the_suite_listed(live_server, browser_page):
+    draft_id = _draft(live_server)
+    page = browser_page
+    login(page, live_server, "designer")
+    page.goto(live_server.url(f"/designer/drafts/{draft_id}"))
+    page.wait_for_selector("#bpmn-canvas[data-ready]")
+    page.click("#tab-findings")
+    assert page.locator("#suite-results li.scenario-pass").count() == 2  # run on save, both pass
+    page.click("#tab-testrun")
+    page.select_option("#scenario-select", "compensation_after_sales")
+    assert '"Task_Investigate_After_Sales"' in page.input_value("#scenario-json")
+    page.click("#run-test")
+    page.wait_for_selector("#test-outcome")
+    assert page.get_attribute("#test-outcome", "data-outcome") == "waiting"
+    stops = page.locator("#test-stops li")
+    assert stops.count() >= 1 and stops.first.is_visible()  # where it stopped is shown, not cut off
+    screenshot(page, "designer-test-run-builtin")

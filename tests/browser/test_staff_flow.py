@@ -59,6 +59,8 @@ def test_phone_complaint_through_two_departments_to_the_customers_reply(live_ser
     assert "invoice.txt" in agent.locator("#attachments-heading + ul").inner_text()
     agent.wait_for_selector("#process-diagram[data-ready=true]")
     assert "Task_Register" in agent.locator("#process-diagram").get_attribute("data-current")
+    assert agent.locator(".rd-diagram-frame .rd-diagram-toolbar button").count() == 5  # zoom, fit, 1:1, full screen
+    assert agent.locator("#process-diagram .rd-diagram-loading").count() == 0  # the loading line is gone
     screenshot(agent, "03-complaint-file")
 
     # A second call from the same number warns while the agent types it (htmx) ...

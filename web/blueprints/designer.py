@@ -116,8 +116,8 @@ def modeler(draft_id: int):
         newer_version = newer.version if newer else None
     from processes.engine.handlers import handler_names
 
-    scenarios = [{"id": sc["id"], "label": scenario_label(sc, ui_language()), "process": sc.get("process")}
-                 for sc in load_scenarios()]
+    scenarios = [{"id": sc["id"], "label": scenario_label(sc, ui_language()), "process": sc.get("process"),
+                  "json": json.dumps(sc, ensure_ascii=False, indent=2)} for sc in load_scenarios()]
     editable = payload["status"] in drafts.EDITABLE and actor().role in EDITORS
     config = {"draft": payload, "handlers": handler_names(), "editable": editable,
               "settings": describe_settings(), "scenarios": scenarios, "language": ui_language(),

@@ -635,6 +635,11 @@
       if (sc.process && draft.process_key && sc.process !== draft.process_key) { return; }
       select.appendChild(el("option", { value: sc.id, text: sc.label }));
     });
+    // A built-in scenario is shown in the box, where the designer can read and adapt it.
+    select.addEventListener("change", function () {
+      var chosen = (config.scenarios || []).filter(function (sc) { return sc.id === select.value; })[0];
+      document.getElementById("scenario-json").value = chosen ? chosen.json : "";
+    });
   }
 
   function runTest() {
