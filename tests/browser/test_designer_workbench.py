@@ -159,3 +159,15 @@ def test_a_built_in_scenario_is_shown_run_and_the_suite_listed(live_server, brow
     stops = page.locator("#test-stops li")
     assert stops.count() >= 1 and stops.first.is_visible()  # where it stopped is shown, not cut off
     screenshot(page, "designer-test-run-builtin")
+
+
+def test_the_printable_record_carries_the_same_diagrams(live_server, browser_page):
+    live_server.runtime.deploy(SHIPPED, note="active")
+    changed = dict(SHIPPED)
+    changed["bpmn/complaint.bpmn"] = changed["bpmn/complaint.bpmn"].replace('name="登记投诉"', 'name="登记客户投诉"')
+    draft_id = _draft(live_server, changed)
+    page = browser_page
+    login(page, live_server, "reviewer")
+    page.goto(live_server.url(f"/definitions/review/{draft_id}/record"))
+    page.wait_for_selector('.diff-viewer[data-side="new"][data-ready="true"]')
+    assert page.locator('.diff-viewer .djs-element.diff-changed[data-element-id="Task_Register"]').count() == 2

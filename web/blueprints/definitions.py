@@ -149,8 +149,9 @@ def record(draft_id: int):
         reviews = _reviews(s, draft_id)
         deployed = s.get(ProcessDefinition, draft.deployed_definition_id) if draft.deployed_definition_id else None
         entries = [e for e in drafts.history(s, draft.process_key) if (e.detail or {}).get("draft_id") == draft_id]
+        diagrams = _diagram_pairs(against.files if against else {}, draft.files)
         return render_template("designer/record.html", draft=draft, diff=diff, against=against, reviews=reviews,
-                               deployed=deployed, entries=entries)
+                               deployed=deployed, entries=entries, diagrams=diagrams)
 
 
 @bp.get("/definitions/versions/<int:definition_id>/migrate")
