@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from processes.engine.actors import Actor
-from processes.engine.errors import Conflict
+from processes.engine.errors import Conflict, Forbidden
 from processes.engine.models import AuditEntry
 from processes.engine.users import add_user
 from processes.governance import drafts
@@ -103,8 +103,10 @@ def test_a_file_both_sides_changed_is_reported_and_the_reviewer_cannot_approve_a
         assert 'name="售后处理"' in drafts.get(s, second_id).files["standin.bpmn"]
 
 
-def test_discarding_ends_the_draft(db, two_drafts):
+def test_discarding_ends_the_draft_and_only_its_editors_may(db, two_drafts):
     first_id, _v1, second_id, _v2 = two_drafts
+    with pytest.raises(Forbidden), db.write_session.begin() as s:
+        drafts.discard(s, SUN, second_id)  # a colleague's draft
     with db.write_session.begin() as s:
         drafts.discard(s, LI, second_id)
     with db.session() as s:

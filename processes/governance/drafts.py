@@ -344,6 +344,8 @@ def rebase(session: Session, actor: Actor, draft_id: int, expected_version: int)
 def discard(session: Session, actor: Actor, draft_id: int) -> DefinitionDraft:
     require(actor, DESIGNERS, "edit")
     draft = get(session, draft_id, lock=True)
+    if actor.role != "admin" and actor.username not in (draft.editors or [draft.author]):
+        raise Forbidden(N_("Only the people who edited this draft may discard it."))
     if draft.status not in PENDING:
         raise Conflict(N_("This draft is already %(status)s."), status=draft.status)
     draft.status = "discarded"

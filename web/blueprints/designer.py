@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from processes.complaints.settings import default_settings, describe_settings
-from processes.engine.errors import Conflict, ValidationFailed
+from processes.engine.errors import Conflict, Forbidden, ValidationFailed
 from processes.engine.models import ProcessDefinition
 from processes.governance import drafts
 from processes.governance.models import DefinitionDraft
@@ -155,7 +155,7 @@ def discard(draft_id: int):
     try:
         with database().write_session.begin() as s:
             drafts.discard(s, actor(), draft_id)
-    except Conflict as exc:
+    except (Conflict, Forbidden) as exc:
         flash(problem_message(exc), "error")
         return redirect(url_for("designer.modeler", draft_id=draft_id))
     flash(_("The draft was discarded."), "info")
