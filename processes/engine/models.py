@@ -15,6 +15,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -156,6 +157,8 @@ class InstanceTask(Base):
     """One engine task of an instance: only tasks that changed are written."""
 
     __tablename__ = "instance_tasks"
+    # A step loads only the live tree: rows of tasks compacted out of it are the history.
+    __table_args__ = (Index("ix_instance_task_live", "instance_id", "compacted"),)
 
     instance_id: Mapped[int] = mapped_column(
         ForeignKey("process_instances.id", ondelete="CASCADE"), primary_key=True
@@ -165,6 +168,9 @@ class InstanceTask(Base):
     workflow_id: Mapped[str] = mapped_column(String(36), default="")
     body: Mapped[dict] = mapped_column(JSON)
     data_sha256: Mapped[str] = mapped_column(ForeignKey("task_data.sha256"))
+    # A finished task spliced out of the tree a step works on (engine.compaction); its row
+    # keeps its original links, so the whole history can still be put back together.
+    compacted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class HumanTask(Base):

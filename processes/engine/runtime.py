@@ -284,6 +284,7 @@ class Runtime:
         for observer in self.observers:
             observer(session, instance, facts, uow)
         _write_instance(session, instance)
+        self.store.settle(workflow)
         uow.checkins.append((instance.id, instance.version, workflow))
 
     # -- loading and caching -----------------------------------------------------
@@ -301,10 +302,10 @@ class Runtime:
             return cached[1]
         return self._load(session, instance)
 
-    def _load(self, session: Session, instance: ProcessInstance) -> BpmnWorkflow:
+    def _load(self, session: Session, instance: ProcessInstance, history: bool = False) -> BpmnWorkflow:
         definition = self.definitions.get(session, instance.definition_id)
         return self.store.load(session, instance, definition.spec, definition.subprocess_specs,
-                               self._script_engine())
+                               self._script_engine(), history=history)
 
     def _script_engine(self) -> RedressScriptEngine:
         return RedressScriptEngine(time_limit=self.script_time_limit)
@@ -318,13 +319,14 @@ class Runtime:
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
 
-    def load_workflow(self, instance_id: int) -> BpmnWorkflow:
-        """A read-only copy of an instance's workflow, for views such as the diagram."""
+    def load_workflow(self, instance_id: int, history: bool = True) -> BpmnWorkflow:
+        """A read-only copy of an instance's workflow, for views such as the diagram: with its
+        whole history, or (`history=False`) only the live tree a step loads."""
         with self.db.session() as session:
             instance = session.get(ProcessInstance, instance_id)
             if instance is None:
                 raise NotFound(N_("process instance %(instance_id)s does not exist"), instance_id=instance_id)
-            return self._load(session, instance)
+            return self._load(session, instance, history=history)
 
     def diagram_state(self, instance_id: int) -> DiagramState:
         """Which BPMN elements of an instance are done, current (ready, running or failed) and
@@ -572,7 +574,10 @@ class Runtime:
         point `instance.definition_id` at its definition; it may raise to refuse."""
         with self.unit_of_work(actor) as uow:
             instance = self._lock_instance(uow.session, instance_id)
-            workflow = self._workflow(uow.session, instance)
+            with self._cache_lock:
+                self._cache.pop(instance.id, None)
+            # A change (a migration) judges the instance by its whole history, finished rounds included.
+            workflow = self._load(uow.session, instance, history=True)
             replaced = change(uow.session, instance, workflow)
             if replaced is not None and replaced is not workflow:
                 # A new task tree: rewrite every row rather than diffing two trees.

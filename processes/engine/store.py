@@ -19,7 +19,7 @@ from SpiffWorkflow.task import TaskState
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
-from processes.engine import jsoncodec
+from processes.engine import compaction, jsoncodec
 from processes.engine.db import upsert_statement
 from processes.engine.models import InstanceTask, ProcessInstance, TaskData
 from processes.engine.tracking import TrackedSubWorkflow, TrackedWorkflow, is_tracked, reindex
@@ -47,24 +47,43 @@ class WorkflowStore:
         """Write the tasks that changed; returns (changed engine tasks, removed engine tasks)."""
         saved: dict = getattr(workflow, "_redress_saved", None) or {}
         candidates, removed = self._candidates(workflow)
+        if is_tracked(workflow) and not getattr(workflow, "_redress_whole", False):
+            gone, relinked = compaction.compact(list(self._workflows(workflow)), workflow)
+        else:
+            gone, relinked = {}, {}
         current: dict = {}
         changed_rows: list[dict] = []
         changed_tasks = []
         data_rows: dict[str, str] = {}
 
-        for workflow_id, task in candidates:
-            signature, data_json, internal = self._signature(task)
-            current[task.id] = signature
-            if saved.get(task.id) == signature:
-                continue
+        def write(workflow_id: str, task, data_json=None, internal=None) -> None:
             body, data_json = self._task_body(task, data_json, internal)
+            spliced = gone.get(task.id)
+            if spliced is not None:
+                body.update(spliced[2])  # its links as they were, and none of the live ones
             data_sha = hashlib.sha256(data_json.encode()).hexdigest()
             data_rows[data_sha] = data_json
             changed_rows.append(
                 {"instance_id": instance.id, "task_id": str(task.id), "workflow_id": workflow_id,
-                 "body": body, "data_sha256": data_sha}
+                 "body": body, "data_sha256": data_sha, "compacted": spliced is not None}
             )
+
+        written = set()
+        for workflow_id, task in candidates:
+            signature, data_json, internal = self._signature(task)
+            current[task.id] = signature
+            if saved.get(task.id) == signature and task.id not in gone and task.id not in relinked:
+                continue
+            write(workflow_id, task, data_json, internal)
+            written.add(task.id)
             changed_tasks.append(task)
+        # Rows whose only change is a splice: nothing else happened to their tasks.
+        for workflow_id, task in [*((w, t) for w, t, _ in gone.values()), *relinked.values()]:
+            if task.id not in written:
+                signature, data_json, internal = self._signature(task)
+                current[task.id] = signature
+                write(workflow_id, task, data_json, internal)
+                written.add(task.id)
 
         self._store_data(session, data_rows)
         if removed:
@@ -74,6 +93,8 @@ class WorkflowStore:
             session.connection().execute(upsert_statement(session, "instance_task", _upsert_task), changed_rows)
 
         instance.state = self._header(workflow)
+        workflow._redress_whole = False
+        workflow._redress_spliced = gone
         if is_tracked(workflow):
             # Only unfinished tasks are looked at next time; a finished one never changes again.
             workflow._redress_saved = {tid: sig for tid, sig in current.items() if not sig[0] & FINISHED}
@@ -89,7 +110,7 @@ class WorkflowStore:
         A tracked workflow knows them: its unfinished tasks, those that finished or arrived
         since the last save, and parents whose children changed. Any other workflow (a
         migrated copy) is written whole."""
-        if not is_tracked(workflow):
+        if not is_tracked(workflow) or getattr(workflow, "_redress_whole", False):
             return [(wid, task) for wid, wf in self._workflows(workflow) for task in wf.tasks.values()], []
         candidates, removed = [], {}
         for workflow_id, wf in self._workflows(workflow):
@@ -103,6 +124,11 @@ class WorkflowStore:
                     touched.setdefault(parent.id, parent)
             candidates.extend((workflow_id, task) for task in touched.values())
         return candidates, list(removed.values())
+
+    def settle(self, workflow: BpmnWorkflow) -> None:
+        """The unit of work is done with the tasks the last save spliced out: drop them."""
+        compaction.drop(getattr(workflow, "_redress_spliced", None) or {})
+        workflow._redress_spliced = None
 
     def forget(self, session: Session, instance: ProcessInstance) -> None:
         """Drop an instance's task rows, so the next save writes its workflow afresh."""
@@ -153,8 +179,7 @@ class WorkflowStore:
         body = {
             "typename": "Task",
             "id": str(task.id),
-            "parent": str(task._parent) if task._parent is not None else None,
-            "children": [str(c) for c in task._children],
+            **compaction.links(task),
             "last_state_change": task.last_state_change,
             "state": task.state,
             "task_spec": task.task_spec.name,
@@ -207,15 +232,20 @@ class WorkflowStore:
 
     # -- loading ----------------------------------------------------------------
 
-    def load(self, session: Session, instance: ProcessInstance, spec, subprocess_specs, script_engine) -> BpmnWorkflow:
-        rows = session.execute(
-            select(InstanceTask.workflow_id, InstanceTask.body, TaskData.body)
-            .join(TaskData, TaskData.sha256 == InstanceTask.data_sha256)
-            .where(InstanceTask.instance_id == instance.id)
-        ).all()
+    def load(self, session: Session, instance: ProcessInstance, spec, subprocess_specs, script_engine,
+             history: bool = False) -> BpmnWorkflow:
+        """The instance's workflow from its rows: the live tree a step works on, or with
+        `history` the whole tree, finished rounds included (for views, the audit, a migration)."""
+        rows = session.execute(_ALL_ROWS if history else _LIVE_ROWS, {"instance": instance.id}).all()
         by_workflow: dict[str, dict[str, dict]] = {}
+        spliced: dict[str, dict[str, tuple]] = {}
         for workflow_id, body, data_json in rows:
-            dct = dict(body)
+            if history:
+                dct = compaction.original_body(body)
+            else:
+                dct, links = compaction.live_links(body)
+                if links is not None:
+                    spliced.setdefault(workflow_id, {})[dct["id"]] = links
             dct["data"] = json.loads(data_json)
             dct["delta"] = {}
             by_workflow.setdefault(workflow_id, {})[dct["id"]] = dct
@@ -228,6 +258,11 @@ class WorkflowStore:
         pending = dict(header.get("subprocesses", {}))
         self._restore_subprocesses(workflow, workflow, pending, by_workflow)
         _keep_order(workflow, header)
+        if history:
+            workflow._redress_whole = True  # saved, it is written whole (see Runtime.change_instance)
+        else:
+            for workflow_id, wf in self._workflows(workflow):
+                compaction.restore_links(wf.tasks, spliced.get(workflow_id, {}))
         reindex(workflow)
         workflow._redress_saved = {
             task.id: self._signature(task)[0] for _, wf in self._workflows(workflow) for task in wf.tasks.live.values()
@@ -278,6 +313,10 @@ def _keep_order(workflow: BpmnWorkflow, header: dict) -> None:
 
 
 _TASKS = InstanceTask.__table__
+_ALL_ROWS = (select(InstanceTask.workflow_id, InstanceTask.body, TaskData.body)
+             .join(TaskData, TaskData.sha256 == InstanceTask.data_sha256)
+             .where(InstanceTask.instance_id == bindparam("instance")))
+_LIVE_ROWS = _ALL_ROWS.where(InstanceTask.compacted.is_(False))
 _DELETE_TASKS = delete(_TASKS).where(_TASKS.c.instance_id == bindparam("instance"),
                                      _TASKS.c.task_id.in_(bindparam("task_ids", expanding=True)))
 _TASK_DATA = (select(TaskData.body).join(InstanceTask, InstanceTask.data_sha256 == TaskData.sha256)
@@ -293,7 +332,7 @@ def _upsert_task(insert):
     return upsert.on_conflict_do_update(
         index_elements=["instance_id", "task_id"],
         set_={"workflow_id": upsert.excluded.workflow_id, "body": upsert.excluded.body,
-              "data_sha256": upsert.excluded.data_sha256})
+              "data_sha256": upsert.excluded.data_sha256, "compacted": upsert.excluded.compacted})
 
 
 def _chunks(items: list, size: int):
