@@ -103,6 +103,8 @@ class UnitOfWork:
     actor: Actor
     checkins: list[tuple[int, int, BpmnWorkflow]] = field(default_factory=list)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    # Human-task rows each instance's last save inserted or reopened, as written.
+    opened: dict[int, list[HumanTask]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -265,7 +267,8 @@ class Runtime:
                  completed_by: str | None) -> None:
         session = uow.session
         changed, removed = self.store.save(session, instance, workflow)
-        sync_human_tasks(session, instance, changed, removed, completed_by, self.task_decorators)
+        uow.opened[instance.id] = sync_human_tasks(session, instance, changed, removed, completed_by,
+                                                   self.task_decorators)
         fired = sync_timers(session, instance, changed, removed)
         for bpmn_id in fired:
             audit.append(session, uow.actor.username, "timer_fired", business_key=instance.business_key,
@@ -348,14 +351,22 @@ class Runtime:
     # -- human tasks --------------------------------------------------------------
 
     def _open_task(self, session: Session, task_id: str, lock: bool = True) -> tuple[HumanTask, ProcessInstance]:
-        row = session.get(HumanTask, task_id)
-        if row is None:
-            raise NotFound(N_("This task does not exist."))
-        instance = self._lock_instance(session, row.instance_id) if lock else session.get(ProcessInstance, row.instance_id)
-        if not self.db.is_sqlite:
-            # Re-read after the lock: someone may have completed it meanwhile. (SQLite's
-            # write transactions are serial from their first statement, so the row is fresh.)
-            session.refresh(row)
+        if lock:
+            # The task's row and its instance, the instance locked, in one statement.
+            found = session.execute(_LOCK_TASK_AND_INSTANCE, {"the_id": task_id}).first()
+            if found is None:
+                raise NotFound(N_("This task does not exist."))
+            row, instance = found
+            if not self.db.is_sqlite:
+                # Re-read after the lock: someone may have completed or claimed it meanwhile (only
+                # the instance is locked, always first, so units of work never wait on each other
+                # in a circle). SQLite's write transactions are serial, so the row is fresh.
+                session.refresh(row)
+        else:
+            row = session.get(HumanTask, task_id)
+            if row is None:
+                raise NotFound(N_("This task does not exist."))
+            instance = session.get(ProcessInstance, row.instance_id)
         if row.status != "open":
             if row.completed_by:
                 raise Conflict(N_("This task was already %(status)s by %(who)s."), status=row.status, who=row.completed_by)
@@ -467,6 +478,9 @@ class Runtime:
                              instance_id=instance.id,
                              detail={"task": row.bpmn_id, "task_id": row.id, "name": row.name, "data": cleaned})
                 self._run(uow, instance, workflow, completed_by=actor.username)
+            opened = uow.opened.get(instance.id, [])
+            if {row.id for row in opened} == {str(t.id) for t in _open_human_tasks(workflow)}:
+                return opened  # every open task is one this completion opened: no need to read them
             return list(session.scalars(_OPEN_TASKS_OF_INSTANCE, {"the_id": instance.id}))
 
     # -- messages -----------------------------------------------------------------
@@ -714,6 +728,10 @@ _WRITE_INSTANCE = (
 _INSTANCES_WITH_OPEN_TASKS = select(HumanTask.instance_id).where(HumanTask.status == "open").distinct()
 _LOCK_INSTANCE = (select(ProcessInstance).where(ProcessInstance.id == bindparam("the_id")).with_for_update()
                   .execution_options(populate_existing=True))
+_LOCK_TASK_AND_INSTANCE = (select(HumanTask, ProcessInstance)
+                           .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+                           .where(HumanTask.id == bindparam("the_id")).with_for_update(of=ProcessInstance)
+                           .execution_options(populate_existing=True))
 _OPEN_TASKS_OF_INSTANCE = select(HumanTask).where(HumanTask.instance_id == bindparam("the_id"),
                                                   HumanTask.status == "open")
 _OPEN_TASKS_OF_KEY = (select(HumanTask).where(HumanTask.business_key == bindparam("key"), HumanTask.status == "open")
