@@ -4,6 +4,8 @@ exactly as SpiffWorkflow itself would have grown it."""
 
 from __future__ import annotations
 
+import json
+
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import TaskState
 from sqlalchemy import func, select
@@ -146,9 +148,18 @@ def test_a_standard_loop_drops_its_merged_rounds_and_still_counts_them(db, stand
         task.run()
         bare.do_engine_steps()
     assert _shape(runtime.load_workflow(long)) == _shape(bare)
-    loop = next(t for t in runtime.load_workflow(long, history=False).get_tasks()
-                if t.task_spec.name.endswith("Task_Handle") and t.state == TaskState.STARTED)
+    loop = _loop_task(runtime, long)
     assert len(loop.internal_data["merged"]) == 40  # the loop still knows how many rounds it ran
+    with db.session() as session:  # its row does not grow with them
+        short_row, long_row = (len(json.dumps(session.scalar(select(InstanceTask.body).where(
+            InstanceTask.instance_id == i, InstanceTask.task_id == str(_loop_task(runtime, i).id)))))
+            for i in (short, long))
+    assert long_row < short_row + 200
+
+
+def _loop_task(runtime, instance_id: int):
+    return next(t for t in runtime.load_workflow(instance_id, history=False).get_tasks()
+                if t.task_spec.name == "Task_Handle" and t.state == TaskState.STARTED)
 
 
 def test_parallel_rounds_merge_the_same_data_cached_cold_and_in_memory(db):

@@ -39,13 +39,6 @@ def original_links(task: Task) -> tuple[str | None, list[str]]:
     parent = getattr(task, "_redress_origin", None) or task._parent
     table = task.workflow.tasks
     children = [str(getattr(table.get(child), "_redress_top", child)) for child in task._children]
-    if isinstance(task.task_spec, StandardLoopTask):
-        # The merged iterations that left stood just before the first one still there.
-        present = set(children)
-        left = [m for m in task.internal_data.get("merged", ()) if m not in present]
-        if left:
-            at = _first_iteration(task)
-            children[at:at] = left
     return (str(parent) if parent is not None else None), children
 
 
@@ -66,10 +59,53 @@ def links(task: Task) -> dict:
 _LIVE_KEYS = ("live_parent", "live_children", "top")
 
 
+def stored_internal(task: Task, internal: dict) -> dict:
+    """A task's internal data as its row keeps it. A standard loop's list of merged iterations
+    grows by one id a round; the ids of the iterations that left its children are in their own
+    rows, so the row keeps their number and the ids of the ones still there."""
+    merged = internal.get("merged")
+    if not isinstance(task.task_spec, StandardLoopTask) or not isinstance(merged, list):
+        return internal
+    present = {str(child) for child in task._children}
+    kept = 0
+    while kept < len(merged) and merged[len(merged) - 1 - kept] in present:
+        kept += 1
+    if kept == len(merged):
+        return internal
+    return {**internal, "merged": {"left": len(merged) - kept, "kept": merged[len(merged) - kept:]}}
+
+
+def _live_merged(body: dict) -> None:
+    """A loop's merged list for the live tree: placeholders for the iterations that left (only
+    their number counts), then the ids of the ones still there."""
+    merged = (body.get("internal_data") or {}).get("merged")
+    if isinstance(merged, dict):
+        body["internal_data"] = {**body["internal_data"], "merged": [None] * merged["left"] + merged["kept"]}
+
+
+def restore_iterations(task_dicts: dict[str, dict]) -> None:
+    """Put a loop's iterations that left back among its children and its merged list, in the
+    order they ran, for the whole tree (their rows still name the loop as their parent)."""
+    loops = [d for d in task_dicts.values() if isinstance((d.get("internal_data") or {}).get("merged"), dict)]
+    for loop in loops:
+        listed = set(loop["children"])
+        left = sorted((d for d in task_dicts.values() if d["parent"] == loop["id"] and d["id"] not in listed),
+                      key=lambda d: d["last_state_change"])
+        merged = loop["internal_data"]["merged"]
+        ids = [d["id"] for d in left]
+        spec = left[0]["task_spec"] if left else None
+        children = loop["children"]
+        at = next((i for i, c in enumerate(children) if c in task_dicts and task_dicts[c]["task_spec"] == spec),
+                  len(children))
+        loop["children"] = children[:at] + ids + children[at:]
+        loop["internal_data"] = {**loop["internal_data"], "merged": ids + merged["kept"]}
+
+
 def live_links(body: dict) -> tuple[dict, tuple[str, str] | None]:
     """A row's body with its live links in place and, for a spliced task, (original parent,
     the task that stood in its place under its live parent)."""
     live = original_body(body)
+    _live_merged(live)
     spliced = None
     if "live_parent" in body:
         spliced = (body["parent"], body["top"])

@@ -160,7 +160,7 @@ class WorkflowStore:
         base = (task.state, task.last_state_change, task.triggered, len(task._children), last_child)
         if task.state & (FINISHED | PREDICTED):
             return base, None, None
-        internal, internal_json = self._plain_internal(task.internal_data)
+        internal, internal_json = self._plain_internal(compaction.stored_internal(task, task.internal_data))
         data_json = self._to_json(task.data)
         return base + (hash(internal_json), hash(data_json)), data_json, internal
 
@@ -184,7 +184,8 @@ class WorkflowStore:
             "state": task.state,
             "task_spec": task.task_spec.name,
             "triggered": task.triggered,
-            "internal_data": internal if internal is not None else self._plain_internal(task.internal_data)[0],
+            "internal_data": internal if internal is not None else self._plain_internal(
+                compaction.stored_internal(task, task.internal_data))[0],
         }
         return body, data_json if data_json is not None else self._to_json(task.data)
 
@@ -249,6 +250,9 @@ class WorkflowStore:
             dct["data"] = json.loads(data_json)
             dct["delta"] = {}
             by_workflow.setdefault(workflow_id, {})[dct["id"]] = dct
+        if history:
+            for task_dicts in by_workflow.values():
+                compaction.restore_iterations(task_dicts)
 
         header = instance.state
         workflow = TrackedWorkflow(spec, subprocess_specs, script_engine=script_engine, deserializing=True)
