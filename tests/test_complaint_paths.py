@@ -132,6 +132,12 @@ def assert_closed(h, session, outcome="closed"):
     archive = session.scalars(select(ArchiveRecord).where(ArchiveRecord.business_key == REF)).one()
     assert archive.outcome == outcome
     assert archive.snapshot["variables"]["reference"] == REF
+    # The archive keeps who did each task and when: the production services read it from the audit log.
+    done = session.scalars(select(HumanTask).where(HumanTask.business_key == REF, HumanTask.status == "completed")
+                           .order_by(HumanTask.completed_at, HumanTask.id)).all()
+    kept = archive.snapshot["history"]["tasks"]
+    assert sorted(t["task"] for t in kept) == sorted(t.bpmn_id for t in done)
+    assert all(t["by"] and t["at"] for t in kept)
     return archive
 
 
