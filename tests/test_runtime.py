@@ -144,7 +144,8 @@ def test_concurrent_completion_one_wins(runtime, standin_files, agent, db):
 @pytest.mark.postgres
 def test_a_completion_waits_for_the_one_in_progress_interleaved_by_hand(runtime, standin_files, agent, db):
     """No timing luck: the first completion is held mid-step, inside its transaction; the second must be
-    seen waiting on a lock by the server itself, and after the first commits it finds the task done."""
+    seen waiting on a lock by the server itself, and after the first commits it finds the task done
+    without running the step a second time (a service task's side effects happen once)."""
     import time
 
     from sqlalchemy import text
@@ -161,6 +162,8 @@ def test_a_completion_waits_for_the_one_in_progress_interleaved_by_hand(runtime,
         release.wait(30)
 
     first.observers.append(hold)
+    second_stepped: list[int] = []
+    second.observers.append(lambda session, instance, facts, uow: second_stepped.append(instance.id))
     outcomes: dict[str, str] = {}
 
     def work(name, rt):
@@ -189,6 +192,7 @@ def test_a_completion_waits_for_the_one_in_progress_interleaved_by_hand(runtime,
     a.join(30)
     b.join(30)
     assert outcomes == {"first": "ok", "second": "conflict"}
+    assert second_stepped == [], "the second completion ran the step again before it was refused"
     with db.session() as s:
         assert len(s.scalars(select(HumanTask).where(HumanTask.bpmn_id == "Task_Handle")).all()) == 1
 
