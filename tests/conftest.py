@@ -87,6 +87,69 @@ def database_url(request, tmp_path):
         yield f"sqlite:///{path}"
 
 
+@pytest.fixture(scope="session")
+def _snapshots():
+    """Databases filled once per session by `snapshot_copy`: (backend, name) -> SQLite file or PostgreSQL name."""
+    made: dict[tuple[str, str], str] = {}
+    yield made
+    names = [name for (backend, _), name in made.items() if backend == "postgresql"]
+    if names:
+        admin = _pg_admin(PG_URL)
+        with admin.connect() as conn:
+            for name in names:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def snapshot_copy(database_url, _snapshots, tmp_path):
+    """snapshot_copy(name, build) -> the URL of a database holding what `build(url)` writes.
+
+    The first test that asks builds it in its own fresh database and keeps a copy; later tests get a
+    copy of that (a file copy on SQLite, `CREATE DATABASE ... TEMPLATE` on PostgreSQL) instead of
+    building it again. `build` must leave no connection open (dispose its engines)."""
+
+    def copy(name: str, build) -> str:
+        backend = "postgresql" if database_url.startswith("postgresql") else "sqlite"
+        kept = _snapshots.get((backend, name))
+        if kept is None:
+            build(database_url)
+            if backend == "sqlite":
+                kept = str(tmp_path.parent / f"snapshot-{name}-{uuid.uuid4().hex[:8]}.db")
+                shutil.copyfile(database_url.removeprefix("sqlite:///"), kept)
+            else:
+                kept = f"redress_s_{uuid.uuid4().hex[:12]}"
+                admin = _pg_admin(PG_URL)
+                with admin.connect() as conn:
+                    conn.execute(text(f'CREATE DATABASE "{kept}" TEMPLATE "{database_url.rsplit("/", 1)[1]}"'))
+                admin.dispose()
+            _snapshots[(backend, name)] = kept
+            return database_url
+        if backend == "sqlite":
+            path = database_url.removeprefix("sqlite:///")
+            shutil.copyfile(kept, path)
+            return database_url
+        fresh = f"redress_t_{uuid.uuid4().hex[:12]}"
+        admin = _pg_admin(PG_URL)
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{fresh}" TEMPLATE "{kept}"'))
+        admin.dispose()
+        url = _pg_url(PG_URL, fresh)
+        _created_for_test.append(url)
+        return url
+
+    yield copy
+    while _created_for_test:
+        name = _created_for_test.pop().rsplit("/", 1)[1]
+        admin = _pg_admin(PG_URL)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+_created_for_test: list[str] = []
+
+
 @pytest.fixture(autouse=True)
 def _needs_postgresql(request):
     """Tests marked `postgres` prove something SQLite cannot (it runs writers one after the other):
