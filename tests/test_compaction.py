@@ -155,6 +155,13 @@ def test_a_standard_loop_drops_its_merged_rounds_and_still_counts_them(db, stand
             InstanceTask.instance_id == i, InstanceTask.task_id == str(_loop_task(runtime, i).id)))))
             for i in (short, long))
     assert long_row < short_row + 200
+    # The loop ends: its history is still whole, the iterations back in their place.
+    runtime.complete(runtime.open_tasks("S-40")[0].id, SYSTEM, dict(LAST))
+    task = bare.get_tasks(state=TaskState.READY, manual=True)[0]
+    task.data.update(LAST)
+    task.run()
+    bare.do_engine_steps()
+    assert _shape(runtime.load_workflow(long)) == _shape(bare)
 
 
 def _loop_task(runtime, instance_id: int):

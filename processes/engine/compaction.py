@@ -145,7 +145,8 @@ def compact(workflows: list[tuple[str, object]], top) -> tuple[dict, dict]:
             if isinstance(loop.task_spec, StandardLoopTask):
                 while True:
                     at = _first_iteration(loop)
-                    if at + 1 >= len(loop._children):
+                    if not _is_iteration(loop, table.get(loop._children[at + 1]) if at + 1 < len(loop._children)
+                                         else None):
                         break  # the last iteration stays: the ones that left go back before it
                     task = table.get(loop._children[at])
                     if not _is_merged_iteration(task, loop, top):
@@ -195,12 +196,15 @@ def _is_merged_iteration(task: Task | None, loop: Task, top) -> bool:
             and str(task.id) in loop.internal_data.get("merged", ()))
 
 
+def _is_iteration(loop: Task, child: Task | None) -> bool:
+    return child is not None and child.task_spec.name == loop.task_spec.task_spec
+
+
 def _first_iteration(loop: Task) -> int:
     """Where the loop's iterations begin among its children (predicted outputs come first)."""
-    body = loop.task_spec.task_spec
     table = loop.workflow.tasks
     for index, child in enumerate(loop._children):
-        if table.get(child).task_spec.name == body:
+        if _is_iteration(loop, table.get(child)):
             return index
     return len(loop._children)
 
