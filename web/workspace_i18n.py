@@ -19,6 +19,10 @@ from processes.engine.xmlsafe import parse_xml
 from web.i18n import ui_language
 
 VOCABULARY = {
+    "config_kind": {"settings": _l("Process settings"), "calendar": _l("Business calendar"),
+                    "mail_templates": _l("E-mail templates")},
+    "config_status": {"submitted": _l("Awaiting review"), "approved": _l("Approved"), "rejected": _l("Rejected"),
+                      "withdrawn": _l("Withdrawn")},
     "category": {
         "product_quality": _l("Product quality"), "service_attitude": _l("Service attitude"),
         "logistics_delivery": _l("Logistics and delivery"), "sales_misrepresentation": _l("Sales misrepresentation"),

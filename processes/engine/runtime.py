@@ -139,6 +139,9 @@ class Runtime:
         # Wall time each script, condition, timer or DMN expression may take (script_limits).
         self.script_time_limit = script_time_limit
         self.settings = settings if settings is not None else {}
+        # The approved settings version in force, read in the starting transaction: (version, values over
+        # `settings`). The composition root installs the complaint domain's; None: `settings` alone.
+        self.settings_source: Callable[[Session], tuple[int | None, dict]] | None = None
         self.serializer = create_serializer()
         self.store = WorkflowStore(self.serializer)
         self.definitions = definitions.DefinitionCache(self.serializer)
@@ -216,21 +219,32 @@ class Runtime:
             raise NotFound(N_("no process %(process_key)s is deployed"), process_key=repr(process_key))
         definition = self.definitions.get(session, definition_id)
         workflow = TrackedWorkflow(definition.spec, definition.subprocess_specs, script_engine=self._script_engine())
-        start_data = {"settings": dict(self.settings), **data, "business_key": business_key}
+        settings_version, settings = self.settings_in_force(session)
+        if parent_instance_id is not None:  # a child runs under its parent's settings
+            settings_version = session.get(ProcessInstance, parent_instance_id).settings_version
+        start_data = {"settings": settings, **data, "business_key": business_key}
         for task in workflow.get_tasks(state=TaskState.READY):
             task.data.update(start_data)
         instance = ProcessInstance(definition_id=definition.id, process_key=process_key,
                                    business_key=business_key, parent_instance_id=parent_instance_id,
-                                   status="running", state={}, awaiting=[])
+                                   status="running", state={}, awaiting=[], settings_version=settings_version)
         session.add(instance)
         session.flush()
         if before_start is not None:
             before_start(session, instance)
         audit.append(session, uow.actor.username, "instance_started", business_key=business_key,
-                     instance_id=instance.id, detail={"process_key": process_key, "version": definition.version})
+                     instance_id=instance.id, detail={"process_key": process_key, "version": definition.version,
+                                                      "settings_version": settings_version})
         with _step(instance, "start"):
             self._run(uow, instance, workflow)
         return instance.id
+
+    def settings_in_force(self, session: Session) -> tuple[int | None, dict]:
+        """(version, settings) a new instance starts with: the approved version over the base settings."""
+        if self.settings_source is None:
+            return None, dict(self.settings)
+        version, values = self.settings_source(session)
+        return version, {**self.settings, **values}
 
     def _run(self, uow: UnitOfWork, instance: ProcessInstance, workflow: BpmnWorkflow,
              completed_by: str | None = None, settle: bool = False) -> None:

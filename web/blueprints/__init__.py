@@ -14,6 +14,7 @@ def register_blueprints(app: Flask) -> None:
         api_analytics,
         audit_log,
         complaints,
+        config_admin,
         dashboard,
         definitions,
         designer,
@@ -24,5 +25,5 @@ def register_blueprints(app: Flask) -> None:
     )
 
     for module in (tasks, complaints, portal, intake, designer, definitions, dashboard, admin, account, operations,
-                   audit_log, api, api_analytics, api_admin):
+                   audit_log, config_admin, api, api_analytics, api_admin):
         app.register_blueprint(module.bp, url_prefix=getattr(module, "url_prefix", None))

@@ -24,7 +24,7 @@ FIELDS = ("username", "display_name", "email", "department", "role", "locale")
 
 
 @bp.get("/")
-@roles_required("admin", "supervisor", "compliance_reviewer")
+@roles_required("admin", "supervisor", "compliance_reviewer", "process_designer", "manager")
 def index():
     return render_template("admin/index.html")
 
