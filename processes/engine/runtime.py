@@ -285,7 +285,7 @@ class Runtime:
             audit.append(session, uow.actor.username, "timer_fired", business_key=instance.business_key,
                          instance_id=instance.id, detail={"timer": bpmn_id})
         instance.awaiting = _awaited_messages(workflow)
-        if workflow.completed and instance.status != "completed":
+        if workflow.completed and instance.status not in ("completed", "cancelled"):
             instance.status = "completed"
             instance.completed_at = utcnow()
             audit.append(session, uow.actor.username, "instance_completed",
@@ -644,6 +644,51 @@ class Runtime:
                          instance_id=instance.id, detail={"tasks": [t.task_spec.bpmn_id for t in failed]})
             self._run(uow, instance, workflow)
             return instance.status
+
+    def skip(self, instance_id: int, actor: Actor, reason: str, step: str | None = None,
+             requested_by: str | None = None, also: Callable[[Session], None] | None = None) -> str:
+        """Mark the failed step done without running it and go on; returns the status afterwards.
+        `step`: the BPMN id the operator saw (refused if the instance failed elsewhere meanwhile);
+        `requested_by`: who asked, when `actor` confirms someone else's request (four eyes);
+        `also`: more writes of the same unit of work (the request it settles)."""
+        with self.unit_of_work(actor) as uow:
+            instance = self._lock_instance(uow.session, instance_id)
+            workflow = self._workflow(uow.session, instance)
+            failed = _error_tasks(workflow)
+            if not failed:
+                raise Conflict(N_("This instance has no failed step to skip."))
+            if step is not None and failed[0].task_spec.bpmn_id != step:
+                raise Conflict(N_("The instance now stops at another step; look again."))
+            for task in failed:
+                task._set_state(TaskState.READY)
+                if is_tracked(workflow):
+                    task.workflow.tasks.arrive(task)
+                task.complete()  # done, without running its handler
+            if also is not None:
+                also(uow.session)
+            audit.append(uow.session, actor.username, "step_skipped", business_key=instance.business_key,
+                         instance_id=instance.id, detail={"tasks": [t.task_spec.bpmn_id for t in failed],
+                                                          "reason": reason, "error": instance.error,
+                                                          "requested_by": requested_by or actor.username,
+                                                          "confirmed_by": actor.username if requested_by else None})
+            instance.status, instance.error, instance.error_task_id = "running", None, None
+            with _step(instance, "skip"):
+                self._run(uow, instance, workflow)
+            return instance.status
+
+    def cancel(self, instance_id: int, actor: Actor, reason: str) -> None:
+        """End an instance for good: its open tasks and timers are cancelled, nothing runs any more."""
+        with self.unit_of_work(actor) as uow:
+            instance = self._lock_instance(uow.session, instance_id)
+            if instance.status in ("completed", "cancelled"):
+                raise Conflict(N_("This process has already ended."))
+            workflow = self._workflow(uow.session, instance)
+            workflow.cancel()
+            audit.append(uow.session, actor.username, "instance_cancelled", business_key=instance.business_key,
+                         instance_id=instance.id, detail={"reason": reason, "was": instance.status})
+            instance.status, instance.error, instance.error_task_id = "cancelled", None, None
+            instance.completed_at = utcnow()
+            self._persist(uow, instance, workflow, None)
 
     def _record_failure(self, failed: StepFailed, actor: Actor, draft: tuple[str, dict] | None = None) -> None:
         """After the failed unit of work rolled back: mark the instance, audit, keep the input."""
