@@ -16,6 +16,9 @@ from sqlalchemy import create_engine, text
 
 import processes.app  # noqa: F401 - registers the service-task handlers, as the app does
 from processes.complaints.settings import default_settings as default_process_settings
+from argon2 import PasswordHasher
+
+from processes.engine import users
 from processes.engine.actors import Actor
 from processes.engine.database import Database
 from processes.engine.definitions import read_files
@@ -25,6 +28,10 @@ from processes.engine.schema import upgrade
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PG_URL = os.environ.get("REDRESS_TEST_DATABASE_URL")
+
+# Production hashing costs ~60 ms and 64 MiB per password; thousands of logins and accounts in the suite
+# do not need it. test_staff_accounts checks that production keeps the real cost.
+users._hasher = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
 
 
 def _pg_admin(base_url: str):
@@ -78,6 +85,69 @@ def database_url(request, tmp_path):
         path = tmp_path / "redress.db"
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+def _snapshots():
+    """Databases filled once per session by `snapshot_copy`: (backend, name) -> SQLite file or PostgreSQL name."""
+    made: dict[tuple[str, str], str] = {}
+    yield made
+    names = [name for (backend, _), name in made.items() if backend == "postgresql"]
+    if names:
+        admin = _pg_admin(PG_URL)
+        with admin.connect() as conn:
+            for name in names:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def snapshot_copy(database_url, _snapshots, tmp_path):
+    """snapshot_copy(name, build) -> the URL of a database holding what `build(url)` writes.
+
+    The first test that asks builds it in its own fresh database and keeps a copy; later tests get a
+    copy of that (a file copy on SQLite, `CREATE DATABASE ... TEMPLATE` on PostgreSQL) instead of
+    building it again. `build` must leave no connection open (dispose its engines)."""
+
+    def copy(name: str, build) -> str:
+        backend = "postgresql" if database_url.startswith("postgresql") else "sqlite"
+        kept = _snapshots.get((backend, name))
+        if kept is None:
+            build(database_url)
+            if backend == "sqlite":
+                kept = str(tmp_path.parent / f"snapshot-{name}-{uuid.uuid4().hex[:8]}.db")
+                shutil.copyfile(database_url.removeprefix("sqlite:///"), kept)
+            else:
+                kept = f"redress_s_{uuid.uuid4().hex[:12]}"
+                admin = _pg_admin(PG_URL)
+                with admin.connect() as conn:
+                    conn.execute(text(f'CREATE DATABASE "{kept}" TEMPLATE "{database_url.rsplit("/", 1)[1]}"'))
+                admin.dispose()
+            _snapshots[(backend, name)] = kept
+            return database_url
+        if backend == "sqlite":
+            path = database_url.removeprefix("sqlite:///")
+            shutil.copyfile(kept, path)
+            return database_url
+        fresh = f"redress_t_{uuid.uuid4().hex[:12]}"
+        admin = _pg_admin(PG_URL)
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{fresh}" TEMPLATE "{kept}"'))
+        admin.dispose()
+        url = _pg_url(PG_URL, fresh)
+        _created_for_test.append(url)
+        return url
+
+    yield copy
+    while _created_for_test:
+        name = _created_for_test.pop().rsplit("/", 1)[1]
+        admin = _pg_admin(PG_URL)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+_created_for_test: list[str] = []
 
 
 @pytest.fixture(autouse=True)
