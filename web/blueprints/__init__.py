@@ -13,6 +13,7 @@ def register_blueprints(app: Flask) -> None:
         api_admin,
         api_analytics,
         audit_log,
+        budgets,
         complaints,
         config_admin,
         dashboard,
@@ -25,5 +26,5 @@ def register_blueprints(app: Flask) -> None:
     )
 
     for module in (tasks, complaints, portal, intake, designer, definitions, dashboard, admin, account, operations,
-                   audit_log, config_admin, api, api_analytics, api_admin):
+                   audit_log, config_admin, budgets, api, api_analytics, api_admin):
         app.register_blueprint(module.bp, url_prefix=getattr(module, "url_prefix", None))
