@@ -12,12 +12,11 @@ import uuid
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import create_engine, text
 
 import processes.app  # noqa: F401 - registers the service-task handlers, as the app does
 from processes.complaints.settings import default_settings as default_process_settings
-from argon2 import PasswordHasher
-
 from processes.engine import users
 from processes.engine.actors import Actor
 from processes.engine.database import Database
@@ -164,6 +163,16 @@ def _needs_postgresql(request):
     if os.environ.get("CI"):
         pytest.fail("needs PostgreSQL: set REDRESS_TEST_DATABASE_URL (CI is set)")
     pytest.skip("needs PostgreSQL")
+
+
+@pytest.fixture(autouse=True)
+def _no_company_calendar_left_over():
+    """An app installs its database's approved company calendar for the SLA clocks; the next test starts
+    without it (its database is gone)."""
+    yield
+    from processes.complaints import sla
+
+    sla.install_company_calendar(None)
 
 
 @pytest.fixture

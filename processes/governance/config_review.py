@@ -216,6 +216,16 @@ def _settings_kind() -> Kind:
 register("settings", _settings_kind())
 
 
+def _calendar_kind() -> Kind:
+    from processes.complaints import company_calendar
+
+    return Kind(authors=frozenset({"admin"}), check=company_calendar.check_calendar,
+                defaults=company_calendar.defaults, describe=lambda key: key, approved=company_calendar.approved)
+
+
+register("calendar", _calendar_kind())
+
+
 def settings_test_run(session: Session) -> Callable[[dict], dict]:
     """The designer's test run for a settings draft: the deployed complaint process's scenario suite,
     run with the draft's settings (inside a savepoint that is rolled back)."""

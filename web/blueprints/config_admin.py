@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from processes.complaints.registration import CHANNELS
 from processes.complaints.settings import KINDS as SETTING_KINDS
 from processes.complaints.settings import REQUIRABLE_FIELDS
 from processes.engine.errors import RuntimeProblem
+from processes.engine.models import utcnow
 from processes.governance import config_review
 from web.auth import roles_required
 from web.config_labels import FIELD_LABELS, SETTING_HELP, SETTING_LABELS
@@ -23,7 +25,7 @@ bp = Blueprint("config_admin", __name__)
 url_prefix = "/admin"
 VIEWERS = ("process_designer", "compliance_reviewer", "admin", "supervisor")
 # Where each kind is edited (the review page links back there).
-EDIT_PAGES = {"settings": "config_admin.settings"}
+EDIT_PAGES = {"settings": "config_admin.settings", "calendar": "config_admin.calendar"}
 
 
 def _problems(exc: config_review.ConfigRefused) -> dict[str, str]:
@@ -76,6 +78,55 @@ def settings_propose():
     return redirect(url_for("config_admin.change", draft_id=draft_id))
 
 
+# -- business calendar -----------------------------------------------------------------------
+
+
+def _lines(days: list[dict]) -> str:
+    return "\n".join(f"{d['date']} {d['name']}".strip() for d in days)
+
+
+def _calendar_page(values: dict | None = None, errors: dict | None = None, note: str = "", status: int = 200):
+    from processes.complaints import company_calendar
+    from processes.complaints.sla import load_policy
+    from web.i18n import ui_language
+
+    year = request.args.get("year", "")
+    year = int(year) if year.isdigit() and 2000 <= int(year) <= 2100 else utcnow().year
+    policy = load_policy()
+    holidays, makeup = company_calendar.statutory(policy.country, year,
+                                                  "zh_CN" if ui_language() == "zh-CN" else "en_US")
+    with database().session() as s:
+        version, in_force = config_review.in_force(s, "calendar")
+        shown = values or {**in_force, "closures": _lines(in_force["closures"]), "workdays": _lines(in_force["workdays"])}
+        return render_template(
+            "admin/calendar.html", version=version, in_force=in_force, values=shown, errors=errors or {},
+            note=note, pending=config_review.pending(s, "calendar"), drafts=config_review.drafts(s, "calendar"),
+            may_edit=actor().role in config_review.KINDS["calendar"].authors, year=year, country=policy.country,
+            holidays=holidays, makeup=makeup), status
+
+
+@bp.get("/calendar")
+@roles_required(*VIEWERS)
+def calendar():
+    return _calendar_page()
+
+
+@bp.post("/calendar")
+@roles_required(*VIEWERS)
+def calendar_propose():
+    values = {key: (request.form.get(key) or "")[:40000] for key in ("closures", "workdays", "opening", "closing")}
+    note = (request.form.get("note") or "")[:5000]
+    try:
+        with database().write_session.begin() as s:
+            draft_id = config_review.propose(s, actor(), "calendar", values, note).id
+    except config_review.ConfigRefused as exc:
+        return _calendar_page(values, _problems(exc), note, 422)
+    except RuntimeProblem as exc:
+        return _calendar_page(values, {"note": problem_message(exc)}, note, exc.status)
+    flash(_("Your change is waiting for a compliance reviewer."), "success")
+    return redirect(url_for("config_admin.change", draft_id=draft_id))
+
+
 # -- review ----------------------------------------------------------------------------------
 
 
@@ -90,7 +141,8 @@ def _show(kind: str, key: str, value) -> str:
 
         return ", ".join(label("channel", v) for v in value)
     if isinstance(value, list):
-        return ", ".join(map(str, value)) or "—"
+        return "; ".join(f"{v['date']} {v.get('name', '')}".strip() if isinstance(v, dict) else str(v)
+                         for v in value) or "—"
     return str(value)
 
 
@@ -98,8 +150,11 @@ def _label(kind: str, key: str) -> str:
     return str(SETTING_LABELS.get(key, key)) if kind == "settings" else str(CHANGE_LABELS.get(kind, {}).get(key, key))
 
 
-# Labels of other kinds' keys, filled in by their modules.
-CHANGE_LABELS: dict[str, dict] = {}
+# Labels of other kinds' keys.
+CHANGE_LABELS: dict[str, dict] = {
+    "calendar": {"closures": _l("Company closures"), "workdays": _l("Extra working days"),
+                 "opening": _l("Opening time"), "closing": _l("Closing time")},
+}
 
 
 def _change_page(draft_id: int, errors: dict | None = None, status: int = 200):
