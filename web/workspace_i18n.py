@@ -19,6 +19,13 @@ from processes.engine.xmlsafe import parse_xml
 from web.i18n import ui_language
 
 VOCABULARY = {
+    "config_kind": {"settings": _l("Process settings"), "calendar": _l("Business calendar"),
+                    "mail_templates": _l("E-mail templates")},
+    "mail_status": {"outbox": _l("In the outbox"), "pending": _l("Waiting to be sent"), "sending": _l("Sending"),
+                    "sent": _l("Sent"), "failed": _l("Failed"), "skipped": _l("Not sent (no address)"),
+                    "discarded": _l("Discarded")},
+    "config_status": {"submitted": _l("Awaiting review"), "approved": _l("Approved"), "rejected": _l("Rejected"),
+                      "withdrawn": _l("Withdrawn")},
     "category": {
         "product_quality": _l("Product quality"), "service_attitude": _l("Service attitude"),
         "logistics_delivery": _l("Logistics and delivery"), "sales_misrepresentation": _l("Sales misrepresentation"),

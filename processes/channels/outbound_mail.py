@@ -417,3 +417,56 @@ def outbox(session: Session, status: str | None = None, limit: int = 100) -> lis
     if status:
         query = query.where(OutboundMessage.status == status)
     return list(session.scalars(query))
+
+
+# -- operators: resend and discard -------------------------------------------------------------
+
+RESENDABLE = ("failed", "sent", "discarded")
+DISCARDABLE = ("outbox", "pending", "failed")
+
+
+def message(session: Session, actor, message_id: int) -> OutboundMessage:
+    """One message with its body, attempts and last error (administrators and supervisors)."""
+    from processes.engine.errors import N_, NotFound
+    from processes.engine.operations import require_operator
+
+    require_operator(actor)
+    row = session.get(OutboundMessage, message_id)
+    if row is None:
+        raise NotFound(N_("There is no such message."))
+    return row
+
+
+def resend(session: Session, actor, message_id: int, smtp_configured: bool) -> OutboundMessage:
+    """Queue the message again, as it was written; the sender picks it up after commit."""
+    from processes.engine import audit
+    from processes.engine.errors import N_, Conflict
+
+    row = message(session, actor, message_id)
+    if not smtp_configured:
+        raise Conflict(N_("No mail server is configured (REDRESS_SMTP_URL): the message stays in the outbox to be "
+                          "forwarded by hand."))
+    if row.status not in RESENDABLE:
+        raise Conflict(N_("A message that is %(status)s cannot be sent again."), status=row.status)
+    was = row.status
+    row.status, row.attempts, row.next_attempt_at, row.last_error = "pending", 0, utcnow(), None
+    audit.append(session, actor.username, "mail_resent", business_key=row.reference,
+                 detail={"message": row.id, "was": was})
+    return row
+
+
+def discard(session: Session, actor, message_id: int, reason: str) -> OutboundMessage:
+    """Never send this message (a wrong address, a duplicate); the reason is audited."""
+    from processes.engine import audit
+    from processes.engine.errors import N_, Conflict
+    from processes.engine.operations import _reason
+
+    row = message(session, actor, message_id)
+    reason = _reason(reason)
+    if row.status not in DISCARDABLE:
+        raise Conflict(N_("A message that is %(status)s cannot be discarded."), status=row.status)
+    was = row.status
+    row.status = "discarded"
+    audit.append(session, actor.username, "mail_discarded", business_key=row.reference,
+                 detail={"message": row.id, "was": was, "reason": reason})
+    return row
