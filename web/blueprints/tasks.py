@@ -12,7 +12,7 @@ from sqlalchemy import and_, func, or_, select
 from processes.complaints.records import Complaint, Notification
 from processes.complaints.registration import CATEGORIES, CHANNELS, SEVERITIES
 from processes.engine import forms
-from processes.engine.actors import Actor, may_see, may_work
+from processes.engine.actors import Actor, may_be_given, may_see, may_work
 from processes.engine.errors import Forbidden, NotFound, ProcessFailed, RuntimeProblem, ValidationFailed
 from processes.engine.inbox import SCOPES, SLA_STATES, Filters, list_tasks, sees_everything, sla_state
 from processes.engine.models import HumanTask, User
@@ -141,8 +141,8 @@ def _side_panel(row: HumanTask) -> dict:
             # Only people who may work the task itself (a manager's approval goes to managers).
             colleagues = [u for u in s.scalars(select(User).where(User.department == row.department,
                                                                   User.active.is_(True)).order_by(User.username))
-                          if may_work(Actor(u.username, u.department, u.role), row.department,
-                                      row.candidate_group, None)]
+                          if may_be_given(Actor(u.username, u.department, u.role), row.department,
+                                          row.candidate_group)]
         # A suspected duplicate is decided with the earlier complaint beside it.
         original = None
         if complaint is not None and complaint.duplicate_of:
