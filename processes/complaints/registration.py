@@ -104,9 +104,11 @@ def new_reference(now: datetime | None = None) -> str:
     return f"TS-{(now or utcnow()):%Y%m%d}-{suffix}"
 
 
-def start_data(payload: dict, reference: str) -> dict:
+def start_data(payload: dict, reference: str, in_form: bool = False) -> dict:
     customer = payload.get("customer") or {}
     data = {
+        # An agent typed it all into the intake form: no second registration task.
+        "registered_in_form": in_form,
         "reference": reference,
         "channel": payload["channel"],
         "received_at": utcnow().isoformat(),
@@ -125,12 +127,13 @@ def start_data(payload: dict, reference: str) -> dict:
     return data
 
 
-def register(runtime, payload: dict, actor: Actor = SYSTEM) -> str:
+def register(runtime, payload: dict, actor: Actor = SYSTEM, in_form: bool = False) -> str:
     """Record a complaint and start its process in one transaction; returns the reference.
 
+    `in_form`: an agent registered it completely in the intake form (no Register complaint task).
     The caller validates first with `intake_errors`."""
     reference = new_reference()
-    data = start_data(payload, reference)
+    data = start_data(payload, reference, in_form)
 
     def record(session: Session, instance: ProcessInstance) -> None:
         session.add(Complaint(

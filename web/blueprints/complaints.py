@@ -25,7 +25,7 @@ from flask_login import current_user
 from sqlalchemy import or_, select
 from werkzeug.utils import secure_filename
 
-from processes.channels.portal_models import Attachment
+from processes.channels.portal_models import Attachment, IntakeExtras, intake_extras, new_tracking_code
 from processes.complaints.privacy import (
     mask_address,
     mask_email,
@@ -51,6 +51,7 @@ from processes.engine.models import HumanTask, ProcessDefinition, ProcessInstanc
 from web.auth import roles_required
 from web.context import actor, database, runtime
 from web.form_render import attachment_label, store_upload
+from web.i18n import ui_language
 from web.workspace_i18n import element_name
 
 bp = Blueprint("complaints", __name__)
@@ -343,11 +344,15 @@ def intake():
             if uploads:
                 staged = [store_upload(attachment_folder(), "intake", f) for f in uploads]
                 payload["attachments"] = staged
-            reference = register(runtime(), payload, actor())
+            code = new_tracking_code()
+            with intake_extras(IntakeExtras(channel=payload["channel"], language=ui_language(), code=code)):
+                reference = register(runtime(), payload, actor(), in_form=True)
             if uploads:
                 _move_intake_files(payload.get("attachments", []), reference)
-            flash(_("Complaint %(reference)s is registered. Read the reference to the customer.",
-                    reference=reference), "success")
+            # Shown once: only its hash is kept. The customer opens the tracking page with both.
+            flash(_("Complaint %(reference)s is registered. Read the reference and the tracking code "
+                    "%(code)s to the customer: with both they follow it at %(where)s.", reference=reference,
+                    code=code, where=url_for("portal.find", _external=True)), "success")
             return redirect(url_for("complaints.show", reference=reference))
     return render_template("intake.html", raw=raw, errors=errors, duplicates=duplicates_found,
                            channels=CHANNELS, categories=CATEGORIES, severities=SEVERITIES, tiers=TIERS), (
