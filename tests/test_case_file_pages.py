@@ -9,7 +9,7 @@ import re
 import pytest
 
 from processes.complaints.registration import register
-from tests.test_workspace_pages import PASSWORD, PHONE_COMPLAINT, app, login, open_task, text  # noqa: F401
+from tests.test_workspace_pages import PASSWORD, PHONE_COMPLAINT, app, login, open_task, text
 
 __all__ = ["app"]
 
