@@ -61,3 +61,74 @@ def test_the_tracking_code_page_is_rate_limited(app, people):
     for _ in range(2):
         assert client.post("/portal/find", data={"reference": reference, "code": "22222-22222"}).status_code == 404
     assert client.post("/portal/find", data={"reference": reference, "code": "22222-22222"}).status_code == 429
+
+
+# -- helpers: work a task through its page --------------------------------------------------
+
+
+def work(app, client, reference, bpmn_id, data):
+    """Open the task page, fill its rendered controls with `data`, post it as the browser would."""
+    from tests.test_complaint_pages import fill, task_form
+
+    row = open_task(app, reference, bpmn_id)
+    assert row is not None, f"{bpmn_id} is not open for {reference}"
+    page = client.get(f"/tasks/{row.id}")
+    assert page.status_code == 200
+    response = client.post(f"/tasks/{row.id}", data=fill(task_form(text(page), bpmn_id), bpmn_id, data))
+    assert response.status_code == 302, text(response)[:3000]
+    return row
+
+
+CLASSIFY = {"category": "product_quality", "severity": "medium", "safety_issue": False, "legitimacy": "justified"}
+
+
+def test_a_confirmed_duplicate_is_linked_both_ways_and_the_customer_gets_the_original(app, client, people):
+    runtime = app.extensions["redress.runtime"]
+    original = register(runtime, PHONE_COMPLAINT, in_form=True)
+    duplicate = register(runtime, {**PHONE_COMPLAINT, "subject": "电水壶底座又漏电"}, in_form=True)
+    login(client, "senior")
+    work(app, client, duplicate, "Task_Classify", CLASSIFY)
+    work(app, client, duplicate, "Task_Review_Duplicate", {"is_duplicate": True, "duplicate_note": "同一订单"})
+
+    page = text(client.get(f"/complaints/{duplicate}"))
+    assert re.search(rf'class="duplicate-of">重复于 <a href="/complaints/{original}">', page)
+    assert "由 senior 确认" in page and "已结案(重复投诉)" in page
+    assert f'<a href="/complaints/{duplicate}">{duplicate}</a>' in text(client.get(f"/complaints/{original}"))
+    # The customer reads, in their tracking page, under which reference the matter goes on.
+    from tests.test_case_file_pages import tracking_page
+
+    told = tracking_page(app, duplicate)
+    assert f"我们已将其并入 {original} 一并处理" in told and "并入您此前的投诉处理" in told
+
+
+def tracking_page(app, reference) -> str:
+    from processes.channels.portal_models import add_token
+
+    with app.extensions["redress.db"].write_session.begin() as s:
+        add_token(s, reference, "t" * 43)
+    return text(app.test_client().get(f"/portal/track/{reference}/{'t' * 43}"))
+
+
+def test_a_supervisor_links_and_unlinks_by_hand_with_clear_errors(app, client, people):
+    runtime = app.extensions["redress.runtime"]
+    first = register(runtime, PHONE_COMPLAINT)
+    second = register(runtime, {**PHONE_COMPLAINT, "customer": {"name": "钱七", "phone": "13500135000"},
+                                "subject": "另一个问题"})
+    login(client, "agent")
+    assert "duplicate-link-form" not in text(client.get(f"/complaints/{second}"))
+    assert client.post(f"/complaints/{second}/duplicate", data={"original": first}).status_code == 403
+
+    login(client, "lead")
+    for typed, message in [("", "请输入原投诉的编号"), (second, "不能是自身的重复"), ("TS-20000101-NOPE2", "没有此编号的投诉")]:
+        response = client.post(f"/complaints/{second}/duplicate", data={"original": typed, "action": "link"})
+        page = text(response)
+        assert response.status_code == 422 and message in page, page[-3000:]
+        assert f'value="{typed}"' in page  # what was typed stays
+    response = client.post(f"/complaints/{second}/duplicate", data={"original": first.lower(), "action": "link"})
+    assert response.status_code == 302
+    assert "由 lead 确认" in text(client.get(f"/complaints/{second}"))
+    assert f'href="/complaints/{second}"' in text(client.get(f"/complaints/{first}"))
+    response = client.post(f"/complaints/{second}/duplicate", data={"action": "unlink"})
+    assert response.status_code == 302
+    assert f'href="/complaints/{second}"' not in text(client.get(f"/complaints/{first}"))
+    assert "duplicate-of" not in text(client.get(f"/complaints/{second}"))

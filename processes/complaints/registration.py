@@ -21,6 +21,8 @@ CATEGORIES = ("product_quality", "service_attitude", "logistics_delivery", "sale
               "price_billing", "technical_fault", "after_sales_repair", "other")
 SEVERITIES = ("low", "medium", "high", "critical")
 TIERS = ("standard", "silver", "gold", "vip")
+# How a complaint ends; a duplicate keeps saying it closed as one.
+CLOSED_STATUSES = ("closed", "closed_incomplete", "closed_duplicate")
 # Process variables mirrored onto the complaint record after each step.
 PROJECTED = ("status", "category", "severity", "department", "strategy", "escalation_level",
              "duplicate_of", "safety_issue",
@@ -169,9 +171,9 @@ def project(session: Session, instance: ProcessInstance, facts: dict, uow) -> No
     for key in PROJECTED:
         if key in facts and facts[key] is not None and getattr(complaint, key) != facts[key]:
             setattr(complaint, key, facts[key])
-    if complaint.status in ("closed", "closed_incomplete") and complaint.closed_at is None:
+    if complaint.status in CLOSED_STATUSES and complaint.closed_at is None:
         complaint.closed_at = utcnow()
-    if instance.status == "completed" and complaint.status not in ("closed", "closed_incomplete"):
+    if instance.status == "completed" and complaint.status not in CLOSED_STATUSES:
         complaint.status = "closed"
         complaint.closed_at = complaint.closed_at or utcnow()
 

@@ -131,6 +131,11 @@ class Services:
     def settings(self) -> dict:
         return self._runtime.settings
 
+    @property
+    def actor_name(self) -> str:
+        """Who caused this step (the person who completed the task before it, or "system")."""
+        return self._uow.actor.username
+
 
 class Runtime:
     def __init__(self, db: Database, settings: dict | None = None, cache_size: int = 256,

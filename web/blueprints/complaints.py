@@ -26,6 +26,7 @@ from sqlalchemy import or_, select
 from werkzeug.utils import secure_filename
 
 from processes.channels.portal_models import Attachment, IntakeExtras, intake_extras, new_tracking_code
+from processes.complaints import duplicates as linking
 from processes.complaints.privacy import (
     mask_address,
     mask_email,
@@ -46,7 +47,7 @@ from processes.complaints.registration import (
 )
 from processes.engine import audit
 from processes.engine.actors import Actor
-from processes.engine.errors import NotFound
+from processes.engine.errors import NotFound, ValidationFailed
 from processes.engine.models import HumanTask, ProcessDefinition, ProcessInstance
 from web.auth import roles_required
 from web.context import actor, database, runtime
@@ -110,29 +111,67 @@ def timeline(session, reference: str) -> list:
     return audit.history(session, reference)
 
 
+def file_context(s, reference: str) -> dict:
+    """Everything the complaint file shows, as the current person may see it."""
+    who = actor()
+    complaint = load_complaint(s, reference)
+    history = timeline(s, reference)
+    tasks = list(s.scalars(select(HumanTask).where(HumanTask.business_key == reference)
+                           .order_by(HumanTask.created_at)))
+    # Files the customer sent through the portal, the API or e-mail (without their bytes).
+    customer_files = list(s.execute(
+        select(Attachment.id, Attachment.filename, Attachment.channel, Attachment.size)
+        .where(Attachment.reference == reference).order_by(Attachment.id)))
+    return {"complaint": complaint, "customer": customer_view(complaint, who), "history": history,
+            "records": records_of(s, reference), "links": duplicate_links(s, complaint, history),
+            "may_link": linking.may_link(who), "tasks": tasks,
+            "task_names": {t.id: element_name(s, t.bpmn_id, t.name) for t in tasks},
+            "attachments": _attachments(reference), "customer_files": customer_files}
+
+
+def duplicate_links(s, complaint: Complaint, history: list) -> dict:
+    """The complaint's original (confirmed or suspected), the duplicates confirmed against it, and
+    whether a review found the suspicion wrong."""
+    original = (s.scalar(select(Complaint).where(Complaint.reference == complaint.duplicate_of))
+                if complaint.duplicate_of else None)
+    rejected = any(e.action == "task_completed" and (e.detail or {}).get("task") == "Task_Review_Duplicate"
+                   and ((e.detail or {}).get("data") or {}).get("is_duplicate") is False for e in history)
+    return {"original": original, "confirmed": bool(complaint.duplicate_confirmed_by),
+            "rejected": rejected and not complaint.duplicate_confirmed_by,
+            "duplicates": linking.duplicates_of(s, complaint.reference)}
+
+
 @bp.get("/<reference>")
 @roles_required(*READERS)
 def show(reference: str):
-    who = actor()
     with database().session() as s:
-        complaint = load_complaint(s, reference)
-        history = timeline(s, reference)
-        records = records_of(s, reference)
-        duplicates = list(s.scalars(select(Complaint).where(Complaint.duplicate_of == reference)
-                                    .order_by(Complaint.received_at.desc()).limit(50)))
-        original = (s.scalar(select(Complaint).where(Complaint.reference == complaint.duplicate_of))
-                    if complaint.duplicate_of else None)
-        tasks = list(s.scalars(select(HumanTask).where(HumanTask.business_key == reference)
-                               .order_by(HumanTask.created_at)))
-        task_names = {t.id: element_name(s, t.bpmn_id, t.name) for t in tasks}
-        # Files the customer sent through the portal, the API or e-mail (without their bytes).
-        customer_files = list(s.execute(
-            select(Attachment.id, Attachment.filename, Attachment.channel, Attachment.size)
-            .where(Attachment.reference == reference).order_by(Attachment.id)))
-    return render_template("complaint.html", complaint=complaint, customer=customer_view(complaint, who),
-                           history=history, records=records, duplicates=duplicates, original=original,
-                           tasks=tasks, task_names=task_names, attachments=_attachments(reference),
-                           customer_files=customer_files)
+        context = file_context(s, reference)
+    return render_template("complaint.html", **context, link_errors={}, link_value="")
+
+
+@bp.post("/<reference>/duplicate")
+@roles_required(*READERS)
+def link_duplicate(reference: str):
+    """A supervisor links this complaint to its original by hand, or undoes the link."""
+    who = actor()
+    if not linking.may_link(who):
+        abort(403, _("Only a supervisor links or unlinks duplicates."))
+    value = (request.form.get("original") or "").strip()[:40]
+    unlink = request.form.get("action") == "unlink"
+    try:
+        with database().write_session() as s, s.begin():
+            if unlink:
+                linking.unlink_by_hand(s, reference, who)
+            else:
+                linking.link_by_hand(s, reference, value, who)
+    except ValidationFailed as failure:
+        with database().session() as s:
+            context = file_context(s, reference)
+        errors = {k: _(v) for k, v in failure.errors.items()}
+        return render_template("complaint.html", **context, link_errors=errors, link_value=value), 422
+    flash(_("The link was removed.") if unlink else _("Linked as a duplicate of %(original)s.",
+                                                        original=value.upper()), "success")
+    return redirect(url_for("complaints.show", reference=reference) + "#links-heading")
 
 
 def _attachments(reference: str) -> list[tuple[str, str]]:

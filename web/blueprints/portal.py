@@ -103,6 +103,8 @@ TEMPLATE_TITLES = {
     "mediation_proposal": _l("Mediation proposal"),
     "response": _l("Our answer"),
     "survey": _l("Satisfaction survey"),
+    "duplicate_closed": _l("Handled under your earlier complaint"),
+    "staff_message": _l("Message from customer service"),
 }
 MESSAGE_TITLES = {
     "customer_details": _l("Details you added"),
@@ -366,6 +368,9 @@ def _timeline(complaint: Complaint, notes, answers, inbound) -> list[dict]:
                 for f in payload.get("missing_fields") or [])
         elif n.template == "survey":
             text = _("Please tell us how satisfied you are.")
+        elif n.template == "duplicate_closed":
+            text = _("This complaint is about the same matter as your earlier complaint %(original)s. We handle "
+                     "both under %(original)s; please follow that one.", original=payload.get("original", ""))
         amount = payload.get("proposal_amount") or payload.get("compensation_amount")
         if amount:
             text += "\n" + _("Amount: %(amount)s", amount=money(amount))
