@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from processes.complaints import duplicates
 from processes.complaints.records import (
     RECIPIENT_TYPES,
     ArchiveRecord,
@@ -29,7 +30,6 @@ from processes.complaints.records import (
     ImprovementAction,
     Notification,
 )
-from processes.complaints import duplicates
 from processes.engine import audit
 from processes.engine.handlers import HandlerError, handler
 from processes.engine.models import AuditEntry
