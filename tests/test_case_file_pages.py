@@ -132,3 +132,40 @@ def test_a_supervisor_links_and_unlinks_by_hand_with_clear_errors(app, client, p
     assert response.status_code == 302
     assert f'href="/complaints/{second}"' not in text(client.get(f"/complaints/{first}"))
     assert "duplicate-of" not in text(client.get(f"/complaints/{second}"))
+
+
+def to_senior_rehandle(app, client) -> str:
+    """A complaint walked through the pages until the customer rejected the answer with a comment."""
+    runtime = app.extensions["redress.runtime"]
+    reference = register(runtime, {**PHONE_COMPLAINT, "customer": {"name": "孙八", "phone": "13300133000",
+                                                                   "email": "sun@example.com"}}, in_form=True)
+    login(client, "agent")
+    work(app, client, reference, "Task_Classify", CLASSIFY)
+    login(client, "product")
+    work(app, client, reference, "Task_Investigate_Product",
+         {"findings": "外壳完好,底座进水", "root_cause": "用户浸水清洗", "is_defect": False,
+          "responsibility": "customer", "warranty_status": "in_warranty"})
+    login(client, "lead")
+    work(app, client, reference, "Task_Review_Strategy", {"override_strategy": False})
+    login(client, "agent")
+    work(app, client, reference, "Task_Draft_Rule_Answer", {"remedy": "repair", "answer": "免费维修底座"})
+    runtime.correlate(reference, "customer_response", {"customer_decision": "reject", "comment": "希望换新"})
+    return reference
+
+
+def test_the_case_summary_on_the_task_page_and_the_file(app, client, people):
+    reference = to_senior_rehandle(app, client)
+    login(client, "senior")
+    row = open_task(app, reference, "Task_Senior_Rehandle")
+    page = text(client.get(f"/tasks/{row.id}"))
+    summary = page.split('id="summary-heading"', 1)[1].split("</section>", 1)[0]
+    for shown in ("产品部", "外壳完好,底座进水", "用户浸水清洗", "客户责任", "保修期内",  # the department's findings
+                  "定性调解", "由 lead 确认",  # the strategy and who confirmed it
+                  "免费维修底座", "不接受方案", "“希望换新”",  # the answer sent and the customer's reply
+                  "第 2 级", "客户不接受答复",  # the escalation ladder
+                  "资深专员重新处理"):  # the open task's clock
+        assert shown in summary, shown
+    # The same partial on the complaint file; a department outside customer service sees it too.
+    login(client, "product")
+    file_page = text(client.get(f"/complaints/{reference}"))
+    assert "“希望换新”" in file_page and "用户浸水清洗" in file_page and "孙八" not in file_page

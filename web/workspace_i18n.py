@@ -59,7 +59,9 @@ VOCABULARY = {
         "task_unclaimed": _l("Task given back"), "task_reassigned": _l("Task reassigned"),
         "task_completed": _l("Task completed"), "timer_fired": _l("Deadline reached"),
         "message_received": _l("Message received"), "customer_email_received": _l("Customer e-mail received"),
-        "logged_in": _l("Logged in"),
+        "logged_in": _l("Logged in"), "duplicate_linked": _l("Linked as duplicate"),
+        "duplicate_unlinked": _l("Duplicate link removed"), "note_added": _l("Internal note"),
+        "customer_message_sent": _l("Message to the customer"),
     },
     "notification": {
         "task_assigned": _l("Task assigned to you"), "sla_breach": _l("SLA breached"),
@@ -68,6 +70,8 @@ VOCABULARY = {
         "improvement_overdue": _l("Improvement action overdue"), "acknowledgement": _l("Acknowledgement"),
         "request_details": _l("Details requested"), "response": _l("Response"), "survey": _l("Survey"),
         "mediation_proposal": _l("Mediation proposal"), "notice": _l("Notice"),
+        "duplicate_closed": _l("Handled under the original complaint"), "staff_message": _l("Message from staff"),
+        "mention": _l("You were mentioned in a note"),
     },
     "escalation_reason": {
         "rejected": _l("Customer rejected the answer"), "survey_dissatisfied": _l("Customer dissatisfied"),
@@ -78,6 +82,18 @@ VOCABULARY = {
         "survey_answer": _l("Customer answered the survey"),
     },
     "compensation": {"points": _l("Points"), "coupon": _l("Coupon"), "refund": _l("Refund"), "cash": _l("Cash")},
+    # the case summary (issue 12): the values the forms record
+    "responsibility": {"company": _l("The company"), "customer": _l("The customer"), "unclear": _l("Unclear")},
+    "warranty": {"in_warranty": _l("In warranty"), "out_of_warranty": _l("Out of warranty"),
+                 "return_period": _l("Within the 7-day return period"), "not_applicable": _l("Not applicable")},
+    "legitimacy": {"justified": _l("Justified"), "unjustified": _l("Unjustified"),
+                   "shared": _l("Shared responsibility")},
+    "remedy": {"repair": _l("Repair"), "replace": _l("Replace"), "refund": _l("Refund"),
+               "explanation": _l("Explanation"), "paid_service": _l("Paid service"),
+               "compensation": _l("Compensation"), "settlement": _l("Settlement")},
+    "approval": {"approve": _l("Approve"), "change_amount": _l("Approve a changed amount"), "refuse": _l("Refuse")},
+    "decision": {"accept": _l("Accepted the proposal"), "reject": _l("Rejected the proposal"),
+                 "counter": _l("Made a counter-proposal")},
 }
 
 

@@ -50,6 +50,7 @@ from processes.engine.actors import Actor
 from processes.engine.errors import NotFound, ValidationFailed
 from processes.engine.models import HumanTask, ProcessDefinition, ProcessInstance
 from web.auth import roles_required
+from web.case_file import case_summary, clock_rows
 from web.context import actor, database, runtime
 from web.form_render import attachment_label, store_upload
 from web.i18n import ui_language
@@ -122,7 +123,12 @@ def file_context(s, reference: str) -> dict:
     customer_files = list(s.execute(
         select(Attachment.id, Attachment.filename, Attachment.channel, Attachment.size)
         .where(Attachment.reference == reference).order_by(Attachment.id)))
+    # Amounts the policy proposed live in the process's data: read them from an open task, if any.
+    open_task = next((t for t in tasks if t.status == "open"), None)
+    facts = runtime().task_data(open_task.id) if open_task is not None else None
+    summary = case_summary(s, complaint, who, history=history, facts=facts)
     return {"complaint": complaint, "customer": customer_view(complaint, who), "history": history,
+            "summary": summary, "clocks": clock_rows(summary), "attachment_label": attachment_label,
             "records": records_of(s, reference), "links": duplicate_links(s, complaint, history),
             "may_link": linking.may_link(who), "tasks": tasks,
             "task_names": {t.id: element_name(s, t.bpmn_id, t.name) for t in tasks},

@@ -18,6 +18,7 @@ from processes.engine.inbox import SCOPES, SLA_STATES, Filters, list_tasks, sees
 from processes.engine.models import HumanTask, User
 from web.auth import _safe_next
 from web.blueprints.complaints import attachment_folder, customer_view, timeline
+from web.case_file import case_summary, clock_rows, countdown
 from web.context import actor, database, runtime
 from web.errors import problem_message
 from web.form_render import attachment_label, form_fields, form_title, read_submission, store_upload
@@ -57,24 +58,6 @@ def inbox():
     return render_template("inbox.html", result=result, rows=rows, scope=scope, filters=filters,
                            active=filters.active(), sees_all=sees_everything(who),
                            categories=CATEGORIES, severities=SEVERITIES, channels=CHANNELS, sla_states=SLA_STATES)
-
-
-def countdown(due: datetime | None, now: datetime) -> str:
-    """"3 h 20 min left" or "overdue by 2 d 4 h", in the chosen language."""
-    if due is None:
-        return _("no deadline")
-    seconds = int((due - now).total_seconds())
-    span = abs(seconds)
-    days, rest = divmod(span, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    if days:
-        amount = _("%(d)d d %(h)d h", d=days, h=hours)
-    elif hours:
-        amount = _("%(h)d h %(m)d min", h=hours, m=minutes)
-    else:
-        amount = _("%(m)d min", m=minutes)
-    return _("%(amount)s left", amount=amount) if seconds >= 0 else _("overdue by %(amount)s", amount=amount)
 
 
 # -- claiming -----------------------------------------------------------------------
@@ -147,9 +130,17 @@ def _side_panel(row: HumanTask) -> dict:
         original = None
         if complaint is not None and complaint.duplicate_of:
             original = s.scalar(select(Complaint).where(Complaint.reference == complaint.duplicate_of))
+        summary = (case_summary(s, complaint, who, history=history, facts=_task_facts(row))
+                   if complaint is not None else None)
     return {"complaint": complaint, "customer": customer_view(complaint, actor()) if complaint else None,
             "original": original, "original_customer": customer_view(original, actor()) if original else None,
-            "history": history[-30:], "task_name": name, "colleagues": colleagues}
+            "history": history[-30:], "task_name": name, "colleagues": colleagues, "summary": summary,
+            "clocks": clock_rows(summary) if summary else []}
+
+
+def _task_facts(row: HumanTask) -> dict | None:
+    """The process data the task sees (amounts the policy proposed), while it is open."""
+    return runtime().task_data(row.id) if row.status == "open" else None
 
 
 def _initial_values(row: HumanTask, schema: dict | None) -> dict:
