@@ -169,3 +169,73 @@ def test_the_case_summary_on_the_task_page_and_the_file(app, client, people):
     login(client, "product")
     file_page = text(client.get(f"/complaints/{reference}"))
     assert "“希望换新”" in file_page and "用户浸水清洗" in file_page and "孙八" not in file_page
+
+
+def test_the_conversation_thread_and_writing_to_the_customer(app, client, people):
+    from sqlalchemy import func, select
+
+    from processes.channels.portal_models import OutboundMessage
+    from processes.complaints.records import Notification
+    from processes.engine.models import AuditEntry
+
+    reference = to_senior_rehandle(app, client)
+    login(client, "agent")
+    page = text(client.get(f"/complaints/{reference}"))
+    thread = page.split('id="conversation-heading"', 1)[1].split("</ol>", 1)[0]
+    order = [thread.index(piece) for piece in ("电水壶底座漏电", "受理回执", "免费维修底座", "“希望换新”")]
+    assert order == sorted(order), "the thread is in time order"
+    assert "来自客户" in thread and "发给客户" in thread and "电话" in thread
+
+    def staff_messages():
+        with app.extensions["redress.db"].session() as s:
+            return s.scalar(select(func.count()).select_from(Notification)
+                            .where(Notification.template == "staff_message"))
+
+    empty = client.post(f"/complaints/{reference}/messages", data={"subject": "关于换新", "body": "  "})
+    assert empty.status_code == 422 and 'id="msg-body-error">请先填写消息内容' in text(empty)
+    assert 'value="关于换新"' in text(empty) and staff_messages() == 0  # kept, and nothing sent
+    too_long = client.post(f"/complaints/{reference}/messages", data={"subject": "", "body": "长" * 5001})
+    assert too_long.status_code == 422 and "当前为 5001 个" in text(too_long) and staff_messages() == 0
+
+    sent = client.post(f"/complaints/{reference}/messages",
+                       data={"subject": "关于换新", "body": "孙先生,换新需要主管批准,我们明天回复您。"})
+    assert sent.status_code == 302 and staff_messages() == 1
+    assert "换新需要主管批准" in text(client.get(f"/complaints/{reference}")).split('id="notes-heading"')[0]
+    with app.extensions["redress.db"].session() as s:
+        mail = s.scalars(select(OutboundMessage).where(OutboundMessage.template == "staff_message")).one()
+        assert mail.to_address == "sun@example.com" and "换新需要主管批准" in mail.body
+        assert s.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.business_key == reference, AuditEntry.action == "customer_message_sent")) == 1
+    assert "换新需要主管批准" in tracking_page(app, reference)
+
+    login(client, "product")  # outside customer service: reads the thread, does not write to the customer
+    page = text(client.get(f"/complaints/{reference}"))
+    assert "换新需要主管批准" in page and "message-form" not in page
+    assert client.post(f"/complaints/{reference}/messages", data={"body": "hi"}).status_code == 403
+
+
+def test_internal_notes_mention_colleagues_and_never_reach_the_customer(app, client, people):
+    from sqlalchemy import select
+
+    from processes.complaints.records import Notification
+
+    reference = register(app.extensions["redress.runtime"], PHONE_COMPLAINT, in_form=True)
+    login(client, "agent")
+    long_note = "查" * 2001
+    refused = client.post(f"/complaints/{reference}/notes", data={"body": long_note})
+    assert refused.status_code == 422 and "备注最多 2000 个字符,当前为 2001 个" in text(refused)
+    assert long_note in text(refused)  # what was typed is kept
+    unknown = client.post(f"/complaints/{reference}/notes", data={"body": "@nobody 请看"})
+    assert unknown.status_code == 422 and "没有名为 @nobody 的在职同事" in text(unknown)
+    assert client.post(f"/complaints/{reference}/notes", data={"body": ""}).status_code == 422
+
+    saved = client.post(f"/complaints/{reference}/notes", data={"body": "@product 请看一下底座照片,疑似进水。"})
+    assert saved.status_code == 302
+    notes = text(client.get(f"/complaints/{reference}")).split('id="notes-heading"', 1)[1]
+    assert "疑似进水" in notes and "agent" in notes
+    with app.extensions["redress.db"].session() as s:
+        [mention] = s.scalars(select(Notification).where(Notification.template == "mention")).all()
+        assert (mention.recipient_type, mention.recipient, mention.business_key) == ("user", "product", reference)
+    login(client, "product")
+    assert "有人在备注中提到了您" in text(client.get("/notifications"))
+    assert "疑似进水" not in tracking_page(app, reference)

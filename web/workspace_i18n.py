@@ -28,7 +28,8 @@ VOCABULARY = {
     "severity": {"low": _l("Low"), "medium": _l("Medium"), "high": _l("High"), "critical": _l("Critical")},
     "channel": {
         "phone": _l("Phone"), "email": _l("E-mail"), "web": _l("Web form"), "social_media": _l("Social media"),
-        "walk_in": _l("Walk-in"), "letter": _l("Letter"), "api": _l("API"),
+        "walk_in": _l("Walk-in"), "letter": _l("Letter"), "api": _l("API"), "portal": _l("Portal"),
+        "email+portal": _l("E-mail and portal"),
     },
     "department": {
         "customer_service": _l("Customer service"), "sales": _l("Sales"), "product": _l("Product"),
@@ -92,6 +93,22 @@ VOCABULARY = {
                "explanation": _l("Explanation"), "paid_service": _l("Paid service"),
                "compensation": _l("Compensation"), "settlement": _l("Settlement")},
     "approval": {"approve": _l("Approve"), "change_amount": _l("Approve a changed amount"), "refuse": _l("Refuse")},
+    "conversation_kind": {
+        "complaint": _l("The complaint"), "email": _l("E-mail"), "files": _l("Files"),
+        "customer_details": _l("Details supplied"), "customer_response": _l("Answer to our proposal"),
+        "survey_answer": _l("Survey answer"), "survey_call": _l("Survey call"),
+        "acknowledgement": _l("Acknowledgement"), "request_details": _l("Request for details"),
+        "mediation_proposal": _l("Mediation proposal"), "response": _l("Our answer"), "survey": _l("Survey"),
+        "duplicate_closed": _l("Handled under the original complaint"), "staff_message": _l("Message from staff"),
+    },
+    "delivery": {"pending": _l("e-mail waiting to be sent"), "sending": _l("e-mail being sent"),
+                 "sent": _l("e-mail sent"), "failed": _l("e-mail failed"), "outbox": _l("e-mail in the outbox"),
+                 "skipped": _l("no e-mail address: portal only")},
+    "field": {"customer_name": _l("Name"), "customer_phone": _l("Phone"), "customer_email": _l("E-mail"),
+              "customer_address": _l("Address"), "subject": _l("Subject"), "description": _l("Description"),
+              "remedy_sought": _l("Remedy sought"), "product": _l("Product or service"),
+              "order_number": _l("Order number"), "occurred_at": _l("When it happened"),
+              "occurred_where": _l("Where it happened")},
     "decision": {"accept": _l("Accepted the proposal"), "reject": _l("Rejected the proposal"),
                  "counter": _l("Made a counter-proposal")},
 }

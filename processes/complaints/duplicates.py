@@ -25,6 +25,11 @@ def may_link(who: Actor) -> bool:
     return who.role in LINKING_ROLES
 
 
+def _refuse(message: str) -> ValidationFailed:
+    """An error beside the field that names the original."""
+    return ValidationFailed({"original": message}, message)
+
+
 def confirm(session: Session, complaint: Complaint, original: str, by: str) -> None:
     """Mark `complaint` a confirmed duplicate of `original` (the caller audits)."""
     complaint.duplicate_of = original
@@ -46,15 +51,15 @@ def link_by_hand(session: Session, reference: str, original: str, who: Actor) ->
     complaint = _load(session, reference)
     original = (original or "").strip().upper()[:40]
     if not original:
-        raise ValidationFailed({"original": N_("Enter the reference of the original complaint.")})
+        raise _refuse(N_("Enter the reference of the original complaint."))
     if original == reference:
-        raise ValidationFailed({"original": N_("A complaint cannot be a duplicate of itself.")})
+        raise _refuse(N_("A complaint cannot be a duplicate of itself."))
     target = session.scalar(select(Complaint).where(Complaint.reference == original))
     if target is None:
-        raise ValidationFailed({"original": N_("There is no complaint with this reference.")})
+        raise _refuse(N_("There is no complaint with this reference."))
     if target.duplicate_of and target.duplicate_confirmed_by:
         # Links point at the original itself, never along a chain.
-        raise ValidationFailed({"original": N_("That complaint is itself a duplicate; link to its original.")})
+        raise _refuse(N_("That complaint is itself a duplicate; link to its original."))
     confirm(session, complaint, original, who.username)
     audit.append(session, who.username, "duplicate_linked", business_key=reference,
                  detail={"original": original, "by_hand": True})
@@ -69,7 +74,7 @@ def unlink_by_hand(session: Session, reference: str, who: Actor) -> Complaint:
     complaint = _load(session, reference)
     previous = complaint.duplicate_of
     if previous is None:
-        raise ValidationFailed({"original": N_("This complaint is not linked to another.")})
+        raise _refuse(N_("This complaint is not linked to another."))
     complaint.duplicate_of = None
     complaint.duplicate_confirmed_by = None
     complaint.duplicate_confirmed_at = None

@@ -25,7 +25,9 @@ from flask_login import current_user
 from sqlalchemy import or_, select
 from werkzeug.utils import secure_filename
 
+from processes.channels import conversation
 from processes.channels.portal_models import Attachment, IntakeExtras, intake_extras, new_tracking_code
+from processes.complaints import case_notes
 from processes.complaints import duplicates as linking
 from processes.complaints.privacy import (
     mask_address,
@@ -52,6 +54,7 @@ from processes.engine.models import HumanTask, ProcessDefinition, ProcessInstanc
 from web.auth import roles_required
 from web.case_file import case_summary, clock_rows
 from web.context import actor, database, runtime
+from web.errors import problem_message
 from web.form_render import attachment_label, store_upload
 from web.i18n import ui_language
 from web.workspace_i18n import element_name
@@ -128,7 +131,8 @@ def file_context(s, reference: str) -> dict:
     facts = runtime().task_data(open_task.id) if open_task is not None else None
     summary = case_summary(s, complaint, who, history=history, facts=facts)
     return {"complaint": complaint, "customer": customer_view(complaint, who), "history": history,
-            "summary": summary, "clocks": clock_rows(summary), "attachment_label": attachment_label,
+            "thread": conversation.thread(s, complaint, who, history), "notes": case_notes.notes_of(s, reference),
+            "may_write": conversation.may_write(who), "summary": summary, "clocks": clock_rows(summary), "attachment_label": attachment_label,
             "records": records_of(s, reference), "links": duplicate_links(s, complaint, history),
             "may_link": linking.may_link(who), "tasks": tasks,
             "task_names": {t.id: element_name(s, t.bpmn_id, t.name) for t in tasks},
@@ -150,9 +154,55 @@ def duplicate_links(s, complaint: Complaint, history: list) -> dict:
 @bp.get("/<reference>")
 @roles_required(*READERS)
 def show(reference: str):
+    return _render_file(reference)
+
+
+def _render_file(reference: str, status: int = 200, **forms):
+    """The file page; `forms` carries what a refused form had typed and its errors."""
     with database().session() as s:
         context = file_context(s, reference)
-    return render_template("complaint.html", **context, link_errors={}, link_value="")
+    values = {"link_errors": {}, "link_value": "", "note_errors": {}, "note_value": "", "message_errors": {},
+              "message_values": {}, **forms}
+    return render_template("complaint.html", **context, **values), status
+
+
+def _field_errors(failure: ValidationFailed) -> dict[str, str]:
+    """The refused field's message in the person's language (the template carries its parameters)."""
+    return {name: problem_message(failure) for name in failure.errors}
+
+
+@bp.post("/<reference>/notes")
+@roles_required(*READERS)
+def add_note(reference: str):
+    """An internal note beside the conversation; @mentions notify colleagues."""
+    body = request.form.get("body") or ""
+    try:
+        with database().write_session() as s, s.begin():
+            case_notes.add_note(s, reference, actor(), body)
+    except ValidationFailed as failure:
+        return _render_file(reference, 422, note_errors=_field_errors(failure), note_value=body[:20000])
+    flash(_("The note is saved. Only colleagues see it."), "success")
+    return redirect(url_for("complaints.show", reference=reference) + "#notes-heading")
+
+
+@bp.post("/<reference>/messages")
+@roles_required(*READERS)
+def write_to_customer(reference: str):
+    """A message a person wrote to the customer: by e-mail and in their portal thread, audited."""
+    values = {"subject": request.form.get("subject") or "", "body": request.form.get("body") or ""}
+    if not conversation.may_write(actor()):
+        abort(403, _("Only customer service writes to the customer."))
+    mailer = runtime().mailer
+    try:
+        with database().write_session() as s, s.begin():
+            load_complaint(s, reference)
+            conversation.send_to_customer(s, mailer, reference, actor(), values["subject"], values["body"])
+    except ValidationFailed as failure:
+        kept = {k: v[:20000] for k, v in values.items()}
+        return _render_file(reference, 422, message_errors=_field_errors(failure), message_values=kept)
+    mailer.deliver_due()
+    flash(_("The message is sent to the customer."), "success")
+    return redirect(url_for("complaints.show", reference=reference) + "#conversation-heading")
 
 
 @bp.post("/<reference>/duplicate")
@@ -171,10 +221,7 @@ def link_duplicate(reference: str):
             else:
                 linking.link_by_hand(s, reference, value, who)
     except ValidationFailed as failure:
-        with database().session() as s:
-            context = file_context(s, reference)
-        errors = {k: _(v) for k, v in failure.errors.items()}
-        return render_template("complaint.html", **context, link_errors=errors, link_value=value), 422
+        return _render_file(reference, 422, link_errors=_field_errors(failure), link_value=value)
     flash(_("The link was removed.") if unlink else _("Linked as a duplicate of %(original)s.",
                                                         original=value.upper()), "success")
     return redirect(url_for("complaints.show", reference=reference) + "#links-heading")
