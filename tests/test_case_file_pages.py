@@ -239,3 +239,31 @@ def test_internal_notes_mention_colleagues_and_never_reach_the_customer(app, cli
     login(client, "product")
     assert "有人在备注中提到了您" in text(client.get("/notifications"))
     assert "疑似进水" not in tracking_page(app, reference)
+
+
+def test_the_customers_page_and_a_repeat_complainant_goes_to_a_senior_agent(app, client, people):
+    runtime = app.extensions["redress.runtime"]
+    first = register(runtime, PHONE_COMPLAINT, in_form=True)
+    # The same customer by e-mail, another phone number: still the same customer.
+    again = {**PHONE_COMPLAINT, "customer": {"name": "张伟", "phone": "13900000001", "email": "zhangwei@example.com"},
+             "subject": "烧水壶开关失灵"}
+    second = register(runtime, again, in_form=True)
+    classify = open_task(app, second, "Task_Classify")
+    assert classify.candidate_group == "senior"  # routed to a senior agent
+    assert open_task(app, first, "Task_Classify").candidate_group is None
+
+    login(client, "agent")
+    page = text(client.get(f"/tasks/{classify.id}"))
+    assert "重复投诉客户" in page and "先处理情绪,后处理问题" in page
+    assert f'href="/complaints/{second}/customer"' in page
+    assert client.post(f"/tasks/{classify.id}/claim").status_code == 403  # an agent cannot take it
+    login(client, "senior")
+    assert client.post(f"/tasks/{classify.id}/claim").status_code == 302
+
+    listing = text(client.get(f"/complaints/{second}/customer"))
+    assert first in listing and second in listing and "电水壶底座漏电" in listing and "烧水壶开关失灵" in listing
+    assert "13800138001" in listing or "13900000001" in listing  # customer service sees the customer in clear
+    assert "该客户的全部投诉(2)" in text(client.get(f"/complaints/{second}"))
+    login(client, "product")
+    masked = text(client.get(f"/complaints/{second}/customer"))
+    assert first in masked and "张*" in masked and "zhangwei@" not in masked and "13900000001" not in masked

@@ -10,6 +10,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from processes.complaints import customers
 from processes.complaints.records import Complaint
 from processes.engine import inputsafe
 from processes.engine.actors import SYSTEM, Actor
@@ -136,6 +137,12 @@ def register(runtime, payload: dict, actor: Actor = SYSTEM, in_form: bool = Fals
     The caller validates first with `intake_errors`."""
     reference = new_reference()
     data = start_data(payload, reference, in_form)
+    # A customer who complained before goes to a senior agent (task_urgency routes the tasks).
+    with runtime.db.session() as session:
+        days = int((runtime.settings or {}).get("repeat_window_days", customers.REPEAT_WINDOW_DAYS))
+        earlier = customers.earlier_count(session, data["customer_phone"], data["customer_email"], days)
+    data["earlier_complaints"] = earlier
+    data["repeat_complainant"] = earlier > 0
 
     def record(session: Session, instance: ProcessInstance) -> None:
         session.add(Complaint(

@@ -27,7 +27,7 @@ from werkzeug.utils import secure_filename
 
 from processes.channels import conversation
 from processes.channels.portal_models import Attachment, IntakeExtras, intake_extras, new_tracking_code
-from processes.complaints import case_notes
+from processes.complaints import case_notes, customers
 from processes.complaints import duplicates as linking
 from processes.complaints.privacy import (
     mask_address,
@@ -132,7 +132,8 @@ def file_context(s, reference: str) -> dict:
     summary = case_summary(s, complaint, who, history=history, facts=facts)
     return {"complaint": complaint, "customer": customer_view(complaint, who), "history": history,
             "thread": conversation.thread(s, complaint, who, history), "notes": case_notes.notes_of(s, reference),
-            "may_write": conversation.may_write(who), "summary": summary, "clocks": clock_rows(summary), "attachment_label": attachment_label,
+            "may_write": conversation.may_write(who), "summary": summary,
+            "customer_total": len(customers.complaints_of(s, complaint)), "clocks": clock_rows(summary), "attachment_label": attachment_label,
             "records": records_of(s, reference), "links": duplicate_links(s, complaint, history),
             "may_link": linking.may_link(who), "tasks": tasks,
             "task_names": {t.id: element_name(s, t.bpmn_id, t.name) for t in tasks},
@@ -263,6 +264,26 @@ def attachment(reference: str, name: str):
     if secure_filename(name) != name or not (folder / name).is_file():
         abort(404, _("This attachment is not stored here."))
     return send_from_directory(folder, name, as_attachment=True, download_name=attachment_label(name))
+
+
+@bp.get("/<reference>/customer")
+@roles_required(*READERS)
+def customer_page(reference: str):
+    """All complaints of this complaint's customer (same phone or e-mail), outcomes and satisfaction."""
+    who = actor()
+    with database().session() as s:
+        complaint = load_complaint(s, reference)
+        rows = customers.complaints_of(s, complaint)
+        results = customers.outcomes(s, [c.reference for c in rows])
+    return render_template("customer.html", complaint=complaint, customer=customer_view(complaint, who),
+                           rows=rows, outcomes=results)
+
+
+def repeat_count(s, complaint: Complaint) -> int:
+    """Other complaints of the same customer within the repeat window (the flag on task pages)."""
+    days = int((runtime().settings or {}).get("repeat_window_days", customers.REPEAT_WINDOW_DAYS))
+    return customers.earlier_count(s, complaint.customer_phone, complaint.customer_email, days,
+                                   exclude=complaint.reference)
 
 
 @bp.get("/<reference>/diagram.json")

@@ -17,7 +17,7 @@ from processes.engine.errors import Forbidden, NotFound, ProcessFailed, RuntimeP
 from processes.engine.inbox import SCOPES, SLA_STATES, Filters, list_tasks, sees_everything, sla_state
 from processes.engine.models import HumanTask, User
 from web.auth import _safe_next
-from web.blueprints.complaints import attachment_folder, customer_view, timeline
+from web.blueprints.complaints import attachment_folder, customer_view, repeat_count, timeline
 from web.case_file import case_summary, clock_rows, countdown
 from web.context import actor, database, runtime
 from web.errors import problem_message
@@ -130,12 +130,14 @@ def _side_panel(row: HumanTask) -> dict:
         original = None
         if complaint is not None and complaint.duplicate_of:
             original = s.scalar(select(Complaint).where(Complaint.reference == complaint.duplicate_of))
+        repeat = repeat_count(s, complaint) if complaint is not None else 0
         summary = (case_summary(s, complaint, who, history=history, facts=_task_facts(row))
                    if complaint is not None else None)
     return {"complaint": complaint, "customer": customer_view(complaint, actor()) if complaint else None,
             "original": original, "original_customer": customer_view(original, actor()) if original else None,
             "history": history[-30:], "task_name": name, "colleagues": colleagues, "summary": summary,
-            "clocks": clock_rows(summary) if summary else []}
+            "clocks": clock_rows(summary) if summary else [], "repeat": repeat,
+            "repeat_days": (runtime().settings or {}).get("repeat_window_days", 180)}
 
 
 def _task_facts(row: HumanTask) -> dict | None:
