@@ -111,6 +111,15 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
                "how satisfied you are:\n{link}\n")),
     },
 }
+TEMPLATES["duplicate_closed"] = {
+    "zh-CN": ("投诉已并入 {original} 处理:{reference}",
+              ("{name}您好:\n\n经核实,您的投诉 {reference} 与您此前的投诉 {original} 是同一事项。"
+               "我们将在投诉 {original} 中一并处理,请通过该编号跟进,无需重复投诉。\n{link}\n")),
+    "en": ("Complaint {reference} is handled under {original}",
+           ("Dear {name},\n\nYour complaint {reference} is about the same matter as your earlier complaint "
+            "{original}. We handle both under {original}; please follow that one, there is no need to complain "
+            "twice.\n{link}\n")),
+}
 TEMPLATES["tracking_link"] = {
     "zh-CN": ("您的投诉查询链接:{reference}",
               "{name}您好:\n\n这是您的投诉 {reference} 的新查询链接(请勿转发):\n{link}\n"),
@@ -148,6 +157,7 @@ def _values(session: Session, note: Notification, language: str, link: str) -> d
         "amount": (f"金额:{amount} 元" if zh else f"Amount: CNY {amount}") if amount else "",
         "missing": "\n".join(f"- {FIELD_NAMES.get(m, {}).get(language, m)}" for m in missing),
         "deadline": _deadline_text(complaint, language),
+        "original": payload.get("original") or "",
     }
 
 

@@ -29,7 +29,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from processes.engine import audit, definitions, forms
-from processes.engine.actors import SYSTEM, Actor, may_work
+from processes.engine.actors import SYSTEM, Actor, may_be_given, may_work
 from processes.engine.database import Database
 from processes.engine.errors import (
     N_,
@@ -130,6 +130,11 @@ class Services:
     @property
     def settings(self) -> dict:
         return self._runtime.settings
+
+    @property
+    def actor_name(self) -> str:
+        """Who caused this step (the person who completed the task before it, or "system")."""
+        return self._uow.actor.username
 
     def handling_history(self, business_key: str) -> list[dict]:
         """Human tasks done on the case, with who and when (the archive keeps them)."""
@@ -411,7 +416,7 @@ class Runtime:
             allowed = actor.is_overseer or actor.role == "manager" or row.assignee == actor.username
             if not allowed:
                 raise Forbidden(N_("Only the assignee or a supervisor can reassign this task."))
-            if not may_work(to, row.department, row.candidate_group, None):
+            if not may_be_given(to, row.department, row.candidate_group):
                 raise Forbidden(N_("%(who)s may not work tasks of this department."), who=to.username)
             previous, row.assignee = row.assignee, to.username
             audit.append(uow.session, actor.username, "task_reassigned", business_key=row.business_key,
