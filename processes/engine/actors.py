@@ -52,11 +52,15 @@ CUSTOMER = Actor("customer", None, "customer")
 DECIDING_ROLES = {"management": {"manager", "admin"}}
 
 
-def may_work(actor: Actor, department: str | None, candidate_group: str | None, assignee: str | None) -> bool:
+def may_work(actor: Actor, department: str | None, candidate_group: str | None, assignee: str | None,
+             not_by: str | None = None) -> bool:
     """Lane membership (and the candidate group, if any), the assignment, or an overseeing role.
 
     Management's tasks (approvals, decisions) are for managers only; a supervisor oversees the
-    tasks of their own department (and lane-less ones), not another department's."""
+    tasks of their own department (and lane-less ones), not another department's. A four-eyes
+    check (`not_by`) is for anyone but the person who wrote what it approves, admins included."""
+    if not_by is not None and actor.username == not_by:
+        return False
     deciders = DECIDING_ROLES.get(department or "")
     if deciders is not None and actor.role not in deciders:
         return False
