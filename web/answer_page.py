@@ -34,15 +34,16 @@ def with_drafts(row: HumanTask, schema: dict | None, values: dict) -> dict:
     return {**{k: v for k, v in drafts.items() if not values.get(k)}, **values}
 
 
-def fill(row: HumanTask, schema: dict | None, data: dict) -> tuple[dict, dict[str, str]]:
-    """The data with the answers' placeholders filled, and errors (translated) beside the fields."""
+def fill(row: HumanTask, schema: dict | None, data: dict, final: bool = True) -> tuple[dict, dict[str, str]]:
+    """The data with the answers' placeholders filled, and errors (translated) beside the fields;
+    `final` when it is to be sent (a preview may still hold the template's instructions)."""
     fields = answer_fields(schema)
     if not fields:
         return data, {}
     errors = {name: _("Write the answer to the customer; an empty answer is never sent.")
               for name in fields if name in (schema.get("required") or []) and not str(data.get(name) or "").strip()}
     with database().session() as s:
-        filled, problems = _desk(s, row).fill(schema, data)
+        filled, problems = _desk(s, row).fill(schema, data, final)
     errors.update({name: _(template, **params) for name, (template, params) in problems.items()})
     return filled, errors
 
@@ -57,7 +58,7 @@ def panel(row: HumanTask, schema: dict | None, values: dict, preview: bool) -> d
     with database().session() as s:
         desk = AnswerDesk(s, row.business_key, data)
         if out["answer_fields"] and preview:
-            filled, problems = desk.fill(schema, values)
+            filled, problems = desk.fill(schema, values, final=False)
             name = next(iter(answer_fields(schema)))
             if name not in problems and str(filled.get(name) or "").strip():
                 out["preview"] = desk.preview(filled[name], values)

@@ -20,7 +20,9 @@ from processes.channels import outbound_mail
 from processes.channels.portal_models import customer_language
 from processes.complaints import answer_templates as library
 from processes.complaints.records import Complaint
+from processes.engine.errors import N_
 
+_INSTRUCTION = re.compile(r"\[[^\[\]\n]{2,300}\]")  # "[say what happens next]" in a template
 _DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
 
 
@@ -96,21 +98,30 @@ class AnswerDesk:
             remedy=remedy, amount=amount, deadline=outbound_mail.resolve_deadline(self.complaint),
             reply_by=datetime.now(UTC) + timeout if timeout else None)
 
-    def fill(self, schema: dict | None, submitted: dict) -> tuple[dict, dict[str, library.Problem]]:
-        """The submitted data with each answer's placeholders filled; problems by field."""
+    def fill(self, schema: dict | None, submitted: dict, final: bool = True) -> tuple[dict, dict[str, library.Problem]]:
+        """The submitted data with each answer's placeholders filled; problems by field. A final
+        answer (not a preview) must also have the template's bracketed instructions replaced."""
         data = dict(submitted)
         problems: dict[str, library.Problem] = {}
         values = library.values_for(self.facts(submitted), self.language)
-        for name in answer_fields(schema):
+        for name, ui in answer_fields(schema).items():
             text = submitted.get(name)
             if not isinstance(text, str) or not text.strip():
                 continue
-            problem = library.placeholder_problem(text)
+            problem = library.placeholder_problem(text) or (self._instruction_left(ui, text) if final else None)
             if problem is not None:
                 problems[name] = problem
             else:
                 data[name] = library.fill(text, values).strip()
         return data, problems
+
+    def _instruction_left(self, ui: dict, text: str) -> library.Problem | None:
+        """A template's bracketed instruction still in the text: the person has not written that part."""
+        template = self.template_for(ui) if ui.get("from_template") else None
+        for hint in _INSTRUCTION.findall(template.body if template else ""):
+            if hint in text:
+                return N_("Replace the template's instruction %(hint)s with your own words."), {"hint": hint}
+        return None
 
     def preview(self, text: str, submitted: dict) -> Preview:
         """`text` (already filled) as the tracking page and the e-mail will show it."""

@@ -211,7 +211,7 @@ def submit(task_id: str):
         flash(_("Draft saved. Nothing was sent on; you can finish later."), "info")
         return redirect(url_for("tasks.task", task_id=task_id))
     locale = ui_language()
-    data, answer_errors = fill_answers(row, schema, data)
+    data, answer_errors = fill_answers(row, schema, data, final=request.form.get("action") != "preview")
     errors = {**answer_errors, **errors}
     if request.form.get("action") == "preview":
         # Nothing is stored or sent: the page comes back with what was typed and the letter.
