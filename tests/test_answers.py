@@ -61,7 +61,7 @@ def customer_answers(session) -> list[Notification]:
 
 def test_placeholders_unknown_formatted_or_unbalanced_are_refused():
     assert library.placeholder_problem("{name}您好,{reference} {amount}") is None
-    template, params = library.placeholder_problem("{name} {nmae} {amount:>9} {name.__class__}")
+    _template, params = library.placeholder_problem("{name} {nmae} {amount:>9} {name.__class__}")
     assert params["names"] == "{nmae}, {amount:>9}, {name.__class__}"
     assert library.placeholder_problem("a { b") is not None
     assert library.placeholder_problem("{{literal}} braces") is None
