@@ -26,12 +26,13 @@ def _desk(session, row: HumanTask) -> AnswerDesk:
 
 
 def with_drafts(row: HumanTask, schema: dict | None, values: dict) -> dict:
-    """The values to show, with each empty answer field started from its template."""
+    """The values the process knows, with each answer that starts from a template started from it:
+    a new answer is not the last one (which the customer may just have rejected)."""
     if row.status != "open" or not answer_fields(schema):
         return values
     with database().session() as s:
         drafts = _desk(s, row).drafts(schema)
-    return {**{k: v for k, v in drafts.items() if not values.get(k)}, **values}
+    return {**values, **drafts}
 
 
 def fill(row: HumanTask, schema: dict | None, data: dict, final: bool = True) -> tuple[dict, dict[str, str]]:
@@ -50,11 +51,17 @@ def fill(row: HumanTask, schema: dict | None, data: dict, final: bool = True) ->
 
 def panel(row: HumanTask, schema: dict | None, values: dict, preview: bool) -> dict:
     """What the page shows beside the form: the preview of the answer and the approval's facts."""
-    out: dict = {"answer_fields": bool(answer_fields(schema)), "preview": None, "approval": None}
+    out: dict = {"answer_fields": bool(answer_fields(schema)), "preview": None, "approval": None, "reply": None}
     kind = APPROVALS.get(row.bpmn_id)
-    if not (out["answer_fields"] and preview) and kind is None:
+    if not out["answer_fields"] and kind is None:
         return out
     data = runtime().task_data(row.id)
+    if out["answer_fields"] and (data.get("customer_comment") or data.get("counter_proposal")):
+        # The next answer is written with the customer's last reply in view.
+        out["reply"] = {"decision": data.get("customer_decision"), "comment": data.get("customer_comment"),
+                        "counter": data.get("counter_proposal")}
+    if not preview and kind is None:
+        return out
     with database().session() as s:
         desk = AnswerDesk(s, row.business_key, data)
         if out["answer_fields"] and preview:
