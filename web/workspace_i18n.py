@@ -50,7 +50,11 @@ VOCABULARY = {
     "tier": {"standard": _l("Standard"), "silver": _l("Silver"), "gold": _l("Gold"), "vip": _l("VIP")},
     "sla": {"on_time": _l("On time"), "at_risk": _l("At risk"), "breached": _l("Breached")},
     "strategy": {"rule_based": _l("Rule-based"), "compensation": _l("Compensation"),
-                 "fuzzy_mediation": _l("Fuzzy mediation")},
+                 "fuzzy_mediation": _l("Fuzzy mediation"), "explanation": _l("Explanation"),
+                 "escalation": _l("After escalation")},
+    "language": {"zh-CN": _l("Chinese"), "en": _l("English")},
+    "decision": {"accept": _l("Accepted"), "reject": _l("Rejected"), "counter": _l("Counter-proposal")},
+    "responsibility": {"company": _l("The company"), "customer": _l("The customer"), "unclear": _l("Unclear")},
     "status": {
         "registered": _l("Registered"), "awaiting_details": _l("Awaiting details"),
         "acknowledged": _l("Acknowledged"), "classified": _l("Classified"), "investigating": _l("Investigating"),

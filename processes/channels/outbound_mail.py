@@ -35,6 +35,7 @@ from processes.channels.portal_models import (
     pending_extras,
     store_extras,
 )
+from processes.complaints.money import format_money
 from processes.complaints.records import Complaint, Notification
 from processes.engine.database import Database
 from processes.engine.models import utcnow
@@ -96,12 +97,11 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
                "Accept it, reject it or make a counter-proposal here:\n{link}\n")),
     },
     "response": {
+        # The answer is a person's whole letter (greeting included), sent as they previewed it.
         "zh-CN": ("投诉处理结果:{reference}",
-                  ("{name}您好:\n\n关于您的投诉 {reference},处理结果如下:\n\n{text}\n{amount}\n"
-                  "请通过以下链接告诉我们您是否接受:\n{link}\n")),
+                  "{text}\n{amount}\n请通过以下链接告诉我们您是否接受:\n{link}\n"),
         "en": ("The result of your complaint {reference}",
-               ("Dear {name},\n\nThis is our answer to your complaint {reference}:\n\n{text}\n{amount}\n"
-               "Please tell us whether you accept it:\n{link}\n")),
+               "{text}\n{amount}\nPlease tell us whether you accept it:\n{link}\n"),
     },
     "survey": {
         "zh-CN": ("满意度调查:{reference}",
@@ -154,11 +154,19 @@ def _values(session: Session, note: Notification, language: str, link: str) -> d
         "subject": note.subject or note.business_key or "",
         "text": note.body or payload.get("proposal") or "",
         "round": payload.get("round") or 1,
-        "amount": (f"金额:{amount} 元" if zh else f"Amount: CNY {amount}") if amount else "",
+        "amount": amount_line(amount, language),
         "missing": "\n".join(f"- {FIELD_NAMES.get(m, {}).get(language, m)}" for m in missing),
         "deadline": _deadline_text(complaint, language),
         "original": payload.get("original") or "",
     }
+
+
+def amount_line(amount, language: str) -> str:
+    """The amount under a proposal or answer, as the tracking page shows it too: 金额:¥239.90."""
+    if not amount:
+        return ""
+    money = format_money(amount, language)
+    return (f"金额:{money}" if language == "zh-CN" else f"Amount: {money}") + "\n"
 
 
 def _deadline_text(complaint: Complaint | None, language: str) -> str:

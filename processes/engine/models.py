@@ -231,6 +231,8 @@ class HumanTask(Base):
     priority: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
     completed_at: Mapped[datetime | None] = mapped_column(TZDateTime())
     completed_by: Mapped[str | None] = mapped_column(String(80))
+    # Four eyes: the person who may not complete this task (who wrote what it approves).
+    not_by: Mapped[str | None] = mapped_column(String(80))
 
 
 class Timer(Base):
