@@ -41,6 +41,7 @@ VOCABULARY = {
     },
     "tier": {"standard": _l("Standard"), "silver": _l("Silver"), "gold": _l("Gold"), "vip": _l("VIP")},
     "sla": {"on_time": _l("On time"), "at_risk": _l("At risk"), "breached": _l("Breached")},
+    "assignment": {"unassigned": _l("Unassigned"), "assigned": _l("Assigned")},
     "strategy": {"rule_based": _l("Rule-based"), "compensation": _l("Compensation"),
                  "fuzzy_mediation": _l("Fuzzy mediation")},
     "status": {

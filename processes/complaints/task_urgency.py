@@ -82,6 +82,14 @@ class ComplaintTaskDecorator:
     def __call__(self, values: dict, properties: dict, data: dict) -> None:
         values["due_at"] = deadline(properties.get(STAGE_PROPERTY), data, values["created_at"], values.get("due_at"))
         values["priority"] = priority(data)
+        values["escalation_level"] = escalation_level(data)
+
+
+def escalation_level(data: dict) -> int:
+    try:
+        return min(max(int(data.get("escalation_level") or 1), 1), 9)
+    except (TypeError, ValueError):
+        return 1
 
 
 DECORATOR = ComplaintTaskDecorator()

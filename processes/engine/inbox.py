@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Boolean, Float, Select, and_, false, or_, select
+from sqlalchemy import Boolean, Float, Select, and_, false, func, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import FunctionElement
@@ -25,6 +25,25 @@ from processes.engine.models import HumanTask
 SCOPES = ("mine", "group", "all")
 SLA_STATES = ("on_time", "at_risk", "breached")
 AT_RISK_RATIO = 0.8  # the SLA policy's default: past 80% of the time allowed
+ASSIGNMENT = ("unassigned", "assigned")  # the "status" filter: is someone working on it?
+LEVELS = ("1", "2", "3", "4")
+COUNT_CAP = 10_000  # counting stops here ("10,000+"): a count never walks a whole scope
+# Sortable columns: the order they give, ending in the id so pages never overlap. Urgency is
+# the default; due, created and reference are read off an index in every scope.
+SORTS = {
+    "priority": (HumanTask.priority, HumanTask.due_at),
+    "due": (HumanTask.due_at,),
+    "created": (HumanTask.created_at,),
+    "reference": (HumanTask.business_key,),
+    "task": (HumanTask.name,),
+    "category": (HumanTask.category,),
+    "severity": (HumanTask.priority, HumanTask.severity),
+    "channel": (HumanTask.channel,),
+    "department": (HumanTask.department,),
+    "assignee": (HumanTask.assignee,),
+    "level": (HumanTask.escalation_level,),
+}
+DEFAULT_SORT = "priority"
 
 
 @dataclass
@@ -44,7 +63,18 @@ class Filters:
     channel: str | None = None
     sla: str | None = None
     text: str | None = None
+    department: str | None = None
+    assignee: str | None = None  # a user name
+    status: str | None = None  # ASSIGNMENT
+    level: str | None = None  # escalation level, LEVELS
+    created_from: date | None = None  # arrived on or after this day (UTC)
+    created_to: date | None = None  # arrived on or before this day
     extra: dict = field(default_factory=dict)
+
+    # URL argument -> attribute; one list so the URL, saved views and exports agree.
+    ARGS = (("q", "text"), ("department", "department"), ("assignee", "assignee"), ("status", "status"),
+            ("level", "level"), ("category", "category"), ("severity", "severity"), ("channel", "channel"),
+            ("sla", "sla"), ("from", "created_from"), ("to", "created_to"))
 
     @classmethod
     def from_args(cls, args) -> Filters:
@@ -55,12 +85,34 @@ class Filters:
             return value[:100]
 
         return cls(category=pick("category"), severity=pick("severity"), channel=pick("channel"),
-                   sla=pick("sla", SLA_STATES), text=pick("q"))
+                   sla=pick("sla", SLA_STATES), text=pick("q"), department=pick("department"),
+                   assignee=pick("assignee"), status=pick("status", ASSIGNMENT), level=pick("level", LEVELS),
+                   created_from=_day(pick("from")), created_to=_day(pick("to")))
 
     def active(self) -> dict[str, str]:
-        values = {"category": self.category, "severity": self.severity, "channel": self.channel,
-                  "sla": self.sla, "q": self.text}
-        return {k: v for k, v in values.items() if v}
+        values = {arg: getattr(self, attr) for arg, attr in self.ARGS}
+        return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in values.items() if v}
+
+
+def _day(value: str | None) -> date | None:
+    """A YYYY-MM-DD day between 2000 and 2100; anything else is no filter."""
+    if not value:
+        return None
+    try:
+        day = date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+    return day if 2000 <= day.year <= 2100 else None
+
+
+def sort_order(sort: str | None) -> tuple[str, bool]:
+    """("due", descending?) from a URL value such as "due" or "-due"; unknown means urgency."""
+    value = (sort or "").strip()
+    descending = value.startswith("-")
+    key = value.lstrip("-")
+    if key not in SORTS:
+        return DEFAULT_SORT, False
+    return key, descending
 
 
 class epoch(FunctionElement):
@@ -127,10 +179,20 @@ def sla_condition(state: str, now: datetime, ratio: float = AT_RISK_RATIO):
 
 def apply_filters(query: Select, filters: Filters, now: datetime | None = None) -> Select:
     now = now or datetime.now(UTC)
-    for name in ("category", "severity", "channel"):
+    for name in ("category", "severity", "channel", "department", "assignee"):
         value = getattr(filters, name)
         if value:
             query = query.where(getattr(HumanTask, name) == value)
+    if filters.status == "unassigned":
+        query = query.where(HumanTask.assignee.is_(None))
+    elif filters.status == "assigned":
+        query = query.where(HumanTask.assignee.is_not(None))
+    if filters.level:
+        query = query.where(HumanTask.escalation_level == int(filters.level))
+    if filters.created_from:
+        query = query.where(HumanTask.created_at >= datetime.combine(filters.created_from, time(), UTC))
+    if filters.created_to:
+        query = query.where(HumanTask.created_at < datetime.combine(filters.created_to + timedelta(days=1), time(), UTC))
     if filters.sla:
         query = query.where(sla_condition(filters.sla, now))
     if filters.text:
@@ -175,20 +237,40 @@ def _contains_sqlite(element, compiler, **kw):
     return f"{compiler.process(column, **kw)} LIKE {compiler.process(pattern, **kw)} ESCAPE '\\'"
 
 
+def filtered_query(actor: Actor, scope: str, filters: Filters | None = None, now: datetime | None = None) -> Select:
+    query = inbox_query(actor, scope)
+    return apply_filters(query, filters, now) if filters is not None else query
+
+
+def ordered(query: Select, sort: str | None = None) -> Select:
+    """Urgency first by default: priority (1 most urgent), then time left, then id; the *_priority
+    indexes end in (priority, due_at), so a page is read off the index. NULLS LAST keeps a task
+    without a deadline (a model the validation would refuse) after the others on every database."""
+    key, descending = sort_order(sort)
+    columns = [c.desc().nulls_last() if descending else c.asc().nulls_last() for c in SORTS[key]]
+    if key != "priority":
+        columns += [HumanTask.priority.asc(), HumanTask.due_at.asc().nulls_last()]
+    return query.order_by(*columns, HumanTask.id)
+
+
 def list_tasks(session: Session, actor: Actor, scope: str = "mine", page: int = 1, per_page: int = 50,
                query: Select | None = None, filters: Filters | None = None,
-               now: datetime | None = None) -> Page:
-    """One page of open tasks, most urgent first: by priority, then soonest due."""
+               now: datetime | None = None, sort: str | None = None) -> Page:
+    """One page of open tasks, most urgent first unless another column is chosen."""
     page = max(page, 1)
     query = query if query is not None else inbox_query(actor, scope)
     if filters is not None:
         query = apply_filters(query, filters, now)
-    # Urgency first: priority (1 most urgent), then time left, then id; the *_priority indexes end
-    # in (priority, due_at), so a page is read off the index. NULLS LAST keeps a task without a
-    # deadline (a model the validation would refuse) after the others on every database.
-    query = query.order_by(HumanTask.priority.asc(), HumanTask.due_at.asc().nulls_last(), HumanTask.id)
+    query = ordered(query, sort)
     rows = list(session.scalars(query.offset((page - 1) * per_page).limit(per_page + 1)))
     return Page(rows[:per_page], page, per_page, len(rows) > per_page)
+
+
+def count_tasks(session: Session, query: Select, cap: int = COUNT_CAP) -> tuple[int, bool]:
+    """How many rows a filtered query has, counting at most ``cap`` + 1: (count, more than cap?)."""
+    capped = query.with_only_columns(HumanTask.id).order_by(None).limit(cap + 1).subquery()
+    total = session.scalar(select(func.count()).select_from(capped)) or 0
+    return min(total, cap), total > cap
 
 
 def sla_state(task: HumanTask, now: datetime | None = None, ratio: float = AT_RISK_RATIO) -> str | None:
@@ -214,6 +296,7 @@ def task_summary(task: HumanTask) -> dict:
         "assignee": task.assignee,
         "due_at": _iso(task.due_at),
         "priority": task.priority,
+        "escalation_level": task.escalation_level,
         "created_at": _iso(task.created_at),
     }
 

@@ -21,8 +21,9 @@ def register_blueprints(app: Flask) -> None:
         operations,
         portal,
         tasks,
+        workdesk,
     )
 
     for module in (tasks, complaints, portal, intake, designer, definitions, dashboard, admin, account, operations,
-                   audit_log, api, api_analytics, api_admin):
+                   audit_log, api, api_analytics, api_admin, workdesk):
         app.register_blueprint(module.bp, url_prefix=getattr(module, "url_prefix", None))
