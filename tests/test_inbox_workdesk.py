@@ -13,11 +13,25 @@ from sqlalchemy import select, update
 
 from processes.complaints.records import EscalationRecord
 from processes.complaints.registration import register
+from processes.engine.definitions import read_files
 from processes.engine.models import HumanTask, SavedView
-from tests.test_workspace_pages import PASSWORD, PHONE_COMPLAINT, WEB_COMPLAINT, app, login, text  # noqa: F401
+from tests.conftest import ROOT
+from tests.test_workspace_pages import PASSWORD, PHONE_COMPLAINT, WEB_COMPLAINT, login, text
 
 SAFETY = {**PHONE_COMPLAINT, "subject": "电水壶底座漏电", "safety_issue": True}
 LOW = {**WEB_COMPLAINT, "subject": "包装有折痕", "severity": "low", "category": "other"}
+
+
+@pytest.fixture
+def app(database_url, tmp_path):
+    from web import create_app
+
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test",
+                      "WTF_CSRF_ENABLED": False})
+    app.instance_path = str(tmp_path / "instance")
+    app.extensions["redress.runtime"].deploy(read_files(ROOT, "bpmn", "forms"))
+    yield app
+    app.extensions["redress.db"].dispose()
 
 
 @pytest.fixture
@@ -174,7 +188,7 @@ def test_export_is_the_current_view_in_csv_and_excel(app, client, people):
     low = next(r for r in rows[1:] if r[6] == refs["low"])
     assert low[7].startswith("'=") and low[12] == "王小二" and low[8] == "其他"
     assert "13800138001" not in response.get_data(as_text=True)  # no contact data, as on the page
-    only = client.get(f"/inbox/export.xlsx?scope=all&severity=critical")
+    only = client.get("/inbox/export.xlsx?scope=all&severity=critical")
     sheet = load_workbook(io.BytesIO(only.data)).active
     values = list(sheet.values)
     assert [v[6] for v in values[1:]] == [refs["safety"]]
