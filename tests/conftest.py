@@ -16,6 +16,9 @@ from sqlalchemy import create_engine, text
 
 import processes.app  # noqa: F401 - registers the service-task handlers, as the app does
 from processes.complaints.settings import default_settings as default_process_settings
+from argon2 import PasswordHasher
+
+from processes.engine import users
 from processes.engine.actors import Actor
 from processes.engine.database import Database
 from processes.engine.definitions import read_files
@@ -25,6 +28,10 @@ from processes.engine.schema import upgrade
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PG_URL = os.environ.get("REDRESS_TEST_DATABASE_URL")
+
+# Production hashing costs ~60 ms and 64 MiB per password; thousands of logins and accounts in the suite
+# do not need it. test_staff_accounts checks that production keeps the real cost.
+users._hasher = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
 
 
 def _pg_admin(base_url: str):
