@@ -28,20 +28,22 @@ AT_RISK_RATIO = 0.8  # the SLA policy's default: past 80% of the time allowed
 ASSIGNMENT = ("unassigned", "assigned")  # the "status" filter: is someone working on it?
 LEVELS = ("1", "2", "3", "4")
 COUNT_CAP = 10_000  # counting stops here ("10,000+"): a count never walks a whole scope
-# Sortable columns: the order they give, ending in the id so pages never overlap. Urgency is
-# the default; due, created and reference are read off an index in every scope.
+# Sortable columns and the order each gives, the same as an index of the "all" scope reads it, so a
+# page stops after its rows instead of sorting the scope. No NULLS clause on the leading column:
+# it would stop both databases from reading the index (a task without a deadline, which the
+# validation refuses, then sorts where the database puts NULL). Severity is sorted through the
+# priority, which is derived from it first (an alphabetical "critical, high, low" would mislead).
 SORTS = {
-    "priority": (HumanTask.priority, HumanTask.due_at),
-    "due": (HumanTask.due_at,),
-    "created": (HumanTask.created_at,),
-    "reference": (HumanTask.business_key,),
-    "task": (HumanTask.name,),
-    "category": (HumanTask.category,),
-    "severity": (HumanTask.priority, HumanTask.severity),
-    "channel": (HumanTask.channel,),
-    "department": (HumanTask.department,),
-    "assignee": (HumanTask.assignee,),
-    "level": (HumanTask.escalation_level,),
+    "priority": (HumanTask.priority, HumanTask.due_at),  # ix_human_open_urgency (ascending: see ordered)
+    "due": (HumanTask.due_at,),  # ix_human_open_due
+    "created": (HumanTask.created_at,),  # ix_human_open_created
+    "reference": (HumanTask.business_key,),  # ix_human_open_reference
+    "task": (HumanTask.name, HumanTask.due_at),  # ix_human_open_name
+    "category": (HumanTask.category, HumanTask.due_at),  # ix_human_open_category
+    "channel": (HumanTask.channel, HumanTask.due_at),  # ix_human_open_channel
+    "department": (HumanTask.department, HumanTask.assignee, HumanTask.due_at),  # ix_human_open_department
+    "assignee": (HumanTask.assignee, HumanTask.due_at),  # ix_human_open_assignee
+    "level": (HumanTask.escalation_level, HumanTask.priority, HumanTask.due_at),  # ix_human_open_level
 }
 DEFAULT_SORT = "priority"
 
@@ -243,14 +245,17 @@ def filtered_query(actor: Actor, scope: str, filters: Filters | None = None, now
 
 
 def ordered(query: Select, sort: str | None = None) -> Select:
-    """Urgency first by default: priority (1 most urgent), then time left, then id; the *_priority
-    indexes end in (priority, due_at), so a page is read off the index. NULLS LAST keeps a task
-    without a deadline (a model the validation would refuse) after the others on every database."""
+    """Urgency first by default: priority (1 most urgent), then time left, then id, read off
+    ix_human_open_urgency; a task without a deadline (a model the validation would refuse) comes
+    after the others of its priority on every database."""
     key, descending = sort_order(sort)
-    columns = [c.desc().nulls_last() if descending else c.asc().nulls_last() for c in SORTS[key]]
-    if key != "priority":
-        columns += [HumanTask.priority.asc(), HumanTask.due_at.asc().nulls_last()]
-    return query.order_by(*columns, HumanTask.id)
+    if key == "priority" and not descending:
+        # As ix_human_open_urgency reads: "due_at IS NULL" puts tasks without a deadline last on
+        # both databases where NULLS LAST would stop SQLite from reading the index.
+        return query.order_by(HumanTask.priority, HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
+    # Exactly the index's columns: a tie-breaking id would make SQLite sort the whole scope again
+    # (ties on these columns are rare: due and arrival times are microseconds apart).
+    return query.order_by(*[c.desc() if descending else c.asc() for c in SORTS[key]])
 
 
 def list_tasks(session: Session, actor: Actor, scope: str = "mine", page: int = 1, per_page: int = 50,

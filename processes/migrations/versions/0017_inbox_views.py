@@ -17,7 +17,13 @@ INDEXES = (
     ("ix_human_open_created", ["status", "created_at"]),
     ("ix_human_open_reference", ["status", "business_key"]),
     ("ix_human_open_level", ["status", "escalation_level", "priority", "due_at"]),
+    ("ix_human_open_name", ["status", "name", "due_at"]),
 )
+
+
+# The default order in full, tasks without a deadline after the others (an expression index,
+# which SQLite and PostgreSQL both read in order); it replaces 0013's (status, priority, due_at).
+URGENCY = ("ix_human_open_urgency", ["status", "priority", sa.text("(due_at IS NULL)"), "due_at", "id"])
 
 
 def upgrade() -> None:
@@ -25,6 +31,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("escalation_level", sa.Integer(), nullable=False, server_default="1"))
         for name, columns in INDEXES:
             batch_op.create_index(name, columns, unique=False)
+        batch_op.drop_index("ix_human_open_priority")
+    op.create_index(URGENCY[0], "human_tasks", URGENCY[1], unique=False)
     op.create_table(
         "saved_views",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -43,7 +51,9 @@ def downgrade() -> None:
     op.drop_index("ix_saved_view_department", table_name="saved_views")
     op.drop_index("ix_saved_view_owner", table_name="saved_views")
     op.drop_table("saved_views")
+    op.drop_index(URGENCY[0], table_name="human_tasks")
     with op.batch_alter_table("human_tasks") as batch_op:
+        batch_op.create_index("ix_human_open_priority", ["status", "priority", "due_at"], unique=False)
         for name, _columns in reversed(INDEXES):
             batch_op.drop_index(name)
         batch_op.drop_column("escalation_level")
