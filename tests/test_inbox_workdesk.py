@@ -234,3 +234,14 @@ def test_each_role_lands_on_its_own_page(app, client, people, username, landing)
     assert response.status_code == 302 and response.headers["Location"] == landing
     if username == "designer":
         assert client.get("/").headers["Location"] == landing  # the inbox is no place for designers
+
+
+def test_the_diagram_speaks_the_interface_language(app, client, people):
+    reference = register(app.extensions["redress.runtime"], PHONE_COMPLAINT)
+    login(client, "agent", "en")
+    english = client.get(f"/complaints/{reference}/diagram.json").get_json()["xml"]
+    assert 'name="Register complaint"' in english and 'name="登记投诉"' not in english
+    assert 'id="Task_Register"' in english  # ids and the rest of the model stay as they are
+    login(client, "agent")
+    chinese = client.get(f"/complaints/{reference}/diagram.json").get_json()["xml"]
+    assert 'name="登记投诉"' in chinese

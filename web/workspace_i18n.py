@@ -8,6 +8,7 @@ deployment.
 
 from __future__ import annotations
 
+import functools
 import threading
 
 from flask import g
@@ -130,11 +131,7 @@ def _names_in(text: str, filename: str) -> dict[str, dict[str, str]]:
         element_id, name = element.get("id"), element.get("name")
         if not element_id or not name:
             continue
-        english = None
-        for prop in element.iter("{*}property"):
-            if prop.get("name") == "name_en":
-                english = prop.get("value")
-                break
+        english = own_name_en(element)
         found[element_id] = {"zh-CN": name, "en": english or name}
     return found
 
@@ -155,3 +152,38 @@ def pick(texts, fallback: str = "") -> str:
         lang = ui_language()
         return texts.get(lang) or texts.get("zh-CN") or texts.get("en") or fallback
     return texts or fallback
+
+
+def diagram_in_language(xml: str | None, language: str) -> str | None:
+    """The BPMN XML with each element's label in ``language``: Chinese is the model's ``name``,
+    English its ``name_en`` property (kept as it is where a model has none)."""
+    if not xml or language != "en":
+        return xml
+    return _english_diagram(xml)
+
+
+@functools.lru_cache(maxsize=16)
+def _english_diagram(xml: str) -> str:
+    from lxml import etree
+
+    try:
+        root = parse_xml(xml.encode("utf-8"), "diagram.bpmn")
+    except Exception:  # noqa: BLE001 - a model we cannot read is shown as stored
+        return xml
+    for element in root.iter():
+        if not isinstance(element.tag, str) or element.get("name") is None:
+            continue
+        english = own_name_en(element)
+        if english:
+            element.set("name", english)
+    return etree.tostring(root, encoding="unicode")
+
+
+def own_name_en(element) -> str | None:
+    """The element's own ``name_en`` property (not one of an element nested inside it)."""
+    for child in element:
+        if isinstance(child.tag, str) and child.tag.endswith("extensionElements"):
+            for prop in child.iter("{*}property"):
+                if prop.get("name") == "name_en" and prop.get("value"):
+                    return prop.get("value")
+    return None

@@ -27,7 +27,8 @@ SLA_STATES = ("on_time", "at_risk", "breached")
 AT_RISK_RATIO = 0.8  # the SLA policy's default: past 80% of the time allowed
 ASSIGNMENT = ("unassigned", "assigned")  # the "status" filter: is someone working on it?
 LEVELS = ("1", "2", "3", "4")
-COUNT_CAP = 10_000  # counting stops here ("10,000+"): a count never walks a whole scope
+COUNT_CAP = 1_000  # counting stops here ("more than 1,000"): a count never walks a whole scope
+EXPORT_CAP = 10_000  # rows in one export
 # Sortable columns and the order each gives, the same as an index of the "all" scope reads it, so a
 # page stops after its rows instead of sorting the scope. No NULLS clause on the leading column:
 # it would stop both databases from reading the index (a task without a deadline, which the

@@ -13,7 +13,7 @@ from processes.complaints.records import EscalationRecord
 from processes.engine import saved_views
 from processes.engine.actors import Actor
 from processes.engine.errors import RuntimeProblem
-from processes.engine.inbox import COUNT_CAP, sees_everything
+from processes.engine.inbox import EXPORT_CAP, sees_everything
 from processes.engine.models import HumanTask, User
 from web.auth import _safe_next
 from web.context import actor, database, runtime
@@ -145,14 +145,14 @@ def _notify(row: HumanTask, username: str, by: str) -> None:
 @bp.get("/inbox/export.<fmt>")
 @login_required
 def export(fmt: str):
-    """The current view (scope, filters, order), all its pages up to COUNT_CAP rows."""
+    """The current view (scope, filters, order), all its pages up to EXPORT_CAP rows."""
     if fmt not in ("csv", "xlsx"):
         abort(404)
     who = actor()
     state = inbox_state()
     state.page = 1
     with database().session() as s:
-        page = load_page(s, who, state, COUNT_CAP, with_count=False)
+        page = load_page(s, who, state, EXPORT_CAP, with_count=False)
     table = export_table(page["rows"], page["now"])
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
     return export_response(table, fmt, f"inbox-{stamp}")
