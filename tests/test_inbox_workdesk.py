@@ -245,3 +245,22 @@ def test_the_diagram_speaks_the_interface_language(app, client, people):
     login(client, "agent")
     chinese = client.get(f"/complaints/{reference}/diagram.json").get_json()["xml"]
     assert 'name="登记投诉"' in chinese
+
+
+def test_people_by_display_name_the_system_named_and_one_time_zone(app, client, people):
+    refs = register_tasks(app)
+    task = open_tasks(app, refs["low"])[0]
+    login(client, "agent2")
+    client.post(f"/tasks/{task.id}/claim")
+    page = text(client.get(f"/complaints/{refs['low']}"))
+    assert "<strong>王小二</strong>" in page and "<strong>agent2</strong>" not in page
+    assert "时间均为 Asia/Shanghai (UTC+08:00)" in page
+    with app.test_request_context():
+        from flask_babel import force_locale
+
+        from web.workspace_i18n import label, person
+
+        with force_locale("zh_CN"):
+            assert person("customer-portal") == "客户（门户）" and person("system") == "系统"
+            assert person("demo.product") == "演示用户 · 产品部"
+            assert label("status", "awaiting_customer") == "等待客户回复"

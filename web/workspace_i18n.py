@@ -51,7 +51,9 @@ VOCABULARY = {
         "reconciling": _l("Reconciling"), "responded": _l("Responded"), "escalated": _l("Escalated"),
         "follow_up": _l("Follow-up"), "closed": _l("Closed"), "closed_incomplete": _l("Closed (incomplete)"),
         "closed_duplicate": _l("Closed (duplicate)"), "open": _l("Open"), "completed": _l("Completed"),
-        "cancelled": _l("Cancelled"), "done": _l("Done"),
+        "cancelled": _l("Cancelled"), "done": _l("Done"), "awaiting_approval": _l("Awaiting approval"),
+        "awaiting_customer": _l("Awaiting the customer"), "awaiting_survey": _l("Awaiting the survey"),
+        "error": _l("Stopped by an error"), "running": _l("Running"),
     },
     "audit": {
         "instance_started": _l("Complaint process started"), "instance_completed": _l("Process finished"),
@@ -187,3 +189,30 @@ def own_name_en(element) -> str | None:
                 if prop.get("name") == "name_en" and prop.get("value"):
                     return prop.get("value")
     return None
+
+
+# Who did something, as people read it: actors that are not a person are named for what they are.
+MACHINE_ACTORS = {
+    "system": _l("System"), "timer": _l("System (deadline)"), "worker": _l("System"), "cli": _l("Administrator (command line)"),
+    "customer": _l("The customer"), "customer-portal": _l("The customer (portal)"),
+    "mail-intake": _l("The customer (e-mail)"),
+}
+
+
+def person(actor_id: str | None) -> str:
+    """A person's display name for a user name; the system and the customer named as such; the
+    demo's stand-ins ("demo.product") as "demo user · Product"."""
+    if not actor_id:
+        return "—"
+    if actor_id in MACHINE_ACTORS:
+        return str(MACHINE_ACTORS[actor_id])
+    if actor_id.startswith("demo."):
+        return str(_l("Demo user · %(department)s", department=label("department", actor_id[5:])))
+    cache = g.setdefault("display_names", {})
+    if actor_id not in cache:
+        from processes.engine.models import User
+        from web.context import database
+
+        with database().session() as s:
+            cache[actor_id] = s.scalar(select(User.display_name).where(User.username == actor_id)) or actor_id
+    return cache[actor_id]

@@ -312,6 +312,13 @@ def unread_notifications():
 # -- template helpers ---------------------------------------------------------------
 
 
+@bp.app_template_global("person")
+def _person(actor_id: str | None) -> str:
+    from web.workspace_i18n import person
+
+    return person(actor_id)
+
+
 @bp.app_template_global("label")
 def _label(kind: str, value) -> str:
     from web.workspace_i18n import label
