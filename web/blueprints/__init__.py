@@ -25,8 +25,10 @@ def register_blueprints(app: Flask) -> None:
         operations,
         portal,
         tasks,
+        workdesk,
     )
 
     for module in (tasks, complaints, portal, intake, designer, definitions, dashboard, admin, account, operations,
-                   audit_log, config_admin, budgets, answer_templates, api, api_analytics, api_admin, api_config):
+                   audit_log, config_admin, budgets, answer_templates, api, api_analytics, api_admin, api_config,
+                   workdesk):
         app.register_blueprint(module.bp, url_prefix=getattr(module, "url_prefix", None))
