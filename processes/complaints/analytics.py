@@ -22,7 +22,13 @@ from sqlalchemy.orm import Session
 
 from processes.complaints import analytics_sql
 from processes.complaints.analytics_models import AnalyticsRollup, ComplaintFact
-from processes.complaints.analytics_rollup import OPEN_METRICS, DIMENSIONS, calendar, contributions, pair_slice
+from processes.complaints.analytics_rollup import (
+    DIMENSIONS,
+    OPEN_METRICS,
+    calendar,
+    contributions,
+    pair_slice,
+)
 from processes.complaints.records import DepartmentBudget
 from processes.complaints.sla import _PROFILES
 from processes.engine.actors import Actor

@@ -10,10 +10,10 @@ slice to its category, and no figure ever needs a scan of the complaints.
 from __future__ import annotations
 
 from collections import defaultdict
-from itertools import combinations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
+from itertools import combinations
 from typing import Any
 
 from sqlalchemy import bindparam

@@ -65,10 +65,10 @@ def open_specs(dialect: str) -> dict[str, tuple[str, str, str, str]]:
     return {
         "risk_in": (risk_start, risk, "0", "0"),
         "risk_out": (risk_end, risk, "0", "0"),
-        "breach_in": (breach_start, f"resolve_due IS NOT NULL AND ({breach_end} IS NULL OR {breach_start} < "
-                                    f"{breach_end})", "0", "0"),
-        "breach_out": (breach_end, f"resolve_due IS NOT NULL AND {breach_end} IS NOT NULL AND {breach_start} < "
-                                   f"{breach_end}", "0", "0"),
+        "breach_in": (breach_start, f"resolve_due IS NOT NULL AND ({breach_end} IS NULL OR {breach_start} < {breach_end})",
+                      "0", "0"),
+        "breach_out": (breach_end, f"resolve_due IS NOT NULL AND {breach_end} IS NOT NULL AND {breach_start} < {breach_end}",
+                       "0", "0"),
     }
 
 
