@@ -76,9 +76,10 @@ def serve(host: str, port: int, threads: int, workers: int, with_worker: bool) -
 
     app = create_app()
     if with_worker:
+        from processes.app import periodic_jobs
         from processes.engine.worker import Worker
 
-        w = Worker(app.extensions["redress.runtime"])
+        w = Worker(app.extensions["redress.runtime"], jobs=periodic_jobs(app.extensions["redress.runtime"]))
         threading.Thread(target=w.run, name="redress-worker", daemon=True).start()
     click.echo(f"Redress is running at http://{host}:{port}/")
     waitress_serve(app, host=host, port=port, threads=threads, ident="redress")
@@ -88,9 +89,11 @@ def serve(host: str, port: int, threads: int, workers: int, with_worker: bool) -
 @click.option("--idle-poll", default=5.0, show_default=True, help="SQLite: seconds between looks when idle.")
 def worker(idle_poll: float) -> None:
     """Fire due timers (SLA, waits) and run what follows, until stopped."""
+    from processes.app import periodic_jobs
     from processes.engine.worker import Worker
 
-    w = Worker(command_runtime(), idle_poll=idle_poll)
+    rt = command_runtime()
+    w = Worker(rt, idle_poll=idle_poll, jobs=periodic_jobs(rt))
     signal.signal(signal.SIGTERM, lambda *_: w.stop())
     try:
         w.run()

@@ -104,22 +104,28 @@ def build_rollups(db) -> int:
         slices = [("", "''")] + [(d, f"COALESCE({d}, '')") for d in DIMENSIONS] + [
             (pair_slice((a, ""), (b, ""))[0], f"SUBSTR(COALESCE({a}, '') || {chr_}(31) || COALESCE({b}, ''), 1, 250)")
             for a, b in PAIRS]
+        columns = ", ".join((*DIMENSIONS, "root_cause"))
         for metric, (moment, where, bucket, total) in {**SPECS, **open_specs(dialect)}.items():
             these = slices + ([("root_cause", "COALESCE(root_cause, '')"),
-                               ("product_root_cause", "COALESCE(product, '') || chr(31) || COALESCE(root_cause, '')"
-                                if dialect == "postgresql" else
-                                "COALESCE(product, '') || char(31) || COALESCE(root_cause, '')")]
+                               ("product_root_cause", f"COALESCE(product, '') || {chr_}(31) || COALESCE(root_cause, '')")]
                               if metric == "resolved" else [])
+            # One pass over the facts per metric (its day, bucket and amount), then every slice from it.
+            s.execute(text("DROP TABLE IF EXISTS bench_metric"))
+            s.execute(text(f"CREATE TEMPORARY TABLE bench_metric AS SELECT {columns}, "
+                           f"{local_period(dialect, moment, 'day', tz, offset)} AS day, {bucket} AS b, "
+                           f"{total} AS t FROM complaint_facts WHERE {where}"))
             for dim, value in these:
-                for grain in ("day", "month"):
-                    period = local_period(dialect, moment, grain, tz, offset)
-                    # a constant in GROUP BY would read as a column number
-                    group = ", ".join(e for e in (value, period, bucket) if e not in ("''", "0"))
-                    s.execute(text(
-                        f"INSERT INTO analytics_rollups (grain, dim, value, metric, period, bucket, count, total) "
-                        f"SELECT '{grain}', '{dim}', {value}, '{metric}', {period}, {bucket}, COUNT(*), "
-                        f"SUM({total}) FROM complaint_facts WHERE {where} "
-                        f"GROUP BY {group}"))
+                group = ", ".join(e for e in (value, "day", "b") if e != "''")
+                s.execute(text(
+                    f"INSERT INTO analytics_rollups (grain, dim, value, metric, period, bucket, count, total) "
+                    f"SELECT 'day', '{dim}', {value}, '{metric}', day, b, COUNT(*), SUM(t) FROM bench_metric "
+                    f"GROUP BY {group}"))
+        s.execute(text("DROP TABLE IF EXISTS bench_metric"))
+        month = "CAST(date_trunc('month', period) AS DATE)" if dialect == "postgresql" else "date(period, 'start of month')"
+        s.execute(text(
+            f"INSERT INTO analytics_rollups (grain, dim, value, metric, period, bucket, count, total) "
+            f"SELECT 'month', dim, value, metric, {month}, bucket, SUM(count), SUM(total) FROM analytics_rollups "
+            f"WHERE grain = 'day' GROUP BY dim, value, metric, {month}, bucket"))
         return s.execute(text("SELECT COUNT(*) FROM analytics_rollups")).scalar_one()
 
 

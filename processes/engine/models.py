@@ -180,6 +180,8 @@ class HumanTask(Base):
         Index("ix_human_open_priority", "status", "priority", "due_at"),
         Index("ix_human_open_department_priority", "status", "department", "assignee", "priority", "due_at"),
         Index("ix_human_open_assignee_priority", "status", "assignee", "priority", "due_at"),
+        # The process heatmap reads one period's tasks of a process.
+        Index("ix_human_process_created", "process_key", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

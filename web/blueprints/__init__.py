@@ -17,12 +17,13 @@ def register_blueprints(app: Flask) -> None:
         dashboard,
         definitions,
         designer,
+        insight,
         intake,
         operations,
         portal,
         tasks,
     )
 
-    for module in (tasks, complaints, portal, intake, designer, definitions, dashboard, admin, account, operations,
+    for module in (tasks, complaints, portal, intake, designer, definitions, dashboard, insight, admin, account, operations,
                    audit_log, api, api_analytics, api_admin):
         app.register_blueprint(module.bp, url_prefix=getattr(module, "url_prefix", None))
