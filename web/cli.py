@@ -39,12 +39,24 @@ def init() -> None:
 
 
 @main.command()
-def demo() -> None:
-    """Demo users for every department and role, and demo complaints in different stages (idempotent)."""
-    from processes.complaints.demo import load_demo
+@click.option("--history-days", default=365, show_default=True, type=click.IntRange(0, 730),
+              help="Days of complaint history run through the process for the dashboards (0: none).")
+def demo(history_days: int) -> None:
+    """Demo users for every department and role, demo complaints in different stages, and a year of
+    history for the dashboards (idempotent)."""
+    import time
 
-    for line in load_demo(command_runtime()):
+    from processes.complaints.demo import load_demo
+    from processes.complaints.demo_history import load_history
+
+    runtime = command_runtime()
+    for line in load_demo(runtime):
         click.echo(line)
+    if history_days:
+        started = time.monotonic()
+        loaded = load_history(runtime, history_days)
+        if loaded:
+            click.echo(f"history: {loaded} complaints over {history_days} days ({time.monotonic() - started:.0f} s)")
 
 
 @main.command()
