@@ -3,7 +3,7 @@
 For the human tasks of the complaint process created in a period (and the complaints' filters),
 per BPMN element and per lane: how many times it was reached, how many are still waiting, the
 median and p90 of the wait (created → completed, or → now while open) and the element's share of
-all the waiting. Bottlenecks are the elements with the largest share; outliers are the tasks that
+all the waiting. Bottlenecks are the (up to three) elements with the largest share, at least a tenth each; outliers are the tasks that
 waited far longer than their peers at the same element. The page colours the diagram with it.
 Reads `ix_human_process_created` (a period's tasks), never the whole task table.
 """
@@ -25,6 +25,7 @@ PROCESS_KEY = "complaint_handling"
 # Filters the task row carries itself; the others are read from the complaint's fact row.
 _ON_TASK = ("department", "category", "channel", "severity")
 BOTTLENECKS = 3
+BOTTLENECK_SHARE = 0.1  # a bottleneck holds at least a tenth of all the waiting
 # A task is an outlier when it waited this many times its element's median (and at least a day).
 OUTLIER_FACTOR = 3
 OUTLIER_MIN_MINUTES = 24 * 60
@@ -91,7 +92,7 @@ def heatmap(session: Session, period: Period, filters: Filters, now: datetime | 
          for b, k, m, o in waited
          if m >= OUTLIER_MIN_MINUTES and m >= OUTLIER_FACTOR * max(medians[b], 1)),
         key=lambda x: (-x["wait_minutes"], x["reference"]))[:MAX_OUTLIERS]
-    bottlenecks = [e["element"] for e in elements if e["wait_minutes"]][:BOTTLENECKS]
+    bottlenecks = [e["element"] for e in elements if (e["share"] or 0) >= BOTTLENECK_SHARE][:BOTTLENECKS]
     for e in elements:
         e["bottleneck"] = e["element"] in bottlenecks
     return {"from": period.start.isoformat(), "to": period.end.isoformat(), "filters": filters.as_args(),

@@ -26,6 +26,7 @@ from web.auth import roles_required
 from web.blueprints.complaints import main_diagram
 from web.context import actor, database, runtime
 from web.errors import problem_message
+from web.workspace_i18n import element_name
 
 bp = Blueprint("insight", __name__)
 url_prefix = "/dashboard"
@@ -71,6 +72,8 @@ def heatmap():
                                choices=_choices()), 400
     with database().session() as s:
         figures = heatmap_figures(s, period, filters)
+        for row in (*figures["elements"], *figures["outliers"]):  # the task's name in the page's language
+            row["name"] = element_name(s, row["element"], row["name"])
     return render_template("dashboard_heatmap.html", errors={}, args=request.args, figures=figures, period=period,
                            interval=interval, choices=_choices(),
                            data_url=url_for("insight.heatmap_data", **query_args(period, filters)),

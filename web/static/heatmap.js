@@ -44,6 +44,12 @@
             shown.push(e.element);
           });
           canvas.zoom("fit-viewport");
+          // A wide pool fits too small to read: zoom in on the worst bottleneck.
+          var worst = registry.get((body.bottlenecks || [])[0]);
+          if (worst && canvas.zoom() < 0.6) {
+            canvas.zoom(0.8);
+            canvas.scrollToElement(worst, { top: 150, bottom: 150, left: 300, right: 300 });
+          }
           container.dataset.ready = "true";
           container.dataset.coloured = shown.join(" ");
         });
