@@ -128,6 +128,11 @@ def test_a_manager_sets_a_target_and_its_owner_is_told_once_when_it_is_missed(ap
     assert kpi_alerts.check_targets(db, now=when + timedelta(hours=1)) == 0
     page = client.get("/dashboard/targets").get_data(as_text=True)
     assert "未达标" in page and "80.0 %" in page
+    # Removed: no longer checked nor shown.
+    with db.session() as s:
+        reopen = s.scalar(select(KpiTarget.id).where(KpiTarget.kpi == "reopen_rate"))
+    assert client.post(f"/dashboard/targets/{reopen}/remove").status_code == 302
+    assert 'data-target="%d"' % reopen not in client.get("/dashboard/targets").get_data(as_text=True)
     # A supervisor sees the targets but may not set them.
     login(client, "lead", "zh_CN")
     assert client.get("/dashboard/targets").status_code == 200
@@ -145,6 +150,22 @@ def test_the_worker_runs_its_periodic_jobs_at_their_interval_and_survives_a_fail
     assert worker.run_due_jobs(now=1000.0) == ["a"]
     assert worker.run_due_jobs(now=1030.0) == [] and ran == ["a"]
     assert worker.run_due_jobs(now=1061.0) == ["a"]
+
+
+def test_the_composition_root_gives_the_worker_the_target_check_and_the_digest(app, people):
+    from processes.app import periodic_jobs
+
+    runtime = app.extensions["redress.runtime"]
+    jobs = {job.name: job for job in periodic_jobs(runtime)}
+    assert set(jobs) == {"kpi_targets", "weekly_digest"} and jobs["kpi_targets"].every_seconds == 3600
+    with runtime.db.write_session.begin() as s:  # open now past the limit: C-4 and C-8
+        s.add(KpiTarget(kpi="breached_open", direction="at_most", target=0, days=30, owner="boss", active=True,
+                        state="unknown", created_by="boss", created_at=datetime.now(UTC)))
+    Worker(runtime, jobs=list(jobs.values())).run_due_jobs()
+    with runtime.db.session() as s:
+        assert s.scalar(select(KpiTarget.state)) == "missed"
+        assert s.scalars(select(Notification.template).where(Notification.recipient == "boss")).all() == [
+            "kpi_target_missed"]
 
 
 def test_weekly_digest_goes_to_managers_once_on_monday(app, people):
