@@ -194,21 +194,34 @@ class Runtime:
 
     def start(self, process_key: str, business_key: str, data: dict | None = None,
               actor: Actor = SYSTEM, before_start: Callable[[Session, ProcessInstance], None] | None = None) -> int:
-        """Start an instance of the latest version; returns its id."""
+        """Start an instance of the latest version; returns its id.
+
+        When the engine fails on the way (past the script errors `_run` already keeps), the
+        start is rolled back and stored again unrun, in error at its start: the caller's data
+        and `before_start`'s rows are kept, and `retry` runs it from the beginning."""
         try:
             with self.unit_of_work(actor) as uow:
                 return self._start(uow, process_key, business_key, data or {}, before_start=before_start)
         except StepFailed as failed:
-            # Nothing was stored, so there is no instance to mark: the audit and the log keep it.
             log.error("starting %s for %s failed: %s", process_key, business_key, failed.text,
                       exc_info=failed.cause)
-            with self.unit_of_work(actor) as uow:
-                audit.append(uow.session, actor.username, "instance_start_failed", business_key=business_key,
-                             detail={"process_key": process_key, "error": failed.text})
-            raise ProcessFailed(PROCESS_FAILED_TO_START) from failed.cause
+            try:
+                with self.unit_of_work(actor) as uow:
+                    return self._start(uow, process_key, business_key, data or {}, before_start=before_start,
+                                       failed=failed)
+            except (StepFailed, SQLAlchemyError) as again:
+                # Not even the unrun instance can be stored (its data cannot be): audit and log it.
+                log.error("storing the failed start of %s for %s failed too: %s", process_key, business_key,
+                          again, exc_info=again)
+                with self.unit_of_work(actor) as uow:
+                    audit.append(uow.session, actor.username, "instance_start_failed", business_key=business_key,
+                                 detail={"process_key": process_key, "error": failed.text})
+                raise ProcessFailed(PROCESS_FAILED_TO_START) from failed.cause
 
     def _start(self, uow: UnitOfWork, process_key: str, business_key: str, data: dict,
-               parent_instance_id: int | None = None, before_start=None) -> int:
+               parent_instance_id: int | None = None, before_start=None, failed: StepFailed | None = None) -> int:
+        """Create the instance and run it; with `failed` (the first try's failure), store it
+        unrun and in error instead."""
         session = uow.session
         _refuse_non_finite(data)
         definition_id = definitions.latest_id(session, process_key)
@@ -228,6 +241,14 @@ class Runtime:
             before_start(session, instance)
         audit.append(session, uow.actor.username, "instance_started", business_key=business_key,
                      instance_id=instance.id, detail={"process_key": process_key, "version": definition.version})
+        if failed is not None:
+            instance.status, instance.error, instance.error_task_id = "error", failed.text, None
+            audit.append(session, uow.actor.username, "instance_error", business_key=business_key,
+                         instance_id=instance.id, detail={"error": failed.text, "task": failed.bpmn_id,
+                                                          "step": failed.step})
+            with _step(instance, "store failed start"):
+                self._persist(uow, instance, workflow, None)
+            return instance.id
         with _step(instance, "start"):
             self._run(uow, instance, workflow)
         return instance.id
@@ -604,7 +625,15 @@ class Runtime:
     # -- errors -------------------------------------------------------------------
 
     def retry(self, instance_id: int, actor: Actor = SYSTEM) -> str:
-        """Run a failed service task again; returns the instance's status afterwards."""
+        """Run a failed step again; returns the instance's status afterwards ("error" when it
+        failed again, recorded like the first failure)."""
+        try:
+            return self._retry(instance_id, actor)
+        except StepFailed as failed:
+            self._record_failure(failed, actor)
+            return "error"
+
+    def _retry(self, instance_id: int, actor: Actor) -> str:
         with self.unit_of_work(actor) as uow:
             instance = self._lock_instance(uow.session, instance_id)
             workflow = self._workflow(uow.session, instance)
@@ -628,7 +657,8 @@ class Runtime:
                     task.workflow.tasks.arrive(task)  # a failed task is finished; this one runs again
             audit.append(uow.session, actor.username, "instance_retried", business_key=instance.business_key,
                          instance_id=instance.id, detail={"tasks": [t.task_spec.bpmn_id for t in failed]})
-            self._run(uow, instance, workflow)
+            with _step(instance, "retry"):
+                self._run(uow, instance, workflow)
             return instance.status
 
     def _record_failure(self, failed: StepFailed, actor: Actor, draft: tuple[str, dict] | None = None) -> None:
