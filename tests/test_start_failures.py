@@ -54,8 +54,8 @@ def test_a_start_that_fails_past_the_engine_is_stored_in_error_with_its_data(run
     assert len(_entries(db, "instance_error")) == 2 and len(_entries(db, "instance_retried")) == 0
 
 
-def test_a_phone_complaint_whose_start_fails_is_kept_listed_and_retried_from_operations(app, client, people,
-                                                                                        make_user):
+def test_a_phone_complaint_whose_start_fails_is_kept_listed_and_retried_from_operations(
+        app, client, people, make_user):  # noqa: F811
     runtime = app.extensions["redress.runtime"]
     calls = {"n": 0}
 
