@@ -46,7 +46,7 @@ from processes.engine.errors import (
 from processes.engine.models import HumanTask, ProcessDefinition, ProcessInstance, Timer, utcnow
 from processes.engine.script_limits import DEFAULT_TIME_LIMIT
 from processes.engine.spiff import RedressScriptEngine, create_serializer
-from processes.engine.store import WorkflowStore
+from processes.engine.store import WorkflowStore, WriteLater
 from processes.engine.sync import TaskDecorator, redecorate_open_tasks, sync_human_tasks, sync_timers
 from processes.engine.tracking import TrackedWorkflow, is_tracked
 
@@ -58,7 +58,7 @@ InstanceObserver = Callable[[Session, ProcessInstance, dict, "UnitOfWork"], None
 # A timer whose run fails is tried again after 10 s, 20 s, 40 s, 80 s, then parked as failed.
 TIMER_BACKOFF = timedelta(seconds=10)
 TIMER_ATTEMPTS = 5
-TIMER_BATCH = 5  # due timers taken per transaction
+TIMER_BATCH = 25  # due timers taken per transaction
 
 
 class StepFailed(Exception):
@@ -97,12 +97,18 @@ def _step(instance: ProcessInstance | None, step: str, task_id: str | None = Non
         raise StepFailed(instance, step, exc, task_id, bpmn_id) from exc
 
 
+class _RunCarefully(Exception):
+    """An instance of a timer batch failed: run the batch again, a savepoint per instance."""
+
+
 @dataclass
 class UnitOfWork:
     session: Session
     actor: Actor
     checkins: list[tuple[int, int, BpmnWorkflow]] = field(default_factory=list)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    # In a batch that holds the lock of every instance it runs: their rows, written at its end.
+    later: WriteLater | None = None
 
 
 @dataclass(frozen=True)
@@ -285,7 +291,7 @@ class Runtime:
     def _persist(self, uow: UnitOfWork, instance: ProcessInstance, workflow: BpmnWorkflow,
                  completed_by: str | None) -> None:
         session = uow.session
-        changed, removed = self.store.save(session, instance, workflow)
+        changed, removed = self.store.save(session, instance, workflow, uow.later)
         sync_human_tasks(session, instance, changed, removed, completed_by, self.task_decorators)
         fired = sync_timers(session, instance, changed, removed)
         for bpmn_id in fired:
@@ -304,7 +310,7 @@ class Runtime:
                                   self.task_decorators)
         for observer in self.observers:
             observer(session, instance, facts, uow)
-        _write_instance(session, instance)
+        _write_instance(session, instance, uow.later)
         uow.checkins.append((instance.id, instance.version, workflow))
 
     # -- loading and caching -----------------------------------------------------
@@ -539,21 +545,90 @@ class Runtime:
         return fired
 
     def _fire_batch(self, now: datetime, size: int) -> tuple[int, int] | None:
-        """(timers taken, timers fired) of one transaction, or None when nothing is due."""
+        """(timers taken, timers fired) of one transaction, or None when nothing is due.
+
+        Few round trips, as 200 timers due at one instant must all fire within a second: the
+        due rows are claimed (SKIP LOCKED on PostgreSQL, so several workers never take the
+        same), their instances locked and their task rows loaded with one statement each,
+        and all run in one transaction. Should one instance fail, the batch is rolled back
+        and run again with a savepoint per instance, so the failure undoes that one only."""
+        try:
+            return self._fire_batch_at_once(now, size)
+        except _RunCarefully:
+            return self._fire_batch_carefully(now, size)
+
+    def _claim_due(self, session: Session, now: datetime, size: int) -> list[Timer]:
+        # Several workers may run on PostgreSQL: each takes timers nobody else holds.
+        query = _DUE_TIMERS if self.db.is_sqlite else _DUE_TIMERS_NOBODY_HOLDS
+        timers, seen = [], set()
+        for timer in session.scalars(query, {"now": now, "size": size}).all():
+            if timer.instance_id not in seen:  # that instance's run fires whatever of it was due
+                seen.add(timer.instance_id)
+                timers.append(timer)
+        return timers
+
+    def _fire_batch_at_once(self, now: datetime, size: int) -> tuple[int, int] | None:
         with self.unit_of_work(SYSTEM) as uow:
             session = uow.session
-            # Several workers may run on PostgreSQL: each takes timers nobody else holds.
-            query = _DUE_TIMERS if self.db.is_sqlite else _DUE_TIMERS_NOBODY_HOLDS
-            timers = session.scalars(query, {"now": now, "size": size}).all()
+            timers = self._claim_due(session, now, size)
             if not timers:
                 return None
-            fired, seen = 0, set()
-            for timer in timers:
-                if timer.instance_id in seen:
-                    continue  # that instance's run already fired whatever of it was due
-                seen.add(timer.instance_id)
-                fired += self._fire_in(uow, timer, now)
+            instances = self._lock_instances(session, [t.instance_id for t in timers])
+            workflows = self._workflows_of(session, instances.values())
+            fired, uow.later = 0, WriteLater()
+            # Read now: running an instance expires its timer rows, and reading one again is a query.
+            claimed = [(t.id, t.instance_id, t.task_id, t.bpmn_id) for t in timers]
+            for timer_id, instance_id, task_id, bpmn_id in claimed:
+                instance, workflow = instances[instance_id], workflows[instance_id]
+                try:
+                    with _step(instance, f"timer {bpmn_id}", task_id, bpmn_id):
+                        self._run(uow, instance, workflow, settle=True)
+                except StepFailed as failed:
+                    raise _RunCarefully from failed
+                task = _find_task(workflow, UUID(task_id))
+                if task is not None and task.state == TaskState.WAITING:
+                    # The engine did not consider it due yet (clocks differ by a hair); look again shortly.
+                    session.execute(_TIMER_AGAIN, {"the_id": timer_id, "at": now + timedelta(seconds=1)})
+                else:
+                    fired += 1
+            later, uow.later = uow.later, None
+            try:
+                complete = later.write(session)
+            except DBAPIError:
+                raise  # the database's: the transaction's failure, not an instance's
+            except Exception as exc:  # a value a row cannot take: find whose, one by one
+                raise _RunCarefully from exc
+            if not complete:
+                raise Conflict(N_("This complaint was changed by someone else meanwhile; reload and try again."))
             return len(timers), fired
+
+    def _fire_batch_carefully(self, now: datetime, size: int) -> tuple[int, int] | None:
+        with self.unit_of_work(SYSTEM) as uow:
+            timers = self._claim_due(uow.session, now, size)
+            if not timers:
+                return None
+            return len(timers), sum(self._fire_in(uow, timer, now) for timer in timers)
+
+    def _lock_instances(self, session: Session, ids: list[int]) -> dict[int, ProcessInstance]:
+        """Lock several instances with one statement (in id order, as every locker goes one by one)."""
+        return {i.id: i for i in session.scalars(_LOCK_INSTANCES, {"ids": sorted(ids)})}
+
+    def _workflows_of(self, session: Session, instances) -> dict[int, BpmnWorkflow]:
+        """Their workflows: from the cache where it holds the current version, the rest loaded
+        with one statement."""
+        workflows, missing = {}, []
+        with self._cache_lock:
+            for instance in instances:
+                cached = self._cache.pop(instance.id, None)
+                if cached is not None and cached[0] == instance.version:
+                    workflows[instance.id] = cached[1]
+                else:
+                    missing.append(instance)
+        if missing:
+            specs = {i.id: self.definitions.get(session, i.definition_id) for i in missing}
+            workflows.update(self.store.load_many(
+                session, missing, lambda i: (specs[i.id].spec, specs[i.id].subprocess_specs, self._script_engine())))
+        return workflows
 
     def _fire_in(self, uow: UnitOfWork, timer: Timer, now: datetime) -> int:
         """Run the timer's instance in a savepoint of the batch: a failure undoes this instance only."""
@@ -737,6 +812,10 @@ _WRITE_INSTANCE = (
     update(_INSTANCES).where(_INSTANCES.c.id == bindparam("the_id"), _INSTANCES.c.version == bindparam("read_version"))
     .values(version=bindparam("new_version"), **{name: bindparam(f"new_{name}") for name in _INSTANCE_COLUMNS}))
 _INSTANCES_WITH_OPEN_TASKS = select(HumanTask.instance_id).where(HumanTask.status == "open").distinct()
+_LOCK_INSTANCES = (select(ProcessInstance).where(ProcessInstance.id.in_(bindparam("ids", expanding=True)))
+                   .order_by(ProcessInstance.id).with_for_update().execution_options(populate_existing=True))
+_TIMER_AGAIN = (update(Timer.__table__).where(Timer.__table__.c.id == bindparam("the_id"))
+                .values(due_at=bindparam("at")))
 _LOCK_INSTANCE = (select(ProcessInstance).where(ProcessInstance.id == bindparam("the_id")).with_for_update()
                   .execution_options(populate_existing=True))
 _OPEN_TASKS_OF_INSTANCE = select(HumanTask).where(HumanTask.instance_id == bindparam("the_id"),
@@ -760,17 +839,19 @@ _KEEP_DRAFT = (update(HumanTask.__table__).where(HumanTask.__table__.c.id == bin
 _NEXT_DUE_AT = select(Timer.due_at).where(Timer.status == "waiting").order_by(Timer.due_at).limit(1)
 
 
-def _write_instance(session: Session, instance: ProcessInstance) -> None:
+def _write_instance(session: Session, instance: ProcessInstance, later: WriteLater | None = None) -> None:
     """Write the instance row if it still has the version this unit of work read, else Conflict.
 
     One Core UPDATE instead of the ORM's flush (this runs on every unit of work); the
-    object is then told its values are what the database holds."""
+    object is then told its values are what the database holds. With `later`, the row
+    joins the batch's writes (checked when they are written)."""
     values = {name: getattr(instance, name) for name in _INSTANCE_COLUMNS}
     version = instance.version
-    written = session.connection().execute(
-        _WRITE_INSTANCE, {"the_id": instance.id, "read_version": version, "new_version": version + 1,
-                          **{f"new_{name}": value for name, value in values.items()}})
-    if written.rowcount != 1:
+    row = {"the_id": instance.id, "read_version": version, "new_version": version + 1,
+           **{f"new_{name}": value for name, value in values.items()}}
+    if later is not None:
+        later.add(_WRITE_INSTANCE, [row], each_one=True)
+    elif session.connection().execute(_WRITE_INSTANCE, row).rowcount != 1:
         raise Conflict(N_("This complaint was changed by someone else meanwhile; reload and try again."))
     for name, value in (("version", version + 1), *values.items()):
         set_committed_value(instance, name, value)
@@ -793,6 +874,16 @@ def _has_engine_work(workflow: BpmnWorkflow) -> bool:
     if is_tracked(workflow):
         return workflow.has_engine_work()
     return workflow.get_next_task(state=TaskState.READY, manual=False) is not None
+
+
+def _find_task(workflow: BpmnWorkflow, task_id: UUID):
+    """The task with this id in the workflow or any subprocess, or None (SpiffWorkflow's own
+    lookup raises on the first subprocess that lacks it)."""
+    for each in (workflow, *workflow.subprocesses.values()):
+        task = each.tasks.get(task_id)
+        if task is not None:
+            return task
+    return None
 
 
 def _error_tasks(workflow: BpmnWorkflow) -> list:

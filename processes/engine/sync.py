@@ -246,7 +246,8 @@ def sync_timers(session: Session, instance: ProcessInstance, changed: list, remo
         connection.execute(_CANCEL_TIMERS, {"instance": instance.id, "task_ids": cancelled, "at": now})
     if session.identity_map:
         for obj in list(session.identity_map.values()):
-            if isinstance(obj, Timer) and obj.instance_id == instance.id:
+            # Read from the loaded state: an attribute of a row expired before would be a query.
+            if isinstance(obj, Timer) and obj.__dict__.get("instance_id") == instance.id:
                 session.expire(obj)
     if waiting:
         notify_timers_changed(session)
