@@ -109,6 +109,7 @@ class UnitOfWork:
     after_commit: list[Callable[[], None]] = field(default_factory=list)
     # In a batch that holds the lock of every instance it runs: their rows, written at its end.
     later: WriteLater | None = None
+    claimed: set[str] | None = None  # task ids of the timer rows that batch holds, read as waiting
 
 
 @dataclass(frozen=True)
@@ -293,7 +294,7 @@ class Runtime:
         session = uow.session
         changed, removed = self.store.save(session, instance, workflow, uow.later)
         sync_human_tasks(session, instance, changed, removed, completed_by, self.task_decorators)
-        fired = sync_timers(session, instance, changed, removed)
+        fired = sync_timers(session, instance, changed, removed, uow.claimed, uow.later)
         for bpmn_id in fired:
             audit.append(session, uow.actor.username, "timer_fired", business_key=instance.business_key,
                          instance_id=instance.id, detail={"timer": bpmn_id})
@@ -575,7 +576,7 @@ class Runtime:
                 return None
             instances = self._lock_instances(session, [t.instance_id for t in timers])
             workflows = self._workflows_of(session, instances.values())
-            fired, uow.later = 0, WriteLater()
+            fired, uow.later, uow.claimed = 0, WriteLater(), {t.task_id for t in timers}
             # Read now: running an instance expires its timer rows, and reading one again is a query.
             claimed = [(t.id, t.instance_id, t.task_id, t.bpmn_id) for t in timers]
             for timer_id, instance_id, task_id, bpmn_id in claimed:
@@ -588,10 +589,12 @@ class Runtime:
                 task = _find_task(workflow, UUID(task_id))
                 if task is not None and task.state == TaskState.WAITING:
                     # The engine did not consider it due yet (clocks differ by a hair); look again shortly.
-                    session.execute(_TIMER_AGAIN, {"the_id": timer_id, "at": now + timedelta(seconds=1)})
+                    # (A repeating timer waits again with its next due time: left as the run set it.)
+                    session.execute(_TIMER_AGAIN, {"the_id": timer_id, "now": now,
+                                                   "at": now + timedelta(seconds=1)})
                 else:
                     fired += 1
-            later, uow.later = uow.later, None
+            later, uow.later, uow.claimed = uow.later, None, None
             try:
                 complete = later.write(session)
             except DBAPIError:
@@ -814,7 +817,9 @@ _WRITE_INSTANCE = (
 _INSTANCES_WITH_OPEN_TASKS = select(HumanTask.instance_id).where(HumanTask.status == "open").distinct()
 _LOCK_INSTANCES = (select(ProcessInstance).where(ProcessInstance.id.in_(bindparam("ids", expanding=True)))
                    .order_by(ProcessInstance.id).with_for_update().execution_options(populate_existing=True))
-_TIMER_AGAIN = (update(Timer.__table__).where(Timer.__table__.c.id == bindparam("the_id"))
+_TIMER_AGAIN = (update(Timer.__table__).where(Timer.__table__.c.id == bindparam("the_id"),
+                                               Timer.__table__.c.status == "waiting",
+                                               Timer.__table__.c.due_at <= bindparam("now"))
                 .values(due_at=bindparam("at")))
 _LOCK_INSTANCE = (select(ProcessInstance).where(ProcessInstance.id == bindparam("the_id")).with_for_update()
                   .execution_options(populate_existing=True))
