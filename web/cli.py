@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from web import cli_guard
 from web.cli_context import command_runtime, database, models_dir, settings
 
 
@@ -49,8 +50,8 @@ def demo() -> None:
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256))
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Web processes (gunicorn, preforked); more than one needs PostgreSQL.")
 @click.option("--with-worker", is_flag=True, help="Also fire timers in this process (handy on one machine).")
@@ -85,7 +86,8 @@ def serve(host: str, port: int, threads: int, workers: int, with_worker: bool) -
 
 
 @main.command()
-@click.option("--idle-poll", default=5.0, show_default=True, help="SQLite: seconds between looks when idle.")
+@click.option("--idle-poll", default=5.0, show_default=True, type=click.FloatRange(0.1, 3600),
+              help="SQLite: seconds between looks when idle.")
 def worker(idle_poll: float) -> None:
     """Fire due timers (SLA, waits) and run what follows, until stopped."""
     from processes.engine.worker import Worker
@@ -247,3 +249,4 @@ def _register_area_commands() -> None:
 
 
 _register_area_commands()
+cli_guard.guard(main)  # last: every command's values pass the input guards
