@@ -11,8 +11,10 @@ run: setup assets translations
 	$(BIN)/redress demo
 	$(BIN)/redress serve --host 127.0.0.1 --port 5000 --with-worker
 
+# Tests run on every core (pytest-xdist); TEST_WORKERS=0 runs them in one process.
+TEST_WORKERS ?= auto
 test: setup assets translations
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 setup: $(STAMP)
 

@@ -12,10 +12,12 @@ import uuid
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import create_engine, text
 
 import processes.app  # noqa: F401 - registers the service-task handlers, as the app does
 from processes.complaints.settings import default_settings as default_process_settings
+from processes.engine import users
 from processes.engine.actors import Actor
 from processes.engine.database import Database
 from processes.engine.definitions import read_files
@@ -25,6 +27,10 @@ from processes.engine.schema import upgrade
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PG_URL = os.environ.get("REDRESS_TEST_DATABASE_URL")
+
+# Production hashing costs ~60 ms and 64 MiB per password; thousands of logins and accounts in the suite
+# do not need it. test_staff_accounts checks that production keeps the real cost.
+users._hasher = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
 
 
 def _pg_admin(base_url: str):
@@ -78,6 +84,73 @@ def database_url(request, tmp_path):
         path = tmp_path / "redress.db"
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+def _snapshots():
+    """Databases filled once per session by `snapshot_copy`: (backend, name) -> SQLite file or PostgreSQL name."""
+    made: dict[tuple[str, str], str] = {}
+    yield made
+    names = [name for (backend, _), name in made.items() if backend == "postgresql"]
+    if names:
+        admin = _pg_admin(PG_URL)
+        with admin.connect() as conn:
+            for name in names:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def snapshot_copy(database_url, _snapshots, tmp_path):
+    """snapshot_copy(name, build) -> this test's database URL, now holding what `build(url)` writes.
+
+    The first test that asks builds it in its own fresh database and keeps a copy; later tests get
+    their database replaced by a copy of that (a file copy on SQLite, `CREATE DATABASE ... TEMPLATE`
+    on PostgreSQL) instead of building it again. `build` must leave no connection open, and so must
+    the caller: dispose any engine on the test's database first."""
+
+    def copy(name: str, build) -> str:
+        backend = "postgresql" if database_url.startswith("postgresql") else "sqlite"
+        kept = _snapshots.get((backend, name))
+        own = database_url.rsplit("/", 1)[1]
+        if kept is None:
+            build(database_url)
+            if backend == "sqlite":
+                kept = str(tmp_path.parent / f"snapshot-{name}-{uuid.uuid4().hex[:8]}.db")
+                shutil.copyfile(database_url.removeprefix("sqlite:///"), kept)
+            else:
+                kept = f"redress_s_{uuid.uuid4().hex[:12]}"
+                _pg_run(f'CREATE DATABASE "{kept}" TEMPLATE "{own}"')
+            _snapshots[(backend, name)] = kept
+        elif backend == "sqlite":
+            shutil.copyfile(kept, database_url.removeprefix("sqlite:///"))
+        else:
+            _pg_run(f'DROP DATABASE "{own}" WITH (FORCE)', f'CREATE DATABASE "{own}" TEMPLATE "{kept}"')
+        return database_url
+
+    return copy
+
+
+def fill_with_demo(url: str) -> None:
+    """The shipped model and the demo's complaints (`redress demo`), for snapshot_copy("demo", ...)."""
+    from processes.app import build_runtime
+    from processes.complaints.demo import load_demo
+
+    db = Database(url)
+    try:
+        runtime = build_runtime(db=db, mail=False)
+        runtime.deploy(read_files(ROOT, "bpmn", "forms"))
+        load_demo(runtime)
+    finally:
+        db.dispose()
+
+
+def _pg_run(*statements: str) -> None:
+    admin = _pg_admin(PG_URL)
+    with admin.connect() as conn:
+        for statement in statements:
+            conn.execute(text(statement))
+    admin.dispose()
 
 
 @pytest.fixture(autouse=True)

@@ -25,7 +25,7 @@ from processes.complaints.records import (
 )
 from processes.engine.definitions import read_files
 from processes.engine.handlers import HandlerError
-from processes.engine.models import HumanTask, ProcessInstance
+from processes.engine.models import HumanTask, ProcessInstance, Timer
 from tests.conftest import ROOT
 from tests.process_harness import DEFAULT_START, complaint_start_data
 from tests.runtime_harness import FacadeHarness
@@ -132,6 +132,12 @@ def assert_closed(h, session, outcome="closed"):
     archive = session.scalars(select(ArchiveRecord).where(ArchiveRecord.business_key == REF)).one()
     assert archive.outcome == outcome
     assert archive.snapshot["variables"]["reference"] == REF
+    # The archive keeps who did each task and when: the production services read it from the audit log.
+    done = session.scalars(select(HumanTask).where(HumanTask.business_key == REF, HumanTask.status == "completed")
+                           .order_by(HumanTask.completed_at, HumanTask.id)).all()
+    kept = archive.snapshot["history"]["tasks"]
+    assert sorted(t["task"] for t in kept) == sorted(t.bpmn_id for t in done)
+    assert all(t["by"] and t["at"] for t in kept)
     return archive
 
 
@@ -649,3 +655,56 @@ def test_the_resolve_breach_fires_at_the_resolve_deadline_and_not_before(run, db
     investigate(h, "product", "customer", warranty="out_of_warranty")
     confirm_strategy(h, "rule_based")
     fires_exactly_at(h, dbsession, datetime.fromisoformat(h.data["resolve_due"]))
+
+
+# ------------------------------------------------------------------ waits to the minute
+# Each wait the process sets (settings durations and the mediation limit) is due exactly when the settings
+# say, does not fire a minute before, and fires at it.
+
+
+def waiting_timer(h, session, bpmn_id: str) -> Timer:
+    rows = session.scalars(select(Timer).where(Timer.instance_id == h.instance_id, Timer.status == "waiting")).all()
+    found = [t for t in rows if t.bpmn_id == bpmn_id]
+    assert found, f"no waiting timer {bpmn_id}; waiting: {sorted(t.bpmn_id for t in rows)}"
+    return found[0]
+
+
+def waits_exactly(h, session, bpmn_id: str, wait: timedelta) -> None:
+    start = datetime.now(UTC)  # the test clock: the wait began at this step
+    timer = waiting_timer(h, session, bpmn_id)
+    assert timer.due_at == start + wait
+    step_to(h, start + wait - MINUTE)
+    assert session.get(Timer, timer.id).status == "waiting", f"{bpmn_id} fired a minute early"
+    step_to(h, start + wait + timedelta(seconds=1))
+    assert session.get(Timer, timer.id).status == "fired", f"{bpmn_id} did not fire at its time"
+
+
+def test_the_missing_details_wait_is_seven_days_to_the_minute(run, dbsession):
+    h = run(customer_phone=None, customer_email=None)
+    waits_exactly(h, dbsession, "Gateway_Await_Details", timedelta(days=7))
+    assert h.data["status"] == "closed_incomplete"
+
+
+def test_the_response_wait_then_the_follow_up_wait_then_the_survey_wait_to_the_minute(run, dbsession):
+    h = run()
+    classify(h, "product_quality", "medium")
+    investigate(h, "product", "customer", warranty="out_of_warranty")
+    confirm_strategy(h, "rule_based")
+    h.complete("Task_Draft_Rule_Answer", {"remedy": "paid_service", "answer": "已过保修期,可提供付费维修。"})
+    waits_exactly(h, dbsession, "Gateway_Await_Response", timedelta(days=7))  # deemed accepted
+    waits_exactly(h, dbsession, "Event_Follow_Up_Wait", timedelta(days=3))
+    waits_exactly(h, dbsession, "Gateway_Await_Survey", timedelta(days=5))
+    assert h.ready_ids() == ["Task_Survey_Call"]
+
+
+def test_the_mediation_answer_wait_and_the_mediation_limit_to_the_minute(run, dbsession):
+    h = run()
+    classify(h, "sales_misrepresentation", "medium")
+    # 30 working days after Monday 3 March 2025, counted by hand: Qingming (4 April) is a holiday.
+    assert h.data["mediation_due"] == "2025-04-15T09:00:00+00:00"
+    investigate(h, "sales", "unclear", warranty="not_applicable")
+    confirm_strategy(h, "fuzzy_mediation")
+    h.complete("Task_Mediate", {"company_position": "a", "customer_position": "b", "proposal": "c"})
+    waits_exactly(h, dbsession, "Gateway_Await_Mediation", timedelta(days=5))
+    assert h.ready_ids() == ["Task_Management_Mediation_Decision"]
+    fires_exactly_at(h, dbsession, datetime.fromisoformat(h.data["mediation_due"]))

@@ -141,6 +141,62 @@ def test_concurrent_completion_one_wins(runtime, standin_files, agent, db):
         assert len(handles) == 1
 
 
+@pytest.mark.postgres
+def test_a_completion_waits_for_the_one_in_progress_interleaved_by_hand(runtime, standin_files, agent, db):
+    """No timing luck: the first completion is held mid-step, inside its transaction; the second must be
+    seen waiting on a lock by the server itself, and after the first commits it finds the task done
+    without running the step a second time (a service task's side effects happen once)."""
+    import time
+
+    from sqlalchemy import text
+
+    from processes.engine.runtime import Runtime
+
+    start_standin(runtime, standin_files)
+    task = only_open_task(runtime, "C-1")
+    first, second = Runtime(db, settings=runtime.settings), Runtime(db, settings=runtime.settings)
+    inside, release = threading.Event(), threading.Event()
+
+    def hold(session, instance, facts, uow):
+        inside.set()
+        release.wait(30)
+
+    first.observers.append(hold)
+    second_stepped: list[int] = []
+    second.observers.append(lambda session, instance, facts, uow: second_stepped.append(instance.id))
+    outcomes: dict[str, str] = {}
+
+    def work(name, rt):
+        try:
+            rt.complete(task.id, agent, {"subject": "Broken kettle", "severity": "low"})
+            outcomes[name] = "ok"
+        except Conflict:
+            outcomes[name] = "conflict"
+
+    def lock_waiters() -> int:
+        with db.session() as s:
+            return s.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                 "AND wait_event_type = 'Lock'"))
+
+    a = threading.Thread(target=work, args=("first", first))
+    a.start()
+    assert inside.wait(30), "the first completion never reached its step"
+    b = threading.Thread(target=work, args=("second", second))
+    b.start()
+    deadline = time.monotonic() + 20
+    while lock_waiters() < 1:
+        assert time.monotonic() < deadline, "the second completion did not wait for the first"
+        assert "second" not in outcomes, f"the second completion went through: {outcomes}"
+        time.sleep(0.05)
+    release.set()
+    a.join(30)
+    b.join(30)
+    assert outcomes == {"first": "ok", "second": "conflict"}
+    assert second_stepped == [], "the second completion ran the step again before it was refused"
+    with db.session() as s:
+        assert len(s.scalars(select(HumanTask).where(HumanTask.bpmn_id == "Task_Handle")).all()) == 1
+
+
 def test_message_correlation(runtime, standin_files, agent, product_staff, db):
     instance_id = start_standin(runtime, standin_files)
     with pytest.raises(NotWaiting):

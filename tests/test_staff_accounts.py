@@ -208,3 +208,15 @@ def db_session_for():
     def open_(app):
         return app.extensions["redress.db"].write_session.begin()
     return open_
+
+
+def test_production_hashes_passwords_at_the_recommended_cost():
+    """The suite uses a cheap hasher; a fresh interpreter (as `redress serve` starts) must use the real one."""
+    import subprocess
+    import sys
+
+    code = ("from processes.engine import users; h = users._hasher; "
+            "print(h is users.PRODUCTION_HASHER, h.time_cost, h.memory_cost)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out[0] == "True"
+    assert int(out[1]) >= 3 and int(out[2]) >= 64 * 1024  # RFC 9106: 3 passes, 64 MiB

@@ -49,9 +49,14 @@ MUTATIONS = [
              ('_INSTANCES.c.id == bindparam("the_id"))',
               '_LOCK_INSTANCE = (select(ProcessInstance).where(ProcessInstance.id == bindparam("the_id"))'),
              ["tests/test_runtime.py::test_concurrent_completion_one_wins"], postgres=True),
-    Mutation("no SKIP LOCKED in the timer query", "processes/engine/runtime.py",
-             "_NEXT_DUE_TIMER_NOBODY_HOLDS = _NEXT_DUE_TIMER.with_for_update(skip_locked=True)",
-             "_NEXT_DUE_TIMER_NOBODY_HOLDS = _NEXT_DUE_TIMER",
+    Mutation("the instance row lock alone is gone (the version check stays)", "processes/engine/runtime.py",
+             '_LOCK_INSTANCE = (select(ProcessInstance).where(ProcessInstance.id == bindparam("the_id")).with_for_update()',
+             '_LOCK_INSTANCE = (select(ProcessInstance).where(ProcessInstance.id == bindparam("the_id"))',
+             ["tests/test_runtime.py::test_a_completion_waits_for_the_one_in_progress_interleaved_by_hand"],
+             postgres=True),
+    Mutation("no FOR UPDATE SKIP LOCKED in the timer query", "processes/engine/runtime.py",
+             "_DUE_TIMERS_NOBODY_HOLDS = _DUE_TIMERS.with_for_update(skip_locked=True)",
+             "_DUE_TIMERS_NOBODY_HOLDS = _DUE_TIMERS",
              ["tests/test_worker.py::test_several_workers_fire_each_timer_once"], postgres=True),
     Mutation("audit hash leaves out the time", "processes/engine/audit.py",
              "[prev_hash, entry_id, at.isoformat(), actor,", "[prev_hash, entry_id, actor,",
@@ -78,6 +83,18 @@ MUTATIONS = [
     Mutation("CBIRC resolve limit 30 days for every severity", "processes/complaints/sla.py",
              '"amount": 15,\n                    "unit": "calendar_days",',
              '"amount": 30,\n                    "unit": "calendar_days",', ["tests/test_sla_pinned.py"]),
+    Mutation("survey wait 4 days instead of 5", "processes/complaints/settings.py",
+             '"P5D",\n        "How long to wait for the survey answer', '"P4D",\n        "How long to wait for the survey answer',
+             ["tests/test_complaint_paths.py::test_the_response_wait_then_the_follow_up_wait_then_the_survey_wait_to_the_minute"]),
+    Mutation("mediation limit counted in calendar days", "processes/complaints/sla.py",
+             '"mediation": {"default": "30 working_days"', '"mediation": {"default": "30 calendar_days"',
+             ["tests/test_complaint_paths.py::test_the_mediation_answer_wait_and_the_mediation_limit_to_the_minute"]),
+    Mutation("archives lose who did each task (production services)", "processes/engine/runtime.py",
+             "        return audit.completed_tasks(self._uow.session, business_key)", "        return []",
+             ["tests/test_complaint_paths.py::test_rule_based"]),
+    Mutation("production hashes passwords cheaply", "processes/engine/users.py",
+             "PRODUCTION_HASHER = PasswordHasher()", "PRODUCTION_HASHER = PasswordHasher(time_cost=1, memory_cost=64)",
+             ["tests/test_staff_accounts.py::test_production_hashes_passwords_at_the_recommended_cost"]),
     Mutation("designers may approve drafts (service layer)", "processes/governance/drafts.py",
              'require(actor, REVIEWERS, "review")', "pass", ["tests/test_service_roles.py"]),
     Mutation("four-eyes forgets the editors", "processes/governance/drafts.py",
@@ -120,13 +137,15 @@ def run_one(m: Mutation) -> str:
     return f"error (pytest exit {result.returncode})"
 
 
-def main() -> int:
-    dirty = _dirty({m.path for m in MUTATIONS})
+def main(argv: list[str]) -> int:
+    """`tools/mutations.py [words]` runs only the mutations whose name contains every word."""
+    chosen = [m for m in MUTATIONS if all(w.lower() in m.name.lower() for w in argv)]
+    dirty = _dirty({m.path for m in chosen})
     if dirty:
         print("refusing: uncommitted changes in files to mutate:\n  " + "\n  ".join(dirty))
         return 2
     counts: dict[str, int] = {}
-    for m in MUTATIONS:
+    for m in chosen:
         started = time.monotonic()
         outcome = run_one(m)
         key = outcome.split()[0].lower()
@@ -137,4 +156,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -114,6 +114,24 @@ def install(session_factory) -> None:
         session.info.pop("audit_pending", None)
 
 
+def completed_tasks(session: Session, business_key: str) -> list[dict]:
+    """The human tasks done on a case, in order, with who did them and when.
+
+    Read from the chain, plus this transaction's entries not yet written (they are chained at commit),
+    so an archive written in the same unit of work as the last task still lists it."""
+    written = session.execute(
+        select(AuditEntry.at, AuditEntry.actor, AuditEntry.detail)
+        .where(AuditEntry.business_key == business_key, AuditEntry.action == "task_completed")
+        .order_by(AuditEntry.id)).all()
+    done = [{"task": detail.get("task"), "name": detail.get("name"), "by": actor, "at": at.isoformat()}
+            for at, actor, detail in written]
+    now = utcnow().isoformat()
+    done += [{"task": e.detail.get("task"), "name": e.detail.get("name"), "by": e.actor, "at": now}
+             for e in session.info.get("audit_pending", [])
+             if e.action == "task_completed" and e.business_key == business_key]
+    return done
+
+
 @dataclass
 class VerifyResult:
     ok: bool

@@ -138,6 +138,10 @@ class Services:
     def settings(self) -> dict:
         return self._runtime.settings
 
+    def handling_history(self, business_key: str) -> list[dict]:
+        """Human tasks done on the case, with who and when (the archive keeps them)."""
+        return audit.completed_tasks(self._uow.session, business_key)
+
 
 class Runtime:
     def __init__(self, db: Database, settings: dict | None = None, cache_size: int = 256,
