@@ -110,3 +110,17 @@ def test_one_failing_instance_in_a_batch_undoes_only_itself(db):
 
 def _runtime(db):
     return Runtime(db, settings={})
+
+
+def test_an_error_under_a_repeating_timer_is_not_cleared_by_its_next_run(db):
+    runtime = _runtime(db)
+    runtime.deploy({"remind.bpmn": CYCLE})
+    instance_id = runtime.start("remind", "R-2", {"reminders": "not a number"})  # Remind fails each cycle
+    began = utcnow()
+    for hour in (1, 2):
+        with time_machine.travel(began + timedelta(hours=hour, seconds=5), tick=False):
+            Runtime(db, settings={}).fire_due_timers()
+        instance = runtime.instance_for("R-2")
+        assert instance.status == "error" and "TypeError" in instance.error, hour
+    failed = [t for t in runtime.load_workflow(instance_id).get_tasks() if t.state == 128]  # TaskState.ERROR
+    assert len(failed) == 2  # both cycles' failures are there to retry
