@@ -29,7 +29,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from processes.engine import audit, definitions, forms
-from processes.engine.actors import SYSTEM, Actor, may_work
+from processes.engine.actors import SYSTEM, Actor, may_be_given, may_work
 from processes.engine.database import Database
 from processes.engine.errors import (
     N_,
@@ -46,8 +46,14 @@ from processes.engine.errors import (
 from processes.engine.models import HumanTask, ProcessDefinition, ProcessInstance, Timer, utcnow
 from processes.engine.script_limits import DEFAULT_TIME_LIMIT
 from processes.engine.spiff import RedressScriptEngine, create_serializer
-from processes.engine.store import WorkflowStore
-from processes.engine.sync import TaskDecorator, redecorate_open_tasks, sync_human_tasks, sync_timers
+from processes.engine.store import WorkflowStore, WriteLater
+from processes.engine.sync import (
+    TaskDecorator,
+    redecorate_open_tasks,
+    spec_properties,
+    sync_human_tasks,
+    sync_timers,
+)
 from processes.engine.tracking import TrackedWorkflow, is_tracked
 
 log = logging.getLogger(__name__)
@@ -58,7 +64,7 @@ InstanceObserver = Callable[[Session, ProcessInstance, dict, "UnitOfWork"], None
 # A timer whose run fails is tried again after 10 s, 20 s, 40 s, 80 s, then parked as failed.
 TIMER_BACKOFF = timedelta(seconds=10)
 TIMER_ATTEMPTS = 5
-TIMER_BATCH = 5  # due timers taken per transaction
+TIMER_BATCH = 25  # due timers taken per transaction
 
 
 class StepFailed(Exception):
@@ -97,6 +103,10 @@ def _step(instance: ProcessInstance | None, step: str, task_id: str | None = Non
         raise StepFailed(instance, step, exc, task_id, bpmn_id) from exc
 
 
+class _RunCarefully(Exception):
+    """An instance of a timer batch failed: run the batch again, a savepoint per instance."""
+
+
 @dataclass
 class UnitOfWork:
     session: Session
@@ -105,6 +115,9 @@ class UnitOfWork:
     after_commit: list[Callable[[], None]] = field(default_factory=list)
     # Human-task rows each instance's last save inserted or reopened, as written.
     opened: dict[int, list[HumanTask]] = field(default_factory=dict)
+    # In a batch that holds the lock of every instance it runs: their rows, written at its end.
+    later: WriteLater | None = None
+    claimed: set[str] | None = None  # task ids of the timer rows that batch holds, read as waiting
 
 
 @dataclass(frozen=True)
@@ -133,6 +146,11 @@ class Services:
     def settings(self) -> dict:
         return self._runtime.settings
 
+    @property
+    def actor_name(self) -> str:
+        """Who caused this step (the person who completed the task before it, or "system")."""
+        return self._uow.actor.username
+
     def handling_history(self, business_key: str) -> list[dict]:
         """Human tasks done on the case, with who and when (the archive keeps them)."""
         return audit.completed_tasks(self._uow.session, business_key)
@@ -145,6 +163,9 @@ class Runtime:
         # Wall time each script, condition, timer or DMN expression may take (script_limits).
         self.script_time_limit = script_time_limit
         self.settings = settings if settings is not None else {}
+        # The approved settings version in force, read in the starting transaction: (version, values over
+        # `settings`). The composition root installs the complaint domain's; None: `settings` alone.
+        self.settings_source: Callable[[Session], tuple[int | None, dict]] | None = None
         self.serializer = create_serializer()
         self.store = WorkflowStore(self.serializer)
         self.definitions = definitions.DefinitionCache(self.serializer)
@@ -200,21 +221,34 @@ class Runtime:
 
     def start(self, process_key: str, business_key: str, data: dict | None = None,
               actor: Actor = SYSTEM, before_start: Callable[[Session, ProcessInstance], None] | None = None) -> int:
-        """Start an instance of the latest version; returns its id."""
+        """Start an instance of the latest version; returns its id.
+
+        When the engine fails on the way (past the script errors `_run` already keeps), the
+        start is rolled back and stored again unrun, in error at its start: the caller's data
+        and `before_start`'s rows are kept, and `retry` runs it from the beginning."""
         try:
             with self.unit_of_work(actor) as uow:
                 return self._start(uow, process_key, business_key, data or {}, before_start=before_start)
         except StepFailed as failed:
-            # Nothing was stored, so there is no instance to mark: the audit and the log keep it.
             log.error("starting %s for %s failed: %s", process_key, business_key, failed.text,
                       exc_info=failed.cause)
-            with self.unit_of_work(actor) as uow:
-                audit.append(uow.session, actor.username, "instance_start_failed", business_key=business_key,
-                             detail={"process_key": process_key, "error": failed.text})
-            raise ProcessFailed(PROCESS_FAILED_TO_START) from failed.cause
+            try:
+                with self.unit_of_work(actor) as uow:
+                    return self._start(uow, process_key, business_key, data or {}, before_start=before_start,
+                                       failed=failed)
+            except (StepFailed, SQLAlchemyError) as again:
+                # Not even the unrun instance can be stored (its data cannot be): audit and log it.
+                log.error("storing the failed start of %s for %s failed too: %s", process_key, business_key,
+                          again, exc_info=again)
+                with self.unit_of_work(actor) as uow:
+                    audit.append(uow.session, actor.username, "instance_start_failed", business_key=business_key,
+                                 detail={"process_key": process_key, "error": failed.text})
+                raise ProcessFailed(PROCESS_FAILED_TO_START) from failed.cause
 
     def _start(self, uow: UnitOfWork, process_key: str, business_key: str, data: dict,
-               parent_instance_id: int | None = None, before_start=None) -> int:
+               parent_instance_id: int | None = None, before_start=None, failed: StepFailed | None = None) -> int:
+        """Create the instance and run it; with `failed` (the first try's failure), store it
+        unrun and in error instead."""
         session = uow.session
         _refuse_non_finite(data)
         definition_id = definitions.latest_id(session, process_key)
@@ -222,21 +256,40 @@ class Runtime:
             raise NotFound(N_("no process %(process_key)s is deployed"), process_key=repr(process_key))
         definition = self.definitions.get(session, definition_id)
         workflow = TrackedWorkflow(definition.spec, definition.subprocess_specs, script_engine=self._script_engine())
-        start_data = {"settings": dict(self.settings), **data, "business_key": business_key}
+        settings_version, settings = self.settings_in_force(session)
+        if parent_instance_id is not None:  # a child runs under its parent's settings
+            settings_version = session.get(ProcessInstance, parent_instance_id).settings_version
+        start_data = {"settings": settings, **data, "business_key": business_key}
         for task in workflow.get_tasks(state=TaskState.READY):
             task.data.update(start_data)
         instance = ProcessInstance(definition_id=definition.id, process_key=process_key,
                                    business_key=business_key, parent_instance_id=parent_instance_id,
-                                   status="running", state={}, awaiting=[])
+                                   status="running", state={}, awaiting=[], settings_version=settings_version)
         session.add(instance)
         session.flush()
         if before_start is not None:
             before_start(session, instance)
         audit.append(session, uow.actor.username, "instance_started", business_key=business_key,
-                     instance_id=instance.id, detail={"process_key": process_key, "version": definition.version})
+                     instance_id=instance.id, detail={"process_key": process_key, "version": definition.version,
+                                                      "settings_version": settings_version})
+        if failed is not None:
+            instance.status, instance.error, instance.error_task_id = "error", failed.text, None
+            audit.append(session, uow.actor.username, "instance_error", business_key=business_key,
+                         instance_id=instance.id, detail={"error": failed.text, "task": failed.bpmn_id,
+                                                          "step": failed.step})
+            with _step(instance, "store failed start"):
+                self._persist(uow, instance, workflow, None)
+            return instance.id
         with _step(instance, "start"):
             self._run(uow, instance, workflow)
         return instance.id
+
+    def settings_in_force(self, session: Session) -> tuple[int | None, dict]:
+        """(version, settings) a new instance starts with: the approved version over the base settings."""
+        if self.settings_source is None:
+            return None, dict(self.settings)
+        version, values = self.settings_source(session)
+        return version, {**self.settings, **values}
 
     def _run(self, uow: UnitOfWork, instance: ProcessInstance, workflow: BpmnWorkflow,
              completed_by: str | None = None, settle: bool = False) -> None:
@@ -270,15 +323,15 @@ class Runtime:
     def _persist(self, uow: UnitOfWork, instance: ProcessInstance, workflow: BpmnWorkflow,
                  completed_by: str | None) -> None:
         session = uow.session
-        changed, removed = self.store.save(session, instance, workflow)
+        changed, removed = self.store.save(session, instance, workflow, uow.later)
         uow.opened[instance.id] = sync_human_tasks(session, instance, changed, removed, completed_by,
                                                    self.task_decorators)
-        fired = sync_timers(session, instance, changed, removed)
+        fired = sync_timers(session, instance, changed, removed, uow.claimed, uow.later)
         for bpmn_id in fired:
             audit.append(session, uow.actor.username, "timer_fired", business_key=instance.business_key,
                          instance_id=instance.id, detail={"timer": bpmn_id})
         instance.awaiting = _awaited_messages(workflow)
-        if workflow.completed and instance.status != "completed":
+        if workflow.completed and instance.status not in ("completed", "cancelled"):
             instance.status = "completed"
             instance.completed_at = utcnow()
             audit.append(session, uow.actor.username, "instance_completed",
@@ -290,7 +343,7 @@ class Runtime:
                                   self.task_decorators)
         for observer in self.observers:
             observer(session, instance, facts, uow)
-        _write_instance(session, instance)
+        _write_instance(session, instance, uow.later)
         self.store.settle(workflow)
         uow.checkins.append((instance.id, instance.version, workflow))
 
@@ -384,6 +437,8 @@ class Runtime:
                 return row
             if row.assignee is not None:
                 raise Conflict(N_("This task is already claimed by %(who)s."), who=row.assignee)
+            if row.not_by == actor.username:
+                raise Forbidden(N_("You wrote what this task approves: a different person must approve it."))
             if not may_work(actor, row.department, row.candidate_group, None):
                 raise Forbidden(N_("This task belongs to another department or group."))
             row.assignee = actor.username
@@ -410,7 +465,7 @@ class Runtime:
             allowed = actor.is_overseer or actor.role == "manager" or row.assignee == actor.username
             if not allowed:
                 raise Forbidden(N_("Only the assignee or a supervisor can reassign this task."))
-            if not may_work(to, row.department, row.candidate_group, None):
+            if not may_be_given(to, row.department, row.candidate_group, row.not_by):
                 raise Forbidden(N_("%(who)s may not work tasks of this department."), who=to.username)
             previous, row.assignee = row.assignee, to.username
             audit.append(uow.session, actor.username, "task_reassigned", business_key=row.business_key,
@@ -439,7 +494,7 @@ class Runtime:
     def save_draft(self, task_id: str, actor: Actor, data: dict, locale: str = "en") -> None:
         with self.unit_of_work(actor) as uow:
             row, _ = self._open_task(uow.session, task_id, lock=False)
-            if not may_work(actor, row.department, row.candidate_group, row.assignee):
+            if not may_work(actor, row.department, row.candidate_group, row.assignee, row.not_by):
                 raise Forbidden(N_("You may not work on this task."))
             # A NUL kept in a JSON column breaks every query on it later (PostgreSQL).
             unsafe = forms.unsafe_errors(data, locale)
@@ -463,7 +518,9 @@ class Runtime:
         with self.unit_of_work(actor) as uow:
             session = uow.session
             row, instance = self._open_task(session, task_id)
-            if not may_work(actor, row.department, row.candidate_group, row.assignee):
+            if row.not_by == actor.username:
+                raise Forbidden(N_("You wrote what this task approves: a different person must approve it."))
+            if not may_work(actor, row.department, row.candidate_group, row.assignee, row.not_by):
                 raise Forbidden(N_("This task belongs to another department, group or person."))
             definition = self.definitions.get(session, instance.definition_id)
             schema = forms.load_form(definition.files, row.form)
@@ -477,6 +534,9 @@ class Runtime:
                 if task is None or task.state != TaskState.READY:
                     raise Conflict(N_("This task is no longer waiting to be done."))
                 task.data.update(cleaned)
+                author = spec_properties(task.task_spec).get("recordActorAs")
+                if author:  # who wrote it, for a later four-eyes check (`fourEyesAgainst`)
+                    task.data[author] = actor.username
                 task.run()
                 audit.append(session, actor.username, "task_completed", business_key=row.business_key,
                              instance_id=instance.id,
@@ -538,21 +598,92 @@ class Runtime:
         return fired
 
     def _fire_batch(self, now: datetime, size: int) -> tuple[int, int] | None:
-        """(timers taken, timers fired) of one transaction, or None when nothing is due."""
+        """(timers taken, timers fired) of one transaction, or None when nothing is due.
+
+        Few round trips, as 200 timers due at one instant must all fire within a second: the
+        due rows are claimed (SKIP LOCKED on PostgreSQL, so several workers never take the
+        same), their instances locked and their task rows loaded with one statement each,
+        and all run in one transaction. Should one instance fail, the batch is rolled back
+        and run again with a savepoint per instance, so the failure undoes that one only."""
+        try:
+            return self._fire_batch_at_once(now, size)
+        except _RunCarefully:
+            return self._fire_batch_carefully(now, size)
+
+    def _claim_due(self, session: Session, now: datetime, size: int) -> list[Timer]:
+        # Several workers may run on PostgreSQL: each takes timers nobody else holds.
+        query = _DUE_TIMERS if self.db.is_sqlite else _DUE_TIMERS_NOBODY_HOLDS
+        timers, seen = [], set()
+        for timer in session.scalars(query, {"now": now, "size": size}).all():
+            if timer.instance_id not in seen:  # that instance's run fires whatever of it was due
+                seen.add(timer.instance_id)
+                timers.append(timer)
+        return timers
+
+    def _fire_batch_at_once(self, now: datetime, size: int) -> tuple[int, int] | None:
         with self.unit_of_work(SYSTEM) as uow:
             session = uow.session
-            # Several workers may run on PostgreSQL: each takes timers nobody else holds.
-            query = _DUE_TIMERS if self.db.is_sqlite else _DUE_TIMERS_NOBODY_HOLDS
-            timers = session.scalars(query, {"now": now, "size": size}).all()
+            timers = self._claim_due(session, now, size)
             if not timers:
                 return None
-            fired, seen = 0, set()
-            for timer in timers:
-                if timer.instance_id in seen:
-                    continue  # that instance's run already fired whatever of it was due
-                seen.add(timer.instance_id)
-                fired += self._fire_in(uow, timer, now)
+            instances = self._lock_instances(session, [t.instance_id for t in timers])
+            workflows = self._workflows_of(session, instances.values())
+            fired, uow.later, uow.claimed = 0, WriteLater(), {t.task_id for t in timers}
+            # Read now: running an instance expires its timer rows, and reading one again is a query.
+            claimed = [(t.id, t.instance_id, t.task_id, t.bpmn_id) for t in timers]
+            for timer_id, instance_id, task_id, bpmn_id in claimed:
+                instance, workflow = instances[instance_id], workflows[instance_id]
+                try:
+                    with _step(instance, f"timer {bpmn_id}", task_id, bpmn_id):
+                        self._run(uow, instance, workflow, settle=True)
+                except StepFailed as failed:
+                    raise _RunCarefully from failed
+                task = _find_task(workflow, UUID(task_id))
+                if task is not None and task.state == TaskState.WAITING:
+                    # The engine did not consider it due yet (clocks differ by a hair); look again shortly.
+                    # (A repeating timer waits again with its next due time: left as the run set it.)
+                    session.execute(_TIMER_AGAIN, {"the_id": timer_id, "now": now,
+                                                   "at": now + timedelta(seconds=1)})
+                else:
+                    fired += 1
+            later, uow.later, uow.claimed = uow.later, None, None
+            try:
+                complete = later.write(session)
+            except DBAPIError:
+                raise  # the database's: the transaction's failure, not an instance's
+            except Exception as exc:  # a value a row cannot take: find whose, one by one
+                raise _RunCarefully from exc
+            if not complete:
+                raise Conflict(N_("This complaint was changed by someone else meanwhile; reload and try again."))
             return len(timers), fired
+
+    def _fire_batch_carefully(self, now: datetime, size: int) -> tuple[int, int] | None:
+        with self.unit_of_work(SYSTEM) as uow:
+            timers = self._claim_due(uow.session, now, size)
+            if not timers:
+                return None
+            return len(timers), sum(self._fire_in(uow, timer, now) for timer in timers)
+
+    def _lock_instances(self, session: Session, ids: list[int]) -> dict[int, ProcessInstance]:
+        """Lock several instances with one statement (in id order, as every locker goes one by one)."""
+        return {i.id: i for i in session.scalars(_LOCK_INSTANCES, {"ids": sorted(ids)})}
+
+    def _workflows_of(self, session: Session, instances) -> dict[int, BpmnWorkflow]:
+        """Their workflows: from the cache where it holds the current version, the rest loaded
+        with one statement."""
+        workflows, missing = {}, []
+        with self._cache_lock:
+            for instance in instances:
+                cached = self._cache.pop(instance.id, None)
+                if cached is not None and cached[0] == instance.version:
+                    workflows[instance.id] = cached[1]
+                else:
+                    missing.append(instance)
+        if missing:
+            specs = {i.id: self.definitions.get(session, i.definition_id) for i in missing}
+            workflows.update(self.store.load_many(
+                session, missing, lambda i: (specs[i.id].spec, specs[i.id].subprocess_specs, self._script_engine())))
+        return workflows
 
     def _fire_in(self, uow: UnitOfWork, timer: Timer, now: datetime) -> int:
         """Run the timer's instance in a savepoint of the batch: a failure undoes this instance only."""
@@ -627,7 +758,15 @@ class Runtime:
     # -- errors -------------------------------------------------------------------
 
     def retry(self, instance_id: int, actor: Actor = SYSTEM) -> str:
-        """Run a failed service task again; returns the instance's status afterwards."""
+        """Run a failed step again; returns the instance's status afterwards ("error" when it
+        failed again, recorded like the first failure)."""
+        try:
+            return self._retry(instance_id, actor)
+        except StepFailed as failed:
+            self._record_failure(failed, actor)
+            return "error"
+
+    def _retry(self, instance_id: int, actor: Actor) -> str:
         with self.unit_of_work(actor) as uow:
             instance = self._lock_instance(uow.session, instance_id)
             workflow = self._workflow(uow.session, instance)
@@ -651,8 +790,54 @@ class Runtime:
                     task.workflow.tasks.arrive(task)  # a failed task is finished; this one runs again
             audit.append(uow.session, actor.username, "instance_retried", business_key=instance.business_key,
                          instance_id=instance.id, detail={"tasks": [t.task_spec.bpmn_id for t in failed]})
-            self._run(uow, instance, workflow)
+            with _step(instance, "retry"):
+                self._run(uow, instance, workflow)
             return instance.status
+
+    def skip(self, instance_id: int, actor: Actor, reason: str, step: str | None = None,
+             requested_by: str | None = None, also: Callable[[Session], None] | None = None) -> str:
+        """Mark the failed step done without running it and go on; returns the status afterwards.
+        `step`: the BPMN id the operator saw (refused if the instance failed elsewhere meanwhile);
+        `requested_by`: who asked, when `actor` confirms someone else's request (four eyes);
+        `also`: more writes of the same unit of work (the request it settles)."""
+        with self.unit_of_work(actor) as uow:
+            instance = self._lock_instance(uow.session, instance_id)
+            workflow = self._workflow(uow.session, instance)
+            failed = _error_tasks(workflow)
+            if not failed:
+                raise Conflict(N_("This instance has no failed step to skip."))
+            if step is not None and failed[0].task_spec.bpmn_id != step:
+                raise Conflict(N_("The instance now stops at another step; look again."))
+            for task in failed:
+                task._set_state(TaskState.READY)
+                if is_tracked(workflow):
+                    task.workflow.tasks.arrive(task)
+                task.complete()  # done, without running its handler
+            if also is not None:
+                also(uow.session)
+            audit.append(uow.session, actor.username, "step_skipped", business_key=instance.business_key,
+                         instance_id=instance.id, detail={"tasks": [t.task_spec.bpmn_id for t in failed],
+                                                          "reason": reason, "error": instance.error,
+                                                          "requested_by": requested_by or actor.username,
+                                                          "confirmed_by": actor.username if requested_by else None})
+            instance.status, instance.error, instance.error_task_id = "running", None, None
+            with _step(instance, "skip"):
+                self._run(uow, instance, workflow)
+            return instance.status
+
+    def cancel(self, instance_id: int, actor: Actor, reason: str) -> None:
+        """End an instance for good: its open tasks and timers are cancelled, nothing runs any more."""
+        with self.unit_of_work(actor) as uow:
+            instance = self._lock_instance(uow.session, instance_id)
+            if instance.status in ("completed", "cancelled"):
+                raise Conflict(N_("This process has already ended."))
+            workflow = self._workflow(uow.session, instance)
+            workflow.cancel()
+            audit.append(uow.session, actor.username, "instance_cancelled", business_key=instance.business_key,
+                         instance_id=instance.id, detail={"reason": reason, "was": instance.status})
+            instance.status, instance.error, instance.error_task_id = "cancelled", None, None
+            instance.completed_at = utcnow()
+            self._persist(uow, instance, workflow, None)
 
     def _record_failure(self, failed: StepFailed, actor: Actor, draft: tuple[str, dict] | None = None) -> None:
         """After the failed unit of work rolled back: mark the instance, audit, keep the input."""
@@ -730,6 +915,12 @@ _WRITE_INSTANCE = (
     update(_INSTANCES).where(_INSTANCES.c.id == bindparam("the_id"), _INSTANCES.c.version == bindparam("read_version"))
     .values(version=bindparam("new_version"), **{name: bindparam(f"new_{name}") for name in _INSTANCE_COLUMNS}))
 _INSTANCES_WITH_OPEN_TASKS = select(HumanTask.instance_id).where(HumanTask.status == "open").distinct()
+_LOCK_INSTANCES = (select(ProcessInstance).where(ProcessInstance.id.in_(bindparam("ids", expanding=True)))
+                   .order_by(ProcessInstance.id).with_for_update().execution_options(populate_existing=True))
+_TIMER_AGAIN = (update(Timer.__table__).where(Timer.__table__.c.id == bindparam("the_id"),
+                                               Timer.__table__.c.status == "waiting",
+                                               Timer.__table__.c.due_at <= bindparam("now"))
+                .values(due_at=bindparam("at")))
 _LOCK_INSTANCE = (select(ProcessInstance).where(ProcessInstance.id == bindparam("the_id")).with_for_update()
                   .execution_options(populate_existing=True))
 _LOCK_TASK_AND_INSTANCE = (select(HumanTask, ProcessInstance)
@@ -757,17 +948,19 @@ _KEEP_DRAFT = (update(HumanTask.__table__).where(HumanTask.__table__.c.id == bin
 _NEXT_DUE_AT = select(Timer.due_at).where(Timer.status == "waiting").order_by(Timer.due_at).limit(1)
 
 
-def _write_instance(session: Session, instance: ProcessInstance) -> None:
+def _write_instance(session: Session, instance: ProcessInstance, later: WriteLater | None = None) -> None:
     """Write the instance row if it still has the version this unit of work read, else Conflict.
 
     One Core UPDATE instead of the ORM's flush (this runs on every unit of work); the
-    object is then told its values are what the database holds."""
+    object is then told its values are what the database holds. With `later`, the row
+    joins the batch's writes (checked when they are written)."""
     values = {name: getattr(instance, name) for name in _INSTANCE_COLUMNS}
     version = instance.version
-    written = session.connection().execute(
-        _WRITE_INSTANCE, {"the_id": instance.id, "read_version": version, "new_version": version + 1,
-                          **{f"new_{name}": value for name, value in values.items()}})
-    if written.rowcount != 1:
+    row = {"the_id": instance.id, "read_version": version, "new_version": version + 1,
+           **{f"new_{name}": value for name, value in values.items()}}
+    if later is not None:
+        later.add(_WRITE_INSTANCE, [row], each_one=True)
+    elif session.connection().execute(_WRITE_INSTANCE, row).rowcount != 1:
         raise Conflict(N_("This complaint was changed by someone else meanwhile; reload and try again."))
     for name, value in (("version", version + 1), *values.items()):
         set_committed_value(instance, name, value)
@@ -790,6 +983,16 @@ def _has_engine_work(workflow: BpmnWorkflow) -> bool:
     if is_tracked(workflow):
         return workflow.has_engine_work()
     return workflow.get_next_task(state=TaskState.READY, manual=False) is not None
+
+
+def _find_task(workflow: BpmnWorkflow, task_id: UUID):
+    """The task with this id in the workflow or any subprocess, or None (SpiffWorkflow's own
+    lookup raises on the first subprocess that lacks it)."""
+    for each in (workflow, *workflow.subprocesses.values()):
+        task = each.tasks.get(task_id)
+        if task is not None:
+            return task
+    return None
 
 
 def _error_tasks(workflow: BpmnWorkflow) -> list:
