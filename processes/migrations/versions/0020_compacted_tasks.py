@@ -1,13 +1,13 @@
 """instance tasks: finished loop rounds compacted out of the live tree (kept for the history)
 
 Revision ID: 0020
-Revises: 0013
+Revises: 0018
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0020"
-down_revision = "0013"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
