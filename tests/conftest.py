@@ -102,15 +102,17 @@ def _snapshots():
 
 @pytest.fixture
 def snapshot_copy(database_url, _snapshots, tmp_path):
-    """snapshot_copy(name, build) -> the URL of a database holding what `build(url)` writes.
+    """snapshot_copy(name, build) -> this test's database URL, now holding what `build(url)` writes.
 
-    The first test that asks builds it in its own fresh database and keeps a copy; later tests get a
-    copy of that (a file copy on SQLite, `CREATE DATABASE ... TEMPLATE` on PostgreSQL) instead of
-    building it again. `build` must leave no connection open (dispose its engines)."""
+    The first test that asks builds it in its own fresh database and keeps a copy; later tests get
+    their database replaced by a copy of that (a file copy on SQLite, `CREATE DATABASE ... TEMPLATE`
+    on PostgreSQL) instead of building it again. `build` must leave no connection open, and so must
+    the caller: dispose any engine on the test's database first."""
 
     def copy(name: str, build) -> str:
         backend = "postgresql" if database_url.startswith("postgresql") else "sqlite"
         kept = _snapshots.get((backend, name))
+        own = database_url.rsplit("/", 1)[1]
         if kept is None:
             build(database_url)
             if backend == "sqlite":
@@ -118,35 +120,37 @@ def snapshot_copy(database_url, _snapshots, tmp_path):
                 shutil.copyfile(database_url.removeprefix("sqlite:///"), kept)
             else:
                 kept = f"redress_s_{uuid.uuid4().hex[:12]}"
-                admin = _pg_admin(PG_URL)
-                with admin.connect() as conn:
-                    conn.execute(text(f'CREATE DATABASE "{kept}" TEMPLATE "{database_url.rsplit("/", 1)[1]}"'))
-                admin.dispose()
+                _pg_run(f'CREATE DATABASE "{kept}" TEMPLATE "{own}"')
             _snapshots[(backend, name)] = kept
-            return database_url
-        if backend == "sqlite":
-            path = database_url.removeprefix("sqlite:///")
-            shutil.copyfile(kept, path)
-            return database_url
-        fresh = f"redress_t_{uuid.uuid4().hex[:12]}"
-        admin = _pg_admin(PG_URL)
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{fresh}" TEMPLATE "{kept}"'))
-        admin.dispose()
-        url = _pg_url(PG_URL, fresh)
-        _created_for_test.append(url)
-        return url
+        elif backend == "sqlite":
+            shutil.copyfile(kept, database_url.removeprefix("sqlite:///"))
+        else:
+            _pg_run(f'DROP DATABASE "{own}" WITH (FORCE)', f'CREATE DATABASE "{own}" TEMPLATE "{kept}"')
+        return database_url
 
-    yield copy
-    while _created_for_test:
-        name = _created_for_test.pop().rsplit("/", 1)[1]
-        admin = _pg_admin(PG_URL)
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    return copy
 
 
-_created_for_test: list[str] = []
+def fill_with_demo(url: str) -> None:
+    """The shipped model and the demo's complaints (`redress demo`), for snapshot_copy("demo", ...)."""
+    from processes.app import build_runtime
+    from processes.complaints.demo import load_demo
+
+    db = Database(url)
+    try:
+        runtime = build_runtime(db=db, mail=False)
+        runtime.deploy(read_files(ROOT, "bpmn", "forms"))
+        load_demo(runtime)
+    finally:
+        db.dispose()
+
+
+def _pg_run(*statements: str) -> None:
+    admin = _pg_admin(PG_URL)
+    with admin.connect() as conn:
+        for statement in statements:
+            conn.execute(text(statement))
+    admin.dispose()
 
 
 @pytest.fixture(autouse=True)

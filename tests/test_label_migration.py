@@ -6,17 +6,16 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from sqlalchemy import select
 
 from processes.app import build_runtime
-from processes.complaints.demo import _investigate, load_demo, worker_for
+from processes.complaints.demo import _investigate, worker_for
 from processes.engine.actors import Actor
 from processes.engine.database import Database
 from processes.engine.definitions import read_files
 from processes.engine.models import HumanTask, ProcessInstance, Timer
 from processes.governance.migration import check, migrate
-from tests.conftest import ROOT
+from tests.conftest import ROOT, fill_with_demo
 
 REVIEWER = Actor("zhao.compliance", None, "compliance_reviewer")
 
@@ -53,20 +52,10 @@ def _waiting_timers(db):
             select(Timer).where(Timer.status == "waiting"))}
 
 
-def _with_demo(url: str) -> None:
-    db = Database(url)
-    try:
-        runtime = build_runtime(db=db, mail=False)
-        runtime.deploy(read_files(ROOT, "bpmn", "forms"))
-        load_demo(runtime)
-    finally:
-        db.dispose()
-
-
 @pytest.fixture
 def demo_db(snapshot_copy):
     """The demo's running complaints on the shipped model, loaded once per session and copied per test."""
-    db = Database(snapshot_copy("demo", _with_demo))
+    db = Database(snapshot_copy("demo", fill_with_demo))
     yield db
     db.dispose()
 

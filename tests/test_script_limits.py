@@ -7,8 +7,8 @@ keeps answering meanwhile."""
 
 from __future__ import annotations
 
-import threading
 import os
+import threading
 import time
 
 import pytest
