@@ -169,3 +169,16 @@ def test_a_rejected_change_needs_a_reason_and_changes_nothing(web_app):
     assert "The shipped defaults are in force" in page and "Rejected" in page
     with web_app.extensions["redress.db"].session() as s:
         assert s.scalar(select(ConfigVersion)) is None
+
+
+def test_an_administrator_who_proposed_a_change_cannot_approve_it(web_app):
+    admin = login(web_app, "root", role="admin")  # may both propose and review: never their own
+    draft_url = post(admin, "/admin/settings", settings_form(
+        admin, compensation_approval_threshold="300", note="Tighter control")).headers["Location"]
+    assert "/approve" not in admin.get(draft_url).get_data(as_text=True)
+    refused = post(admin, draft_url + "/approve", {})
+    assert "you proposed this change, so someone else must review it" in admin.get(
+        refused.headers["Location"]).get_data(as_text=True)
+    with web_app.extensions["redress.db"].session() as s:
+        assert s.scalar(select(ConfigVersion)) is None
+        assert s.scalar(select(ConfigDraft)).status == "submitted"
