@@ -182,3 +182,29 @@ def test_an_administrator_who_proposed_a_change_cannot_approve_it(web_app):
     with web_app.extensions["redress.db"].session() as s:
         assert s.scalar(select(ConfigVersion)) is None
         assert s.scalar(select(ConfigDraft)).status == "submitted"
+
+
+def test_the_approved_hotline_and_company_name_reach_customers(web_app):
+    from datetime import timedelta
+
+    from processes.channels.portal_models import OutboundMessage
+    from tests.test_portal import FORM
+
+    designer = login(web_app, "dora.designer")
+    bad = post(designer, "/admin/settings", settings_form(designer, hotline="call us", note="x"))
+    assert "Enter a phone number" in lxml.html.fromstring(bad.get_data(as_text=True)).xpath(
+        '//*[@id="hotline-error"]')[0].text_content()
+    draft_url = post(designer, "/admin/settings", settings_form(
+        designer, hotline="400-820-1234", company_name="康达家电", note="New hotline")).headers["Location"]
+    reviewer = login(web_app, "rita.reviewer", role="compliance_reviewer")
+    post(reviewer, draft_url + "/approve", {})
+    web_app.config["HOTLINE"] = "400-000-0000"  # the deployment's, overridden by the approved setting
+    web_app.config["PORTAL_RATE_LIMITS"] = {"submit": (0, timedelta(hours=1))}
+    customer = web_app.test_client()
+    refused = customer.post("/portal/", data={**FORM, "csrf_token": csrf_of(customer.get("/portal/").get_data(
+        as_text=True))})
+    assert refused.status_code == 429 and "400-820-1234" in refused.get_data(as_text=True)
+    with web_app.extensions["redress.db"].write_session.begin() as s:
+        web_app.extensions["redress.runtime"].mailer.queue_link(s, "C-1", "a@example.com", "zh-CN")
+    with web_app.extensions["redress.db"].session() as s:
+        assert "——\n康达家电 客户服务部" in s.scalar(select(OutboundMessage.body))

@@ -79,15 +79,27 @@ SIGNATURE = {"zh-CN": "\n——\n客户服务部(此邮件由系统发送,可直
              "en": "\n--\nCustomer service (you may reply to this e-mail; keep the reference in the subject)\n"}
 
 
-def render(template: str, language: str, values: dict, approved: dict | None = None) -> tuple[str, str]:
-    """Subject and body of one e-mail; `approved`: the reviewed wording in force (mail_templates.in_force)."""
+def render(template: str, language: str, values: dict, approved: dict | None = None,
+           company: str = "") -> tuple[str, str]:
+    """Subject and body of one e-mail; `approved`: the reviewed wording in force (mail_templates.in_force);
+    `company`: the company's name for the signature (the company_name setting)."""
     subject, body = TEMPLATES.get(template, GENERIC).get(language) or TEMPLATES.get(template, GENERIC)["zh-CN"]
     if approved:
         language_used = language if language in TEMPLATES.get(template, {}) else "zh-CN"
         subject = approved.get(f"{template}.{language_used}.subject", subject)
         body = approved.get(f"{template}.{language_used}.body", body)
     subject = subject.format(**values)
-    return subject[:300], body.format(**values) + SIGNATURE.get(language, SIGNATURE["zh-CN"])
+    signature = SIGNATURE.get(language, SIGNATURE["zh-CN"])
+    if company:
+        signature = (signature.replace("\n——\n", f"\n——\n{company} ", 1) if signature.startswith("\n——")
+                     else signature.replace("\n--\nCustomer service", f"\n--\n{company} customer service", 1))
+    return subject[:300], body.format(**values) + signature
+
+
+def _company(session: Session) -> str:
+    from processes.complaints import config_versions
+
+    return config_versions.in_force(session, "settings")[1].get("company_name") or ""
 
 
 def _values(session: Session, note: Notification, language: str, link: str) -> dict:
@@ -240,7 +252,7 @@ class Mailer:
             add_token(session, note.business_key, token, language)
         subject, body = render(note.template, language,
                                _values(session, note, language, self.link(note.business_key, token)),
-                               mail_templates.in_force(session))
+                               mail_templates.in_force(session), _company(session))
         session.add(OutboundMessage(notification_id=note.id, reference=note.business_key, template=note.template,
                                     language=language, to_address=address, subject=subject, body=body,
                                     status="pending" if self.smtp is not None else "outbox"))
@@ -341,7 +353,8 @@ class Mailer:
         complaint = session.scalar(select(Complaint).where(Complaint.reference == reference))
         values = {"reference": reference, "name": complaint.customer_name if complaint else "",
                   "link": self.link(reference, token)}
-        subject, body = render("tracking_link", language, values, mail_templates.in_force(session))
+        subject, body = render("tracking_link", language, values, mail_templates.in_force(session),
+                               _company(session))
         session.add(OutboundMessage(reference=reference, template="tracking_link", language=language,
                                     to_address=to_address, subject=subject, body=body,
                                     status="pending" if self.smtp is not None else "outbox"))
