@@ -134,6 +134,7 @@ def test_bad_settings_are_said_next_to_the_field_and_nothing_changes(web_app, fi
     assert response.status_code == 422
     doc = lxml.html.fromstring(response.get_data(as_text=True))
     assert message in doc.xpath(f'//*[@id="{field}-error"]')[0].text_content()
+    assert response.get_data(as_text=True).count('text-bg-warning">changed<') == 1  # only what they edited
     if isinstance(value, str):  # what the person typed is still there
         assert doc.xpath(f'//input[@name="{field}"]')[0].get("value") == value
     with web_app.extensions["redress.db"].session() as s:

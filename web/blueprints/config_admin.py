@@ -49,11 +49,18 @@ def _settings_page(values: dict | None = None, errors: dict | None = None, note:
         waiting = config_review.pending(s, "settings")
         recent = config_review.drafts(s, "settings")
         may_edit = actor().role in config_review.KINDS["settings"].authors
+        shown = values or in_force
+        changed = {k for k in SETTING_KINDS if _norm(shown.get(k)) != _norm(in_force.get(k))}
         return render_template(
-            "admin/settings.html", version=version, in_force=in_force, values=values or in_force,
+            "admin/settings.html", version=version, in_force=in_force, values=shown, changed=changed,
             errors=errors or {}, note=note, pending=waiting, drafts=recent, may_edit=may_edit, kinds=SETTING_KINDS,
             labels=SETTING_LABELS, help=SETTING_HELP, field_labels=FIELD_LABELS,
             choices={"fields": REQUIRABLE_FIELDS, "channels": CHANNELS}), status
+
+
+def _norm(value):
+    """A value as typed and as stored compare equal ("300" and 300)."""
+    return [str(v) for v in value] if isinstance(value, list) else str(value if value is not None else "").strip()
 
 
 @bp.get("/settings")
