@@ -20,15 +20,17 @@ LANGUAGES = ("zh-CN", "en")
 SUBJECT_LIMIT = 200
 BODY_LIMIT = 5000
 # What every notification e-mail is given (outbound_mail._values); a new tracking link knows less.
-NOTIFICATION_VALUES = ("name", "reference", "link", "subject", "text", "amount", "round", "missing", "deadline")
+NOTIFICATION_VALUES = ("name", "reference", "link", "subject", "text", "amount", "round", "missing", "deadline",
+                       "original")
 ALLOWED = {"tracking_link": ("name", "reference", "link")}
 SAMPLE = {
     "zh-CN": {"name": "王芳", "reference": "TS-20261203-7K3QX", "link": "https://example.cn/portal/track/TS-20261203-7K3QX/…",
-              "subject": "电水壶底座漏电", "text": "我们为您更换一台新的电水壶。", "amount": "金额:239.90 元",
-              "round": 1, "missing": "- 订单号", "deadline": "2026-12-10"},
+              "subject": "电水壶底座漏电", "text": "我们为您更换一台新的电水壶。", "amount": "金额:¥239.90\n",
+              "round": 1, "missing": "- 订单号", "deadline": "2026-12-10", "original": "TS-20261120-9Q2RX"},
     "en": {"name": "Fang Wang", "reference": "TS-20261203-7K3QX", "link": "https://example.cn/portal/track/TS-20261203-7K3QX/…",
            "subject": "Kettle base leaks", "text": "We will replace the kettle with a new one.",
-           "amount": "Amount: CNY 239.90", "round": 1, "missing": "- order number", "deadline": "2026-12-10"},
+           "amount": "Amount: CNY 239.90\n", "round": 1, "missing": "- order number", "deadline": "2026-12-10",
+           "original": "TS-20261120-9Q2RX"},
 }
 Problem = tuple[str, dict]
 
@@ -60,12 +62,11 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
                "Accept it, reject it or make a counter-proposal here:\n{link}\n")),
     },
     "response": {
+        # The answer is a person's whole letter (greeting included), sent as they previewed it.
         "zh-CN": ("投诉处理结果:{reference}",
-                  ("{name}您好:\n\n关于您的投诉 {reference},处理结果如下:\n\n{text}\n{amount}\n"
-                  "请通过以下链接告诉我们您是否接受:\n{link}\n")),
+                  "{text}\n{amount}\n请通过以下链接告诉我们您是否接受:\n{link}\n"),
         "en": ("The result of your complaint {reference}",
-               ("Dear {name},\n\nThis is our answer to your complaint {reference}:\n\n{text}\n{amount}\n"
-               "Please tell us whether you accept it:\n{link}\n")),
+               "{text}\n{amount}\nPlease tell us whether you accept it:\n{link}\n"),
     },
     "survey": {
         "zh-CN": ("满意度调查:{reference}",
@@ -74,6 +75,15 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
                ("Dear {name},\n\nYour complaint {reference} has been resolved. Please take a minute to tell us "
                "how satisfied you are:\n{link}\n")),
     },
+}
+TEMPLATES["duplicate_closed"] = {
+    "zh-CN": ("投诉已并入 {original} 处理:{reference}",
+              ("{name}您好:\n\n经核实,您的投诉 {reference} 与您此前的投诉 {original} 是同一事项。"
+               "我们将在投诉 {original} 中一并处理,请通过该编号跟进,无需重复投诉。\n{link}\n")),
+    "en": ("Complaint {reference} is handled under {original}",
+           ("Dear {name},\n\nYour complaint {reference} is about the same matter as your earlier complaint "
+            "{original}. We handle both under {original}; please follow that one, there is no need to complain "
+            "twice.\n{link}\n")),
 }
 TEMPLATES["tracking_link"] = {
     "zh-CN": ("您的投诉查询链接:{reference}",

@@ -37,6 +37,7 @@ from processes.channels.portal_models import (
     pending_extras,
     store_extras,
 )
+from processes.complaints.money import format_money
 from processes.complaints.records import Complaint, Notification
 from processes.engine.database import Database
 from processes.engine.models import utcnow
@@ -116,10 +117,19 @@ def _values(session: Session, note: Notification, language: str, link: str) -> d
         "subject": note.subject or note.business_key or "",
         "text": note.body or payload.get("proposal") or "",
         "round": payload.get("round") or 1,
-        "amount": (f"金额:{amount} 元" if zh else f"Amount: CNY {amount}") if amount else "",
+        "amount": amount_line(amount, language),
         "missing": "\n".join(f"- {FIELD_NAMES.get(m, {}).get(language, m)}" for m in missing),
         "deadline": _deadline_text(complaint, language),
+        "original": payload.get("original") or "",
     }
+
+
+def amount_line(amount, language: str) -> str:
+    """The amount under a proposal or answer, as the tracking page shows it too: 金额:¥239.90."""
+    if not amount:
+        return ""
+    money = format_money(amount, language)
+    return (f"金额:{money}" if language == "zh-CN" else f"Amount: {money}") + "\n"
 
 
 def _deadline_text(complaint: Complaint | None, language: str) -> str:

@@ -54,6 +54,10 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         ["customer_name", "contact", "subject", "description", "remedy_sought"],
         "Fields a complaint needs before it is acknowledged; 'contact' means a phone number or an email.",
     ),
+    "repeat_window_days": (
+        180,
+        "A customer with another complaint within this many days is a repeat complainant: a senior agent handles it.",
+    ),
     "agent_channels": (
         ["phone", "walk_in", "letter"],
         "Channels whose complaints an agent registers by hand; others (web, email, api, social) arrive filled in.",

@@ -29,7 +29,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from processes.engine import audit, definitions, forms
-from processes.engine.actors import SYSTEM, Actor, may_work
+from processes.engine.actors import SYSTEM, Actor, may_be_given, may_work
 from processes.engine.database import Database
 from processes.engine.errors import (
     N_,
@@ -47,7 +47,13 @@ from processes.engine.models import HumanTask, ProcessDefinition, ProcessInstanc
 from processes.engine.script_limits import DEFAULT_TIME_LIMIT
 from processes.engine.spiff import RedressScriptEngine, create_serializer
 from processes.engine.store import WorkflowStore
-from processes.engine.sync import TaskDecorator, redecorate_open_tasks, sync_human_tasks, sync_timers
+from processes.engine.sync import (
+    TaskDecorator,
+    redecorate_open_tasks,
+    spec_properties,
+    sync_human_tasks,
+    sync_timers,
+)
 from processes.engine.tracking import TrackedWorkflow, is_tracked
 
 log = logging.getLogger(__name__)
@@ -130,6 +136,11 @@ class Services:
     @property
     def settings(self) -> dict:
         return self._runtime.settings
+
+    @property
+    def actor_name(self) -> str:
+        """Who caused this step (the person who completed the task before it, or "system")."""
+        return self._uow.actor.username
 
     def handling_history(self, business_key: str) -> list[dict]:
         """Human tasks done on the case, with who and when (the archive keeps them)."""
@@ -385,6 +396,8 @@ class Runtime:
                 return row
             if row.assignee is not None:
                 raise Conflict(N_("This task is already claimed by %(who)s."), who=row.assignee)
+            if row.not_by == actor.username:
+                raise Forbidden(N_("You wrote what this task approves: a different person must approve it."))
             if not may_work(actor, row.department, row.candidate_group, None):
                 raise Forbidden(N_("This task belongs to another department or group."))
             row.assignee = actor.username
@@ -411,7 +424,7 @@ class Runtime:
             allowed = actor.is_overseer or actor.role == "manager" or row.assignee == actor.username
             if not allowed:
                 raise Forbidden(N_("Only the assignee or a supervisor can reassign this task."))
-            if not may_work(to, row.department, row.candidate_group, None):
+            if not may_be_given(to, row.department, row.candidate_group, row.not_by):
                 raise Forbidden(N_("%(who)s may not work tasks of this department."), who=to.username)
             previous, row.assignee = row.assignee, to.username
             audit.append(uow.session, actor.username, "task_reassigned", business_key=row.business_key,
@@ -440,7 +453,7 @@ class Runtime:
     def save_draft(self, task_id: str, actor: Actor, data: dict, locale: str = "en") -> None:
         with self.unit_of_work(actor) as uow:
             row, _ = self._open_task(uow.session, task_id, lock=False)
-            if not may_work(actor, row.department, row.candidate_group, row.assignee):
+            if not may_work(actor, row.department, row.candidate_group, row.assignee, row.not_by):
                 raise Forbidden(N_("You may not work on this task."))
             # A NUL kept in a JSON column breaks every query on it later (PostgreSQL).
             unsafe = forms.unsafe_errors(data, locale)
@@ -464,7 +477,9 @@ class Runtime:
         with self.unit_of_work(actor) as uow:
             session = uow.session
             row, instance = self._open_task(session, task_id)
-            if not may_work(actor, row.department, row.candidate_group, row.assignee):
+            if row.not_by == actor.username:
+                raise Forbidden(N_("You wrote what this task approves: a different person must approve it."))
+            if not may_work(actor, row.department, row.candidate_group, row.assignee, row.not_by):
                 raise Forbidden(N_("This task belongs to another department, group or person."))
             definition = self.definitions.get(session, instance.definition_id)
             schema = forms.load_form(definition.files, row.form)
@@ -478,6 +493,9 @@ class Runtime:
                 if task is None or task.state != TaskState.READY:
                     raise Conflict(N_("This task is no longer waiting to be done."))
                 task.data.update(cleaned)
+                author = spec_properties(task.task_spec).get("recordActorAs")
+                if author:  # who wrote it, for a later four-eyes check (`fourEyesAgainst`)
+                    task.data[author] = actor.username
                 task.run()
                 audit.append(session, actor.username, "task_completed", business_key=row.business_key,
                              instance_id=instance.id,
