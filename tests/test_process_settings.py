@@ -75,6 +75,7 @@ def to_compensation_gateway(h):
     paths.classify(h, "product_quality", "low", safety=True)  # critical: cash, half the order value
     paths.investigate(h, "product", "company", is_defect=True)
     paths.confirm_strategy(h, "compensation")
+    paths.choose_compensation(h, ("cash", 400))  # a person takes the policy's suggestion
     assert (h.data["compensation_kind"], h.data["compensation_amount"]) == ("cash", 400)
 
 
@@ -115,7 +116,7 @@ def test_threshold_500_to_300_reviewed_and_only_new_complaints_use_it(web_app, b
     assert after.ready_ids() == ["Task_Approve_Compensation"]  # 400 > 300: management approves
     to_compensation_gateway(before)
     assert before.data["settings"]["compensation_approval_threshold"] == 500
-    assert "Task_Approve_Compensation" not in before.ready_ids()  # 400 ≤ 500, as when it started
+    assert before.ready_ids() == ["Task_Write_Offer"]  # 400 ≤ 500 as when it started: no approval
     assert designer.get("/admin/settings").get_data(as_text=True).count("Version 1 is in force") == 1
 
 
@@ -209,3 +210,11 @@ def test_the_approved_hotline_and_company_name_reach_customers(web_app):
         web_app.extensions["redress.runtime"].mailer.queue_link(s, "C-1", "a@example.com", "zh-CN")
     with web_app.extensions["redress.db"].session() as s:
         assert "——\n康达家电 客户服务部" in s.scalar(select(OutboundMessage.body))
+
+
+def test_every_setting_has_a_kind_a_label_and_help():
+    """A setting added to the process must be editable (checked by kind) and named on the page."""
+    from processes.complaints.settings import KINDS, SETTINGS
+    from web.config_labels import SETTING_HELP, SETTING_LABELS
+
+    assert set(KINDS) == set(SETTINGS) == set(SETTING_LABELS) == set(SETTING_HELP)

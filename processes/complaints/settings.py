@@ -98,6 +98,7 @@ KINDS: dict[str, str] = {
     "agent_channels": "channels",
     "hotline": "phone",
     "company_name": "text",
+    "repeat_window_days": "count",
 }
 # Fields a complaint may be required to have ("contact": a phone number or an e-mail address).
 REQUIRABLE_FIELDS = ("customer_name", "contact", "subject", "description", "remedy_sought", "product",
