@@ -36,7 +36,10 @@ def query_args(period: Period, filters: Filters, interval: str | None = None, **
 
 
 def default_budget() -> Decimal:
-    return Decimal(str(runtime().settings.get("default_monthly_budget", 0) or 0))
+    """The default monthly budget of the settings in force (an approved change included)."""
+    with runtime().db.session() as session:
+        settings = runtime().settings_in_force(session)[1]
+    return Decimal(str(settings.get("default_monthly_budget", 0) or 0))
 
 
 def chart_table(session, name: str, period: Period, filters: Filters, interval: str):
@@ -61,6 +64,41 @@ def drill_url(table, column: str, row: list, period: Period, filters: Filters) -
         filters = Filters(**{**{d: getattr(filters, d) for d in DIMENSIONS}, "department": row[0]})
         narrowed = with_interval(period, date.fromisoformat(row[1] + "-01").isoformat(), "month")
     return url_for("dashboard.complaints", metric=metric, **query_args(narrowed, filters), **extra)
+
+
+def _cell(value):
+    """Numbers stay numbers in Excel; amounts are kept as Decimal strings by the tables."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(Decimal(value)) if value and value.replace(".", "", 1).lstrip("-").isdigit() else value
+        except ArithmeticError:
+            return value
+    return value
+
+
+def xlsx_response(table, filename: str, header: list[str] | None = None, title: str = "") -> Response:
+    """The same table as an Excel workbook (openpyxl): one sheet, the header row frozen."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = (title or table.chart)[:31]
+    sheet.append(header or table.columns)
+    for row in table.rows:
+        sheet.append([_cell(v) for v in row])
+    sheet.freeze_panes = "A2"
+    out = io.BytesIO()
+    book.save(out)
+    return Response(out.getvalue(), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def table_response(table, fmt: str, name: str, header: list[str] | None = None) -> Response:
+    if fmt == "xlsx":
+        return xlsx_response(table, f"{name}.xlsx", header)
+    return csv_response(table, f"{name}.csv", header)
 
 
 def csv_response(table, filename: str, header: list[str] | None = None) -> Response:
