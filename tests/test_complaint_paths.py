@@ -599,6 +599,11 @@ def test_duplicate_flagged_and_closed(run, dbsession):
     h.complete("Task_Review_Duplicate", {"is_duplicate": True, "duplicate_note": "同一订单重复来电"})
     assert_closed(h, dbsession, "closed_duplicate")
     assert own.closed_at is not None
+    # Confirmed: linked to the original, and the customer is told the original's reference (issue 12).
+    dbsession.refresh(own)
+    assert own.duplicate_of == "C-2025-0000" and own.duplicate_confirmed_by
+    [told] = notifications(dbsession, "duplicate_closed")
+    assert told.recipient_type == "customer" and told.payload["original"] == "C-2025-0000"
 
 
 def test_duplicate_suspected_but_not_confirmed_carries_on(run, dbsession):

@@ -111,6 +111,15 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
                "how satisfied you are:\n{link}\n")),
     },
 }
+TEMPLATES["duplicate_closed"] = {
+    "zh-CN": ("投诉已并入 {original} 处理:{reference}",
+              ("{name}您好:\n\n经核实,您的投诉 {reference} 与您此前的投诉 {original} 是同一事项。"
+               "我们将在投诉 {original} 中一并处理,请通过该编号跟进,无需重复投诉。\n{link}\n")),
+    "en": ("Complaint {reference} is handled under {original}",
+           ("Dear {name},\n\nYour complaint {reference} is about the same matter as your earlier complaint "
+            "{original}. We handle both under {original}; please follow that one, there is no need to complain "
+            "twice.\n{link}\n")),
+}
 TEMPLATES["tracking_link"] = {
     "zh-CN": ("您的投诉查询链接:{reference}",
               "{name}您好:\n\n这是您的投诉 {reference} 的新查询链接(请勿转发):\n{link}\n"),
@@ -148,6 +157,7 @@ def _values(session: Session, note: Notification, language: str, link: str) -> d
         "amount": amount_line(amount, language),
         "missing": "\n".join(f"- {FIELD_NAMES.get(m, {}).get(language, m)}" for m in missing),
         "deadline": _deadline_text(complaint, language),
+        "original": payload.get("original") or "",
     }
 
 
@@ -425,3 +435,56 @@ def outbox(session: Session, status: str | None = None, limit: int = 100) -> lis
     if status:
         query = query.where(OutboundMessage.status == status)
     return list(session.scalars(query))
+
+
+# -- operators: resend and discard -------------------------------------------------------------
+
+RESENDABLE = ("failed", "sent", "discarded")
+DISCARDABLE = ("outbox", "pending", "failed")
+
+
+def message(session: Session, actor, message_id: int) -> OutboundMessage:
+    """One message with its body, attempts and last error (administrators and supervisors)."""
+    from processes.engine.errors import N_, NotFound
+    from processes.engine.operations import require_operator
+
+    require_operator(actor)
+    row = session.get(OutboundMessage, message_id)
+    if row is None:
+        raise NotFound(N_("There is no such message."))
+    return row
+
+
+def resend(session: Session, actor, message_id: int, smtp_configured: bool) -> OutboundMessage:
+    """Queue the message again, as it was written; the sender picks it up after commit."""
+    from processes.engine import audit
+    from processes.engine.errors import N_, Conflict
+
+    row = message(session, actor, message_id)
+    if not smtp_configured:
+        raise Conflict(N_("No mail server is configured (REDRESS_SMTP_URL): the message stays in the outbox to be "
+                          "forwarded by hand."))
+    if row.status not in RESENDABLE:
+        raise Conflict(N_("A message that is %(status)s cannot be sent again."), status=row.status)
+    was = row.status
+    row.status, row.attempts, row.next_attempt_at, row.last_error = "pending", 0, utcnow(), None
+    audit.append(session, actor.username, "mail_resent", business_key=row.reference,
+                 detail={"message": row.id, "was": was})
+    return row
+
+
+def discard(session: Session, actor, message_id: int, reason: str) -> OutboundMessage:
+    """Never send this message (a wrong address, a duplicate); the reason is audited."""
+    from processes.engine import audit
+    from processes.engine.errors import N_, Conflict
+    from processes.engine.operations import _reason
+
+    row = message(session, actor, message_id)
+    reason = _reason(reason)
+    if row.status not in DISCARDABLE:
+        raise Conflict(N_("A message that is %(status)s cannot be discarded."), status=row.status)
+    was = row.status
+    row.status = "discarded"
+    audit.append(session, actor.username, "mail_discarded", business_key=row.reference,
+                 detail={"message": row.id, "was": was, "reason": reason})
+    return row

@@ -12,7 +12,7 @@ from sqlalchemy import and_, func, or_, select
 from processes.complaints.records import Complaint, Notification
 from processes.complaints.registration import CATEGORIES, CHANNELS, SEVERITIES
 from processes.engine import forms
-from processes.engine.actors import Actor, may_see, may_work
+from processes.engine.actors import Actor, may_be_given, may_see, may_work
 from processes.engine.errors import Forbidden, NotFound, ProcessFailed, RuntimeProblem, ValidationFailed
 from processes.engine.inbox import SCOPES, SLA_STATES, Filters, list_tasks, sees_everything, sla_state
 from processes.engine.models import HumanTask, User
@@ -20,7 +20,8 @@ from web.answer_page import fill as fill_answers
 from web.answer_page import panel as answer_panel
 from web.answer_page import with_drafts
 from web.auth import _safe_next
-from web.blueprints.complaints import attachment_folder, customer_view, timeline
+from web.blueprints.complaints import attachment_folder, customer_view, repeat_count, timeline
+from web.case_file import case_summary, clock_rows, countdown
 from web.context import actor, database, runtime
 from web.errors import problem_message
 from web.form_render import attachment_label, form_fields, form_title, read_submission, store_upload
@@ -60,24 +61,6 @@ def inbox():
     return render_template("inbox.html", result=result, rows=rows, scope=scope, filters=filters,
                            active=filters.active(), sees_all=sees_everything(who),
                            categories=CATEGORIES, severities=SEVERITIES, channels=CHANNELS, sla_states=SLA_STATES)
-
-
-def countdown(due: datetime | None, now: datetime) -> str:
-    """"3 h 20 min left" or "overdue by 2 d 4 h", in the chosen language."""
-    if due is None:
-        return _("no deadline")
-    seconds = int((due - now).total_seconds())
-    span = abs(seconds)
-    days, rest = divmod(span, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    if days:
-        amount = _("%(d)d d %(h)d h", d=days, h=hours)
-    elif hours:
-        amount = _("%(h)d h %(m)d min", h=hours, m=minutes)
-    else:
-        amount = _("%(m)d min", m=minutes)
-    return _("%(amount)s left", amount=amount) if seconds >= 0 else _("overdue by %(amount)s", amount=amount)
 
 
 # -- claiming -----------------------------------------------------------------------
@@ -144,15 +127,25 @@ def _side_panel(row: HumanTask) -> dict:
             # Only people who may work the task itself (a manager's approval goes to managers).
             colleagues = [u for u in s.scalars(select(User).where(User.department == row.department,
                                                                   User.active.is_(True)).order_by(User.username))
-                          if may_work(Actor(u.username, u.department, u.role), row.department,
-                                      row.candidate_group, None, row.not_by)]
+                          if may_be_given(Actor(u.username, u.department, u.role), row.department,
+                                          row.candidate_group, row.not_by)]
         # A suspected duplicate is decided with the earlier complaint beside it.
         original = None
         if complaint is not None and complaint.duplicate_of:
             original = s.scalar(select(Complaint).where(Complaint.reference == complaint.duplicate_of))
+        repeat = repeat_count(s, complaint) if complaint is not None else 0
+        summary = (case_summary(s, complaint, who, history=history, facts=_task_facts(row))
+                   if complaint is not None else None)
     return {"complaint": complaint, "customer": customer_view(complaint, actor()) if complaint else None,
             "original": original, "original_customer": customer_view(original, actor()) if original else None,
-            "history": history[-30:], "task_name": name, "colleagues": colleagues}
+            "history": history[-30:], "task_name": name, "colleagues": colleagues, "summary": summary,
+            "clocks": clock_rows(summary) if summary else [], "repeat": repeat,
+            "repeat_days": (runtime().settings or {}).get("repeat_window_days", 180)}
+
+
+def _task_facts(row: HumanTask) -> dict | None:
+    """The process data the task sees (amounts the policy proposed), while it is open."""
+    return runtime().task_data(row.id) if row.status == "open" else None
 
 
 def _initial_values(row: HumanTask, schema: dict | None) -> dict:
