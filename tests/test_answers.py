@@ -350,7 +350,7 @@ def test_nothing_reaches_the_customer_that_a_person_did_not_write():
     assert sent["response"] == "answer or \"\"" and all(sent[n] is None for n in NOTICES)
     # No script, pre- or post-script composes the text a person is meant to write (copying the
     # agreed proposal, a person's text, into the answer is no composing).
-    composed = [s for s in scripts if re.search(r"^\s*(answer|proposal)\s*=(?!\s*(None|proposal)\s*$)", s, re.M)]
+    composed = [s for s in scripts if re.search(r"^\s*(answer|proposal)\s*=(?!\s*(None|proposal)\s*$)", s, re.MULTILINE)]
     assert composed == []
     # Every form that writes the answer starts it from a template or fills its placeholders.
     import json

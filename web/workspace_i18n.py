@@ -53,8 +53,6 @@ VOCABULARY = {
                  "fuzzy_mediation": _l("Fuzzy mediation"), "explanation": _l("Explanation"),
                  "escalation": _l("After escalation")},
     "language": {"zh-CN": _l("Chinese"), "en": _l("English")},
-    "decision": {"accept": _l("Accepted"), "reject": _l("Rejected"), "counter": _l("Counter-proposal")},
-    "responsibility": {"company": _l("The company"), "customer": _l("The customer"), "unclear": _l("Unclear")},
     "status": {
         "registered": _l("Registered"), "awaiting_details": _l("Awaiting details"),
         "acknowledged": _l("Acknowledged"), "classified": _l("Classified"), "investigating": _l("Investigating"),
