@@ -360,3 +360,11 @@ def test_nothing_reaches_the_customer_that_a_person_did_not_write():
         if answer is not None:
             ui = answer["x-ui"]
             assert ui.get("from_template") or ui.get("placeholders"), path.name
+
+
+def test_a_done_answer_task_still_opens(rule_answer, web_app):  # noqa: F811
+    h, row = rule_answer
+    h.complete("Task_Draft_Rule_Answer", {"remedy": "repair", "answer": "免费维修。"})
+    client = login(web_app, "cs.agent", "customer_service", "agent")
+    page = client.get(f"/tasks/{row.id}")
+    assert page.status_code == 200 and not doc(page).xpath('//form[contains(@class, "task-form")]')
