@@ -12,12 +12,11 @@ import uuid
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import create_engine, text
 
 import processes.app  # noqa: F401 - registers the service-task handlers, as the app does
 from processes.complaints.settings import default_settings as default_process_settings
-from argon2 import PasswordHasher
-
 from processes.engine import users
 from processes.engine.actors import Actor
 from processes.engine.database import Database
@@ -87,6 +86,73 @@ def database_url(request, tmp_path):
         yield f"sqlite:///{path}"
 
 
+@pytest.fixture(scope="session")
+def _snapshots():
+    """Databases filled once per session by `snapshot_copy`: (backend, name) -> SQLite file or PostgreSQL name."""
+    made: dict[tuple[str, str], str] = {}
+    yield made
+    names = [name for (backend, _), name in made.items() if backend == "postgresql"]
+    if names:
+        admin = _pg_admin(PG_URL)
+        with admin.connect() as conn:
+            for name in names:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def snapshot_copy(database_url, _snapshots, tmp_path):
+    """snapshot_copy(name, build) -> this test's database URL, now holding what `build(url)` writes.
+
+    The first test that asks builds it in its own fresh database and keeps a copy; later tests get
+    their database replaced by a copy of that (a file copy on SQLite, `CREATE DATABASE ... TEMPLATE`
+    on PostgreSQL) instead of building it again. `build` must leave no connection open, and so must
+    the caller: dispose any engine on the test's database first."""
+
+    def copy(name: str, build) -> str:
+        backend = "postgresql" if database_url.startswith("postgresql") else "sqlite"
+        kept = _snapshots.get((backend, name))
+        own = database_url.rsplit("/", 1)[1]
+        if kept is None:
+            build(database_url)
+            if backend == "sqlite":
+                kept = str(tmp_path.parent / f"snapshot-{name}-{uuid.uuid4().hex[:8]}.db")
+                shutil.copyfile(database_url.removeprefix("sqlite:///"), kept)
+            else:
+                kept = f"redress_s_{uuid.uuid4().hex[:12]}"
+                _pg_run(f'CREATE DATABASE "{kept}" TEMPLATE "{own}"')
+            _snapshots[(backend, name)] = kept
+        elif backend == "sqlite":
+            shutil.copyfile(kept, database_url.removeprefix("sqlite:///"))
+        else:
+            _pg_run(f'DROP DATABASE "{own}" WITH (FORCE)', f'CREATE DATABASE "{own}" TEMPLATE "{kept}"')
+        return database_url
+
+    return copy
+
+
+def fill_with_demo(url: str) -> None:
+    """The shipped model and the demo's complaints (`redress demo`), for snapshot_copy("demo", ...)."""
+    from processes.app import build_runtime
+    from processes.complaints.demo import load_demo
+
+    db = Database(url)
+    try:
+        runtime = build_runtime(db=db, mail=False)
+        runtime.deploy(read_files(ROOT, "bpmn", "forms"))
+        load_demo(runtime)
+    finally:
+        db.dispose()
+
+
+def _pg_run(*statements: str) -> None:
+    admin = _pg_admin(PG_URL)
+    with admin.connect() as conn:
+        for statement in statements:
+            conn.execute(text(statement))
+    admin.dispose()
+
+
 @pytest.fixture(autouse=True)
 def _needs_postgresql(request):
     """Tests marked `postgres` prove something SQLite cannot (it runs writers one after the other):
@@ -101,6 +167,16 @@ def _needs_postgresql(request):
     if os.environ.get("CI"):
         pytest.fail("needs PostgreSQL: set REDRESS_TEST_DATABASE_URL (CI is set)")
     pytest.skip("needs PostgreSQL")
+
+
+@pytest.fixture(autouse=True)
+def _no_company_calendar_left_over():
+    """An app installs its database's approved company calendar for the SLA clocks; the next test starts
+    without it (its database is gone)."""
+    yield
+    from processes.complaints import sla
+
+    sla.install_company_calendar(None)
 
 
 @pytest.fixture

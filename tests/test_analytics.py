@@ -20,6 +20,7 @@ from processes.complaints.analytics import Filters, Period
 from processes.complaints.analytics_models import AnalyticsRollup, ComplaintFact
 from processes.complaints.analytics_rollup import bucket, business_minutes, calendar
 from processes.complaints.records import CompensationEntry
+from processes.engine.database import Database
 from processes.engine.definitions import read_files
 from tests.conftest import ROOT
 from tests.process_harness import complaint_start_data
@@ -176,12 +177,22 @@ def seed(runtime, db) -> None:
                 steps(h)
 
 
+def seed_database(url: str) -> None:
+    db = Database(url)
+    try:
+        runtime = build_runtime(db=db, mail=False)
+        runtime.deploy(read_files(ROOT, "bpmn", "forms"))
+        seed(runtime, db)
+    finally:
+        db.dispose()
+
+
 @pytest.fixture
-def seeded(db):
-    runtime = build_runtime(db=db, mail=False)
-    runtime.deploy(read_files(ROOT, "bpmn", "forms"))
-    seed(runtime, db)
-    return db
+def seeded(snapshot_copy):
+    """The nine complaints, walked once per session and copied for each test (each may change its copy)."""
+    db = Database(snapshot_copy("analytics-nine", seed_database))
+    yield db
+    db.dispose()
 
 
 def test_business_minutes_count_only_working_days():

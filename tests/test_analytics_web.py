@@ -21,16 +21,26 @@ PASSWORD = "pw-12345678"
 MARCH_ARGS = "from=2025-03-01&to=2025-03-31&interval=week"
 
 
-@pytest.fixture
-def app(database_url, tmp_path):
+def _web_app(url: str, tmp_path):
     from web import create_app
 
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test",
-                      "WTF_CSRF_ENABLED": False})
+    app = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "test", "WTF_CSRF_ENABLED": False})
     app.instance_path = str(tmp_path / "instance")
-    runtime = app.extensions["redress.runtime"]
-    runtime.deploy(read_files(ROOT, "bpmn", "forms"))
-    seed(runtime, app.extensions["redress.db"])
+    return app
+
+
+@pytest.fixture
+def app(snapshot_copy, tmp_path):
+    """The app on the nine complaints, seeded through the app's own runtime once per session."""
+
+    def build(url):
+        app = _web_app(url, tmp_path)
+        runtime = app.extensions["redress.runtime"]
+        runtime.deploy(read_files(ROOT, "bpmn", "forms"))
+        seed(runtime, app.extensions["redress.db"])
+        app.extensions["redress.db"].dispose()
+
+    app = _web_app(snapshot_copy("analytics-nine-web", build), tmp_path)
     yield app
     app.extensions["redress.db"].dispose()
 

@@ -19,7 +19,8 @@ from tests.conftest import ROOT
 from tests.test_workspace_pages import PASSWORD, PHONE_COMPLAINT, WEB_COMPLAINT, login, text
 
 SAFETY = {**PHONE_COMPLAINT, "subject": "电水壶底座漏电", "safety_issue": True}
-LOW = {**WEB_COMPLAINT, "subject": "包装有折痕", "severity": "low", "category": "other"}
+LOW = {**WEB_COMPLAINT, "customer": {"name": "王芳", "phone": "13700137003"}, "subject": "包装有折痕",
+       "severity": "low", "category": "other"}
 
 
 @pytest.fixture

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import select
 
 from processes.app import build_runtime
-from processes.complaints.demo import _investigate, load_demo, worker_for
+from processes.complaints.demo import _investigate, worker_for
 from processes.engine.actors import Actor
+from processes.engine.database import Database
 from processes.engine.definitions import read_files
 from processes.engine.models import HumanTask, ProcessInstance, Timer
 from processes.governance.migration import check, migrate
-from tests.conftest import ROOT
+from tests.conftest import ROOT, fill_with_demo
 
 REVIEWER = Actor("zhao.compliance", None, "compliance_reviewer")
 
@@ -50,6 +52,20 @@ def _waiting_timers(db):
             select(Timer).where(Timer.status == "waiting"))}
 
 
+@pytest.fixture
+def demo_db(snapshot_copy):
+    """The demo's running complaints on the shipped model, loaded once per session and copied per test."""
+    db = Database(snapshot_copy("demo", fill_with_demo))
+    yield db
+    db.dispose()
+
+
+def _demo_runtime(db):
+    runtime = build_runtime(db=db, mail=False)
+    runtime.deploy(read_files(ROOT, "bpmn", "forms"))  # already there: finds the same version
+    return runtime
+
+
 def _deploy_and_migrate(runtime, db, files):
     [v2] = [d for d in runtime.deploy(files) if d.process_key == "complaint_handling"]
     assessments = check(runtime, v2.id)
@@ -57,11 +73,10 @@ def _deploy_and_migrate(runtime, db, files):
     return v2, assessments, batch
 
 
-def test_a_form_label_change_moves_every_running_complaint_and_keeps_its_clocks(db):
-    runtime = build_runtime(db=db, mail=False)
+def test_a_form_label_change_moves_every_running_complaint_and_keeps_its_clocks(demo_db):
+    db = demo_db
+    runtime = _demo_runtime(db)
     files = read_files(ROOT, "bpmn", "forms")
-    runtime.deploy(files)
-    load_demo(runtime)
     before = _running(db)
     timers = _waiting_timers(db)
     assert len(before) >= 5 and timers
@@ -90,11 +105,10 @@ def test_a_form_label_change_moves_every_running_complaint_and_keeps_its_clocks(
     assert runtime.open_tasks(row.business_key), "the case moved on to its next step"
 
 
-def test_renaming_a_step_moves_cases_that_are_at_it_and_the_inbox_shows_the_new_name(db):
-    runtime = build_runtime(db=db, mail=False)
+def test_renaming_a_step_moves_cases_that_are_at_it_and_the_inbox_shows_the_new_name(demo_db):
+    db = demo_db
+    runtime = _demo_runtime(db)
     files = read_files(ROOT, "bpmn", "forms")
-    runtime.deploy(files)
-    load_demo(runtime)
     with db.session() as s:
         at_register = s.scalars(select(HumanTask.business_key).where(
             HumanTask.status == "open", HumanTask.bpmn_id == "Task_Register")).all()
@@ -111,11 +125,10 @@ def test_renaming_a_step_moves_cases_that_are_at_it_and_the_inbox_shows_the_new_
     assert task.name == "登记客户投诉"
 
 
-def test_a_real_change_to_a_reached_step_still_keeps_the_case_on_its_version(db):
-    runtime = build_runtime(db=db, mail=False)
+def test_a_real_change_to_a_reached_step_still_keeps_the_case_on_its_version(demo_db):
+    db = demo_db
+    runtime = _demo_runtime(db)
     files = read_files(ROOT, "bpmn", "forms")
-    runtime.deploy(files)
-    load_demo(runtime)
     changed = dict(files)
     # The register step now reads another form: it behaves differently, so a case at it may not move.
     assert 'value="register.json"' in changed["bpmn/complaint.bpmn"]

@@ -5,20 +5,18 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from processes.complaints.demo import load_demo
 from processes.complaints.records import Complaint
-from processes.engine.definitions import read_files
 from processes.engine.models import HumanTask
 from processes.engine.users import create_token
-from tests.conftest import ROOT
+from tests.conftest import fill_with_demo
 
 
 @pytest.fixture
-def demo(app):
-    runtime = app.extensions["redress.runtime"]
-    runtime.deploy(read_files(ROOT, "bpmn", "forms"))
-    load_demo(runtime)
+def demo(app, snapshot_copy):
+    """The app on the demo's complaints, loaded once per session and copied for each test."""
     db = app.extensions["redress.db"]
+    db.dispose()  # the database is replaced under the app
+    snapshot_copy("demo", fill_with_demo)
 
     def token(username):
         with db.write_session.begin() as s:

@@ -20,6 +20,13 @@ from processes.engine.xmlsafe import parse_xml
 from web.i18n import ui_language
 
 VOCABULARY = {
+    "config_kind": {"settings": _l("Process settings"), "calendar": _l("Business calendar"),
+                    "mail_templates": _l("E-mail templates")},
+    "mail_status": {"outbox": _l("In the outbox"), "pending": _l("Waiting to be sent"), "sending": _l("Sending"),
+                    "sent": _l("Sent"), "failed": _l("Failed"), "skipped": _l("Not sent (no address)"),
+                    "discarded": _l("Discarded")},
+    "config_status": {"submitted": _l("Awaiting review"), "approved": _l("Approved"), "rejected": _l("Rejected"),
+                      "withdrawn": _l("Withdrawn")},
     "category": {
         "product_quality": _l("Product quality"), "service_attitude": _l("Service attitude"),
         "logistics_delivery": _l("Logistics and delivery"), "sales_misrepresentation": _l("Sales misrepresentation"),
@@ -29,7 +36,8 @@ VOCABULARY = {
     "severity": {"low": _l("Low"), "medium": _l("Medium"), "high": _l("High"), "critical": _l("Critical")},
     "channel": {
         "phone": _l("Phone"), "email": _l("E-mail"), "web": _l("Web form"), "social_media": _l("Social media"),
-        "walk_in": _l("Walk-in"), "letter": _l("Letter"), "api": _l("API"),
+        "walk_in": _l("Walk-in"), "letter": _l("Letter"), "api": _l("API"), "portal": _l("Portal"),
+        "email+portal": _l("E-mail and portal"),
     },
     "department": {
         "customer_service": _l("Customer service"), "sales": _l("Sales"), "product": _l("Product"),
@@ -44,7 +52,11 @@ VOCABULARY = {
     "sla": {"on_time": _l("On time"), "at_risk": _l("At risk"), "breached": _l("Breached")},
     "assignment": {"unassigned": _l("Unassigned"), "assigned": _l("Assigned")},
     "strategy": {"rule_based": _l("Rule-based"), "compensation": _l("Compensation"),
-                 "fuzzy_mediation": _l("Fuzzy mediation")},
+                 "fuzzy_mediation": _l("Fuzzy mediation"), "explanation": _l("Explanation"),
+                 "escalation": _l("After escalation")},
+    "language": {"zh-CN": _l("Chinese"), "en": _l("English")},
+    "decision": {"accept": _l("Accepted"), "reject": _l("Rejected"), "counter": _l("Counter-proposal")},
+    "responsibility": {"company": _l("The company"), "customer": _l("The customer"), "unclear": _l("Unclear")},
     "status": {
         "registered": _l("Registered"), "awaiting_details": _l("Awaiting details"),
         "acknowledged": _l("Acknowledged"), "classified": _l("Classified"), "investigating": _l("Investigating"),
@@ -63,7 +75,9 @@ VOCABULARY = {
         "task_unclaimed": _l("Task given back"), "task_reassigned": _l("Task reassigned"),
         "task_completed": _l("Task completed"), "timer_fired": _l("Deadline reached"),
         "message_received": _l("Message received"), "customer_email_received": _l("Customer e-mail received"),
-        "logged_in": _l("Logged in"),
+        "logged_in": _l("Logged in"), "duplicate_linked": _l("Linked as duplicate"),
+        "duplicate_unlinked": _l("Duplicate link removed"), "note_added": _l("Internal note"),
+        "customer_message_sent": _l("Message to the customer"),
     },
     "notification": {
         "task_assigned": _l("Task assigned to you"), "sla_breach": _l("SLA breached"),
@@ -72,6 +86,8 @@ VOCABULARY = {
         "improvement_overdue": _l("Improvement action overdue"), "acknowledgement": _l("Acknowledgement"),
         "request_details": _l("Details requested"), "response": _l("Response"), "survey": _l("Survey"),
         "mediation_proposal": _l("Mediation proposal"), "notice": _l("Notice"),
+        "duplicate_closed": _l("Handled under the original complaint"), "staff_message": _l("Message from staff"),
+        "mention": _l("You were mentioned in a note"),
     },
     "escalation_reason": {
         "rejected": _l("Customer rejected the answer"), "survey_dissatisfied": _l("Customer dissatisfied"),
@@ -82,6 +98,34 @@ VOCABULARY = {
         "survey_answer": _l("Customer answered the survey"),
     },
     "compensation": {"points": _l("Points"), "coupon": _l("Coupon"), "refund": _l("Refund"), "cash": _l("Cash")},
+    # the case summary (issue 12): the values the forms record
+    "responsibility": {"company": _l("The company"), "customer": _l("The customer"), "unclear": _l("Unclear")},
+    "warranty": {"in_warranty": _l("In warranty"), "out_of_warranty": _l("Out of warranty"),
+                 "return_period": _l("Within the 7-day return period"), "not_applicable": _l("Not applicable")},
+    "legitimacy": {"justified": _l("Justified"), "unjustified": _l("Unjustified"),
+                   "shared": _l("Shared responsibility")},
+    "remedy": {"repair": _l("Repair"), "replace": _l("Replace"), "refund": _l("Refund"),
+               "explanation": _l("Explanation"), "paid_service": _l("Paid service"),
+               "compensation": _l("Compensation"), "settlement": _l("Settlement")},
+    "approval": {"approve": _l("Approve"), "change_amount": _l("Approve a changed amount"), "refuse": _l("Refuse")},
+    "conversation_kind": {
+        "complaint": _l("The complaint"), "email": _l("E-mail"), "files": _l("Files"),
+        "customer_details": _l("Details supplied"), "customer_response": _l("Answer to our proposal"),
+        "survey_answer": _l("Survey answer"), "survey_call": _l("Survey call"),
+        "acknowledgement": _l("Acknowledgement"), "request_details": _l("Request for details"),
+        "mediation_proposal": _l("Mediation proposal"), "response": _l("Our answer"), "survey": _l("Survey"),
+        "duplicate_closed": _l("Handled under the original complaint"), "staff_message": _l("Message from staff"),
+    },
+    "delivery": {"pending": _l("e-mail waiting to be sent"), "sending": _l("e-mail being sent"),
+                 "sent": _l("e-mail sent"), "failed": _l("e-mail failed"), "outbox": _l("e-mail in the outbox"),
+                 "skipped": _l("no e-mail address: portal only")},
+    "field": {"customer_name": _l("Name"), "customer_phone": _l("Phone"), "customer_email": _l("E-mail"),
+              "customer_address": _l("Address"), "subject": _l("Subject"), "description": _l("Description"),
+              "remedy_sought": _l("Remedy sought"), "product": _l("Product or service"),
+              "order_number": _l("Order number"), "occurred_at": _l("When it happened"),
+              "occurred_where": _l("Where it happened")},
+    "decision": {"accept": _l("Accepted the proposal"), "reject": _l("Rejected the proposal"),
+                 "counter": _l("Made a counter-proposal")},
 }
 
 

@@ -83,6 +83,11 @@ class ComplaintTaskDecorator:
         values["due_at"] = deadline(properties.get(STAGE_PROPERTY), data, values["created_at"], values.get("due_at"))
         values["priority"] = priority(data)
         values["escalation_level"] = escalation_level(data)
+        # A repeat complainant's customer-service work goes to a senior agent: first the feelings,
+        # then the problem (先处理情绪,后处理问题).
+        if (data.get("repeat_complainant") and values.get("department") == "customer_service"
+                and values.get("candidate_group") is None):
+            values["candidate_group"] = "senior"
 
 
 def escalation_level(data: dict) -> int:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +58,44 @@ def deploy(session: Session, serializer, files: dict[str, str], actor: str, note
     A process whose latest version has the same content is left as it is."""
     if not files:
         raise DefinitionError(N_("no BPMN, DMN or form files to deploy"))
+    sha = content_sha256(files)
+    parsed = _parsed(files, sha, serializer.registry)
+    deployed = []
+    for process_id, (spec, subprocess_specs) in parsed.items():
+        current = latest(session, process_id)
+        if current is not None and current.sha256 == sha:
+            deployed.append(current)
+            continue
+        version = (session.scalar(
+            select(func.max(ProcessDefinition.version)).where(ProcessDefinition.process_key == process_id)
+        ) or 0) + 1
+        definition = ProcessDefinition(
+            process_key=process_id, version=version, sha256=sha, files=files,
+            spec=json.loads(spec), subprocess_specs=json.loads(subprocess_specs), note=note, deployed_by=actor,
+        )
+        session.add(definition)
+        session.flush()
+        deployed.append(definition)
+    return deployed
+
+
+# The same files parse to the same specs: the last few sets are kept (as JSON text, so no caller can change
+# another's copy). `redress init` on every start, and the tests, deploy the same files into many databases.
+# The key holds the registered handlers too: a missing handler refuses the set.
+_PARSED: OrderedDict[tuple, dict[str, tuple[str, str]]] = OrderedDict()
+_PARSED_KEPT = 8
+_PARSED_LOCK = threading.Lock()
+
+
+def _parsed(files: dict[str, str], sha: str, registry) -> dict[str, tuple[str, str]]:
+    """{process id: (spec, sub-process specs)} as serialized JSON, for every top-level process of `files`."""
+    from processes.engine.handlers import handler_names
+
+    key = (sha, tuple(sorted(handler_names())))
+    with _PARSED_LOCK:
+        if key in _PARSED:
+            _PARSED.move_to_end(key)
+            return _PARSED[key]
     raw = {name: text.encode("utf-8") for name, text in files.items()}
     try:
         parser = load_parser(raw)  # one parse serves every process of the set
@@ -64,13 +104,8 @@ def deploy(session: Session, serializer, files: dict[str, str], actor: str, note
         raise DefinitionError("%(reason)s", reason=str(exc)) from exc
     if not process_ids:
         raise DefinitionError(N_("the files contain no executable process"))
-    sha = content_sha256(files)
-    deployed = []
+    result = {}
     for process_id in process_ids:
-        current = latest(session, process_id)
-        if current is not None and current.sha256 == sha:
-            deployed.append(current)
-            continue
         try:
             spec, subprocess_specs = parse_definition(raw, process_id, parser)
         except (UnsafeXmlError, ValidationException) as exc:
@@ -79,20 +114,13 @@ def deploy(session: Session, serializer, files: dict[str, str], actor: str, note
         if problems:
             raise DefinitionError(N_("Process %(process_id)s cannot be deployed: %(reason)s"),
                                   process_id=process_id, reason="; ".join(problems))
-        registry = serializer.registry
-        version = (session.scalar(
-            select(func.max(ProcessDefinition.version)).where(ProcessDefinition.process_key == process_id)
-        ) or 0) + 1
-        definition = ProcessDefinition(
-            process_key=process_id, version=version, sha256=sha, files=files,
-            spec=registry.convert(spec),
-            subprocess_specs={name: registry.convert(sp) for name, sp in subprocess_specs.items()},
-            note=note, deployed_by=actor,
-        )
-        session.add(definition)
-        session.flush()
-        deployed.append(definition)
-    return deployed
+        result[process_id] = (json.dumps(registry.convert(spec)),
+                              json.dumps({name: registry.convert(sp) for name, sp in subprocess_specs.items()}))
+    with _PARSED_LOCK:
+        _PARSED[key] = result
+        while len(_PARSED) > _PARSED_KEPT:
+            _PARSED.popitem(last=False)
+    return result
 
 
 def missing_references(files: dict[str, str], specs) -> list[str]:

@@ -12,7 +12,7 @@ from sqlalchemy import and_, func, or_, select
 from processes.complaints.records import Complaint, Notification
 from processes.complaints.registration import CATEGORIES, CHANNELS, SEVERITIES
 from processes.engine import forms
-from processes.engine.actors import WORKER_ROLES, Actor, may_see, may_work
+from processes.engine.actors import WORKER_ROLES, Actor, may_be_given, may_see, may_work
 from processes.engine.errors import Forbidden, NotFound, ProcessFailed, RuntimeProblem, ValidationFailed
 from processes.engine.inbox import (
     ASSIGNMENT,
@@ -24,15 +24,19 @@ from processes.engine.inbox import (
     sla_state,
 )
 from processes.engine.models import HumanTask, User
+from web.answer_page import fill as fill_answers
+from web.answer_page import panel as answer_panel
+from web.answer_page import with_drafts
 from web.auth import _safe_next, landing_page
-from web.blueprints.complaints import attachment_folder, customer_view, timeline
+from web.blueprints.complaints import attachment_folder, customer_view, repeat_count, timeline
+from web.case_file import case_summary, clock_rows, countdown
 from web.context import actor, database, runtime
 from web.errors import problem_message
 from web.form_render import attachment_label, form_fields, form_title, read_submission, store_upload
 from web.i18n import ui_language
 from web.inbox_page import assignee_choices, department_choices, inbox_state, load_page, may_bulk
 from web.saved_views import for_nav
-from web.time_words import countdown, countdown_words, local_time, time_zone_label
+from web.time_words import countdown_words, local_time, time_zone_label
 from web.workspace_i18n import element_name
 
 bp = Blueprint("tasks", __name__)
@@ -144,15 +148,25 @@ def _side_panel(row: HumanTask) -> dict:
             # Only people who may work the task itself (a manager's approval goes to managers).
             colleagues = [u for u in s.scalars(select(User).where(User.department == row.department,
                                                                   User.active.is_(True)).order_by(User.username))
-                          if may_work(Actor(u.username, u.department, u.role), row.department,
-                                      row.candidate_group, None)]
+                          if may_be_given(Actor(u.username, u.department, u.role), row.department,
+                                          row.candidate_group, row.not_by)]
         # A suspected duplicate is decided with the earlier complaint beside it.
         original = None
         if complaint is not None and complaint.duplicate_of:
             original = s.scalar(select(Complaint).where(Complaint.reference == complaint.duplicate_of))
+        repeat = repeat_count(s, complaint) if complaint is not None else 0
+        summary = (case_summary(s, complaint, who, history=history, facts=_task_facts(row))
+                   if complaint is not None else None)
     return {"complaint": complaint, "customer": customer_view(complaint, actor()) if complaint else None,
             "original": original, "original_customer": customer_view(original, actor()) if original else None,
-            "history": history[-30:], "task_name": name, "colleagues": colleagues}
+            "history": history[-30:], "task_name": name, "colleagues": colleagues, "summary": summary,
+            "clocks": clock_rows(summary) if summary else [], "repeat": repeat,
+            "repeat_days": (runtime().settings or {}).get("repeat_window_days", 180)}
+
+
+def _task_facts(row: HumanTask) -> dict | None:
+    """The process data the task sees (amounts the policy proposed), while it is open."""
+    return runtime().task_data(row.id) if row.status == "open" else None
 
 
 def _initial_values(row: HumanTask, schema: dict | None) -> dict:
@@ -162,21 +176,25 @@ def _initial_values(row: HumanTask, schema: dict | None) -> dict:
     if not schema or row.status != "open":
         return {}
     data = runtime().task_data(row.id)
-    return {k: v for k, v in data.items() if k in forms.declared_fields(schema) and v is not None}
+    known = {k: v for k, v in data.items() if k in forms.declared_fields(schema) and v is not None}
+    return with_drafts(row, schema, known)  # an answer starts from its template
 
 
-def _render_task(row: HumanTask, schema: dict | None, values: dict, errors: dict, status: int = 200):
+def _render_task(row: HumanTask, schema: dict | None, values: dict, errors: dict, status: int = 200,
+                 preview: bool = False):
     who = actor()
     panel = _side_panel(row)
-    fields = form_fields(schema, values, errors)
+    facts = runtime().task_data(row.id) if row.status == "open" and schema else {}
+    fields = form_fields(schema, values, errors, facts=facts)
     field_names = {f.name for f in fields}
     general = [m for k, m in errors.items() if k not in field_names]
     return render_template(
         "task.html", task=row, schema=schema, fields=fields, errors=errors, general_errors=general,
         title=form_title(schema, panel["task_name"]), may_work=may_work(who, row.department, row.candidate_group,
-                                                                         row.assignee),
+                                                                         row.assignee, row.not_by),
         now=datetime.now(UTC), sla=sla_state(row), countdown=countdown(row.due_at, datetime.now(UTC)),
-        attachment_label=attachment_label, **panel), status
+        attachment_label=attachment_label, answer=answer_panel(row, schema, values, preview and not errors),
+        four_eyes=row.not_by is not None and row.not_by == who.username, **panel), status
 
 
 @bp.get("/tasks/<task_id>")
@@ -193,7 +211,7 @@ def submit(task_id: str):
     if row.status != "open":
         flash(_("This task was already done."), "info")
         return redirect(url_for("tasks.task", task_id=task_id))
-    if not may_work(actor(), row.department, row.candidate_group, row.assignee):
+    if not may_work(actor(), row.department, row.candidate_group, row.assignee, row.not_by):
         # Checked before anything is read or stored; the runtime checks again when completing.
         raise Forbidden(_("This task is assigned to someone else, or belongs to another department."))
     folder = attachment_folder()
@@ -207,6 +225,11 @@ def submit(task_id: str):
         flash(_("Draft saved. Nothing was sent on; you can finish later."), "info")
         return redirect(url_for("tasks.task", task_id=task_id))
     locale = ui_language()
+    data, answer_errors = fill_answers(row, schema, data, final=request.form.get("action") != "preview")
+    errors = {**answer_errors, **errors}
+    if request.form.get("action") == "preview":
+        # Nothing is stored or sent: the page comes back with what was typed and the letter.
+        return _render_task(row, schema, raw, errors, 422 if errors else 200, preview=True)
     if errors:
         # Show every problem at once: the ones that did not parse and the schema's own.
         merged = {**forms.validate(schema, forms.clean(schema, data), locale), **errors}
@@ -235,7 +258,7 @@ def done(task_id: str):
         names = {t.id: element_name(s, t.bpmn_id, t.name) for t in next_tasks}
         name = element_name(s, row.bpmn_id, row.name)
         instance = runtime().instance_for(row.business_key)
-    following = [{"task": t, "name": names[t.id], "mine": may_work(who, t.department, t.candidate_group, t.assignee)}
+    following = [{"task": t, "name": names[t.id], "mine": may_work(who, t.department, t.candidate_group, t.assignee, t.not_by)}
                  for t in next_tasks]
     return render_template("task_done.html", task=row, task_name=name, complaint=complaint, following=following,
                            instance=instance)

@@ -1,7 +1,7 @@
 """inbox: escalation level on human tasks, sort and filter indexes, saved views
 
 Revision ID: 0017
-Revises: 0013
+Revises: 0016
 """
 import sqlalchemy as sa
 from alembic import op
@@ -9,7 +9,7 @@ from alembic import op
 import processes.engine.models
 
 revision = "0017"
-down_revision = "0013"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
