@@ -15,8 +15,7 @@ from flask import Response
 from flask_babel import gettext as _
 from openpyxl import Workbook
 
-from web.case_file import countdown
-from web.time_words import local_time, time_zone_label
+from web.time_words import countdown, local_time, time_zone_label
 from web.workspace_i18n import label
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

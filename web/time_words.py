@@ -8,6 +8,24 @@ from flask import current_app
 from flask_babel import gettext as _
 
 
+def countdown(due: datetime | None, now: datetime) -> str:
+    """ "3 h 20 min left" or "overdue by 2 d 4 h", in the chosen language."""
+    if due is None:
+        return _("no deadline")
+    seconds = int((due - now).total_seconds())
+    span = abs(seconds)
+    days, rest = divmod(span, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        amount = _("%(d)d d %(h)d h", d=days, h=hours)
+    elif hours:
+        amount = _("%(h)d h %(m)d min", h=hours, m=minutes)
+    else:
+        amount = _("%(m)d min", m=minutes)
+    return _("%(amount)s left", amount=amount) if seconds >= 0 else _("overdue by %(amount)s", amount=amount)
+
+
 def local_time(value: datetime | None, with_zone: bool = False) -> str:
     """A timestamp in the installation's time zone (REDRESS_TIMEZONE, default Asia/Shanghai)."""
     if value is None:

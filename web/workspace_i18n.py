@@ -55,7 +55,6 @@ VOCABULARY = {
                  "fuzzy_mediation": _l("Fuzzy mediation"), "explanation": _l("Explanation"),
                  "escalation": _l("After escalation")},
     "language": {"zh-CN": _l("Chinese"), "en": _l("English")},
-    "decision": {"accept": _l("Accepted"), "reject": _l("Rejected"), "counter": _l("Counter-proposal")},
     "responsibility": {"company": _l("The company"), "customer": _l("The customer"), "unclear": _l("Unclear")},
     "status": {
         "registered": _l("Registered"), "awaiting_details": _l("Awaiting details"),
@@ -99,7 +98,6 @@ VOCABULARY = {
     },
     "compensation": {"points": _l("Points"), "coupon": _l("Coupon"), "refund": _l("Refund"), "cash": _l("Cash")},
     # the case summary (issue 12): the values the forms record
-    "responsibility": {"company": _l("The company"), "customer": _l("The customer"), "unclear": _l("Unclear")},
     "warranty": {"in_warranty": _l("In warranty"), "out_of_warranty": _l("Out of warranty"),
                  "return_period": _l("Within the 7-day return period"), "not_applicable": _l("Not applicable")},
     "legitimacy": {"justified": _l("Justified"), "unjustified": _l("Unjustified"),

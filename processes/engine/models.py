@@ -215,6 +215,8 @@ class HumanTask(Base):
         Index("ix_human_open_reference", "status", "business_key"),
         Index("ix_human_open_level", "status", "escalation_level", "priority", "due_at"),
         Index("ix_human_open_name", "status", "name", "due_at"),
+        # The process heatmap reads one period's tasks of a process.
+        Index("ix_human_process_created", "process_key", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
@@ -112,7 +113,7 @@ def test_supervisor_views_sorts_bulk_reassigns_watches_the_clock_and_exports(liv
         page.click("text=导出 Excel")
     from openpyxl import load_workbook
 
-    sheet = load_workbook(io.BytesIO(open(download.value.path(), "rb").read())).active
+    sheet = load_workbook(io.BytesIO(Path(download.value.path()).read_bytes())).active
     rows = list(sheet.values)
     assert "Asia/Shanghai" in rows[0][0] and [r[6] for r in rows[1:]] == [refs["safety"]]
 

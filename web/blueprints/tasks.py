@@ -29,14 +29,14 @@ from web.answer_page import panel as answer_panel
 from web.answer_page import with_drafts
 from web.auth import _safe_next, landing_page
 from web.blueprints.complaints import attachment_folder, customer_view, repeat_count, timeline
-from web.case_file import case_summary, clock_rows, countdown
+from web.case_file import case_summary, clock_rows
 from web.context import actor, database, runtime
 from web.errors import problem_message
 from web.form_render import attachment_label, form_fields, form_title, read_submission, store_upload
 from web.i18n import ui_language
 from web.inbox_page import assignee_choices, department_choices, inbox_state, load_page, may_bulk
 from web.saved_views import for_nav
-from web.time_words import countdown_words, local_time, time_zone_label
+from web.time_words import countdown, countdown_words, local_time, time_zone_label
 from web.workspace_i18n import element_name
 
 bp = Blueprint("tasks", __name__)
