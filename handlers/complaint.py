@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from processes.complaints import duplicates
 from processes.complaints.records import (
     RECIPIENT_TYPES,
     ArchiveRecord,
@@ -29,6 +30,7 @@ from processes.complaints.records import (
     ImprovementAction,
     Notification,
 )
+from processes.engine import audit
 from processes.engine.handlers import HandlerError, handler
 from processes.engine.models import AuditEntry
 
@@ -269,6 +271,31 @@ def check_duplicates(ctx) -> dict:
         if mine is not None:
             mine.duplicate_of = duplicate_of
     return {"duplicate_of": duplicate_of, "duplicate_candidates": candidates}
+
+
+@handler("link_duplicate")
+def link_duplicate(ctx) -> dict:
+    """A person confirmed this complaint is a duplicate: link it to its original (both files show the
+    link) and tell the customer the original's reference, under which the matter is handled.
+
+    returns: `duplicate_of` (the original's reference).
+    """
+    original = ctx.data.get("duplicate_of")
+    if not original:
+        raise HandlerError("a confirmed duplicate needs the reference of its original (duplicate_of)")
+    session = _session(ctx)
+    if session.scalar(select(Complaint.id).where(Complaint.reference == original)) is None:
+        raise HandlerError(f"the original complaint {original} does not exist")
+    by = getattr(ctx.services, "actor_name", None) or "system"
+    mine = _complaint(ctx)
+    if mine is not None:
+        duplicates.confirm(session, mine, original, by)
+    audit.append(session, by, "duplicate_linked", business_key=ctx.business_key, instance_id=ctx.instance_id,
+                 detail={"original": original})
+    audit.append(session, by, "duplicate_linked", business_key=original, detail={"duplicate": ctx.business_key})
+    _notify(ctx, "customer", _customer_address(ctx.data), "duplicate_closed",
+            subject=f"{ctx.business_key} → {original}", payload={"reference": ctx.business_key, "original": original})
+    return {"duplicate_of": original}
 
 
 def _spent(session, department: str, month: str) -> Decimal:

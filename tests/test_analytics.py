@@ -164,6 +164,31 @@ class TickingHarness(FacadeHarness):
         session.commit()
         return harness
 
+    # Steps people take at once that the hand-worked figures do not depend on: quality control
+    # approves each answer, the handler chooses and writes the compensation the policy proposes.
+    AT_ONCE = {"Task_Quality_Check": {"qc_decision": "approve"},
+               "Task_Choose_Compensation": {"compensation_kind": "coupon", "compensation_amount": 50},
+               "Task_Write_Offer": {"answer": "补偿优惠券"}}
+
+    def _at_once(self) -> None:
+        for _ in range(5):
+            row = next((t for t in self.runtime.open_tasks(self.business_key) if t.bpmn_id in self.AT_ONCE), None)
+            if row is None:
+                return
+            super().complete(row.bpmn_id, self.AT_ONCE[row.bpmn_id])
+
+    def complete(self, bpmn_id: str, data: dict | None = None) -> None:
+        super().complete(bpmn_id, data)
+        self._at_once()
+
+    def send_message(self, name: str, payload: dict) -> None:
+        super().send_message(name, payload)
+        self._at_once()
+
+    def advance_time(self, delta: timedelta) -> None:
+        super().advance_time(delta)
+        self._at_once()
+
 
 def seed(runtime, db) -> None:
     """The nine complaints, through the process, one after the other."""

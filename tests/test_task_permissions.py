@@ -24,6 +24,7 @@ def approval(run, dbsession):  # noqa: F811 - the fixture imported above
     paths.classify(h, "product_quality", "high")
     paths.investigate(h, "product", "company")
     paths.confirm_strategy(h, "compensation")
+    paths.choose_compensation(h, ("cash", 900))
     assert h.ready_ids() == ["Task_Approve_Compensation"]
     return h, h._row("Task_Approve_Compensation")
 
@@ -81,3 +82,19 @@ def test_api_and_page_answer_403_and_the_reassign_list_offers_only_managers(appr
     options = page.split('id="reassign-to"', 1)[1].split("</select>", 1)[0]
     assert 'value="boss2"' in options
     assert "mgmt.designer" not in options and "cs.lead" not in options
+    assert "mgmt.admin" not in options  # an administrator runs the system, not management's decisions
+
+
+ADMIN = Actor("mgmt.admin", "management", "admin")
+
+
+def test_an_admin_cannot_claim_complete_or_be_given_a_management_approval(approval, web_app):  # noqa: F811
+    _h, row = approval
+    runtime = web_app.extensions["redress.runtime"]
+    with pytest.raises(Forbidden):
+        runtime.claim(row.id, ADMIN)
+    with pytest.raises(Forbidden):
+        runtime.complete(row.id, ADMIN, {"approval_decision": "approve"})
+    runtime.claim(row.id, MANAGER)
+    with pytest.raises(Forbidden):
+        runtime.reassign(row.id, MANAGER, ADMIN)

@@ -8,6 +8,7 @@ deployment.
 
 from __future__ import annotations
 
+import functools
 import threading
 
 from flask import g
@@ -19,6 +20,13 @@ from processes.engine.xmlsafe import parse_xml
 from web.i18n import ui_language
 
 VOCABULARY = {
+    "config_kind": {"settings": _l("Process settings"), "calendar": _l("Business calendar"),
+                    "mail_templates": _l("E-mail templates")},
+    "mail_status": {"outbox": _l("In the outbox"), "pending": _l("Waiting to be sent"), "sending": _l("Sending"),
+                    "sent": _l("Sent"), "failed": _l("Failed"), "skipped": _l("Not sent (no address)"),
+                    "discarded": _l("Discarded")},
+    "config_status": {"submitted": _l("Awaiting review"), "approved": _l("Approved"), "rejected": _l("Rejected"),
+                      "withdrawn": _l("Withdrawn")},
     "category": {
         "product_quality": _l("Product quality"), "service_attitude": _l("Service attitude"),
         "logistics_delivery": _l("Logistics and delivery"), "sales_misrepresentation": _l("Sales misrepresentation"),
@@ -28,7 +36,8 @@ VOCABULARY = {
     "severity": {"low": _l("Low"), "medium": _l("Medium"), "high": _l("High"), "critical": _l("Critical")},
     "channel": {
         "phone": _l("Phone"), "email": _l("E-mail"), "web": _l("Web form"), "social_media": _l("Social media"),
-        "walk_in": _l("Walk-in"), "letter": _l("Letter"), "api": _l("API"),
+        "walk_in": _l("Walk-in"), "letter": _l("Letter"), "api": _l("API"), "portal": _l("Portal"),
+        "email+portal": _l("E-mail and portal"),
     },
     "department": {
         "customer_service": _l("Customer service"), "sales": _l("Sales"), "product": _l("Product"),
@@ -41,15 +50,21 @@ VOCABULARY = {
     },
     "tier": {"standard": _l("Standard"), "silver": _l("Silver"), "gold": _l("Gold"), "vip": _l("VIP")},
     "sla": {"on_time": _l("On time"), "at_risk": _l("At risk"), "breached": _l("Breached")},
+    "assignment": {"unassigned": _l("Unassigned"), "assigned": _l("Assigned")},
     "strategy": {"rule_based": _l("Rule-based"), "compensation": _l("Compensation"),
-                 "fuzzy_mediation": _l("Fuzzy mediation")},
+                 "fuzzy_mediation": _l("Fuzzy mediation"), "explanation": _l("Explanation"),
+                 "escalation": _l("After escalation")},
+    "language": {"zh-CN": _l("Chinese"), "en": _l("English")},
+    "responsibility": {"company": _l("The company"), "customer": _l("The customer"), "unclear": _l("Unclear")},
     "status": {
         "registered": _l("Registered"), "awaiting_details": _l("Awaiting details"),
         "acknowledged": _l("Acknowledged"), "classified": _l("Classified"), "investigating": _l("Investigating"),
         "reconciling": _l("Reconciling"), "responded": _l("Responded"), "escalated": _l("Escalated"),
         "follow_up": _l("Follow-up"), "closed": _l("Closed"), "closed_incomplete": _l("Closed (incomplete)"),
         "closed_duplicate": _l("Closed (duplicate)"), "open": _l("Open"), "completed": _l("Completed"),
-        "cancelled": _l("Cancelled"), "done": _l("Done"),
+        "cancelled": _l("Cancelled"), "done": _l("Done"), "awaiting_approval": _l("Awaiting approval"),
+        "awaiting_customer": _l("Awaiting the customer"), "awaiting_survey": _l("Awaiting the survey"),
+        "error": _l("Stopped by an error"), "running": _l("Running"),
     },
     "audit": {
         "instance_started": _l("Complaint process started"), "instance_completed": _l("Process finished"),
@@ -59,7 +74,9 @@ VOCABULARY = {
         "task_unclaimed": _l("Task given back"), "task_reassigned": _l("Task reassigned"),
         "task_completed": _l("Task completed"), "timer_fired": _l("Deadline reached"),
         "message_received": _l("Message received"), "customer_email_received": _l("Customer e-mail received"),
-        "logged_in": _l("Logged in"),
+        "logged_in": _l("Logged in"), "duplicate_linked": _l("Linked as duplicate"),
+        "duplicate_unlinked": _l("Duplicate link removed"), "note_added": _l("Internal note"),
+        "customer_message_sent": _l("Message to the customer"),
     },
     "notification": {
         "task_assigned": _l("Task assigned to you"), "sla_breach": _l("SLA breached"),
@@ -68,6 +85,8 @@ VOCABULARY = {
         "improvement_overdue": _l("Improvement action overdue"), "acknowledgement": _l("Acknowledgement"),
         "request_details": _l("Details requested"), "response": _l("Response"), "survey": _l("Survey"),
         "mediation_proposal": _l("Mediation proposal"), "notice": _l("Notice"),
+        "duplicate_closed": _l("Handled under the original complaint"), "staff_message": _l("Message from staff"),
+        "mention": _l("You were mentioned in a note"),
     },
     "escalation_reason": {
         "rejected": _l("Customer rejected the answer"), "survey_dissatisfied": _l("Customer dissatisfied"),
@@ -78,6 +97,33 @@ VOCABULARY = {
         "survey_answer": _l("Customer answered the survey"),
     },
     "compensation": {"points": _l("Points"), "coupon": _l("Coupon"), "refund": _l("Refund"), "cash": _l("Cash")},
+    # the case summary (issue 12): the values the forms record
+    "warranty": {"in_warranty": _l("In warranty"), "out_of_warranty": _l("Out of warranty"),
+                 "return_period": _l("Within the 7-day return period"), "not_applicable": _l("Not applicable")},
+    "legitimacy": {"justified": _l("Justified"), "unjustified": _l("Unjustified"),
+                   "shared": _l("Shared responsibility")},
+    "remedy": {"repair": _l("Repair"), "replace": _l("Replace"), "refund": _l("Refund"),
+               "explanation": _l("Explanation"), "paid_service": _l("Paid service"),
+               "compensation": _l("Compensation"), "settlement": _l("Settlement")},
+    "approval": {"approve": _l("Approve"), "change_amount": _l("Approve a changed amount"), "refuse": _l("Refuse")},
+    "conversation_kind": {
+        "complaint": _l("The complaint"), "email": _l("E-mail"), "files": _l("Files"),
+        "customer_details": _l("Details supplied"), "customer_response": _l("Answer to our proposal"),
+        "survey_answer": _l("Survey answer"), "survey_call": _l("Survey call"),
+        "acknowledgement": _l("Acknowledgement"), "request_details": _l("Request for details"),
+        "mediation_proposal": _l("Mediation proposal"), "response": _l("Our answer"), "survey": _l("Survey"),
+        "duplicate_closed": _l("Handled under the original complaint"), "staff_message": _l("Message from staff"),
+    },
+    "delivery": {"pending": _l("e-mail waiting to be sent"), "sending": _l("e-mail being sent"),
+                 "sent": _l("e-mail sent"), "failed": _l("e-mail failed"), "outbox": _l("e-mail in the outbox"),
+                 "skipped": _l("no e-mail address: portal only")},
+    "field": {"customer_name": _l("Name"), "customer_phone": _l("Phone"), "customer_email": _l("E-mail"),
+              "customer_address": _l("Address"), "subject": _l("Subject"), "description": _l("Description"),
+              "remedy_sought": _l("Remedy sought"), "product": _l("Product or service"),
+              "order_number": _l("Order number"), "occurred_at": _l("When it happened"),
+              "occurred_where": _l("Where it happened")},
+    "decision": {"accept": _l("Accepted the proposal"), "reject": _l("Rejected the proposal"),
+                 "counter": _l("Made a counter-proposal")},
 }
 
 
@@ -129,11 +175,7 @@ def _names_in(text: str, filename: str) -> dict[str, dict[str, str]]:
         element_id, name = element.get("id"), element.get("name")
         if not element_id or not name:
             continue
-        english = None
-        for prop in element.iter("{*}property"):
-            if prop.get("name") == "name_en":
-                english = prop.get("value")
-                break
+        english = own_name_en(element)
         found[element_id] = {"zh-CN": name, "en": english or name}
     return found
 
@@ -154,3 +196,65 @@ def pick(texts, fallback: str = "") -> str:
         lang = ui_language()
         return texts.get(lang) or texts.get("zh-CN") or texts.get("en") or fallback
     return texts or fallback
+
+
+def diagram_in_language(xml: str | None, language: str) -> str | None:
+    """The BPMN XML with each element's label in ``language``: Chinese is the model's ``name``,
+    English its ``name_en`` property (kept as it is where a model has none)."""
+    if not xml or language != "en":
+        return xml
+    return _english_diagram(xml)
+
+
+@functools.lru_cache(maxsize=16)
+def _english_diagram(xml: str) -> str:
+    from lxml import etree
+
+    try:
+        root = parse_xml(xml.encode("utf-8"), "diagram.bpmn")
+    except Exception:  # noqa: BLE001 - a model we cannot read is shown as stored
+        return xml
+    for element in root.iter():
+        if not isinstance(element.tag, str) or element.get("name") is None:
+            continue
+        english = own_name_en(element)
+        if english:
+            element.set("name", english)
+    return etree.tostring(root, encoding="unicode")
+
+
+def own_name_en(element) -> str | None:
+    """The element's own ``name_en`` property (not one of an element nested inside it)."""
+    for child in element:
+        if isinstance(child.tag, str) and child.tag.endswith("extensionElements"):
+            for prop in child.iter("{*}property"):
+                if prop.get("name") == "name_en" and prop.get("value"):
+                    return prop.get("value")
+    return None
+
+
+# Who did something, as people read it: actors that are not a person are named for what they are.
+MACHINE_ACTORS = {
+    "system": _l("System"), "timer": _l("System (deadline)"), "worker": _l("System"), "cli": _l("Administrator (command line)"),
+    "customer": _l("The customer"), "customer-portal": _l("The customer (portal)"),
+    "mail-intake": _l("The customer (e-mail)"),
+}
+
+
+def person(actor_id: str | None) -> str:
+    """A person's display name for a user name; the system and the customer named as such; the
+    demo's stand-ins ("demo.product") as "demo user · Product"."""
+    if not actor_id:
+        return "—"
+    if actor_id in MACHINE_ACTORS:
+        return str(MACHINE_ACTORS[actor_id])
+    if actor_id.startswith("demo."):
+        return str(_l("Demo user · %(department)s", department=label("department", actor_id[5:])))
+    cache = g.setdefault("display_names", {})
+    if actor_id not in cache:
+        from processes.engine.models import User
+        from web.context import database
+
+        with database().session() as s:
+            cache[actor_id] = s.scalar(select(User.display_name).where(User.username == actor_id)) or actor_id
+    return cache[actor_id]

@@ -145,6 +145,26 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+# A code an agent reads out on the phone: no 0/O, 1/I/L; 10 characters are about 50 bits, and the
+# page that takes it is rate-limited per address.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_LENGTH = 10
+
+
+def new_tracking_code() -> str:
+    """A tracking code such as K7QX3-MPA9R, stored (hashed) like a tracking link's token."""
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    return f"{raw[:5]}-{raw[5:]}"
+
+
+def normal_tracking_code(text: str) -> str | None:
+    """What a customer typed, in the stored form ("k7qx3 mpa9r" -> "K7QX3-MPA9R"); None if it cannot be one."""
+    raw = "".join(ch for ch in (text or "")[:40].upper() if ch.isalnum())
+    if len(raw) != CODE_LENGTH or any(ch not in CODE_ALPHABET for ch in raw):
+        return None
+    return f"{raw[:5]}-{raw[5:]}"
+
+
 def add_token(session: Session, reference: str, token: str, language: str = "zh-CN",
               days: int = TOKEN_DAYS) -> TrackingToken:
     row = TrackingToken(reference=reference, token_sha256=token_hash(token),
@@ -227,6 +247,7 @@ class IntakeExtras:
     channel: str
     language: str = "zh-CN"
     token: str | None = None
+    code: str | None = None  # a tracking code read out on the phone (opens the tracking page like a link)
     files: list[IncomingFile] = field(default_factory=list)
     message_key: str | None = None  # an e-mail's Message-ID (see MailReceipt)
     reference: str | None = None  # set once stored
@@ -251,6 +272,8 @@ def pending_extras() -> IntakeExtras | None:
 def store_extras(session: Session, reference: str, extras: IntakeExtras) -> None:
     if extras.token:
         add_token(session, reference, extras.token, extras.language)
+    if extras.code:
+        add_token(session, reference, extras.code, extras.language)
     for f in extras.files:
         session.add(Attachment(reference=reference, filename=f.filename[:200], content_type=f.content_type,
                                size=len(f.data), sha256=hashlib.sha256(f.data).hexdigest(), data=f.data,

@@ -42,7 +42,8 @@ class Complaint(Base):
     received_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
     customer_name: Mapped[str] = mapped_column(String(200), default="")
     customer_phone: Mapped[str | None] = mapped_column(String(40), index=True)
-    customer_email: Mapped[str | None] = mapped_column(String(200))
+    # Indexed: the customer's page finds their complaints by phone or e-mail.
+    customer_email: Mapped[str | None] = mapped_column(String(200), index=True)
     customer_address: Mapped[str | None] = mapped_column(String(500))
     customer_tier: Mapped[str | None] = mapped_column(String(20))
     subject: Mapped[str] = mapped_column(String(300), default="")
@@ -59,10 +60,28 @@ class Complaint(Base):
     strategy: Mapped[str | None] = mapped_column(String(30))
     escalation_level: Mapped[int] = mapped_column(Integer, default=1)
     status: Mapped[str] = mapped_column(String(30), default="registered")
-    duplicate_of: Mapped[str | None] = mapped_column(String(40))
+    # Suspected by the duplicate check, or confirmed (by the review task or a supervisor by hand).
+    duplicate_of: Mapped[str | None] = mapped_column(String(40), index=True)
+    duplicate_confirmed_by: Mapped[str | None] = mapped_column(String(80))
+    duplicate_confirmed_at: Mapped[datetime | None] = mapped_column(TZDateTime())
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"))
     closed_at: Mapped[datetime | None] = mapped_column(TZDateTime())
     created_by: Mapped[str | None] = mapped_column(String(80))
+
+
+class CaseNote(Base):
+    """An internal note on a complaint file: for colleagues, never shown to the customer."""
+
+    __tablename__ = "case_notes"
+    __table_args__ = (Index("ix_case_notes_reference", "reference", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(40))
+    author: Mapped[str] = mapped_column(String(80))
+    body: Mapped[str] = mapped_column(Text)
+    # usernames @mentioned (each was notified)
+    mentions: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
 
 
 RECIPIENT_TYPES = ("department", "user", "role", "customer")
@@ -121,6 +140,42 @@ class DepartmentBudget(Base):
     month: Mapped[str] = mapped_column(String(7))
     amount: Mapped[Decimal] = mapped_column(Numeric(12, 2))
     currency: Mapped[str] = mapped_column(String(3), default="CNY")
+
+
+class BudgetChange(Base):
+    """One change of a department's monthly budget: who set it, from what to what, and why."""
+
+    __tablename__ = "budget_changes"
+    __table_args__ = (Index("ix_budget_change_department_month", "department", "month", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department: Mapped[str] = mapped_column(String(40))
+    month: Mapped[str] = mapped_column(String(7))
+    # None: the month had no budget of its own before (the default applied).
+    old_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    new_amount: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    changed_by: Mapped[str] = mapped_column(String(80))
+    note: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+
+
+class ConfigVersion(Base):
+    """An approved, numbered version of a reviewed configuration: the process settings
+    (kind "settings"), the company calendar ("calendar") or the e-mail templates ("mail_templates").
+
+    Insert-only; the highest version of a kind is the one in force."""
+
+    __tablename__ = "config_versions"
+    __table_args__ = (UniqueConstraint("kind", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    version: Mapped[int] = mapped_column(Integer)
+    values: Mapped[dict] = mapped_column(JSON)
+    author: Mapped[str] = mapped_column(String(80))
+    approved_by: Mapped[str] = mapped_column(String(80))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
 
 
 class CompensationEntry(Base):

@@ -10,6 +10,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from processes.complaints import customers
 from processes.complaints.records import Complaint
 from processes.engine import inputsafe
 from processes.engine.actors import SYSTEM, Actor
@@ -21,6 +22,8 @@ CATEGORIES = ("product_quality", "service_attitude", "logistics_delivery", "sale
               "price_billing", "technical_fault", "after_sales_repair", "other")
 SEVERITIES = ("low", "medium", "high", "critical")
 TIERS = ("standard", "silver", "gold", "vip")
+# How a complaint ends; a duplicate keeps saying it closed as one.
+CLOSED_STATUSES = ("closed", "closed_incomplete", "closed_duplicate")
 # Process variables mirrored onto the complaint record after each step.
 PROJECTED = ("status", "category", "severity", "department", "strategy", "escalation_level",
              "duplicate_of", "safety_issue",
@@ -104,9 +107,11 @@ def new_reference(now: datetime | None = None) -> str:
     return f"TS-{(now or utcnow()):%Y%m%d}-{suffix}"
 
 
-def start_data(payload: dict, reference: str) -> dict:
+def start_data(payload: dict, reference: str, in_form: bool = False) -> dict:
     customer = payload.get("customer") or {}
     data = {
+        # An agent typed it all into the intake form: no second registration task.
+        "registered_in_form": in_form,
         "reference": reference,
         "channel": payload["channel"],
         "received_at": utcnow().isoformat(),
@@ -125,12 +130,19 @@ def start_data(payload: dict, reference: str) -> dict:
     return data
 
 
-def register(runtime, payload: dict, actor: Actor = SYSTEM) -> str:
+def register(runtime, payload: dict, actor: Actor = SYSTEM, in_form: bool = False) -> str:
     """Record a complaint and start its process in one transaction; returns the reference.
 
+    `in_form`: an agent registered it completely in the intake form (no Register complaint task).
     The caller validates first with `intake_errors`."""
     reference = new_reference()
-    data = start_data(payload, reference)
+    data = start_data(payload, reference, in_form)
+    # A customer who complained before goes to a senior agent (task_urgency routes the tasks).
+    with runtime.db.session() as session:
+        days = int((runtime.settings or {}).get("repeat_window_days", customers.REPEAT_WINDOW_DAYS))
+        earlier = customers.earlier_count(session, data["customer_phone"], data["customer_email"], days)
+    data["earlier_complaints"] = earlier
+    data["repeat_complainant"] = earlier > 0
 
     def record(session: Session, instance: ProcessInstance) -> None:
         session.add(Complaint(
@@ -166,9 +178,13 @@ def project(session: Session, instance: ProcessInstance, facts: dict, uow) -> No
     for key in PROJECTED:
         if key in facts and facts[key] is not None and getattr(complaint, key) != facts[key]:
             setattr(complaint, key, facts[key])
-    if complaint.status in ("closed", "closed_incomplete") and complaint.closed_at is None:
+    if complaint.status in CLOSED_STATUSES and complaint.closed_at is None:
         complaint.closed_at = utcnow()
-    if instance.status == "completed" and complaint.status not in ("closed", "closed_incomplete"):
+    if instance.status == "cancelled" and complaint.status != "cancelled":
+        complaint.status = "cancelled"  # by an operator, with a reason (audited by the runtime)
+        complaint.closed_at = complaint.closed_at or utcnow()
+        return
+    if instance.status == "completed" and complaint.status not in CLOSED_STATUSES:
         complaint.status = "closed"
         complaint.closed_at = complaint.closed_at or utcnow()
 

@@ -25,7 +25,10 @@ from flask_login import current_user
 from sqlalchemy import or_, select
 from werkzeug.utils import secure_filename
 
-from processes.channels.portal_models import Attachment
+from processes.channels import conversation
+from processes.channels.portal_models import Attachment, IntakeExtras, intake_extras, new_tracking_code
+from processes.complaints import case_notes, customers
+from processes.complaints import duplicates as linking
 from processes.complaints.privacy import (
     mask_address,
     mask_email,
@@ -46,12 +49,15 @@ from processes.complaints.registration import (
 )
 from processes.engine import audit
 from processes.engine.actors import Actor
-from processes.engine.errors import NotFound
+from processes.engine.errors import NotFound, ValidationFailed
 from processes.engine.models import HumanTask, ProcessDefinition, ProcessInstance
 from web.auth import roles_required
+from web.case_file import case_summary, clock_rows
 from web.context import actor, database, runtime
+from web.errors import problem_message
 from web.form_render import attachment_label, store_upload
-from web.workspace_i18n import element_name
+from web.i18n import ui_language
+from web.workspace_i18n import diagram_in_language, element_name
 
 bp = Blueprint("complaints", __name__)
 bp.add_app_template_filter(mask_filename, "mask_filename")
@@ -109,29 +115,117 @@ def timeline(session, reference: str) -> list:
     return audit.history(session, reference)
 
 
+def file_context(s, reference: str) -> dict:
+    """Everything the complaint file shows, as the current person may see it."""
+    who = actor()
+    complaint = load_complaint(s, reference)
+    history = timeline(s, reference)
+    tasks = list(s.scalars(select(HumanTask).where(HumanTask.business_key == reference)
+                           .order_by(HumanTask.created_at)))
+    # Files the customer sent through the portal, the API or e-mail (without their bytes).
+    customer_files = list(s.execute(
+        select(Attachment.id, Attachment.filename, Attachment.channel, Attachment.size)
+        .where(Attachment.reference == reference).order_by(Attachment.id)))
+    # Amounts the policy proposed live in the process's data: read them from an open task, if any.
+    open_task = next((t for t in tasks if t.status == "open"), None)
+    facts = runtime().task_data(open_task.id) if open_task is not None else None
+    summary = case_summary(s, complaint, who, history=history, facts=facts)
+    return {"complaint": complaint, "customer": customer_view(complaint, who), "history": history,
+            "thread": conversation.thread(s, complaint, who, history), "notes": case_notes.notes_of(s, reference),
+            "may_write": conversation.may_write(who), "summary": summary,
+            "customer_total": len(customers.complaints_of(s, complaint)), "clocks": clock_rows(summary), "attachment_label": attachment_label,
+            "records": records_of(s, reference), "links": duplicate_links(s, complaint, history),
+            "may_link": linking.may_link(who), "tasks": tasks,
+            "task_names": {t.id: element_name(s, t.bpmn_id, t.name) for t in tasks},
+            "attachments": _attachments(reference), "customer_files": customer_files}
+
+
+def duplicate_links(s, complaint: Complaint, history: list) -> dict:
+    """The complaint's original (confirmed or suspected), the duplicates confirmed against it, and
+    whether a review found the suspicion wrong."""
+    original = (s.scalar(select(Complaint).where(Complaint.reference == complaint.duplicate_of))
+                if complaint.duplicate_of else None)
+    rejected = any(e.action == "task_completed" and (e.detail or {}).get("task") == "Task_Review_Duplicate"
+                   and ((e.detail or {}).get("data") or {}).get("is_duplicate") is False for e in history)
+    return {"original": original, "confirmed": bool(complaint.duplicate_confirmed_by),
+            "rejected": rejected and not complaint.duplicate_confirmed_by,
+            "duplicates": linking.duplicates_of(s, complaint.reference)}
+
+
 @bp.get("/<reference>")
 @roles_required(*READERS)
 def show(reference: str):
-    who = actor()
+    return _render_file(reference)
+
+
+def _render_file(reference: str, status: int = 200, **forms):
+    """The file page; `forms` carries what a refused form had typed and its errors."""
     with database().session() as s:
-        complaint = load_complaint(s, reference)
-        history = timeline(s, reference)
-        records = records_of(s, reference)
-        duplicates = list(s.scalars(select(Complaint).where(Complaint.duplicate_of == reference)
-                                    .order_by(Complaint.received_at.desc()).limit(50)))
-        original = (s.scalar(select(Complaint).where(Complaint.reference == complaint.duplicate_of))
-                    if complaint.duplicate_of else None)
-        tasks = list(s.scalars(select(HumanTask).where(HumanTask.business_key == reference)
-                               .order_by(HumanTask.created_at)))
-        task_names = {t.id: element_name(s, t.bpmn_id, t.name) for t in tasks}
-        # Files the customer sent through the portal, the API or e-mail (without their bytes).
-        customer_files = list(s.execute(
-            select(Attachment.id, Attachment.filename, Attachment.channel, Attachment.size)
-            .where(Attachment.reference == reference).order_by(Attachment.id)))
-    return render_template("complaint.html", complaint=complaint, customer=customer_view(complaint, who),
-                           history=history, records=records, duplicates=duplicates, original=original,
-                           tasks=tasks, task_names=task_names, attachments=_attachments(reference),
-                           customer_files=customer_files)
+        context = file_context(s, reference)
+    values = {"link_errors": {}, "link_value": "", "note_errors": {}, "note_value": "", "message_errors": {},
+              "message_values": {}, **forms}
+    return render_template("complaint.html", **context, **values), status
+
+
+def _field_errors(failure: ValidationFailed) -> dict[str, str]:
+    """The refused field's message in the person's language (the template carries its parameters)."""
+    return {name: problem_message(failure) for name in failure.errors}
+
+
+@bp.post("/<reference>/notes")
+@roles_required(*READERS)
+def add_note(reference: str):
+    """An internal note beside the conversation; @mentions notify colleagues."""
+    body = request.form.get("body") or ""
+    try:
+        with database().write_session() as s, s.begin():
+            case_notes.add_note(s, reference, actor(), body)
+    except ValidationFailed as failure:
+        return _render_file(reference, 422, note_errors=_field_errors(failure), note_value=body[:20000])
+    flash(_("The note is saved. Only colleagues see it."), "success")
+    return redirect(url_for("complaints.show", reference=reference) + "#notes-heading")
+
+
+@bp.post("/<reference>/messages")
+@roles_required(*READERS)
+def write_to_customer(reference: str):
+    """A message a person wrote to the customer: by e-mail and in their portal thread, audited."""
+    values = {"subject": request.form.get("subject") or "", "body": request.form.get("body") or ""}
+    if not conversation.may_write(actor()):
+        abort(403, _("Only customer service writes to the customer."))
+    mailer = runtime().mailer
+    try:
+        with database().write_session() as s, s.begin():
+            load_complaint(s, reference)
+            conversation.send_to_customer(s, mailer, reference, actor(), values["subject"], values["body"])
+    except ValidationFailed as failure:
+        kept = {k: v[:20000] for k, v in values.items()}
+        return _render_file(reference, 422, message_errors=_field_errors(failure), message_values=kept)
+    mailer.deliver_due()
+    flash(_("The message is sent to the customer."), "success")
+    return redirect(url_for("complaints.show", reference=reference) + "#conversation-heading")
+
+
+@bp.post("/<reference>/duplicate")
+@roles_required(*READERS)
+def link_duplicate(reference: str):
+    """A supervisor links this complaint to its original by hand, or undoes the link."""
+    who = actor()
+    if not linking.may_link(who):
+        abort(403, _("Only a supervisor links or unlinks duplicates."))
+    value = (request.form.get("original") or "").strip()[:40]
+    unlink = request.form.get("action") == "unlink"
+    try:
+        with database().write_session() as s, s.begin():
+            if unlink:
+                linking.unlink_by_hand(s, reference, who)
+            else:
+                linking.link_by_hand(s, reference, value, who)
+    except ValidationFailed as failure:
+        return _render_file(reference, 422, link_errors=_field_errors(failure), link_value=value)
+    flash(_("The link was removed.") if unlink else _("Linked as a duplicate of %(original)s.",
+                                                        original=value.upper()), "success")
+    return redirect(url_for("complaints.show", reference=reference) + "#links-heading")
 
 
 def _attachments(reference: str) -> list[tuple[str, str]]:
@@ -172,6 +266,26 @@ def attachment(reference: str, name: str):
     return send_from_directory(folder, name, as_attachment=True, download_name=attachment_label(name))
 
 
+@bp.get("/<reference>/customer")
+@roles_required(*READERS)
+def customer_page(reference: str):
+    """All complaints of this complaint's customer (same phone or e-mail), outcomes and satisfaction."""
+    who = actor()
+    with database().session() as s:
+        complaint = load_complaint(s, reference)
+        rows = customers.complaints_of(s, complaint)
+        results = customers.outcomes(s, [c.reference for c in rows])
+    return render_template("customer.html", complaint=complaint, customer=customer_view(complaint, who),
+                           rows=rows, outcomes=results)
+
+
+def repeat_count(s, complaint: Complaint) -> int:
+    """Other complaints of the same customer within the repeat window (the flag on task pages)."""
+    days = int((runtime().settings or {}).get("repeat_window_days", customers.REPEAT_WINDOW_DAYS))
+    return customers.earlier_count(s, complaint.customer_phone, complaint.customer_email, days,
+                                   exclude=complaint.reference)
+
+
 @bp.get("/<reference>/diagram.json")
 @roles_required(*READERS)
 def diagram(reference: str):
@@ -184,7 +298,9 @@ def diagram(reference: str):
         definition = s.get(ProcessDefinition, instance.definition_id)
         xml = main_diagram(definition.files, instance.process_key)
     state = runtime().diagram_state(complaint.instance_id)
-    return jsonify({"xml": xml, "current": sorted(state.current | state.waiting), "waiting": sorted(state.waiting),
+    # The labels in the interface language: the model's Chinese names or their name_en.
+    return jsonify({"xml": diagram_in_language(xml, ui_language()), "current": sorted(state.current | state.waiting),
+                    "waiting": sorted(state.waiting),
                     "done": sorted(state.done), "status": instance.status})
 
 
@@ -343,11 +459,15 @@ def intake():
             if uploads:
                 staged = [store_upload(attachment_folder(), "intake", f) for f in uploads]
                 payload["attachments"] = staged
-            reference = register(runtime(), payload, actor())
+            code = new_tracking_code()
+            with intake_extras(IntakeExtras(channel=payload["channel"], language=ui_language(), code=code)):
+                reference = register(runtime(), payload, actor(), in_form=True)
             if uploads:
                 _move_intake_files(payload.get("attachments", []), reference)
-            flash(_("Complaint %(reference)s is registered. Read the reference to the customer.",
-                    reference=reference), "success")
+            # Shown once: only its hash is kept. The customer opens the tracking page with both.
+            flash(_("Complaint %(reference)s is registered. Read the reference and the tracking code "
+                    "%(code)s to the customer: with both they follow it at %(where)s.", reference=reference,
+                    code=code, where=url_for("portal.find", _external=True)), "success")
             return redirect(url_for("complaints.show", reference=reference))
     return render_template("intake.html", raw=raw, errors=errors, duplicates=duplicates_found,
                            channels=CHANNELS, categories=CATEGORIES, severities=SEVERITIES, tiers=TIERS), (

@@ -45,6 +45,7 @@ from processes.channels.portal_models import (
     count_hit,
     intake_extras,
     new_token,
+    normal_tracking_code,
     over_limit,
     rate_limited,
     token_matches,
@@ -66,7 +67,8 @@ url_prefix = "/portal"
 PORTAL_ACTOR = Actor("customer-portal", "customer_service", "agent")
 # (hits, window) per client address; override with PORTAL_RATE_LIMITS in the app config.
 RATE_LIMITS = {"submit": (5, timedelta(hours=1)), "answer": (30, timedelta(hours=1)),
-               "track": (120, timedelta(minutes=10)), "lost": (5, timedelta(hours=1))}
+               "track": (120, timedelta(minutes=10)), "lost": (5, timedelta(hours=1)),
+               "find": (10, timedelta(hours=1))}
 FORM_FIELDS = ("name", "phone", "email", "address", "subject", "description", "remedy_sought", "product",
                "order_number", "occurred_at", "occurred_where")
 # Where an intake error about a payload path shows on the form.
@@ -101,6 +103,8 @@ TEMPLATE_TITLES = {
     "mediation_proposal": _l("Mediation proposal"),
     "response": _l("Our answer"),
     "survey": _l("Satisfaction survey"),
+    "duplicate_closed": _l("Handled under your earlier complaint"),
+    "staff_message": _l("Message from customer service"),
 }
 MESSAGE_TITLES = {
     "customer_details": _l("Details you added"),
@@ -364,6 +368,9 @@ def _timeline(complaint: Complaint, notes, answers, inbound) -> list[dict]:
                 for f in payload.get("missing_fields") or [])
         elif n.template == "survey":
             text = _("Please tell us how satisfied you are.")
+        elif n.template == "duplicate_closed":
+            text = _("This complaint is about the same matter as your earlier complaint %(original)s. We handle "
+                     "both under %(original)s; please follow that one.", original=payload.get("original", ""))
         amount = payload.get("proposal_amount") or payload.get("compensation_amount")
         if amount:
             text += "\n" + _("Amount: %(amount)s", amount=money(amount))
@@ -449,6 +456,34 @@ def _answer_data(name: str) -> dict:
     return {"satisfaction_score": int(score) if score.isdigit() and len(score) < 3 else score or None,
             "resolved": {"yes": True, "no": False}.get(resolved, resolved),
             "comment": form.get("comment", "")}
+
+
+# -- reference and tracking code (a customer registered on the phone, maybe without e-mail) --
+
+
+@bp.route("/find", methods=["GET", "POST"])
+def find():
+    if request.method == "GET":
+        return render_template("portal/find.html", values={}, errors={})
+    values = {"reference": (request.form.get("reference") or "").strip().upper()[:40],
+              "code": (request.form.get("code") or "").strip()[:40]}
+    errors = {}
+    if not values["reference"]:
+        errors["reference"] = _("Enter the reference of your complaint, e.g. TS-20250301-ABCDE.")
+    code = normal_tracking_code(values["code"])
+    if code is None:
+        errors["code"] = _("Enter the tracking code of 10 letters and digits we read out to you, e.g. K7QX3-MPA9R.")
+    if errors:
+        return render_template("portal/find.html", values=values, errors=errors), 422
+    if _over_limit("find"):  # counts every attempt: codes cannot be guessed by trying
+        return _too_many()
+    with database().session() as s:
+        matches = token_matches(s, values["reference"], code)
+    if not matches:
+        # The same answer for an unknown reference and a wrong code.
+        errors["code"] = _("This reference and tracking code do not match. Check both and try again.")
+        return render_template("portal/find.html", values=values, errors=errors), 404
+    return redirect(url_for(".track", reference=values["reference"], token=code))
 
 
 # -- a lost link -------------------------------------------------------------------------

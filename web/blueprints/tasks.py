@@ -12,16 +12,31 @@ from sqlalchemy import and_, func, or_, select
 from processes.complaints.records import Complaint, Notification
 from processes.complaints.registration import CATEGORIES, CHANNELS, SEVERITIES
 from processes.engine import forms
-from processes.engine.actors import Actor, may_see, may_work
+from processes.engine.actors import WORKER_ROLES, Actor, may_be_given, may_see, may_work
 from processes.engine.errors import Forbidden, NotFound, ProcessFailed, RuntimeProblem, ValidationFailed
-from processes.engine.inbox import SCOPES, SLA_STATES, Filters, list_tasks, sees_everything, sla_state
+from processes.engine.inbox import (
+    ASSIGNMENT,
+    LEVELS,
+    SLA_STATES,
+    Filters,
+    list_tasks,
+    sees_everything,
+    sla_state,
+)
 from processes.engine.models import HumanTask, User
-from web.auth import _safe_next
-from web.blueprints.complaints import attachment_folder, customer_view, timeline
+from web.answer_page import fill as fill_answers
+from web.answer_page import panel as answer_panel
+from web.answer_page import with_drafts
+from web.auth import _safe_next, landing_page
+from web.blueprints.complaints import attachment_folder, customer_view, repeat_count, timeline
+from web.case_file import case_summary, clock_rows
 from web.context import actor, database, runtime
 from web.errors import problem_message
 from web.form_render import attachment_label, form_fields, form_title, read_submission, store_upload
 from web.i18n import ui_language
+from web.inbox_page import assignee_choices, department_choices, inbox_state, load_page, may_bulk
+from web.saved_views import for_nav
+from web.time_words import countdown, countdown_words, local_time, time_zone_label
 from web.workspace_i18n import element_name
 
 bp = Blueprint("tasks", __name__)
@@ -41,40 +56,32 @@ def runtime_problem(exc: RuntimeProblem):
 @login_required
 def inbox():
     who = actor()
-    scope = request.args.get("scope", "mine")
-    if scope not in SCOPES:
-        scope = "mine"
-    page = request.args.get("page", "1")
-    page = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
-    filters = Filters.from_args(request.args)
-    now = datetime.now(UTC)
+    if who.role not in WORKER_ROLES:  # designers and reviewers have no case work: their own page
+        return redirect(landing_page(who.role))
+    return render_template("inbox.html", **_inbox_context(who, with_choices=True))
+
+
+@bp.get("/inbox/rows")
+@login_required
+def inbox_rows():
+    """The table body alone, for the page's row refresh (htmx polling; no full-page reload)."""
+    return render_template("_inbox_rows.html", **_inbox_context(actor(), with_choices=False))
+
+
+def _inbox_context(who: Actor, with_choices: bool) -> dict:
+    state = inbox_state()
     with database().session() as s:
-        result = list_tasks(s, who, scope, page, PER_PAGE, filters=filters, now=now)
-        names = {t.id: element_name(s, t.bpmn_id, t.name) for t in result.tasks}
-    rows = [{"task": t, "name": names[t.id], "sla": sla_state(t, now), "countdown": countdown(t.due_at, now),
-             "may_claim": t.assignee is None and may_work(who, t.department, t.candidate_group, None)}
-            for t in result.tasks]
-    return render_template("inbox.html", result=result, rows=rows, scope=scope, filters=filters,
-                           active=filters.active(), sees_all=sees_everything(who),
-                           categories=CATEGORIES, severities=SEVERITIES, channels=CHANNELS, sla_states=SLA_STATES)
-
-
-def countdown(due: datetime | None, now: datetime) -> str:
-    """"3 h 20 min left" or "overdue by 2 d 4 h", in the chosen language."""
-    if due is None:
-        return _("no deadline")
-    seconds = int((due - now).total_seconds())
-    span = abs(seconds)
-    days, rest = divmod(span, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    if days:
-        amount = _("%(d)d d %(h)d h", d=days, h=hours)
-    elif hours:
-        amount = _("%(h)d h %(m)d min", h=hours, m=minutes)
-    else:
-        amount = _("%(m)d min", m=minutes)
-    return _("%(amount)s left", amount=amount) if seconds >= 0 else _("overdue by %(amount)s", amount=amount)
+        page = load_page(s, who, state, PER_PAGE)
+        extra = {}
+        if with_choices:
+            extra = {"assignees": assignee_choices(s, who), "saved": for_nav(s, who)}
+    rows = page.pop("rows")
+    for row in rows:
+        row["countdown"] = countdown(row["task"].due_at, page["now"])
+    return {"rows": rows, **page, **extra, "state": state, "scope": state.scope, "filters": state.filters,
+            "active": state.filters.active(), "sees_all": sees_everything(who), "bulk": may_bulk(who),
+            "categories": CATEGORIES, "severities": SEVERITIES, "channels": CHANNELS, "sla_states": SLA_STATES,
+            "departments": department_choices(), "levels": LEVELS, "assignment": ASSIGNMENT}
 
 
 # -- claiming -----------------------------------------------------------------------
@@ -141,15 +148,25 @@ def _side_panel(row: HumanTask) -> dict:
             # Only people who may work the task itself (a manager's approval goes to managers).
             colleagues = [u for u in s.scalars(select(User).where(User.department == row.department,
                                                                   User.active.is_(True)).order_by(User.username))
-                          if may_work(Actor(u.username, u.department, u.role), row.department,
-                                      row.candidate_group, None)]
+                          if may_be_given(Actor(u.username, u.department, u.role), row.department,
+                                          row.candidate_group, row.not_by)]
         # A suspected duplicate is decided with the earlier complaint beside it.
         original = None
         if complaint is not None and complaint.duplicate_of:
             original = s.scalar(select(Complaint).where(Complaint.reference == complaint.duplicate_of))
+        repeat = repeat_count(s, complaint) if complaint is not None else 0
+        summary = (case_summary(s, complaint, who, history=history, facts=_task_facts(row))
+                   if complaint is not None else None)
     return {"complaint": complaint, "customer": customer_view(complaint, actor()) if complaint else None,
             "original": original, "original_customer": customer_view(original, actor()) if original else None,
-            "history": history[-30:], "task_name": name, "colleagues": colleagues}
+            "history": history[-30:], "task_name": name, "colleagues": colleagues, "summary": summary,
+            "clocks": clock_rows(summary) if summary else [], "repeat": repeat,
+            "repeat_days": (runtime().settings or {}).get("repeat_window_days", 180)}
+
+
+def _task_facts(row: HumanTask) -> dict | None:
+    """The process data the task sees (amounts the policy proposed), while it is open."""
+    return runtime().task_data(row.id) if row.status == "open" else None
 
 
 def _initial_values(row: HumanTask, schema: dict | None) -> dict:
@@ -159,21 +176,25 @@ def _initial_values(row: HumanTask, schema: dict | None) -> dict:
     if not schema or row.status != "open":
         return {}
     data = runtime().task_data(row.id)
-    return {k: v for k, v in data.items() if k in forms.declared_fields(schema) and v is not None}
+    known = {k: v for k, v in data.items() if k in forms.declared_fields(schema) and v is not None}
+    return with_drafts(row, schema, known)  # an answer starts from its template
 
 
-def _render_task(row: HumanTask, schema: dict | None, values: dict, errors: dict, status: int = 200):
+def _render_task(row: HumanTask, schema: dict | None, values: dict, errors: dict, status: int = 200,
+                 preview: bool = False):
     who = actor()
     panel = _side_panel(row)
-    fields = form_fields(schema, values, errors)
+    facts = runtime().task_data(row.id) if row.status == "open" and schema else {}
+    fields = form_fields(schema, values, errors, facts=facts)
     field_names = {f.name for f in fields}
     general = [m for k, m in errors.items() if k not in field_names]
     return render_template(
         "task.html", task=row, schema=schema, fields=fields, errors=errors, general_errors=general,
         title=form_title(schema, panel["task_name"]), may_work=may_work(who, row.department, row.candidate_group,
-                                                                         row.assignee),
+                                                                         row.assignee, row.not_by),
         now=datetime.now(UTC), sla=sla_state(row), countdown=countdown(row.due_at, datetime.now(UTC)),
-        attachment_label=attachment_label, **panel), status
+        attachment_label=attachment_label, answer=answer_panel(row, schema, values, preview and not errors),
+        four_eyes=row.not_by is not None and row.not_by == who.username, **panel), status
 
 
 @bp.get("/tasks/<task_id>")
@@ -190,7 +211,7 @@ def submit(task_id: str):
     if row.status != "open":
         flash(_("This task was already done."), "info")
         return redirect(url_for("tasks.task", task_id=task_id))
-    if not may_work(actor(), row.department, row.candidate_group, row.assignee):
+    if not may_work(actor(), row.department, row.candidate_group, row.assignee, row.not_by):
         # Checked before anything is read or stored; the runtime checks again when completing.
         raise Forbidden(_("This task is assigned to someone else, or belongs to another department."))
     folder = attachment_folder()
@@ -204,6 +225,11 @@ def submit(task_id: str):
         flash(_("Draft saved. Nothing was sent on; you can finish later."), "info")
         return redirect(url_for("tasks.task", task_id=task_id))
     locale = ui_language()
+    data, answer_errors = fill_answers(row, schema, data, final=request.form.get("action") != "preview")
+    errors = {**answer_errors, **errors}
+    if request.form.get("action") == "preview":
+        # Nothing is stored or sent: the page comes back with what was typed and the letter.
+        return _render_task(row, schema, raw, errors, 422 if errors else 200, preview=True)
     if errors:
         # Show every problem at once: the ones that did not parse and the schema's own.
         merged = {**forms.validate(schema, forms.clean(schema, data), locale), **errors}
@@ -232,7 +258,7 @@ def done(task_id: str):
         names = {t.id: element_name(s, t.bpmn_id, t.name) for t in next_tasks}
         name = element_name(s, row.bpmn_id, row.name)
         instance = runtime().instance_for(row.business_key)
-    following = [{"task": t, "name": names[t.id], "mine": may_work(who, t.department, t.candidate_group, t.assignee)}
+    following = [{"task": t, "name": names[t.id], "mine": may_work(who, t.department, t.candidate_group, t.assignee, t.not_by)}
                  for t in next_tasks]
     return render_template("task_done.html", task=row, task_name=name, complaint=complaint, following=following,
                            instance=instance)
@@ -309,6 +335,13 @@ def unread_notifications():
 # -- template helpers ---------------------------------------------------------------
 
 
+@bp.app_template_global("person")
+def _person(actor_id: str | None) -> str:
+    from web.workspace_i18n import person
+
+    return person(actor_id)
+
+
 @bp.app_template_global("label")
 def _label(kind: str, value) -> str:
     from web.workspace_i18n import label
@@ -316,19 +349,9 @@ def _label(kind: str, value) -> str:
     return label(kind, value)
 
 
-@bp.app_template_filter("dt")
-def _local_time(value: datetime | None, with_zone: bool = False) -> str:
-    """A timestamp in the installation's time zone (REDRESS_TIMEZONE, default Asia/Shanghai)."""
-    if value is None:
-        return "—"
-    from zoneinfo import ZoneInfo
-
-    zone = ZoneInfo(current_app.config.get("DISPLAY_TIMEZONE") or current_app.config.get("TIMEZONE") or "Asia/Shanghai")
-    try:
-        local = value.astimezone(zone)
-    except (OverflowError, ValueError):  # a year-9999 value stored before input was bounded
-        local = value
-    return local.strftime("%Y-%m-%d %H:%M") + (f" {local.tzname()}" if with_zone else "")
+bp.add_app_template_filter(local_time, "dt")
+bp.add_app_template_global(time_zone_label, "time_zone_label")
+bp.add_app_template_global(countdown_words, "countdown_words")
 
 
 @bp.app_template_global("bpmn_name")

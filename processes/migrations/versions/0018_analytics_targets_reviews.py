@@ -1,13 +1,13 @@
 """analytics: KPI targets, archive review notes, and the index the process heatmap reads (issue 16)
 
 Revision ID: 0018
-Revises: 0013
+Revises: 0017
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0018"
-down_revision = "0013"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

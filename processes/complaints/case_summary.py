@@ -1,0 +1,150 @@
+"""The case summary: what a person needs to know about a complaint before deciding anything.
+
+Built from what is already recorded, without loading the workflow: the complaint record, the
+audit log (every task completed with its data and who did it, every customer message), the
+customer notifications (proposals and answers as sent), the escalation records, the ledger and
+the open tasks' deadlines. Personal fields in recorded data are masked for those who may not
+see them (`privacy.mask_data`). The web layer shows it as one partial on every task page and on
+the complaint file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from processes.complaints.privacy import mask_data
+from processes.complaints.records import CompensationEntry, Complaint, EscalationRecord, Notification
+from processes.engine.actors import Actor
+from processes.engine.models import AuditEntry, HumanTask
+
+INVESTIGATIONS = {
+    "Task_Investigate_Customer_Service": "customer_service", "Task_Investigate_Sales": "sales",
+    "Task_Investigate_Product": "product", "Task_Investigate_Technical": "technical",
+    "Task_Investigate_After_Sales": "after_sales",
+}
+PROPOSAL_TEMPLATES = ("mediation_proposal", "response")
+# Tasks whose form proposes a remedy or an amount (the strategies' and the ladder's).
+PROPOSING_TASKS = ("Task_Draft_Rule_Answer", "Task_Draft_Explanation", "Task_Mediation_Proposal",
+                   "Task_Senior_Rehandle", "Task_Cross_Department_Plan", "Task_Management_Decision",
+                   "Task_Revise_Offer")
+
+
+@dataclass
+class Step:
+    """One thing a person did, with what they entered."""
+
+    task: str
+    by: str
+    at: datetime
+    data: dict
+
+
+@dataclass
+class Proposal:
+    at: datetime
+    kind: str  # mediation_proposal | response
+    text: str
+    amount: Any
+    round: Any
+    answer: dict | None = None  # the customer's decision, comment, counter-proposal
+    answered_at: datetime | None = None
+
+
+@dataclass
+class Clock:
+    task_id: str
+    bpmn_id: str
+    name: str
+    due_at: datetime
+    created_at: datetime
+
+
+@dataclass
+class CaseSummary:
+    classification: Step | None = None
+    findings: list[tuple[str, Step]] = field(default_factory=list)  # (department, step)
+    strategy: str | None = None
+    strategy_review: Step | None = None
+    proposals: list[Proposal] = field(default_factory=list)
+    decisions: list[Step] = field(default_factory=list)  # remedies and amounts people proposed or decided
+    approvals: list[Step] = field(default_factory=list)
+    escalations: list[EscalationRecord] = field(default_factory=list)
+    compensation_proposed: dict | None = None  # {"kind", "amount"} from the process's data, when known
+    paid: list[CompensationEntry] = field(default_factory=list)
+    clocks: list[Clock] = field(default_factory=list)
+    resolve_due: datetime | None = None
+    survey: dict | None = None
+
+    @property
+    def paid_total(self) -> Decimal:
+        return sum((e.amount for e in self.paid), Decimal(0))
+
+
+def summarize(session: Session, complaint: Complaint, who: Actor, history: list[AuditEntry] | None = None,
+              facts: dict | None = None, resolve_due: datetime | None = None) -> CaseSummary:
+    """The summary of `complaint` as `who` may see it. `history`: its audit entries if already read;
+    `facts`: the process data of an open task, if the caller has it (for amounts the policy proposed)."""
+    reference = complaint.reference
+    if history is None:
+        history = list(session.scalars(select(AuditEntry).where(AuditEntry.business_key == reference)
+                                       .order_by(AuditEntry.id)))
+    summary = CaseSummary(strategy=complaint.strategy, resolve_due=resolve_due)
+    answers: list[tuple[datetime, dict]] = []
+    for entry in history:
+        detail = entry.detail or {}
+        data = mask_data(detail.get("data") or {}, who)
+        if entry.action == "task_completed":
+            step = Step(str(detail.get("task") or ""), entry.actor, entry.at, data)
+            if step.task == "Task_Classify":
+                summary.classification = step
+            elif step.task in INVESTIGATIONS:
+                summary.findings.append((INVESTIGATIONS[step.task], step))
+            elif step.task == "Task_Review_Strategy":
+                summary.strategy_review = step
+            elif step.task == "Task_Approve_Compensation":
+                summary.approvals.append(step)
+            elif step.task in PROPOSING_TASKS:
+                summary.decisions.append(step)
+            elif step.task == "Task_Survey_Call" and data.get("satisfaction_score") is not None:
+                summary.survey = {**data, "at": entry.at, "by": entry.actor}
+        elif entry.action == "message_received":
+            if detail.get("message") == "customer_response":
+                answers.append((entry.at, data))
+            elif detail.get("message") == "survey_answer":
+                summary.survey = {**data, "at": entry.at, "by": "customer"}
+    notes = session.scalars(select(Notification).where(
+        Notification.business_key == reference, Notification.recipient_type == "customer",
+        Notification.template.in_(PROPOSAL_TEMPLATES)).order_by(Notification.id))
+    for note in notes:
+        payload = note.payload or {}
+        summary.proposals.append(Proposal(
+            at=note.created_at, kind=note.template, text=note.body or payload.get("proposal") or "",
+            amount=payload.get("proposal_amount") or payload.get("compensation_amount"), round=payload.get("round")))
+    _pair_answers(summary.proposals, answers)
+    summary.escalations = list(session.scalars(select(EscalationRecord).where(
+        EscalationRecord.business_key == reference).order_by(EscalationRecord.at)))
+    summary.paid = list(session.scalars(select(CompensationEntry).where(
+        CompensationEntry.business_key == reference).order_by(CompensationEntry.created_at)))
+    if facts and facts.get("compensation_amount"):
+        summary.compensation_proposed = {"kind": facts.get("compensation_kind"),
+                                         "amount": facts.get("compensation_amount")}
+    for task in session.scalars(select(HumanTask).where(HumanTask.business_key == reference,
+                                                        HumanTask.status == "open",
+                                                        HumanTask.due_at.is_not(None))
+                                .order_by(HumanTask.due_at)):
+        summary.clocks.append(Clock(task.id, task.bpmn_id, task.name, task.due_at, task.created_at))
+    return summary
+
+
+def _pair_answers(proposals: list[Proposal], answers: list[tuple[datetime, dict]]) -> None:
+    """Each customer answer belongs to the latest proposal sent before it."""
+    for at, data in answers:
+        earlier = [p for p in proposals if p.at <= at and p.answer is None]
+        if earlier:
+            earlier[-1].answer, earlier[-1].answered_at = data, at
