@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import ClassVar
 
 import pytest
 import time_machine
@@ -166,7 +167,7 @@ class TickingHarness(FacadeHarness):
 
     # Steps people take at once that the hand-worked figures do not depend on: quality control
     # approves each answer, the handler chooses and writes the compensation the policy proposes.
-    AT_ONCE = {"Task_Quality_Check": {"qc_decision": "approve"},
+    AT_ONCE: ClassVar[dict] = {"Task_Quality_Check": {"qc_decision": "approve"},
                "Task_Choose_Compensation": {"compensation_kind": "coupon", "compensation_amount": 50},
                "Task_Write_Offer": {"answer": "补偿优惠券"}}
 

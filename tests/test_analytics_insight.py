@@ -132,7 +132,7 @@ def test_a_manager_sets_a_target_and_its_owner_is_told_once_when_it_is_missed(ap
     with db.session() as s:
         reopen = s.scalar(select(KpiTarget.id).where(KpiTarget.kpi == "reopen_rate"))
     assert client.post(f"/dashboard/targets/{reopen}/remove").status_code == 302
-    assert 'data-target="%d"' % reopen not in client.get("/dashboard/targets").get_data(as_text=True)
+    assert f'data-target="{reopen}"' not in client.get("/dashboard/targets").get_data(as_text=True)
     # A supervisor sees the targets but may not set them.
     login(client, "lead", "zh_CN")
     assert client.get("/dashboard/targets").status_code == 200
