@@ -34,6 +34,33 @@ def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
+class WriteLater:
+    """Rows to write at the end of a batch, one executemany per statement in the order each
+    statement was first added (data before the task rows that refer to it). Used where the
+    batch holds the locks of every row it writes, so nobody can change them meanwhile."""
+
+    def __init__(self):
+        self._rows: dict[Any, list[dict]] = {}
+        self._each_one: set = set()
+
+    def add(self, statement, rows: list[dict], each_one: bool = False) -> None:
+        """`each_one`: every row must match exactly one row (a versioned update)."""
+        if rows:
+            self._rows.setdefault(statement, []).extend(rows)
+            if each_one:
+                self._each_one.add(statement)
+
+    def write(self, session: Session) -> bool:
+        """Write them all; False when a versioned update missed its row (someone else wrote it)."""
+        connection, complete = session.connection(), True
+        for statement, rows in self._rows.items():
+            written = connection.execute(statement, rows)
+            if statement in self._each_one and written.rowcount not in (-1, len(rows)):
+                complete = False
+        self._rows.clear()
+        return complete
+
+
 class WorkflowStore:
     """Knows how a workflow maps to rows. Stateless apart from the serializer."""
 
@@ -43,8 +70,12 @@ class WorkflowStore:
 
     # -- saving -----------------------------------------------------------------
 
-    def save(self, session: Session, instance: ProcessInstance, workflow: BpmnWorkflow) -> tuple[list, list]:
-        """Write the tasks that changed; returns (changed engine tasks, removed engine tasks)."""
+    def save(self, session: Session, instance: ProcessInstance, workflow: BpmnWorkflow,
+             later: WriteLater | None = None) -> tuple[list, list]:
+        """Write the tasks that changed; returns (changed engine tasks, removed engine tasks).
+
+        With `later`, the task and data rows join the batch's writes instead (one statement
+        for the whole batch; see `WriteLater`)."""
         saved: dict = getattr(workflow, "_redress_saved", None) or {}
         candidates, removed = self._candidates(workflow)
         current: dict = {}
@@ -66,11 +97,17 @@ class WorkflowStore:
             )
             changed_tasks.append(task)
 
-        self._store_data(session, data_rows)
+        if later is not None:
+            later.add(upsert_statement(session, "task_data", _insert_new_data),
+                      [{"sha256": sha, "body": body} for sha, body in data_rows.items()])
+        else:
+            self._store_data(session, data_rows)
         if removed:
             for chunk in _chunks([str(task.id) for task in removed], 500):
                 session.connection().execute(_DELETE_TASKS, {"instance": instance.id, "task_ids": chunk})
-        if changed_rows:
+        if changed_rows and later is not None:
+            later.add(upsert_statement(session, "instance_task", _upsert_task), changed_rows)
+        elif changed_rows:
             session.connection().execute(upsert_statement(session, "instance_task", _upsert_task), changed_rows)
 
         instance.state = self._header(workflow)
@@ -208,18 +245,22 @@ class WorkflowStore:
     # -- loading ----------------------------------------------------------------
 
     def load(self, session: Session, instance: ProcessInstance, spec, subprocess_specs, script_engine) -> BpmnWorkflow:
-        rows = session.execute(
-            select(InstanceTask.workflow_id, InstanceTask.body, TaskData.body)
-            .join(TaskData, TaskData.sha256 == InstanceTask.data_sha256)
-            .where(InstanceTask.instance_id == instance.id)
-        ).all()
-        by_workflow: dict[str, dict[str, dict]] = {}
-        for workflow_id, body, data_json in rows:
+        return self.load_many(session, [instance], lambda _: (spec, subprocess_specs, script_engine))[instance.id]
+
+    def load_many(self, session: Session, instances: list[ProcessInstance], specs) -> dict[int, BpmnWorkflow]:
+        """Several instances' workflows from one statement; `specs(instance)` gives
+        (spec, subprocess specs, script engine)."""
+        rows = session.execute(_LOAD_TASKS, {"ids": [i.id for i in instances]}).all()
+        by_instance: dict[int, dict[str, dict[str, dict]]] = {i.id: {} for i in instances}
+        for instance_id, workflow_id, body, data_json in rows:
             dct = dict(body)
             dct["data"] = json.loads(data_json)
             dct["delta"] = {}
-            by_workflow.setdefault(workflow_id, {})[dct["id"]] = dct
+            by_instance[instance_id].setdefault(workflow_id, {})[dct["id"]] = dct
+        return {i.id: self._build(i, by_instance[i.id], *specs(i)) for i in instances}
 
+    def _build(self, instance: ProcessInstance, by_workflow: dict, spec, subprocess_specs,
+               script_engine) -> BpmnWorkflow:
         header = instance.state
         workflow = TrackedWorkflow(spec, subprocess_specs, script_engine=script_engine, deserializing=True)
         self._restore_tasks(workflow, by_workflow.get(TOP, {}), header)
@@ -280,6 +321,9 @@ def _keep_order(workflow: BpmnWorkflow, header: dict) -> None:
 _TASKS = InstanceTask.__table__
 _DELETE_TASKS = delete(_TASKS).where(_TASKS.c.instance_id == bindparam("instance"),
                                      _TASKS.c.task_id.in_(bindparam("task_ids", expanding=True)))
+_LOAD_TASKS = (select(InstanceTask.instance_id, InstanceTask.workflow_id, InstanceTask.body, TaskData.body)
+               .join(TaskData, TaskData.sha256 == InstanceTask.data_sha256)
+               .where(InstanceTask.instance_id.in_(bindparam("ids", expanding=True))))
 _TASK_DATA = (select(TaskData.body).join(InstanceTask, InstanceTask.data_sha256 == TaskData.sha256)
               .where(InstanceTask.instance_id == bindparam("instance"), InstanceTask.task_id == bindparam("task")))
 

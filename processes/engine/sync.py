@@ -213,11 +213,14 @@ def redecorate_open_tasks(session: Session, instance: ProcessInstance, open_task
     return len(updates)
 
 
-def sync_timers(session: Session, instance: ProcessInstance, changed: list, removed: list) -> list[str]:
+def sync_timers(session: Session, instance: ProcessInstance, changed: list, removed: list,
+                claimed: set[str] | None = None, later=None) -> list[str]:
     """Upsert rows for waiting timers; mark fired or cancelled the ones that stopped waiting.
 
     The engine's task states say what to write, so no row is read first. Returns the
-    BPMN ids of the timers that fired in this unit of work."""
+    BPMN ids of the timers that fired in this unit of work. `claimed`: task ids of timer
+    rows this transaction holds locked and read as waiting (a worker's batch); those are
+    marked fired with the batch's writes (`later`, a store.WriteLater)."""
     waiting, fired, cancelled = [], [], []
     for task in changed:
         # A predicted timer (on a branch not reached yet) has no row and needs none.
@@ -241,15 +244,23 @@ def sync_timers(session: Session, instance: ProcessInstance, changed: list, remo
     if waiting:
         connection.execute(_waiting_upsert(session), waiting)
     fired_ids: set[str] = set()
-    if fired:
+    ask = fired
+    if claimed and later is not None:
+        held = [str(t.id) for t in fired if str(t.id) in claimed]
+        later.add(_FIRE_HELD_TIMER, [{"the_instance": instance.id, "the_task": task_id, "at": now}
+                                     for task_id in held])
+        fired_ids.update(held)
+        ask = [t for t in fired if str(t.id) not in claimed]
+    if ask:
         # Only a row that was still waiting fires (a migrated copy brings every finished timer along).
-        fired_ids = set(connection.execute(_FIRE_TIMERS, {
-            "instance": instance.id, "task_ids": [str(t.id) for t in fired], "at": now}).scalars())
+        fired_ids |= set(connection.execute(_FIRE_TIMERS, {
+            "instance": instance.id, "task_ids": [str(t.id) for t in ask], "at": now}).scalars())
     if cancelled:
         connection.execute(_CANCEL_TIMERS, {"instance": instance.id, "task_ids": cancelled, "at": now})
     if session.identity_map:
         for obj in list(session.identity_map.values()):
-            if isinstance(obj, Timer) and obj.instance_id == instance.id:
+            # Read from the loaded state: an attribute of a row expired before would be a query.
+            if isinstance(obj, Timer) and obj.__dict__.get("instance_id") == instance.id:
                 session.expire(obj)
     if waiting:
         notify_timers_changed(session)
@@ -269,6 +280,9 @@ _STILL_WAITING = ((_TIMER.c.instance_id == bindparam("instance")) & (_TIMER.c.st
                   & _TIMER.c.task_id.in_(bindparam("task_ids", expanding=True)))
 _FIRE_TIMERS = (update(_TIMER).where(_STILL_WAITING).values(status="fired", fired_at=bindparam("at"))
                 .returning(_TIMER.c.task_id))
+_FIRE_HELD_TIMER = (update(_TIMER).where((_TIMER.c.instance_id == bindparam("the_instance"))
+                                          & (_TIMER.c.task_id == bindparam("the_task")))
+                    .values(status="fired", fired_at=bindparam("at")))
 _CANCEL_TIMERS = update(_TIMER).where(_STILL_WAITING).values(status="cancelled", fired_at=bindparam("at"))
 
 def _reopening_insert(session: Session):

@@ -29,7 +29,7 @@ def register_blueprints(app: Flask) -> None:
         workdesk,
     )
 
-    for module in (tasks, complaints, portal, intake, designer, definitions, dashboard, insight, admin, account, operations,
-                   audit_log, config_admin, budgets, answer_templates, api, api_analytics, api_admin, api_config,
-                   workdesk):
+    for module in (tasks, complaints, portal, intake, designer, definitions, dashboard, insight, admin, account,
+                   operations, audit_log, config_admin, budgets, answer_templates, api, api_analytics, api_admin,
+                   api_config, workdesk):
         app.register_blueprint(module.bp, url_prefix=getattr(module, "url_prefix", None))
