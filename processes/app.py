@@ -12,7 +12,13 @@ from collections.abc import Callable
 import handlers.builtin  # noqa: F401 - registers the service-task handlers
 import processes.complaints.sla  # noqa: F401 - registers the SLA script helpers (sla_deadline, sla_state)
 from processes.channels import outbound_mail
-from processes.complaints import analytics_rollup, registration, task_urgency
+from processes.complaints import (
+    analytics_rollup,
+    company_calendar,
+    config_versions,
+    registration,
+    task_urgency,
+)
 from processes.complaints.settings import default_settings
 from processes.config import Settings
 from processes.engine.database import Database
@@ -28,6 +34,8 @@ def build_runtime(settings: Settings | None = None, *, db: Database | None = Non
     db = db or Database(settings.database_url)
     runtime = Runtime(db, settings=process_settings if process_settings is not None else default_settings(),
                       cache_size=cache_size, script_time_limit=settings.script_time_limit)
+    runtime.settings_source = lambda session: config_versions.in_force(session, "settings")
+    company_calendar.install(db)  # the SLA clocks use the approved company calendar
     registration.install(runtime)
     analytics_rollup.install(runtime)  # after the record's, in the same transaction
     task_urgency.install(runtime)  # a deadline and a priority on every human task

@@ -169,6 +169,16 @@ def _needs_postgresql(request):
     pytest.skip("needs PostgreSQL")
 
 
+@pytest.fixture(autouse=True)
+def _no_company_calendar_left_over():
+    """An app installs its database's approved company calendar for the SLA clocks; the next test starts
+    without it (its database is gone)."""
+    yield
+    from processes.complaints import sla
+
+    sla.install_company_calendar(None)
+
+
 @pytest.fixture
 def db(database_url):
     database = Database(database_url)

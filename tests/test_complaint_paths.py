@@ -106,6 +106,27 @@ def confirm_strategy(h, expected):
     h.complete("Task_Review_Strategy", {"override_strategy": False})
 
 
+def choose_compensation(h, suggested, kind=None, amount=None):
+    """A person chooses the compensation; the policy's figures are only a suggestion."""
+    assert h.ready_user_tasks() == [("Task_Choose_Compensation", "customer_service", "choose_compensation.json")]
+    assert (h.data["suggested_compensation_kind"], h.data["suggested_compensation_amount"]) == suggested
+    assert h.data["compensation_amount"] is None  # nothing applied before the person decides
+    kind, amount = kind or suggested[0], suggested[1] if amount is None else amount
+    h.complete("Task_Choose_Compensation", {"compensation_kind": kind, "compensation_amount": amount})
+
+
+def write_offer(h, text="经核实责任在我方,向您致歉并提供补偿。"):
+    assert h.ready_user_tasks() == [("Task_Write_Offer", "customer_service", "compensation_answer.json")]
+    h.complete("Task_Write_Offer", {"answer": text})
+
+
+def quality_check(h, decision="approve", note=""):
+    row = h._row("Task_Quality_Check")
+    assert (row.department, row.candidate_group) == ("customer_service", "supervisor")
+    assert row.not_by == h.data["answer_author"]  # four eyes: not the person who wrote it
+    h.complete("Task_Quality_Check", {"qc_decision": decision, **({"qc_note": note} if note else {})})
+
+
 def answer(h, decision, **extra):
     assert "customer_response" in h.waiting_messages()
     h.send_message("customer_response", {"customer_decision": decision, "comment": "", **extra})
@@ -155,7 +176,8 @@ def test_rule_based(run, dbsession):
     assert h.data["status"] == "investigating"
     investigate(h, "product", "customer", warranty="out_of_warranty")
     confirm_strategy(h, "rule_based")
-    assert h.data["remedy"] == "paid_service"  # proposed by rule_policy.dmn
+    # Proposed by rule_policy.dmn and shown beside the field; only the person's choice is applied.
+    assert h.data["suggested_remedy"] == "paid_service" and h.data["remedy"] is None
     assert h.ready_user_tasks() == [("Task_Draft_Rule_Answer", "customer_service", "draft_rule_answer.json")]
     h.complete("Task_Draft_Rule_Answer", {"remedy": "paid_service", "answer": "已过保修期,可提供付费维修。"})
     assert h.data["status"] == "awaiting_customer"
@@ -199,7 +221,7 @@ def test_supervisor_overrides_the_strategy_with_a_reason(run):
         {"override_strategy": True, "strategy": "compensation", "override_reason": "老客户,态度问题需安抚"},
     )
     assert h.data["strategy"] == "compensation" and h.data["strategy_overridden"] is True
-    assert "Call_Compensation" in h.completed_ids
+    assert h.ready_ids() == ["Task_Choose_Compensation"]  # inside Call_Compensation
 
 
 def test_compensation_below_the_threshold(run, dbsession):
@@ -207,11 +229,14 @@ def test_compensation_below_the_threshold(run, dbsession):
     classify(h, "logistics_delivery", "medium")
     investigate(h, "after_sales", "company", warranty="not_applicable")
     confirm_strategy(h, "compensation")
-    # No approval needed: straight to the ledger and the response.
+    choose_compensation(h, ("coupon", 50))
+    # No approval needed: straight to the ledger, then a person writes the offer; no quality check.
+    write_offer(h, "李娜您好:给您送上优惠券 ¥50.00,再次致歉。")
     assert h.data["status"] == "awaiting_customer"
     assert (h.data["compensation_kind"], h.data["compensation_amount"]) == ("coupon", 50)
     assert h.data["over_budget"] is False and h.data["remedy"] == "compensation"
-    assert "优惠券 50" in h.data["answer"] and "coupon 50" in h.data["answer"]
+    assert notifications(dbsession, "response")[0].body == "李娜您好:给您送上优惠券 ¥50.00,再次致歉。"
+    assert "Task_Quality_Check" not in h.completed_ids
     entry = dbsession.scalars(select(CompensationEntry)).one()
     assert (entry.department, entry.kind, entry.amount, entry.approved_by_management) == (
         "after_sales",
@@ -236,6 +261,7 @@ def test_compensation_above_the_threshold_refused_once_then_approved(run, dbsess
     classify(h, "product_quality", "high")
     investigate(h, "product", "company")
     confirm_strategy(h, "compensation")
+    choose_compensation(h, ("cash", 900))
     assert (h.data["compensation_kind"], h.data["compensation_amount"]) == ("cash", 900)
     assert h.ready_user_tasks() == [("Task_Approve_Compensation", "management", "approve_compensation.json")]
     assert h.data["status"] == "awaiting_approval"
@@ -250,6 +276,14 @@ def test_compensation_above_the_threshold_refused_once_then_approved(run, dbsess
     h.complete("Task_Approve_Compensation", {"approval_decision": "approve"})
     entry = dbsession.scalars(select(CompensationEntry)).one()
     assert (entry.kind, entry.amount, entry.approved_by_management) == ("refund", Decimal("600.00"), True)
+    write_offer(h, "退款 ¥600.00")
+    # 600 is above the approval threshold: a second person checks wording and amount before sending.
+    assert h.ready_ids() == ["Task_Quality_Check"] and not notifications(dbsession, "response")
+    quality_check(h, "return", note="请说明到账时间")
+    assert h.ready_user_tasks() == [("Task_Revise_Answer", "customer_service", "revise_answer.json")]
+    h.complete("Task_Revise_Answer", {"answer": "退款 ¥600.00,3 个工作日内到账。"})
+    quality_check(h)
+    assert notifications(dbsession, "response")[-1].body == "退款 ¥600.00,3 个工作日内到账。"
     assert h.data["approved"] is True and h.data["status"] == "awaiting_customer"
     # The customer does not answer in time: the response is deemed accepted.
     h.advance_time(timedelta(days=7, minutes=1))
@@ -271,12 +305,14 @@ def test_over_budget_compensation_needs_management_approval(run, dbsession):
     classify(h, "product_quality", "medium")
     investigate(h, "product", "company")
     confirm_strategy(h, "compensation")
+    choose_compensation(h, ("coupon", 50))
     # 50 is well below the approval threshold, but only 20 are left in the month's budget.
     assert h.data["compensation_amount"] == 50 and h.data["over_budget"] is True
     assert h.data["budget_remaining"] == 20.0
     h.complete("Task_Approve_Compensation", {"approval_decision": "change_amount", "approved_amount": 20})
     entry = dbsession.scalars(select(CompensationEntry).where(CompensationEntry.business_key == REF)).one()
     assert entry.amount == Decimal("20.00") and entry.approved_by_management
+    write_offer(h)
     answer(h, "accept")
     survey(h)
     assert_closed(h, dbsession)
@@ -506,8 +542,9 @@ def test_critical_safety_complaint(run, dbsession):
     assert h.data["respond_due"] == "2025-03-04T09:00:00+00:00"  # 1 working day
     investigate(h, "product", "company", is_defect=True)
     confirm_strategy(h, "compensation")
-    assert (h.data["compensation_kind"], h.data["compensation_amount"]) == ("cash", 300)
-    assert h.ready_ids() == []  # 300 is within the threshold and the budget
+    choose_compensation(h, ("cash", 300))
+    write_offer(h)  # 300 is within the threshold and the budget: no approval, no quality check
+    assert h.ready_ids() == []
     answer(h, "accept")
     survey(h)
     assert_closed(h, dbsession)

@@ -46,8 +46,9 @@ def test_a_draft_that_breaks_a_path_fails_its_scenario_and_cannot_be_submitted(d
     failing = suite["compensation_after_sales"]
     assert not failing["passed"] and suite["rule_based_rejected"]["passed"]
     [problem] = failing["problems"]
-    assert problem["zh-CN"].startswith("预期停在“Gateway_Await_Response”,实际停在")
-    assert problem["en"].startswith("Expected to stop at Gateway_Await_Response; it stopped at")
+    # The person's choice of compensation is never reached: the run stops on the rule-based path.
+    assert problem["zh-CN"].startswith("场景的步骤“Task_Choose_Compensation”没有执行:流程停在")
+    assert problem["en"].startswith("The scenario's step Task_Choose_Compensation did not run")
     with pytest.raises(drafts.ScenariosFailing) as refused, db.write_session.begin() as s:
         drafts.submit(s, DESIGNER, draft_id, "Fault of the company: rule-based")
     assert [item["id"] for item in refused.value.failing] == ["compensation_after_sales"]
@@ -72,8 +73,8 @@ def _csrf(page: str) -> str:
 
 
 @pytest.mark.parametrize("locale, failing_name, problem_start", [
-    ("zh_CN", "物流延误,公司责任:经济补偿", "预期停在"),
-    ("en", "Late delivery, company at fault: compensation", "Expected to stop at"),
+    ("zh_CN", "物流延误,公司责任:经济补偿", "没有执行"),
+    ("en", "Late delivery, company at fault: compensation", "did not run"),
 ])
 def test_the_submit_form_says_which_scenario_fails_in_the_interface_language(db, client_for_db, locale,
                                                                              failing_name, problem_start):

@@ -12,6 +12,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 
 import processes.channels.portal_models
+import processes.complaints.answer_templates
 import processes.complaints.indexes
 import processes.complaints.records
 import processes.engine.models

@@ -132,9 +132,13 @@ def test_admin_creates_an_account_whose_temporary_password_must_be_changed(app, 
     login(person, "zhang.product", temporary)
     assert person.get("/").location.endswith("/account/")  # nothing else until it is changed
     assert person.get("/complaints/").location.endswith("/account/")
+    # The browser session cannot reach the API either until the password is changed.
+    refused = person.get("/api/v1/tasks")
+    assert refused.status_code == 403 and "temporary password" in refused.get_json()["error"]
     person.post("/account/password", data={"current_password": temporary, "new_password": "zhang-own-pass-3318",
                                            "new_password_again": "zhang-own-pass-3318"})
     assert person.get("/").status_code == 200
+    assert person.get("/api/v1/tasks").status_code == 200
     listing = admin_client.get("/admin/users?q=zhang").get_data(as_text=True)
     assert "张工" in listing and "root" not in listing.split("<tbody>")[1]
 

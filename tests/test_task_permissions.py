@@ -24,6 +24,7 @@ def approval(run, dbsession):  # noqa: F811 - the fixture imported above
     paths.classify(h, "product_quality", "high")
     paths.investigate(h, "product", "company")
     paths.confirm_strategy(h, "compensation")
+    paths.choose_compensation(h, ("cash", 900))
     assert h.ready_ids() == ["Task_Approve_Compensation"]
     return h, h._row("Task_Approve_Compensation")
 

@@ -36,7 +36,10 @@ def query_args(period: Period, filters: Filters, interval: str | None = None, **
 
 
 def default_budget() -> Decimal:
-    return Decimal(str(runtime().settings.get("default_monthly_budget", 0) or 0))
+    """The default monthly budget of the settings in force (an approved change included)."""
+    with runtime().db.session() as session:
+        settings = runtime().settings_in_force(session)[1]
+    return Decimal(str(settings.get("default_monthly_budget", 0) or 0))
 
 
 def chart_table(session, name: str, period: Period, filters: Filters, interval: str):

@@ -41,6 +41,8 @@ class Field:
     maximum: float | None = None
     step: str | None = None
     max_length: int | None = None
+    # What a policy proposes for this field (x-ui "suggestion" names the variable): shown, never applied.
+    suggestion: str = ""
 
     @property
     def input_id(self) -> str:
@@ -59,8 +61,10 @@ def ordered_names(schema: dict) -> list[str]:
     return order + [n for n in properties if n not in order]
 
 
-def form_fields(schema: dict | None, values: dict | None = None, errors: dict | None = None) -> list[Field]:
-    """The fields to draw; `values` are typed data (a draft, the task's data) or raw posted text."""
+def form_fields(schema: dict | None, values: dict | None = None, errors: dict | None = None,
+                facts: dict | None = None) -> list[Field]:
+    """The fields to draw; `values` are typed data (a draft, the task's data) or raw posted text;
+    `facts` (the task's data) supply the suggestions fields name."""
     if not schema:
         return []
     values, errors = values or {}, errors or {}
@@ -81,11 +85,22 @@ def form_fields(schema: dict | None, values: dict | None = None, errors: dict | 
             f.step = str(prop["multipleOf"]) if "multipleOf" in prop else (
                 "1" if _kind(prop) == "integer" else "any")
         f.value = _display(widget, values.get(name, prop.get("default")), _kind(prop))
+        f.suggestion = _suggestion(widget, options, (facts or {}).get(ui.get("suggestion") or ""))
         fields.append(f)
     return fields
 
 
 _kind = kind_of
+
+
+def _suggestion(widget: str, options: list[tuple[str, str]], value: Any) -> str:
+    if value in (None, ""):
+        return ""
+    if widget == "money":
+        from web.i18n import money
+
+        return money(value)
+    return dict(options).get(choice_text(value), str(value))
 
 
 def _options(prop: dict, ui: dict) -> list[tuple[str, str]]:

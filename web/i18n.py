@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
-
-from babel.numbers import format_currency, format_decimal
 from flask import Flask, current_app, request, session
 from flask_babel import Babel
 from flask_login import current_user
+
+from processes.complaints.money import format_money
 
 babel = Babel()
 
@@ -33,13 +32,7 @@ def ui_language() -> str:
 
 def money(amount, currency: str = "CNY") -> str:
     """An amount as people read it: ¥239.90 in Chinese, CNY 239.90 in English (two decimals)."""
-    try:
-        value = Decimal(str(amount)).quantize(Decimal("0.01"))
-    except (InvalidOperation, ValueError):
-        return str(amount)
-    if ui_language() == "zh-CN":
-        return format_currency(value, currency, locale="zh_CN")
-    return f"{currency} {format_decimal(value, format='#,##0.00', locale='en')}"
+    return format_money(amount, ui_language(), currency)
 
 
 def init_app(app: Flask) -> None:

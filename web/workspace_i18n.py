@@ -19,6 +19,13 @@ from processes.engine.xmlsafe import parse_xml
 from web.i18n import ui_language
 
 VOCABULARY = {
+    "config_kind": {"settings": _l("Process settings"), "calendar": _l("Business calendar"),
+                    "mail_templates": _l("E-mail templates")},
+    "mail_status": {"outbox": _l("In the outbox"), "pending": _l("Waiting to be sent"), "sending": _l("Sending"),
+                    "sent": _l("Sent"), "failed": _l("Failed"), "skipped": _l("Not sent (no address)"),
+                    "discarded": _l("Discarded")},
+    "config_status": {"submitted": _l("Awaiting review"), "approved": _l("Approved"), "rejected": _l("Rejected"),
+                      "withdrawn": _l("Withdrawn")},
     "category": {
         "product_quality": _l("Product quality"), "service_attitude": _l("Service attitude"),
         "logistics_delivery": _l("Logistics and delivery"), "sales_misrepresentation": _l("Sales misrepresentation"),
@@ -43,7 +50,11 @@ VOCABULARY = {
     "tier": {"standard": _l("Standard"), "silver": _l("Silver"), "gold": _l("Gold"), "vip": _l("VIP")},
     "sla": {"on_time": _l("On time"), "at_risk": _l("At risk"), "breached": _l("Breached")},
     "strategy": {"rule_based": _l("Rule-based"), "compensation": _l("Compensation"),
-                 "fuzzy_mediation": _l("Fuzzy mediation")},
+                 "fuzzy_mediation": _l("Fuzzy mediation"), "explanation": _l("Explanation"),
+                 "escalation": _l("After escalation")},
+    "language": {"zh-CN": _l("Chinese"), "en": _l("English")},
+    "decision": {"accept": _l("Accepted"), "reject": _l("Rejected"), "counter": _l("Counter-proposal")},
+    "responsibility": {"company": _l("The company"), "customer": _l("The customer"), "unclear": _l("Unclear")},
     "status": {
         "registered": _l("Registered"), "awaiting_details": _l("Awaiting details"),
         "acknowledged": _l("Acknowledged"), "classified": _l("Classified"), "investigating": _l("Investigating"),

@@ -35,6 +35,7 @@ from processes.channels.portal_models import (
     pending_extras,
     store_extras,
 )
+from processes.complaints.money import format_money
 from processes.complaints.records import Complaint, Notification
 from processes.engine.database import Database
 from processes.engine.models import utcnow
@@ -96,12 +97,11 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
                "Accept it, reject it or make a counter-proposal here:\n{link}\n")),
     },
     "response": {
+        # The answer is a person's whole letter (greeting included), sent as they previewed it.
         "zh-CN": ("投诉处理结果:{reference}",
-                  ("{name}您好:\n\n关于您的投诉 {reference},处理结果如下:\n\n{text}\n{amount}\n"
-                  "请通过以下链接告诉我们您是否接受:\n{link}\n")),
+                  "{text}\n{amount}\n请通过以下链接告诉我们您是否接受:\n{link}\n"),
         "en": ("The result of your complaint {reference}",
-               ("Dear {name},\n\nThis is our answer to your complaint {reference}:\n\n{text}\n{amount}\n"
-               "Please tell us whether you accept it:\n{link}\n")),
+               "{text}\n{amount}\nPlease tell us whether you accept it:\n{link}\n"),
     },
     "survey": {
         "zh-CN": ("满意度调查:{reference}",
@@ -154,11 +154,19 @@ def _values(session: Session, note: Notification, language: str, link: str) -> d
         "subject": note.subject or note.business_key or "",
         "text": note.body or payload.get("proposal") or "",
         "round": payload.get("round") or 1,
-        "amount": (f"金额:{amount} 元" if zh else f"Amount: CNY {amount}") if amount else "",
+        "amount": amount_line(amount, language),
         "missing": "\n".join(f"- {FIELD_NAMES.get(m, {}).get(language, m)}" for m in missing),
         "deadline": _deadline_text(complaint, language),
         "original": payload.get("original") or "",
     }
+
+
+def amount_line(amount, language: str) -> str:
+    """The amount under a proposal or answer, as the tracking page shows it too: 金额:¥239.90."""
+    if not amount:
+        return ""
+    money = format_money(amount, language)
+    return (f"金额:{money}" if language == "zh-CN" else f"Amount: {money}") + "\n"
 
 
 def _deadline_text(complaint: Complaint | None, language: str) -> str:
@@ -427,3 +435,56 @@ def outbox(session: Session, status: str | None = None, limit: int = 100) -> lis
     if status:
         query = query.where(OutboundMessage.status == status)
     return list(session.scalars(query))
+
+
+# -- operators: resend and discard -------------------------------------------------------------
+
+RESENDABLE = ("failed", "sent", "discarded")
+DISCARDABLE = ("outbox", "pending", "failed")
+
+
+def message(session: Session, actor, message_id: int) -> OutboundMessage:
+    """One message with its body, attempts and last error (administrators and supervisors)."""
+    from processes.engine.errors import N_, NotFound
+    from processes.engine.operations import require_operator
+
+    require_operator(actor)
+    row = session.get(OutboundMessage, message_id)
+    if row is None:
+        raise NotFound(N_("There is no such message."))
+    return row
+
+
+def resend(session: Session, actor, message_id: int, smtp_configured: bool) -> OutboundMessage:
+    """Queue the message again, as it was written; the sender picks it up after commit."""
+    from processes.engine import audit
+    from processes.engine.errors import N_, Conflict
+
+    row = message(session, actor, message_id)
+    if not smtp_configured:
+        raise Conflict(N_("No mail server is configured (REDRESS_SMTP_URL): the message stays in the outbox to be "
+                          "forwarded by hand."))
+    if row.status not in RESENDABLE:
+        raise Conflict(N_("A message that is %(status)s cannot be sent again."), status=row.status)
+    was = row.status
+    row.status, row.attempts, row.next_attempt_at, row.last_error = "pending", 0, utcnow(), None
+    audit.append(session, actor.username, "mail_resent", business_key=row.reference,
+                 detail={"message": row.id, "was": was})
+    return row
+
+
+def discard(session: Session, actor, message_id: int, reason: str) -> OutboundMessage:
+    """Never send this message (a wrong address, a duplicate); the reason is audited."""
+    from processes.engine import audit
+    from processes.engine.errors import N_, Conflict
+    from processes.engine.operations import _reason
+
+    row = message(session, actor, message_id)
+    reason = _reason(reason)
+    if row.status not in DISCARDABLE:
+        raise Conflict(N_("A message that is %(status)s cannot be discarded."), status=row.status)
+    was = row.status
+    row.status = "discarded"
+    audit.append(session, actor.username, "mail_discarded", business_key=row.reference,
+                 detail={"message": row.id, "was": was, "reason": reason})
+    return row

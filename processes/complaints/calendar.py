@@ -59,8 +59,13 @@ class BusinessCalendar:
     holidays: Iterable[date] = field(default_factory=frozenset)
     extra_workdays: Iterable[date] = field(default_factory=frozenset)
     timezone: str = "Asia/Shanghai"
+    # Opening and closing time of a working day, in minutes after midnight (for working_hours limits).
+    working_hours: tuple[int, int] = (9 * 60, 18 * 60)
 
     def __post_init__(self) -> None:
+        opening, closing = self.working_hours
+        if not 0 <= opening < closing <= 24 * 60:
+            raise CalendarConfigError(f"working hours must open before they close, got {self.working_hours!r}")
         weekend = frozenset(self.weekend_days)
         if not weekend <= set(range(7)):
             raise CalendarConfigError(
@@ -174,7 +179,30 @@ class BusinessCalendar:
             holidays=(self.holidays - add_workdays) | add_holidays,
             extra_workdays=(self.extra_workdays - add_holidays) | add_workdays,
             timezone=self.timezone,
+            working_hours=self.working_hours,
         )
+
+    def with_working_hours(self, opening: int, closing: int) -> BusinessCalendar:
+        """A copy whose working days open and close at these minutes after midnight."""
+        return BusinessCalendar(self.weekend_days, self.holidays, self.extra_workdays, self.timezone, (opening, closing))
+
+    def add_working_hours(self, start: datetime, hours: float) -> datetime:
+        """``hours`` of working time after ``start``: only the opening hours of working days count,
+        so 4 working hours from Friday 16:00 (open 9-18) end Monday 11:00."""
+        remaining = timedelta(hours=hours)
+        opening, closing = self.working_hours
+        moment = self.localize(start)
+        for _ in range(3700):  # ten years of days: any real limit ends long before
+            if self.is_working_day(moment.date()):
+                opens = moment.replace(hour=opening // 60, minute=opening % 60, second=0, microsecond=0)
+                closes = (moment.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(minutes=closing))
+                moment = max(moment, opens)
+                if moment < closes:
+                    if remaining <= closes - moment:
+                        return moment + remaining
+                    remaining -= closes - moment
+            moment = (moment + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+        raise CalendarConfigError("no working time found within ten years")
 
     # ------------------------------------------------------------------ queries
 

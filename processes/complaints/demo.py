@@ -60,7 +60,11 @@ DEMO_COMPLAINTS = [
       "subject": "快递延误一周", "description": "下单后一周仍未发货,客服没有回复。", "remedy_sought": "尽快发货并补偿运费",
       "product": "空气净化器 A1", "order_number": "SO-88002", "order_value": 1299},
      [_classify("logistics_delivery", "medium"), _investigate("Task_Investigate_After_Sales", "company",
-                                                               "not_applicable"), REVIEW]),  # compensation proposed
+                                                               "not_applicable"), REVIEW,
+      ("task", "Task_Choose_Compensation", {"compensation_kind": "coupon", "compensation_amount": 50}),
+      ("task", "Task_Write_Offer", {"answer": "李娜您好:\n\n您的订单未能按时发货,耽误了您的时间,我们十分抱歉。"
+                                             "我们已督促仓库今天发货,并向您提供优惠券 ¥50.00 作为补偿。"})]),
+    # compensation chosen by a person and written by them: waiting for the customer's answer
     ({"channel": "api", "customer": _customer("王芳", "13700137003", tier="vip"),
       "subject": "销售承诺的赠品未收到", "description": "销售顾问承诺赠送滤芯,收货后没有。", "remedy_sought": "补发赠品",
       "product": "净水器 W3", "order_number": "SO-88003", "order_value": 3999},
@@ -70,7 +74,9 @@ DEMO_COMPLAINTS = [
       "subject": "冰箱压缩机故障", "description": "冰箱买了两个月压缩机坏了,食物全部变质。", "remedy_sought": "换新并赔偿食物损失",
       "product": "冰箱 F500", "order_number": "SO-88004", "order_value": 6999},
      [_classify("product_quality", "high"), _investigate("Task_Investigate_Product", "company", defect=True),
-      REVIEW]),  # compensation above the threshold: management approves
+      REVIEW, ("task", "Task_Choose_Compensation", {"compensation_kind": "refund", "compensation_amount": 1399.8,
+                                                    "choice_note": "按政策建议:订单额两成"})]),
+    # compensation above the threshold: management approves
     ({"channel": "web", "customer": _customer("陈刚", "13500135005"),
       "subject": "洗衣机噪音大", "description": "洗衣机脱水时噪音很大。", "remedy_sought": "上门检修",
       "product": "洗衣机 W7", "order_number": "SO-88005", "order_value": 2599},
@@ -93,7 +99,10 @@ def worker_for(task) -> Actor:
     """Someone of the task's lane with the role its candidate group asks for (demo and tests)."""
     role = {"senior": "senior_agent", "supervisor": "supervisor"}.get(task.candidate_group)
     role = role or ("manager" if task.department == "management" else "department_staff")
-    return Actor(f"demo.{task.department}", task.department, role)
+    username = f"demo.{task.department}"
+    if getattr(task, "not_by", None) == username:  # four eyes: someone else approves what they wrote
+        username += ".reviewer"
+    return Actor(username, task.department, role)
 
 
 def _drive(runtime, reference: str, steps: list) -> None:

@@ -142,6 +142,42 @@ class DepartmentBudget(Base):
     currency: Mapped[str] = mapped_column(String(3), default="CNY")
 
 
+class BudgetChange(Base):
+    """One change of a department's monthly budget: who set it, from what to what, and why."""
+
+    __tablename__ = "budget_changes"
+    __table_args__ = (Index("ix_budget_change_department_month", "department", "month", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department: Mapped[str] = mapped_column(String(40))
+    month: Mapped[str] = mapped_column(String(7))
+    # None: the month had no budget of its own before (the default applied).
+    old_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    new_amount: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    changed_by: Mapped[str] = mapped_column(String(80))
+    note: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+
+
+class ConfigVersion(Base):
+    """An approved, numbered version of a reviewed configuration: the process settings
+    (kind "settings"), the company calendar ("calendar") or the e-mail templates ("mail_templates").
+
+    Insert-only; the highest version of a kind is the one in force."""
+
+    __tablename__ = "config_versions"
+    __table_args__ = (UniqueConstraint("kind", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    version: Mapped[int] = mapped_column(Integer)
+    values: Mapped[dict] = mapped_column(JSON)
+    author: Mapped[str] = mapped_column(String(80))
+    approved_by: Mapped[str] = mapped_column(String(80))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+
+
 class CompensationEntry(Base):
     """The compensation ledger: one row per compensation granted, charged to a department's month."""
 

@@ -180,6 +180,10 @@ def project(session: Session, instance: ProcessInstance, facts: dict, uow) -> No
             setattr(complaint, key, facts[key])
     if complaint.status in CLOSED_STATUSES and complaint.closed_at is None:
         complaint.closed_at = utcnow()
+    if instance.status == "cancelled" and complaint.status != "cancelled":
+        complaint.status = "cancelled"  # by an operator, with a reason (audited by the runtime)
+        complaint.closed_at = complaint.closed_at or utcnow()
+        return
     if instance.status == "completed" and complaint.status not in CLOSED_STATUSES:
         complaint.status = "closed"
         complaint.closed_at = complaint.closed_at or utcnow()

@@ -42,7 +42,7 @@ __all__ = [
 
 SEVERITIES = ("low", "medium", "high", "critical")
 STAGES = ("acknowledge", "accept", "respond", "resolve", "mediation", "survey", "details")
-UNITS = ("hours", "calendar_days", "working_days", "weeks")
+UNITS = ("hours", "working_hours", "calendar_days", "working_days", "weeks")
 SlaState = Literal["on_time", "at_risk", "breached"]
 
 ENV_PROFILE = "REDRESS_SLA_PROFILE"
@@ -73,6 +73,9 @@ class Limit:
         if self.unit == "hours":
             # Elapsed time, not business hours: "within 1 hour" means 60 real minutes.
             end = local.astimezone(UTC) + timedelta(hours=self.amount)
+        elif self.unit == "working_hours":
+            # Business hours: only the opening hours of working days count (the company calendar's).
+            end = calendar.add_working_hours(local, self.amount)
         elif self.unit == "calendar_days":
             end = calendar.add_calendar_days(local, int(self.amount))
         elif self.unit == "working_days":
@@ -121,7 +124,7 @@ class Limit:
             raise SlaConfigError(f"{where}: unknown unit {unit!r}{hint}; use one of {', '.join(UNITS)}")
         if isinstance(amount, bool) or not isinstance(amount, int | float) or amount <= 0:
             raise SlaConfigError(f"{where}: amount must be a positive number, got {amount!r}")
-        if unit != "hours" and amount != int(amount):
+        if unit not in ("hours", "working_hours") and amount != int(amount):
             raise SlaConfigError(f"{where}: {unit} must be a whole number, got {amount!r}")
         return cls(amount, unit, basis)
 
@@ -367,9 +370,42 @@ def load_policy(environ: Mapping[str, str] | None = None) -> SlaPolicy:
             mtime = os.stat(path).st_mtime_ns  # part of the cache key: an edited file is re-read
         except OSError as exc:
             raise SlaConfigError(f"{ENV_CONFIG}={path!r} cannot be read: {exc.strerror}") from exc
-    return _load_policy(
+    policy = _load_policy(
         env.get(ENV_PROFILE) or None, env.get(ENV_COUNTRY) or None, path, mtime, datetime.now().year
     )
+    if _company_calendar is None:
+        return policy
+    version, closures, workdays, hours = _company_calendar()
+    if version is None:
+        return policy
+    return _with_company_days(policy, version, closures, workdays, hours)
+
+
+# The approved company calendar (closures, extra working days, working hours), installed by the
+# composition root: () -> (version, closures, workdays, (opening, closing) minutes). See company_calendar.py.
+_company_calendar: Any = None
+
+
+def install_company_calendar(source) -> None:
+    global _company_calendar
+    _company_calendar = source
+
+
+_COMPANY_POLICIES: dict[tuple, SlaPolicy] = {}
+
+
+def _with_company_days(policy: SlaPolicy, version: int, closures: frozenset, workdays: frozenset,
+                       hours: tuple[int, int]) -> SlaPolicy:
+    # Policies come from the lru_cache above, so their id is stable; the days are part of the key.
+    key = (id(policy), version, closures, workdays, hours)
+    found = _COMPANY_POLICIES.get(key)
+    if found is None:
+        if len(_COMPANY_POLICIES) > 32:
+            _COMPANY_POLICIES.clear()
+        base = policy.calendar or BusinessCalendar.for_country(policy.country)
+        found = policy.with_calendar(base.with_custom_days(closures, workdays).with_working_hours(*hours))
+        _COMPANY_POLICIES[key] = found
+    return found
 
 
 @functools.lru_cache(maxsize=8)

@@ -55,16 +55,21 @@ DECIDING_ROLES = {"management": {"manager"}}
 NOT_ASSIGNABLE = {"admin", "process_designer", "compliance_reviewer"}
 
 
-def may_be_given(actor: Actor, department: str | None, candidate_group: str | None) -> bool:
+def may_be_given(actor: Actor, department: str | None, candidate_group: str | None,
+                 not_by: str | None = None) -> bool:
     """Whether a task may be reassigned to `actor`: someone who may work it and handles cases."""
-    return actor.role not in NOT_ASSIGNABLE and may_work(actor, department, candidate_group, None)
+    return actor.role not in NOT_ASSIGNABLE and may_work(actor, department, candidate_group, None, not_by)
 
 
-def may_work(actor: Actor, department: str | None, candidate_group: str | None, assignee: str | None) -> bool:
+def may_work(actor: Actor, department: str | None, candidate_group: str | None, assignee: str | None,
+             not_by: str | None = None) -> bool:
     """Lane membership (and the candidate group, if any), the assignment, or an overseeing role.
 
-    Management's tasks (approvals, decisions) are for managers only, not even an admin; a supervisor oversees the
-    tasks of their own department (and lane-less ones), not another department's."""
+    Management's tasks (approvals, decisions) are for managers only; a supervisor oversees the
+    tasks of their own department (and lane-less ones), not another department's. A four-eyes
+    check (`not_by`) is for anyone but the person who wrote what it approves, admins included."""
+    if not_by is not None and actor.username == not_by:
+        return False
     deciders = DECIDING_ROLES.get(department or "")
     if deciders is not None and actor.role not in deciders:
         return False

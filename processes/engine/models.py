@@ -136,11 +136,35 @@ class ProcessInstance(Base):
     awaiting: Mapped[list] = mapped_column(JSON, default=list)
     error: Mapped[str | None] = mapped_column(Text)
     error_task_id: Mapped[str | None] = mapped_column(String(36))
+    # The numbered settings version the instance started with (None: the shipped defaults); it keeps them.
+    settings_version: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(TZDateTime())
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it at class creation
+
+
+class OperationRequest(Base):
+    """An operator's request that needs a second person (four eyes): skipping a failed step.
+
+    pending until another operator confirms (the step is skipped) or refuses it."""
+
+    __tablename__ = "operation_requests"
+    __table_args__ = (Index("ix_operation_request_status", "status", "instance_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), default="skip")
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"))
+    # The BPMN id of the step to skip, as it was when the request was made.
+    step: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(80))
+    # pending, confirmed, refused
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    decided_by: Mapped[str | None] = mapped_column(String(80))
+    decided_at: Mapped[datetime | None] = mapped_column(TZDateTime())
+    created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
 
 
 class TaskData(Base):
@@ -207,6 +231,8 @@ class HumanTask(Base):
     priority: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
     completed_at: Mapped[datetime | None] = mapped_column(TZDateTime())
     completed_by: Mapped[str | None] = mapped_column(String(80))
+    # Four eyes: the person who may not complete this task (who wrote what it approves).
+    not_by: Mapped[str | None] = mapped_column(String(80))
 
 
 class Timer(Base):

@@ -47,7 +47,13 @@ from processes.engine.models import HumanTask, ProcessDefinition, ProcessInstanc
 from processes.engine.script_limits import DEFAULT_TIME_LIMIT
 from processes.engine.spiff import RedressScriptEngine, create_serializer
 from processes.engine.store import WorkflowStore
-from processes.engine.sync import TaskDecorator, redecorate_open_tasks, sync_human_tasks, sync_timers
+from processes.engine.sync import (
+    TaskDecorator,
+    redecorate_open_tasks,
+    spec_properties,
+    sync_human_tasks,
+    sync_timers,
+)
 from processes.engine.tracking import TrackedWorkflow, is_tracked
 
 log = logging.getLogger(__name__)
@@ -148,6 +154,9 @@ class Runtime:
         # Wall time each script, condition, timer or DMN expression may take (script_limits).
         self.script_time_limit = script_time_limit
         self.settings = settings if settings is not None else {}
+        # The approved settings version in force, read in the starting transaction: (version, values over
+        # `settings`). The composition root installs the complaint domain's; None: `settings` alone.
+        self.settings_source: Callable[[Session], tuple[int | None, dict]] | None = None
         self.serializer = create_serializer()
         self.store = WorkflowStore(self.serializer)
         self.definitions = definitions.DefinitionCache(self.serializer)
@@ -225,21 +234,32 @@ class Runtime:
             raise NotFound(N_("no process %(process_key)s is deployed"), process_key=repr(process_key))
         definition = self.definitions.get(session, definition_id)
         workflow = TrackedWorkflow(definition.spec, definition.subprocess_specs, script_engine=self._script_engine())
-        start_data = {"settings": dict(self.settings), **data, "business_key": business_key}
+        settings_version, settings = self.settings_in_force(session)
+        if parent_instance_id is not None:  # a child runs under its parent's settings
+            settings_version = session.get(ProcessInstance, parent_instance_id).settings_version
+        start_data = {"settings": settings, **data, "business_key": business_key}
         for task in workflow.get_tasks(state=TaskState.READY):
             task.data.update(start_data)
         instance = ProcessInstance(definition_id=definition.id, process_key=process_key,
                                    business_key=business_key, parent_instance_id=parent_instance_id,
-                                   status="running", state={}, awaiting=[])
+                                   status="running", state={}, awaiting=[], settings_version=settings_version)
         session.add(instance)
         session.flush()
         if before_start is not None:
             before_start(session, instance)
         audit.append(session, uow.actor.username, "instance_started", business_key=business_key,
-                     instance_id=instance.id, detail={"process_key": process_key, "version": definition.version})
+                     instance_id=instance.id, detail={"process_key": process_key, "version": definition.version,
+                                                      "settings_version": settings_version})
         with _step(instance, "start"):
             self._run(uow, instance, workflow)
         return instance.id
+
+    def settings_in_force(self, session: Session) -> tuple[int | None, dict]:
+        """(version, settings) a new instance starts with: the approved version over the base settings."""
+        if self.settings_source is None:
+            return None, dict(self.settings)
+        version, values = self.settings_source(session)
+        return version, {**self.settings, **values}
 
     def _run(self, uow: UnitOfWork, instance: ProcessInstance, workflow: BpmnWorkflow,
              completed_by: str | None = None, settle: bool = False) -> None:
@@ -280,7 +300,7 @@ class Runtime:
             audit.append(session, uow.actor.username, "timer_fired", business_key=instance.business_key,
                          instance_id=instance.id, detail={"timer": bpmn_id})
         instance.awaiting = _awaited_messages(workflow)
-        if workflow.completed and instance.status != "completed":
+        if workflow.completed and instance.status not in ("completed", "cancelled"):
             instance.status = "completed"
             instance.completed_at = utcnow()
             audit.append(session, uow.actor.username, "instance_completed",
@@ -376,6 +396,8 @@ class Runtime:
                 return row
             if row.assignee is not None:
                 raise Conflict(N_("This task is already claimed by %(who)s."), who=row.assignee)
+            if row.not_by == actor.username:
+                raise Forbidden(N_("You wrote what this task approves: a different person must approve it."))
             if not may_work(actor, row.department, row.candidate_group, None):
                 raise Forbidden(N_("This task belongs to another department or group."))
             row.assignee = actor.username
@@ -402,7 +424,7 @@ class Runtime:
             allowed = actor.is_overseer or actor.role == "manager" or row.assignee == actor.username
             if not allowed:
                 raise Forbidden(N_("Only the assignee or a supervisor can reassign this task."))
-            if not may_be_given(to, row.department, row.candidate_group):
+            if not may_be_given(to, row.department, row.candidate_group, row.not_by):
                 raise Forbidden(N_("%(who)s may not work tasks of this department."), who=to.username)
             previous, row.assignee = row.assignee, to.username
             audit.append(uow.session, actor.username, "task_reassigned", business_key=row.business_key,
@@ -431,7 +453,7 @@ class Runtime:
     def save_draft(self, task_id: str, actor: Actor, data: dict, locale: str = "en") -> None:
         with self.unit_of_work(actor) as uow:
             row, _ = self._open_task(uow.session, task_id, lock=False)
-            if not may_work(actor, row.department, row.candidate_group, row.assignee):
+            if not may_work(actor, row.department, row.candidate_group, row.assignee, row.not_by):
                 raise Forbidden(N_("You may not work on this task."))
             # A NUL kept in a JSON column breaks every query on it later (PostgreSQL).
             unsafe = forms.unsafe_errors(data, locale)
@@ -455,7 +477,9 @@ class Runtime:
         with self.unit_of_work(actor) as uow:
             session = uow.session
             row, instance = self._open_task(session, task_id)
-            if not may_work(actor, row.department, row.candidate_group, row.assignee):
+            if row.not_by == actor.username:
+                raise Forbidden(N_("You wrote what this task approves: a different person must approve it."))
+            if not may_work(actor, row.department, row.candidate_group, row.assignee, row.not_by):
                 raise Forbidden(N_("This task belongs to another department, group or person."))
             definition = self.definitions.get(session, instance.definition_id)
             schema = forms.load_form(definition.files, row.form)
@@ -469,6 +493,9 @@ class Runtime:
                 if task is None or task.state != TaskState.READY:
                     raise Conflict(N_("This task is no longer waiting to be done."))
                 task.data.update(cleaned)
+                author = spec_properties(task.task_spec).get("recordActorAs")
+                if author:  # who wrote it, for a later four-eyes check (`fourEyesAgainst`)
+                    task.data[author] = actor.username
                 task.run()
                 audit.append(session, actor.username, "task_completed", business_key=row.business_key,
                              instance_id=instance.id,
@@ -639,6 +666,51 @@ class Runtime:
                          instance_id=instance.id, detail={"tasks": [t.task_spec.bpmn_id for t in failed]})
             self._run(uow, instance, workflow)
             return instance.status
+
+    def skip(self, instance_id: int, actor: Actor, reason: str, step: str | None = None,
+             requested_by: str | None = None, also: Callable[[Session], None] | None = None) -> str:
+        """Mark the failed step done without running it and go on; returns the status afterwards.
+        `step`: the BPMN id the operator saw (refused if the instance failed elsewhere meanwhile);
+        `requested_by`: who asked, when `actor` confirms someone else's request (four eyes);
+        `also`: more writes of the same unit of work (the request it settles)."""
+        with self.unit_of_work(actor) as uow:
+            instance = self._lock_instance(uow.session, instance_id)
+            workflow = self._workflow(uow.session, instance)
+            failed = _error_tasks(workflow)
+            if not failed:
+                raise Conflict(N_("This instance has no failed step to skip."))
+            if step is not None and failed[0].task_spec.bpmn_id != step:
+                raise Conflict(N_("The instance now stops at another step; look again."))
+            for task in failed:
+                task._set_state(TaskState.READY)
+                if is_tracked(workflow):
+                    task.workflow.tasks.arrive(task)
+                task.complete()  # done, without running its handler
+            if also is not None:
+                also(uow.session)
+            audit.append(uow.session, actor.username, "step_skipped", business_key=instance.business_key,
+                         instance_id=instance.id, detail={"tasks": [t.task_spec.bpmn_id for t in failed],
+                                                          "reason": reason, "error": instance.error,
+                                                          "requested_by": requested_by or actor.username,
+                                                          "confirmed_by": actor.username if requested_by else None})
+            instance.status, instance.error, instance.error_task_id = "running", None, None
+            with _step(instance, "skip"):
+                self._run(uow, instance, workflow)
+            return instance.status
+
+    def cancel(self, instance_id: int, actor: Actor, reason: str) -> None:
+        """End an instance for good: its open tasks and timers are cancelled, nothing runs any more."""
+        with self.unit_of_work(actor) as uow:
+            instance = self._lock_instance(uow.session, instance_id)
+            if instance.status in ("completed", "cancelled"):
+                raise Conflict(N_("This process has already ended."))
+            workflow = self._workflow(uow.session, instance)
+            workflow.cancel()
+            audit.append(uow.session, actor.username, "instance_cancelled", business_key=instance.business_key,
+                         instance_id=instance.id, detail={"reason": reason, "was": instance.status})
+            instance.status, instance.error, instance.error_task_id = "cancelled", None, None
+            instance.completed_at = utcnow()
+            self._persist(uow, instance, workflow, None)
 
     def _record_failure(self, failed: StepFailed, actor: Actor, draft: tuple[str, dict] | None = None) -> None:
         """After the failed unit of work rolled back: mark the instance, audit, keep the input."""

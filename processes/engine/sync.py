@@ -120,6 +120,8 @@ def human_task_values(instance: ProcessInstance, task, facts: dict,
         "department": spec.lane,
         "form": props.get("formJsonSchemaFilename"),
         "candidate_group": props.get("candidateGroup"),
+        # Four eyes: the variable named by `fourEyesAgainst` holds who may not complete it.
+        "not_by": _short(facts.get(props["fourEyesAgainst"]), 80) if props.get("fourEyesAgainst") else None,
         "category": _short(facts.get("category")),
         "severity": _short(facts.get("severity")),
         "channel": _short(facts.get("channel")),

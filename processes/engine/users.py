@@ -274,6 +274,20 @@ def create_token(session: Session, username: str, label: str = "") -> str:
     return token
 
 
+def issue_token(session: Session, actor: Actor, username: str, label: str = "") -> str:
+    """An administrator gives an active account a new API token (shown once); audited."""
+    _require_admin(actor)
+    user = find_user(session, username)
+    if not user.active:
+        raise UserError("username", N_("The account is deactivated."))
+    label = (label or "").strip()
+    if len(label) > 100:
+        raise UserError("label", N_("At most %(limit)s characters."), limit=100)
+    token = create_token(session, username, label)
+    audit.append(session, actor.username, "token_created", detail={"username": username, "label": label})
+    return token
+
+
 # Every API request runs this: one indexed lookup, built once (building costs more than running it).
 _USER_FOR_TOKEN = (select(User).join(ApiToken, ApiToken.user_id == User.id)
                    .where(ApiToken.token_sha256 == bindparam("digest"), ApiToken.revoked_at.is_(None),

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from processes.complaints import config_versions
 from processes.complaints.settings import default_settings
 from processes.engine import audit, definitions
 from processes.engine.actors import Actor
@@ -46,7 +47,8 @@ def checked_report(session: Session, files: dict[str, str], report: Report) -> d
     """The validation report plus the scenario suite's results, as stored on the draft.
     The suite runs only on a definition the engine can read (no validation errors)."""
     stored = report.to_dict()
-    stored["scenarios"] = run_suite(files, report.process_ids, default_settings(), session) if report.ok else []
+    settings = {**default_settings(), **config_versions.in_force(session, "settings")[1]}  # the approved ones
+    stored["scenarios"] = run_suite(files, report.process_ids, settings, session) if report.ok else []
     return stored
 
 

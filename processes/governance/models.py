@@ -63,6 +63,31 @@ class DraftReview(Base):
     decided_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
 
 
+class ConfigDraft(Base):
+    """A proposed change of a reviewed configuration (settings, calendar, e-mail templates):
+    its author's note, the version it was based on, and the compliance reviewer's decision."""
+
+    __tablename__ = "config_drafts"
+    __table_args__ = (Index("ix_config_draft_kind_status", "kind", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    values: Mapped[dict] = mapped_column(JSON)
+    # The version in force when the draft was made (None: the shipped defaults).
+    base_version: Mapped[int | None] = mapped_column(Integer)
+    author: Mapped[str] = mapped_column(String(80))
+    note: Mapped[str] = mapped_column(Text, default="")
+    # submitted, approved, rejected, withdrawn
+    status: Mapped[str] = mapped_column(String(20), default="submitted")
+    # The scenario suite run with the draft's values: [{id, passed, problems}].
+    report: Mapped[dict] = mapped_column(JSON, default=dict)
+    reviewer: Mapped[str | None] = mapped_column(String(80))
+    review_comment: Mapped[str] = mapped_column(Text, default="")
+    approved_version: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(TZDateTime())
+
+
 class MigrationBatch(Base):
     """Instances moved from one version to another in one go; undone as a whole."""
 

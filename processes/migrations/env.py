@@ -6,6 +6,7 @@ from sqlalchemy import create_engine
 # Every module that declares tables (or indexes) on Base.metadata, room by room.
 import processes.channels.portal_models
 import processes.complaints.analytics_models
+import processes.complaints.answer_templates
 import processes.complaints.indexes
 import processes.complaints.records
 import processes.engine.models

@@ -9,11 +9,15 @@ def register_blueprints(app: Flask) -> None:
     from web.blueprints import (
         account,
         admin,
+        answer_templates,
         api,
         api_admin,
         api_analytics,
+        api_config,
         audit_log,
+        budgets,
         complaints,
+        config_admin,
         dashboard,
         definitions,
         designer,
@@ -24,5 +28,5 @@ def register_blueprints(app: Flask) -> None:
     )
 
     for module in (tasks, complaints, portal, intake, designer, definitions, dashboard, admin, account, operations,
-                   audit_log, api, api_analytics, api_admin):
+                   audit_log, config_admin, budgets, answer_templates, api, api_analytics, api_admin, api_config):
         app.register_blueprint(module.bp, url_prefix=getattr(module, "url_prefix", None))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -22,10 +22,14 @@ _OPEN_WHILE_FORCED = {"account.index", "account.password", "auth.logout", "auth.
 @bp.before_app_request
 def password_change_first():
     """After an administrator's reset, nothing but the password change until it is done."""
-    if (current_user.is_authenticated and current_user.must_change_password
-            and request.endpoint not in _OPEN_WHILE_FORCED and not request.path.startswith("/api/")):
-        return redirect(url_for("account.index"))
-    return None
+    if (not current_user.is_authenticated or not current_user.must_change_password
+            or request.endpoint in _OPEN_WHILE_FORCED):
+        return None
+    if request.path.startswith("/api/"):
+        if request.headers.get("Authorization", "").lower().startswith("bearer "):
+            return None  # a token speaks for its own user, not for this browser's session
+        return jsonify({"error": _("Change your temporary password first (My account).")}), 403
+    return redirect(url_for("account.index"))
 
 
 def _page(errors: dict | None = None, status: int = 200):

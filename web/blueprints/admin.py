@@ -7,36 +7,90 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from processes.channels import outbound_mail
 from processes.channels.outbound_mail import outbox as outbox_messages
 from processes.engine import sessions as staff_sessions
 from processes.engine import users
 from processes.engine.actors import DEPARTMENTS, ROLES
 from processes.engine.errors import RuntimeProblem
+from processes.engine.operations import OPERATORS, OperationRefused
 from web.auth import roles_required
-from web.context import actor, database
+from web.context import actor, database, runtime
 from web.errors import problem_message
 
 bp = Blueprint("admin", __name__)
 url_prefix = "/admin"
 # The states processes/outbound_mail.py gives a message.
-STATUSES = ("outbox", "pending", "sending", "sent", "failed", "skipped")
+STATUSES = ("outbox", "pending", "sending", "sent", "failed", "skipped", "discarded")
 FIELDS = ("username", "display_name", "email", "department", "role", "locale")
 
 
 @bp.get("/")
-@roles_required("admin", "supervisor", "compliance_reviewer")
+@roles_required("admin", "supervisor", "compliance_reviewer", "process_designer", "manager")
 def index():
     return render_template("admin/index.html")
 
 
 @bp.get("/outbox")
-@roles_required("admin")
+@roles_required(*OPERATORS)
 def outbox():
     status = request.args.get("status")
     status = status if status in STATUSES else None
     with database().session() as s:
         messages = outbox_messages(s, status=status, limit=200)
     return render_template("admin_outbox.html", messages=messages, status=status, statuses=STATUSES)
+
+
+def _message_page(message_id: int, errors: dict | None = None, reason: str = "", status: int = 200):
+    with database().session() as s:
+        row = outbound_mail.message(s, actor(), message_id)
+        return render_template("admin/outbox_message.html", m=row, errors=errors or {}, reason=reason,
+                               resendable=row.status in outbound_mail.RESENDABLE,
+                               discardable=row.status in outbound_mail.DISCARDABLE,
+                               smtp=_smtp()), status
+
+
+def _smtp() -> bool:
+    mailer = getattr(runtime(), "mailer", None)
+    return mailer is not None and mailer.smtp is not None
+
+
+@bp.get("/outbox/<int:message_id>")
+@roles_required(*OPERATORS)
+def outbox_message(message_id: int):
+    return _message_page(message_id)
+
+
+@bp.post("/outbox/<int:message_id>/resend")
+@roles_required(*OPERATORS)
+def outbox_resend(message_id: int):
+    try:
+        with database().write_session.begin() as s:
+            outbound_mail.resend(s, actor(), message_id, _smtp())
+    except RuntimeProblem as exc:
+        flash(problem_message(exc), "error")
+    else:
+        mailer = getattr(runtime(), "mailer", None)
+        if mailer is not None:
+            mailer.deliver_due()  # now, not at the next sweep
+        flash(_("The message was queued again."), "success")
+    return redirect(url_for("admin.outbox_message", message_id=message_id))
+
+
+@bp.post("/outbox/<int:message_id>/discard")
+@roles_required(*OPERATORS)
+def outbox_discard(message_id: int):
+    reason = (request.form.get("reason") or "")[:5000]
+    try:
+        with database().write_session.begin() as s:
+            outbound_mail.discard(s, actor(), message_id, reason)
+    except OperationRefused as exc:
+        return _message_page(message_id, {"reason": problem_message(exc)}, reason, 422)
+    except RuntimeProblem as exc:
+        flash(problem_message(exc), "error")
+    else:
+        flash(_("The message is discarded and will not be sent."), "success")
+    return redirect(url_for("admin.outbox_message", message_id=message_id))
 
 
 # -- staff accounts ----------------------------------------------------------------------

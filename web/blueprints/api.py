@@ -6,8 +6,9 @@ from flask import Blueprint, abort, jsonify, request
 
 from processes.complaints.privacy import mask_data
 from processes.engine.actors import may_see
-from processes.engine.errors import N_, Forbidden
+from processes.engine.errors import N_, Forbidden, ValidationFailed
 from processes.engine.inbox import SCOPES, list_tasks, task_summary
+from web.answer_page import fill as fill_answers
 from web.auth import authenticate_api_request
 from web.context import actor, database, runtime
 from web.input_guard import json_body
@@ -86,6 +87,11 @@ def complete(task_id: str):
     if not isinstance(data, dict):
         abort(400, '"data" must be a JSON object of the form\'s fields.')
     locale = "zh-CN" if request.accept_languages.best_match(["zh-CN", "en"]) == "zh-CN" else "en"
+    row, schema = runtime().task_form(task_id)
+    # An answer's placeholders are filled (and checked) exactly as on the task page.
+    data, errors = fill_answers(row, schema, data)
+    if errors:
+        raise ValidationFailed(errors)
     open_tasks = runtime().complete(task_id, actor(), data, locale=locale)
     return jsonify({"tasks": [task_summary(t) for t in open_tasks]})
 

@@ -72,6 +72,92 @@ def user_deactivate(username: str):
         _refuse(exc)
 
 
+@bp.patch("/users/<username>")
+def user_edit(username: str):
+    body = _body()
+    changes = {name: body[name] for name in users.EDITABLE if name in body}
+    unknown = sorted(set(body) - set(users.EDITABLE))
+    if unknown:
+        raise ValidationFailed({unknown[0][:60]: "This field cannot be changed here."})
+    if not all(isinstance(v, str) for v in changes.values()):
+        raise ValidationFailed({next(iter(changes), "username"): "Every field is a string."})
+    try:
+        with database().write_session.begin() as s:
+            changed = users.edit_account(s, actor(), username, **changes)
+            return jsonify({"user": _user_json(users.find_user(s, username)), "changed": sorted(changed)})
+    except users.UserError as exc:
+        _refuse(exc)
+
+
+@bp.post("/users/<username>/reactivate")
+def user_reactivate(username: str):
+    try:
+        with database().write_session.begin() as s:
+            return jsonify({"user": _user_json(users.set_active(s, actor(), username, True))})
+    except users.UserError as exc:
+        _refuse(exc)
+
+
+@bp.post("/users/<username>/reset-password")
+def user_reset_password(username: str):
+    try:
+        with database().write_session.begin() as s:
+            return jsonify({"temporary_password": users.reset_password(s, actor(), username)})
+    except users.UserError as exc:
+        _refuse(exc)
+
+
+@bp.post("/users/<username>/sign-out")
+def user_sign_out(username: str):
+    try:
+        with database().write_session.begin() as s:
+            return jsonify({"sessions_ended": users.force_sign_out(s, actor(), username)})
+    except users.UserError as exc:
+        _refuse(exc)
+
+
+def _token_json(token) -> dict:
+    return {"id": token.id, "label": token.label, "created_at": token.created_at.isoformat(),
+            "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None}
+
+
+@bp.get("/users/<username>/tokens")
+def user_tokens(username: str):
+    with database().session() as s:
+        users._require_admin(actor())
+        try:
+            users.find_user(s, username)
+        except users.UserError as exc:
+            _refuse(exc)
+        return jsonify({"tokens": [_token_json(t) for t, _owner in users.list_tokens(s, username)]})
+
+
+@bp.post("/users/<username>/tokens")
+def user_token_create(username: str):
+    payload = request.get_json(silent=True)
+    label = payload.get("label", "") if isinstance(payload, dict) else ""
+    if not isinstance(label, str):
+        raise ValidationFailed({"label": "The label is a string."})
+    try:
+        with database().write_session.begin() as s:
+            return jsonify({"token": users.issue_token(s, actor(), username, label)}), 201
+    except users.UserError as exc:
+        _refuse(exc)
+
+
+@bp.post("/users/<username>/tokens/revoke")
+def user_tokens_revoke(username: str):
+    payload = request.get_json(silent=True)
+    token_id = payload.get("token_id") if isinstance(payload, dict) else None
+    if token_id is not None and (isinstance(token_id, bool) or not isinstance(token_id, int)):
+        raise ValidationFailed({"token_id": "The token id is a whole number."})
+    try:
+        with database().write_session.begin() as s:
+            return jsonify({"revoked": users.revoke_tokens(s, actor(), username, token_id)})
+    except users.UserError as exc:
+        _refuse(exc)
+
+
 @bp.get("/operations/failed")
 def failed_instances():
     with database().session() as s:
@@ -117,6 +203,48 @@ register_paths({
         "parameters": [USERNAME],
         "responses": {**ok("Deactivated", {"type": "object", "properties": {"user": USER_REF}}),
                       **error_responses(401, 403, 422)}}},
+    "/users/{username}": {"patch": {
+        "summary": "Change an account's display name, e-mail, department, role or language (administrators)",
+        "parameters": [USERNAME],
+        "requestBody": json_body({"type": "object", "properties": {
+            name: {"type": "string"} for name in users.EDITABLE}, "additionalProperties": False}),
+        "responses": {**ok("Changed", {"type": "object", "properties": {
+            "user": USER_REF, "changed": {"type": "array", "items": {"type": "string"}}}}),
+            **error_responses(400, 401, 403, 422)}}},
+    "/users/{username}/reactivate": {"post": {
+        "summary": "Reactivate a deactivated account (administrators)", "parameters": [USERNAME],
+        "responses": {**ok("Active again", {"type": "object", "properties": {"user": USER_REF}}),
+                      **error_responses(401, 403, 422)}}},
+    "/users/{username}/reset-password": {"post": {
+        "summary": "A temporary password the person must change at next login; their sessions and tokens end",
+        "parameters": [USERNAME],
+        "responses": {**ok("The temporary password, shown once", {"type": "object", "properties": {
+            "temporary_password": {"type": "string"}}}), **error_responses(401, 403, 422)}}},
+    "/users/{username}/sign-out": {"post": {
+        "summary": "End every session of the person at once (administrators)", "parameters": [USERNAME],
+        "responses": {**ok("How many sessions ended", {"type": "object", "properties": {
+            "sessions_ended": {"type": "integer"}}}), **error_responses(401, 403, 422)}}},
+    "/users/{username}/tokens": {
+        "get": {"summary": "The person's API tokens, without their secret (administrators)",
+                "parameters": [USERNAME],
+                "responses": {**ok("Tokens", {"type": "object", "properties": {"tokens": {"type": "array", "items": {
+                    "type": "object", "properties": {"id": {"type": "integer"}, "label": {"type": "string"},
+                                                     "created_at": {"type": "string", "format": "date-time"},
+                                                     "revoked_at": {"type": ["string", "null"]}}}}}}),
+                    **error_responses(401, 403, 422)}},
+        "post": {"summary": "A new API token for the person, shown once (administrators)",
+                 "parameters": [USERNAME],
+                 "requestBody": json_body({"type": "object", "properties": {"label": {"type": "string",
+                                                                                       "maxLength": 100}}},
+                                          required=False),
+                 "responses": {**ok("The token", {"type": "object", "properties": {"token": {"type": "string"}}},
+                                    201), **error_responses(401, 403, 422)}}},
+    "/users/{username}/tokens/revoke": {"post": {
+        "summary": "Revoke one token (token_id) or all of the person's tokens (administrators)",
+        "parameters": [USERNAME],
+        "requestBody": json_body({"type": "object", "properties": {"token_id": {"type": "integer"}}}, required=False),
+        "responses": {**ok("How many were revoked", {"type": "object", "properties": {
+            "revoked": {"type": "integer"}}}), **error_responses(401, 403, 422)}}},
     "/operations/failed": {"get": {
         "summary": "Process instances stopped by an error (administrators, supervisors)",
         "responses": {**ok("Failed instances", {"type": "object", "properties": {

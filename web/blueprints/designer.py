@@ -270,7 +270,9 @@ def test_run(draft_id: int):
     session = database().write_session()
     session.begin()
     try:
-        result = run(files, scenario, settings={**default_settings(), **runtime().settings}, session=session)
+        # the settings a complaint would start with now: the approved version in force
+        result = run(files, scenario, settings={**default_settings(), **runtime().settings_in_force(session)[1]},
+                     session=session)
     finally:
         session.rollback()
         session.close()

@@ -16,6 +16,9 @@ from processes.engine.actors import Actor, may_be_given, may_see, may_work
 from processes.engine.errors import Forbidden, NotFound, ProcessFailed, RuntimeProblem, ValidationFailed
 from processes.engine.inbox import SCOPES, SLA_STATES, Filters, list_tasks, sees_everything, sla_state
 from processes.engine.models import HumanTask, User
+from web.answer_page import fill as fill_answers
+from web.answer_page import panel as answer_panel
+from web.answer_page import with_drafts
 from web.auth import _safe_next
 from web.blueprints.complaints import (
     attachment_folder,
@@ -61,7 +64,7 @@ def inbox():
         result = list_tasks(s, who, scope, page, PER_PAGE, filters=filters, now=now)
         names = {t.id: element_name(s, t.bpmn_id, t.name) for t in result.tasks}
     rows = [{"task": t, "name": names[t.id], "sla": sla_state(t, now), "countdown": countdown(t.due_at, now),
-             "may_claim": t.assignee is None and may_work(who, t.department, t.candidate_group, None)}
+             "may_claim": t.assignee is None and may_work(who, t.department, t.candidate_group, None, t.not_by)}
             for t in result.tasks]
     return render_template("inbox.html", result=result, rows=rows, scope=scope, filters=filters,
                            active=filters.active(), sees_all=sees_everything(who),
@@ -133,7 +136,7 @@ def _side_panel(row: HumanTask) -> dict:
             colleagues = [u for u in s.scalars(select(User).where(User.department == row.department,
                                                                   User.active.is_(True)).order_by(User.username))
                           if may_be_given(Actor(u.username, u.department, u.role), row.department,
-                                          row.candidate_group)]
+                                          row.candidate_group, row.not_by)]
         # A suspected duplicate is decided with the earlier complaint beside it.
         original = None
         if complaint is not None and complaint.duplicate_of:
@@ -162,21 +165,25 @@ def _initial_values(row: HumanTask, schema: dict | None) -> dict:
     if not schema or row.status != "open":
         return {}
     data = runtime().task_data(row.id)
-    return {k: v for k, v in data.items() if k in forms.declared_fields(schema) and v is not None}
+    known = {k: v for k, v in data.items() if k in forms.declared_fields(schema) and v is not None}
+    return with_drafts(row, schema, known)  # an answer starts from its template
 
 
-def _render_task(row: HumanTask, schema: dict | None, values: dict, errors: dict, status: int = 200):
+def _render_task(row: HumanTask, schema: dict | None, values: dict, errors: dict, status: int = 200,
+                 preview: bool = False):
     who = actor()
     panel = _side_panel(row)
-    fields = form_fields(schema, values, errors)
+    facts = runtime().task_data(row.id) if row.status == "open" and schema else {}
+    fields = form_fields(schema, values, errors, facts=facts)
     field_names = {f.name for f in fields}
     general = [m for k, m in errors.items() if k not in field_names]
     return render_template(
         "task.html", task=row, schema=schema, fields=fields, errors=errors, general_errors=general,
         title=form_title(schema, panel["task_name"]), may_work=may_work(who, row.department, row.candidate_group,
-                                                                         row.assignee),
+                                                                         row.assignee, row.not_by),
         now=datetime.now(UTC), sla=sla_state(row), countdown=countdown(row.due_at, datetime.now(UTC)),
-        attachment_label=attachment_label, **panel), status
+        attachment_label=attachment_label, answer=answer_panel(row, schema, values, preview and not errors),
+        four_eyes=row.not_by is not None and row.not_by == who.username, **panel), status
 
 
 @bp.get("/tasks/<task_id>")
@@ -193,7 +200,7 @@ def submit(task_id: str):
     if row.status != "open":
         flash(_("This task was already done."), "info")
         return redirect(url_for("tasks.task", task_id=task_id))
-    if not may_work(actor(), row.department, row.candidate_group, row.assignee):
+    if not may_work(actor(), row.department, row.candidate_group, row.assignee, row.not_by):
         # Checked before anything is read or stored; the runtime checks again when completing.
         raise Forbidden(_("This task is assigned to someone else, or belongs to another department."))
     folder = attachment_folder()
@@ -214,6 +221,11 @@ def submit(task_id: str):
         flash(_("Draft saved. Nothing was sent on; you can finish later."), "info")
         return redirect(url_for("tasks.task", task_id=task_id))
     locale = ui_language()
+    data, answer_errors = fill_answers(row, schema, data, final=request.form.get("action") != "preview")
+    errors = {**answer_errors, **errors}
+    if request.form.get("action") == "preview":
+        # Nothing is stored or sent: the page comes back with what was typed and the letter.
+        return _render_task(row, schema, raw, errors, 422 if errors else 200, preview=True)
     if errors:
         # Show every problem at once: the ones that did not parse and the schema's own.
         merged = {**forms.validate(schema, forms.clean(schema, data), locale), **errors}
@@ -242,7 +254,7 @@ def done(task_id: str):
         names = {t.id: element_name(s, t.bpmn_id, t.name) for t in next_tasks}
         name = element_name(s, row.bpmn_id, row.name)
         instance = runtime().instance_for(row.business_key)
-    following = [{"task": t, "name": names[t.id], "mine": may_work(who, t.department, t.candidate_group, t.assignee)}
+    following = [{"task": t, "name": names[t.id], "mine": may_work(who, t.department, t.candidate_group, t.assignee, t.not_by)}
                  for t in next_tasks]
     return render_template("task_done.html", task=row, task_name=name, complaint=complaint, following=following,
                            instance=instance)

@@ -9,7 +9,7 @@ from alembic import op
 from processes.engine.models import TZDateTime
 
 revision = "0015"
-down_revision = "0013"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

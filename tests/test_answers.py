@@ -1,0 +1,319 @@
+"""Answers written by people (issue 12): drafts from the template library in the customer's
+language, a preview exactly as the customer gets it, the policy's suggestion beside the field,
+four eyes before an answer with a large amount or regulatory impact is sent, approvals with their
+facts, and bad input that keeps what was typed and sends nothing."""
+
+from __future__ import annotations
+
+import re
+
+import lxml.html
+import pytest
+from sqlalchemy import func, select
+
+import tests.test_complaint_paths as paths
+from processes.channels.outbound_mail import amount_line
+from processes.channels.portal_models import OutboundMessage, add_token, new_token
+from processes.complaints import answer_templates as library
+from processes.complaints.money import format_money
+from processes.complaints.records import Notification
+from processes.engine.actors import Actor
+from processes.engine.errors import Forbidden
+from processes.engine.models import AuditEntry
+from processes.engine.users import add_user
+from tests.test_complaint_pages import PASSWORD, csrf_of, run, web_app  # noqa: F401 - fixtures
+
+
+@pytest.fixture
+def dbsession(db):
+    with db.session() as session:
+        yield session
+
+
+def login(app, username, department, role):
+    with app.extensions["redress.db"].write_session.begin() as s:
+        from processes.engine.users import User
+
+        if s.query(User).filter_by(username=username).first() is None:
+            add_user(s, username, department, role, PASSWORD)
+    client = app.test_client()
+    token = csrf_of(client.get("/login").get_data(as_text=True))
+    assert client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token}).status_code == 302
+    return client
+
+
+def doc(response):
+    return lxml.html.fromstring(response.get_data(as_text=True))
+
+
+def field_error(page, name) -> str:
+    found = page.xpath(f'//*[@data-field="{name}"]//*[contains(@class, "field-error")]')
+    return found[0].text_content().strip() if found else ""
+
+
+def customer_answers(session) -> list[Notification]:
+    session.commit()
+    return list(session.scalars(select(Notification).where(Notification.template == "response")))
+
+
+# -- the library ---------------------------------------------------------------------
+
+
+def test_placeholders_unknown_formatted_or_unbalanced_are_refused():
+    assert library.placeholder_problem("{name}您好,{reference} {amount}") is None
+    _template, params = library.placeholder_problem("{name} {nmae} {amount:>9} {name.__class__}")
+    assert params["names"] == "{nmae}, {amount:>9}, {name.__class__}"
+    assert library.placeholder_problem("a { b") is not None
+    assert library.placeholder_problem("{{literal}} braces") is None
+
+
+def test_money_reads_as_people_read_it():
+    assert format_money(239.9, "zh-CN") == "¥239.90"
+    assert format_money("1234.5", "en") == "CNY 1,234.50"
+    assert amount_line(239.9, "zh-CN") == "金额:¥239.90\n" and amount_line(0, "zh-CN") == ""
+
+
+def test_seeded_library_has_sound_templates_for_every_strategy_in_both_languages(db):
+    with db.session() as s:
+        rows = list(s.scalars(select(library.ResponseTemplate)))
+        for language in library.LANGUAGES:
+            for strategy in library.STRATEGIES:
+                match = library.best_match(s, "product_quality", strategy, language)
+                assert match is not None and match.strategy == strategy and match.language == language
+        # The most specific wins: late delivery has its own compensation wording.
+        late = library.best_match(s, "logistics_delivery", "compensation", "zh-CN")
+        assert late.category == "logistics_delivery"
+    assert all(library.placeholder_problem(r.body) is None for r in rows)
+
+
+def test_only_editors_may_save_a_template_even_past_the_views(db):
+    fields = {"title": "x", "language": "zh-CN", "body": "{name}您好"}
+    with db.write_session.begin() as s, pytest.raises(Forbidden):
+        library.save(s, Actor("wang.agent", "customer_service", "agent"), fields)
+
+
+# -- the template page ---------------------------------------------------------------
+
+
+def test_template_page_checks_placeholders_previews_and_saves(web_app):  # noqa: F811
+    agent = login(web_app, "cs.agent", "customer_service", "agent")
+    assert agent.get("/answer-templates/").status_code == 403
+    client = login(web_app, "cs.lead", "customer_service", "supervisor")
+    listing = client.get("/answer-templates/")
+    assert listing.status_code == 200 and "经济补偿(通用)" in listing.get_data(as_text=True)
+    form = client.get("/answer-templates/new")
+    token = csrf_of(form.get_data(as_text=True))
+    typed = "{name}您好:\n退款 {amout} 已到账。"
+    bad = client.post("/answer-templates/new", data={"csrf_token": token, "title": "退款到账", "language": "zh-CN",
+                                                     "strategy": "compensation", "body": typed, "action": "save"})
+    assert bad.status_code == 422
+    page = doc(bad)
+    error = page.xpath('//*[@id="body-error"]')[0].text_content()
+    assert "{amout}" in error and "{amount}" in error  # names the unknown one and the ones to use
+    assert page.xpath('//textarea[@id="body"]')[0].text == typed  # nothing typed is lost
+    too_long = client.post("/answer-templates/new", data={"csrf_token": token, "title": "长", "language": "zh-CN",
+                                                          "body": "字" * 5001, "action": "save"})
+    assert too_long.status_code == 422 and "5000" in doc(too_long).xpath('//*[@id="body-error"]')[0].text_content()
+    with web_app.extensions["redress.db"].session() as s:
+        before = s.scalar(select(func.count()).select_from(library.ResponseTemplate))
+    good = "{name}您好:\n您的{remedy} {amount} 已于今日退回,投诉编号 {reference}。"
+    preview = client.post("/answer-templates/new", data={"csrf_token": token, "title": "退款到账", "language": "zh-CN",
+                                                         "strategy": "compensation", "body": good, "action": "preview"})
+    shown = doc(preview).xpath('//*[@id="template-preview"]')[0].text_content()
+    assert "李娜您好" in shown and "¥239.90" in shown and "C-2025-0001" in shown and "{" not in shown
+    saved = client.post("/answer-templates/new", data={"csrf_token": token, "title": "退款到账", "language": "zh-CN",
+                                                       "strategy": "compensation", "body": good, "active": "on",
+                                                       "action": "save"})
+    assert saved.status_code == 302
+    with web_app.extensions["redress.db"].session() as s:
+        assert s.scalar(select(func.count()).select_from(library.ResponseTemplate)) == before + 1
+        assert s.scalar(select(AuditEntry).where(AuditEntry.action == "response_template_saved")).actor == "cs.lead"
+
+
+# -- answering a customer through the task page --------------------------------------
+
+
+@pytest.fixture
+def rule_answer(run, dbsession):  # noqa: F811
+    """A complaint at "Draft the answer under the policy" (customer's fault, out of warranty)."""
+    h = run()
+    paths.classify(h, "product_quality", "medium")
+    paths.investigate(h, "product", "customer", warranty="out_of_warranty")
+    paths.confirm_strategy(h, "rule_based")
+    return h, h._row("Task_Draft_Rule_Answer")
+
+
+def test_the_answer_opens_from_the_template_with_the_policy_suggestion_beside_it(rule_answer, web_app):  # noqa: F811
+    _h, row = rule_answer
+    client = login(web_app, "cs.agent", "customer_service", "agent")
+    page = doc(client.get(f"/tasks/{row.id}"))
+    draft = page.xpath('//textarea[@name="answer"]')[0].text
+    assert draft.startswith("{name}您好") and "{remedy}" in draft  # the rule-based template, in Chinese
+    suggestion = page.xpath('//*[@data-field="remedy"]//*[contains(@class, "field-suggestion")]')[0].text_content()
+    assert "付费服务" in suggestion
+    assert not page.xpath('//select[@name="remedy"]/option[@selected and @value!=""]')  # never applied by itself
+
+
+def test_preview_shows_exactly_what_is_sent_and_sends_nothing(rule_answer, web_app, dbsession):  # noqa: F811
+    h, row = rule_answer
+    client = login(web_app, "cs.agent", "customer_service", "agent")
+    token = csrf_of(client.get(f"/tasks/{row.id}").get_data(as_text=True))
+    typed = "{name}您好:您的投诉 {reference} 已核实,产品已过保修期,我们可为您提供{remedy}。"
+    form = {"csrf_token": token, "remedy": "paid_service", "answer": typed}
+    preview = client.post(f"/tasks/{row.id}", data={**form, "action": "preview"})
+    assert preview.status_code == 200
+    page = doc(preview)
+    shown = page.xpath('//*[contains(@class, "preview-portal")]')[0].text_content().strip()
+    expected = f"王芳您好:您的投诉 {paths.REF} 已核实,产品已过保修期,我们可为您提供付费服务。"
+    assert shown == expected
+    assert page.xpath('//textarea[@name="answer"]')[0].text == typed  # still editable, placeholders kept
+    assert customer_answers(dbsession) == [] and h.ready_ids() == ["Task_Draft_Rule_Answer"]
+    done = client.post(f"/tasks/{row.id}", data={**form, "action": "complete"})
+    assert done.status_code == 302
+    [sent] = customer_answers(dbsession)
+    assert sent.body == expected  # the previewed text, to the letter
+    h._renew()
+    assert h.data["answer_author"] == "cs.agent"
+
+
+@pytest.mark.parametrize("answer, complaint", [
+    ("", "empty"),
+    ("   \n ", "blank"),
+    ("{name}您好,{refrence}", "unknown placeholder"),
+    ("字" * 5001, "too long"),
+])
+def test_bad_answers_are_refused_beside_the_field_and_nothing_is_sent(rule_answer, web_app, dbsession,  # noqa: F811
+                                                                      answer, complaint):
+    h, row = rule_answer
+    client = login(web_app, "cs.agent", "customer_service", "agent")
+    token = csrf_of(client.get(f"/tasks/{row.id}").get_data(as_text=True))
+    response = client.post(f"/tasks/{row.id}", data={"csrf_token": token, "remedy": "repair", "answer": answer,
+                                                      "action": "complete"})
+    assert response.status_code == 422, complaint
+    page = doc(response)
+    error = field_error(page, "answer")
+    assert error, complaint
+    if complaint == "unknown placeholder":
+        assert "{refrence}" in error
+    assert (page.xpath('//textarea[@name="answer"]')[0].text or "") == answer.lstrip("\n") or answer.strip() == ""
+    assert page.xpath('//select[@name="remedy"]/option[@selected]')[0].get("value") == "repair"  # kept
+    assert customer_answers(dbsession) == [] and h.ready_ids() == ["Task_Draft_Rule_Answer"]
+
+
+def test_an_english_customer_gets_the_english_template_and_cny(run, web_app, dbsession):  # noqa: F811
+    h = run(customer_tier="vip", order_value=3000, customer_name="Wang Fang")
+    with web_app.extensions["redress.db"].write_session.begin() as s:
+        add_token(s, paths.REF, new_token(), "en")
+    paths.classify(h, "product_quality", "high")
+    paths.investigate(h, "product", "company")
+    paths.confirm_strategy(h, "compensation")
+    paths.choose_compensation(h, ("cash", 900), amount=239.9)
+    row = h._row("Task_Write_Offer")
+    client = login(web_app, "cs.agent", "customer_service", "agent")
+    page = client.get(f"/tasks/{row.id}")
+    draft = doc(page).xpath('//textarea[@name="answer"]')[0].text
+    assert draft.startswith("Dear {name}")
+    preview = client.post(f"/tasks/{row.id}", data={"csrf_token": csrf_of(page.get_data(as_text=True)),
+                                                     "answer": draft, "action": "preview"})
+    shown = doc(preview).xpath('//*[contains(@class, "preview-portal")]')[0].text_content()
+    assert "cash payment of CNY 239.90" in shown and "Amount: CNY 239.90" in shown
+    assert not re.search(r"[\u4e00-\u9fff]", shown)  # one language only
+    # The template's bracketed instruction must be replaced by the person's own words before sending.
+    refused = client.post(f"/tasks/{row.id}", data={"csrf_token": csrf_of(page.get_data(as_text=True)),
+                                                     "answer": draft, "action": "complete"})
+    assert refused.status_code == 422 and "[Say how and when it will be paid.]" in field_error(doc(refused), "answer")
+
+
+# -- four eyes and approvals with their facts ----------------------------------------
+
+
+@pytest.fixture
+def large_offer(run, dbsession):  # noqa: F811
+    """A cash compensation of 900 (above the threshold), approved, and the offer written by cs.agent."""
+    h = run(customer_tier="vip", order_value=3000)
+    paths.classify(h, "product_quality", "high")
+    paths.investigate(h, "product", "company")
+    paths.confirm_strategy(h, "compensation")
+    paths.choose_compensation(h, ("cash", 900))
+    return h
+
+
+def test_management_approval_shows_proposal_budget_findings_and_demand(large_offer, web_app):  # noqa: F811
+    row = large_offer._row("Task_Approve_Compensation")
+    client = login(web_app, "boss", "management", "manager")
+    page = doc(client.get(f"/tasks/{row.id}"))
+    facts = page.xpath('//*[contains(@class, "approval-facts")]')[0]
+    amount = facts.xpath('.//*[contains(@class, "approval-amount")]')[0].text_content()
+    assert "¥900.00" in amount and "现金" in amount
+    budget = facts.xpath('.//*[contains(@class, "approval-budget")]')[0].text_content()
+    # The default monthly budget is 20,000 and nothing is spent yet: 19,100 left after this one.
+    assert "¥0.00" in budget and "¥20,000.00" in budget and "¥19,100.00" in budget
+    assert "核实属实" in facts.xpath('.//*[contains(@class, "approval-findings")]')[0].text_content()
+    assert facts.xpath('.//*[contains(@class, "approval-demand")]')[0].text_content().strip() == "换货"
+
+
+def test_quality_check_is_for_someone_else_than_the_author(large_offer, web_app, dbsession):  # noqa: F811
+    h = large_offer
+    h.complete("Task_Approve_Compensation", {"approval_decision": "approve"})
+    row = h._row("Task_Write_Offer")
+    writer = login(web_app, "cs.lead", "customer_service", "supervisor")  # a supervisor writes it...
+    token = csrf_of(writer.get(f"/tasks/{row.id}").get_data(as_text=True))
+    assert writer.post(f"/tasks/{row.id}", data={"csrf_token": token, "answer": "现金补偿 {amount}",
+                                                  "action": "complete"}).status_code == 302
+    h._renew()
+    check = h._row("Task_Quality_Check")
+    assert check.not_by == "cs.lead" and customer_answers(dbsession) == []
+    # ...and may not approve it: not on the page, not through the runtime, not by being given it.
+    page = writer.get(f"/tasks/{check.id}")
+    assert doc(page).xpath('//*[@id="four-eyes"]') and not doc(page).xpath('//form[contains(@class, "task-form")]')
+    assert writer.post(f"/tasks/{check.id}", data={"csrf_token": token, "qc_decision": "approve",
+                                                    "action": "complete"}).status_code == 403
+    runtime = web_app.extensions["redress.runtime"]
+    author = Actor("cs.lead", "customer_service", "supervisor")
+    with pytest.raises(Forbidden):
+        runtime.claim(check.id, author)
+    with pytest.raises(Forbidden):
+        runtime.complete(check.id, author, {"qc_decision": "approve"})
+    with pytest.raises(Forbidden):
+        runtime.reassign(check.id, Actor("boss", "management", "manager"), author)
+    # A colleague sees the letter as the customer will get it, and approves it.
+    colleague = login(web_app, "cs.lead2", "customer_service", "supervisor")
+    page = colleague.get(f"/tasks/{check.id}")
+    facts = doc(page).xpath('//*[contains(@class, "approval-facts")]')[0]
+    assert "现金补偿 ¥900.00" in facts.xpath('.//*[contains(@class, "preview-portal")]')[0].text_content()
+    assert facts.xpath('.//*[contains(@class, "approval-author")]')[0].text_content() == "cs.lead"
+    assert colleague.post(f"/tasks/{check.id}", data={"csrf_token": csrf_of(page.get_data(as_text=True)),
+                                                       "qc_decision": "approve", "action": "complete"}).status_code == 302
+    [sent] = customer_answers(dbsession)
+    assert sent.body == "现金补偿 ¥900.00"
+
+
+def test_regulatory_impact_alone_needs_the_quality_check(run, dbsession):  # noqa: F811
+    h = run()
+    h.complete("Task_Classify", {"category": "product_quality", "severity": "medium", "safety_issue": False,
+                                 "legitimacy": "justified", "regulatory_impact": True})
+    paths.investigate(h, "product", "customer", warranty="out_of_warranty")
+    paths.confirm_strategy(h, "rule_based")
+    h.complete("Task_Draft_Rule_Answer", {"remedy": "paid_service", "answer": "可提供付费维修。"})
+    assert h.ready_ids() == ["Task_Quality_Check"] and customer_answers(dbsession) == []
+
+
+def test_the_response_mail_is_the_persons_letter_with_the_amount_formatted(run, web_app, dbsession):  # noqa: F811
+    from processes.app import build_runtime
+    from processes.engine.definitions import read_files
+    from tests.conftest import ROOT
+    from tests.runtime_harness import FacadeHarness
+
+    runtime = build_runtime(db=web_app.extensions["redress.db"])  # with the mailer (no SMTP: the outbox)
+    runtime.deploy(read_files(ROOT, "bpmn", "forms"))
+    with FacadeHarness.start(runtime, paths.complaint_start_data(paths.REF),
+                             dbsession) as h:
+        paths.classify(h, "logistics_delivery", "medium")
+        paths.investigate(h, "after_sales", "company", warranty="not_applicable")
+        paths.confirm_strategy(h, "compensation")
+        paths.choose_compensation(h, ("coupon", 50), amount=39.9)
+        h.complete("Task_Write_Offer", {"answer": "王芳您好:送您优惠券一张。"})
+    dbsession.commit()
+    mail = dbsession.scalar(select(OutboundMessage).where(OutboundMessage.template == "response"))
+    assert mail.body.startswith("王芳您好:送您优惠券一张。\n金额:¥39.90\n")
+    assert "Dear" not in mail.body and "您好:\n\n关于" not in mail.body  # no second greeting around it
