@@ -95,7 +95,6 @@ VOCABULARY = {
     },
     "compensation": {"points": _l("Points"), "coupon": _l("Coupon"), "refund": _l("Refund"), "cash": _l("Cash")},
     # the case summary (issue 12): the values the forms record
-    "responsibility": {"company": _l("The company"), "customer": _l("The customer"), "unclear": _l("Unclear")},
     "warranty": {"in_warranty": _l("In warranty"), "out_of_warranty": _l("Out of warranty"),
                  "return_period": _l("Within the 7-day return period"), "not_applicable": _l("Not applicable")},
     "legitimacy": {"justified": _l("Justified"), "unjustified": _l("Unjustified"),
@@ -120,7 +119,7 @@ VOCABULARY = {
               "remedy_sought": _l("Remedy sought"), "product": _l("Product or service"),
               "order_number": _l("Order number"), "occurred_at": _l("When it happened"),
               "occurred_where": _l("Where it happened")},
-    "decision": {"accept": _l("Accepted the proposal"), "reject": _l("Rejected the proposal"),
+    "customer_decision": {"accept": _l("Accepted the proposal"), "reject": _l("Rejected the proposal"),
                  "counter": _l("Made a counter-proposal")},
 }
 

@@ -22,9 +22,9 @@ from web.answer_page import with_drafts
 from web.auth import _safe_next
 from web.blueprints.complaints import (
     attachment_folder,
-    record_uploads,
     customer_file_rows,
     customer_view,
+    record_uploads,
     repeat_count,
     staff_files,
     timeline,
