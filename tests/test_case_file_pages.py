@@ -326,3 +326,28 @@ def test_customer_files_preview_for_customer_service_only(app, client, people):
     login(client, "product")
     assert f"/customer-files/{file_id}/preview" not in text(client.get(f"/complaints/{reference}"))
     assert client.get(f"/complaints/{reference}/customer-files/{file_id}/preview").status_code == 403
+
+
+def test_an_email_reply_with_its_attachment_joins_the_thread(app, client, people):
+    from email.message import EmailMessage
+
+    from processes.channels.mail_intake import ingest
+
+    runtime = app.extensions["redress.runtime"]
+    reference = register(runtime, {**PHONE_COMPLAINT, "customer": {"name": "周九", "email": "zhou@example.com",
+                                                                   "phone": "13200132000"}}, in_form=True)
+    message = EmailMessage()
+    message["From"], message["To"] = "周九 <zhou@example.com>", "complaints@shop.example"
+    message["Subject"], message["Message-ID"] = f"Re: {reference}", "<reply-1@example.com>"
+    message.set_content("底座的照片在附件里。")
+    message.add_attachment(PNG, maintype="image", subtype="png", filename="底座.png")
+    assert ingest(runtime, message.as_bytes()).outcome == "attached"
+    login(client, "agent")
+    thread = text(client.get(f"/complaints/{reference}")).split('id="conversation-heading"', 1)[1]
+    thread = thread.split("</ol>", 1)[0]
+    reply = thread[thread.index("底座的照片在附件里"):]
+    assert "底座.png" in reply.split("</li>", 1)[0]  # the file goes with the e-mail it came in
+    assert "zhou@example.com" in thread and "电子邮件" in thread
+    login(client, "product")
+    masked = text(client.get(f"/complaints/{reference}")).split('id="conversation-heading"', 1)[1]
+    assert "z***@example.com" in masked and "zhou@example.com" not in masked
