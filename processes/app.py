@@ -44,3 +44,15 @@ def build_runtime(settings: Settings | None = None, *, db: Database | None = Non
         outbound_mail.install(runtime, smtp_url=settings.smtp_url or "", sender=settings.mail_from,
                               link_base=link_base or (lambda: public or "http://127.0.0.1:5000/"))
     return runtime
+
+
+def periodic_jobs(runtime: Runtime, settings: Settings | None = None) -> list:
+    """What the worker runs besides timers: KPI targets checked hourly (the owner told when one is
+    crossed), management's weekly digest (looked for hourly, sent once on Monday)."""
+    from processes.channels import kpi_alerts
+    from processes.engine.worker import PeriodicJob
+
+    settings = settings or Settings.from_environ()
+    status = "pending" if settings.smtp_url else "outbox"
+    return [PeriodicJob("kpi_targets", 3600, lambda: kpi_alerts.check_targets(runtime.db, mail_status=status)),
+            PeriodicJob("weekly_digest", 3600, lambda: kpi_alerts.weekly_digest(runtime.db, mail_status=status))]

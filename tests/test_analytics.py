@@ -249,7 +249,9 @@ def test_filters_slices_and_the_multi_filter_path_agree(seeded):
         after_sales = analytics.kpis(s, MARCH, Filters(department="after_sales"))["current"]
         assert (after_sales["received"], after_sales["compensation_paid"], after_sales["reopened"]) == (3, "50.00", 1)
         email = analytics.kpis(s, MARCH, Filters(department="after_sales", channel="email"))
-        assert email["source"] == "facts" and email["current"]["received"] == 2  # C-2, C-7
+        assert email["source"] == "rollups" and email["current"]["received"] == 2  # C-2, C-7, a pair slice
+        three = analytics.kpis(s, MARCH, Filters(department="after_sales", channel="email", sla_profile="default"))
+        assert three["source"] == "facts" and three["current"] == email["current"]
         assert analytics.kpis(s, MARCH, Filters(tier="gold"))["current"]["received"] == 1
         # Two filters, one of which every complaint has: the facts path gives the rollups' figures.
         for dim, value in (("department", "after_sales"), ("category", "product_quality"), ("channel", "web")):
@@ -263,6 +265,19 @@ def test_filters_slices_and_the_multi_filter_path_agree(seeded):
         # A period that is not whole months reads day rows at either end and month rows between.
         odd = Period(date(2025, 2, 10), date(2025, 3, 13))
         assert analytics.kpis(s, odd, Filters())["current"]["received"] == 7  # C-0 … C-6, not C-7/C-8
+
+
+def test_open_work_at_the_end_of_past_days_from_rollups_equals_the_scan(seeded):
+    """Past periods read open work from start and stop counts; it must be what the open rows say."""
+    with seeded.session() as s:
+        for end in [date(2025, 2, 20) + timedelta(days=n) for n in range(0, 60, 3)]:
+            period = Period(end - timedelta(days=6), end)
+            at = period.bounds()[1]
+            for filters in (Filters(), Filters(department="after_sales"), Filters(channel="web", severity="medium")):
+                work = analytics.open_work(s, period, filters)
+                bands, at_risk, breached = analytics.open_by_scan(s, at, filters, False)
+                assert ([b["count"] for b in work["bands"]], work["at_risk"], work["breached_open"]) == (
+                    bands, at_risk, breached), (end, filters)
 
 
 def test_every_count_drills_down_to_as_many_complaints(seeded):

@@ -117,11 +117,23 @@ def login():
             session.permanent = True
             session[SESSION_KEY] = key
             login_user(staff)
-            return redirect(_safe_next(request.args.get("next")) or url_for("tasks.inbox"))
+            return redirect(_safe_next(request.args.get("next")) or landing_page(user.role))
         error = _("Wrong user name or password.")
     elif request.method == "POST":
         error = _("Enter your user name and password.")
     return render_template("login.html", form=form, error=error), (401 if error else 200)
+
+
+def landing_page(role: str) -> str:
+    """Each role's own first page after login: designers the designer, reviewers the reviews,
+    managers the overview, everyone else the inbox."""
+    if role == "process_designer":
+        return url_for("designer.index")
+    if role == "compliance_reviewer":
+        return url_for("definitions.index")
+    if role == "manager":
+        return url_for("dashboard.overview")
+    return url_for("tasks.inbox")
 
 
 @bp.post("/logout")

@@ -6,12 +6,11 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from flask_babel import gettext as _
-
 from processes.complaints.case_summary import CaseSummary, summarize
 from processes.complaints.records import Complaint
 from processes.engine.actors import Actor
 from processes.engine.inbox import sla_state
+from web.time_words import countdown
 
 log = logging.getLogger(__name__)
 
@@ -36,24 +35,6 @@ def clock_rows(summary: CaseSummary, now: datetime | None = None) -> list[dict]:
     """Each open task's deadline with its state (on time, at risk, breached) and time left."""
     now = now or datetime.now(UTC)
     return [{"clock": c, "state": sla_state(c, now), "left": countdown(c.due_at, now)} for c in summary.clocks]
-
-
-def countdown(due: datetime | None, now: datetime) -> str:
-    """"3 h 20 min left" or "overdue by 2 d 4 h", in the chosen language."""
-    if due is None:
-        return _("no deadline")
-    seconds = int((due - now).total_seconds())
-    span = abs(seconds)
-    days, rest = divmod(span, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    if days:
-        amount = _("%(d)d d %(h)d h", d=days, h=hours)
-    elif hours:
-        amount = _("%(h)d h %(m)d min", h=hours, m=minutes)
-    else:
-        amount = _("%(m)d min", m=minutes)
-    return _("%(amount)s left", amount=amount) if seconds >= 0 else _("overdue by %(amount)s", amount=amount)
 
 
 # -- attachments -----------------------------------------------------------------------

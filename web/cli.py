@@ -39,12 +39,24 @@ def init() -> None:
 
 
 @main.command()
-def demo() -> None:
-    """Demo users for every department and role, and demo complaints in different stages (idempotent)."""
-    from processes.complaints.demo import load_demo
+@click.option("--history-days", default=365, show_default=True, type=click.IntRange(0, 730),
+              help="Days of complaint history run through the process for the dashboards (0: none).")
+def demo(history_days: int) -> None:
+    """Demo users for every department and role, demo complaints in different stages, and a year of
+    history for the dashboards (idempotent)."""
+    import time
 
-    for line in load_demo(command_runtime()):
+    from processes.complaints.demo import load_demo
+    from processes.complaints.demo_history import load_history
+
+    runtime = command_runtime()
+    for line in load_demo(runtime):
         click.echo(line)
+    if history_days:
+        started = time.monotonic()
+        loaded = load_history(runtime, history_days)
+        if loaded:
+            click.echo(f"history: {loaded} complaints over {history_days} days ({time.monotonic() - started:.0f} s)")
 
 
 @main.command()
@@ -76,9 +88,10 @@ def serve(host: str, port: int, threads: int, workers: int, with_worker: bool) -
 
     app = create_app()
     if with_worker:
+        from processes.app import periodic_jobs
         from processes.engine.worker import Worker
 
-        w = Worker(app.extensions["redress.runtime"])
+        w = Worker(app.extensions["redress.runtime"], jobs=periodic_jobs(app.extensions["redress.runtime"]))
         threading.Thread(target=w.run, name="redress-worker", daemon=True).start()
     click.echo(f"Redress is running at http://{host}:{port}/")
     waitress_serve(app, host=host, port=port, threads=threads, ident="redress")
@@ -88,9 +101,11 @@ def serve(host: str, port: int, threads: int, workers: int, with_worker: bool) -
 @click.option("--idle-poll", default=5.0, show_default=True, help="SQLite: seconds between looks when idle.")
 def worker(idle_poll: float) -> None:
     """Fire due timers (SLA, waits) and run what follows, until stopped."""
+    from processes.app import periodic_jobs
     from processes.engine.worker import Worker
 
-    w = Worker(command_runtime(), idle_poll=idle_poll)
+    rt = command_runtime()
+    w = Worker(rt, idle_poll=idle_poll, jobs=periodic_jobs(rt))
     signal.signal(signal.SIGTERM, lambda *_: w.stop())
     try:
         w.run()

@@ -8,6 +8,7 @@ deployment.
 
 from __future__ import annotations
 
+import functools
 import threading
 
 from flask import g
@@ -49,11 +50,11 @@ VOCABULARY = {
     },
     "tier": {"standard": _l("Standard"), "silver": _l("Silver"), "gold": _l("Gold"), "vip": _l("VIP")},
     "sla": {"on_time": _l("On time"), "at_risk": _l("At risk"), "breached": _l("Breached")},
+    "assignment": {"unassigned": _l("Unassigned"), "assigned": _l("Assigned")},
     "strategy": {"rule_based": _l("Rule-based"), "compensation": _l("Compensation"),
                  "fuzzy_mediation": _l("Fuzzy mediation"), "explanation": _l("Explanation"),
                  "escalation": _l("After escalation")},
     "language": {"zh-CN": _l("Chinese"), "en": _l("English")},
-    "decision": {"accept": _l("Accepted"), "reject": _l("Rejected"), "counter": _l("Counter-proposal")},
     "responsibility": {"company": _l("The company"), "customer": _l("The customer"), "unclear": _l("Unclear")},
     "status": {
         "registered": _l("Registered"), "awaiting_details": _l("Awaiting details"),
@@ -61,7 +62,9 @@ VOCABULARY = {
         "reconciling": _l("Reconciling"), "responded": _l("Responded"), "escalated": _l("Escalated"),
         "follow_up": _l("Follow-up"), "closed": _l("Closed"), "closed_incomplete": _l("Closed (incomplete)"),
         "closed_duplicate": _l("Closed (duplicate)"), "open": _l("Open"), "completed": _l("Completed"),
-        "cancelled": _l("Cancelled"), "done": _l("Done"),
+        "cancelled": _l("Cancelled"), "done": _l("Done"), "awaiting_approval": _l("Awaiting approval"),
+        "awaiting_customer": _l("Awaiting the customer"), "awaiting_survey": _l("Awaiting the survey"),
+        "error": _l("Stopped by an error"), "running": _l("Running"),
     },
     "audit": {
         "instance_started": _l("Complaint process started"), "instance_completed": _l("Process finished"),
@@ -172,11 +175,7 @@ def _names_in(text: str, filename: str) -> dict[str, dict[str, str]]:
         element_id, name = element.get("id"), element.get("name")
         if not element_id or not name:
             continue
-        english = None
-        for prop in element.iter("{*}property"):
-            if prop.get("name") == "name_en":
-                english = prop.get("value")
-                break
+        english = own_name_en(element)
         found[element_id] = {"zh-CN": name, "en": english or name}
     return found
 
@@ -197,3 +196,65 @@ def pick(texts, fallback: str = "") -> str:
         lang = ui_language()
         return texts.get(lang) or texts.get("zh-CN") or texts.get("en") or fallback
     return texts or fallback
+
+
+def diagram_in_language(xml: str | None, language: str) -> str | None:
+    """The BPMN XML with each element's label in ``language``: Chinese is the model's ``name``,
+    English its ``name_en`` property (kept as it is where a model has none)."""
+    if not xml or language != "en":
+        return xml
+    return _english_diagram(xml)
+
+
+@functools.lru_cache(maxsize=16)
+def _english_diagram(xml: str) -> str:
+    from lxml import etree
+
+    try:
+        root = parse_xml(xml.encode("utf-8"), "diagram.bpmn")
+    except Exception:  # noqa: BLE001 - a model we cannot read is shown as stored
+        return xml
+    for element in root.iter():
+        if not isinstance(element.tag, str) or element.get("name") is None:
+            continue
+        english = own_name_en(element)
+        if english:
+            element.set("name", english)
+    return etree.tostring(root, encoding="unicode")
+
+
+def own_name_en(element) -> str | None:
+    """The element's own ``name_en`` property (not one of an element nested inside it)."""
+    for child in element:
+        if isinstance(child.tag, str) and child.tag.endswith("extensionElements"):
+            for prop in child.iter("{*}property"):
+                if prop.get("name") == "name_en" and prop.get("value"):
+                    return prop.get("value")
+    return None
+
+
+# Who did something, as people read it: actors that are not a person are named for what they are.
+MACHINE_ACTORS = {
+    "system": _l("System"), "timer": _l("System (deadline)"), "worker": _l("System"), "cli": _l("Administrator (command line)"),
+    "customer": _l("The customer"), "customer-portal": _l("The customer (portal)"),
+    "mail-intake": _l("The customer (e-mail)"),
+}
+
+
+def person(actor_id: str | None) -> str:
+    """A person's display name for a user name; the system and the customer named as such; the
+    demo's stand-ins ("demo.product") as "demo user · Product"."""
+    if not actor_id:
+        return "—"
+    if actor_id in MACHINE_ACTORS:
+        return str(MACHINE_ACTORS[actor_id])
+    if actor_id.startswith("demo."):
+        return str(_l("Demo user · %(department)s", department=label("department", actor_id[5:])))
+    cache = g.setdefault("display_names", {})
+    if actor_id not in cache:
+        from processes.engine.models import User
+        from web.context import database
+
+        with database().session() as s:
+            cache[actor_id] = s.scalar(select(User.display_name).where(User.username == actor_id)) or actor_id
+    return cache[actor_id]

@@ -22,7 +22,13 @@ from sqlalchemy.orm import Session
 
 from processes.complaints import analytics_sql
 from processes.complaints.analytics_models import AnalyticsRollup, ComplaintFact
-from processes.complaints.analytics_rollup import DIMENSIONS, calendar, contributions
+from processes.complaints.analytics_rollup import (
+    DIMENSIONS,
+    OPEN_METRICS,
+    calendar,
+    contributions,
+    pair_slice,
+)
 from processes.complaints.records import DepartmentBudget
 from processes.complaints.sla import _PROFILES
 from processes.engine.actors import Actor
@@ -165,10 +171,14 @@ def _grain_clause(period: Period):
 
 
 def _slice(filters: Filters) -> tuple[str, str] | None:
+    """The rollup slice that answers for these filters: everything, one dimension, or a pair of
+    them; three filters or more have none (the database counts the facts)."""
     active = filters.active()
-    if len(active) > 1:
+    if len(active) > 2:
         return None
-    return active[0] if active else ("", "")
+    if len(active) == 2:
+        return pair_slice(*active)
+    return (active[0][0], active[0][1][:250]) if active else ("", "")
 
 
 def _period_facts(session: Session, period: Period, filters: Filters):
@@ -265,16 +275,54 @@ def _flag(clauses: list):
 
 
 def open_work(session: Session, period: Period, filters: Filters) -> dict:
-    """Complaints open at the end of the period (or now): count, by age band, at risk, breached;
-    one aggregate query over the open fact rows."""
+    """Complaints open at the end of the period (or now): count, by age band, at risk, breached."""
     at, is_now = _as_of(period)
+    chosen = _slice(filters)
+    if is_now or chosen is None:
+        # Now: the open fact rows alone (the NULL end of ix_fact_open), few whatever the history.
+        bands, at_risk, breached = open_by_scan(session, at, filters, is_now)
+    else:
+        bands, at_risk, breached = _open_at_day_end(session, period.end + timedelta(days=1), at, filters, chosen)
+    return {"as_of": at.isoformat(), "open": sum(bands), "bands": [
+        {"band": i, "from_days": lo, "to_days": hi, "count": bands[i]} for i, (lo, hi) in enumerate(AGE_BANDS)],
+        "at_risk": at_risk, "breached_open": breached}
+
+
+def open_by_scan(session: Session, at: datetime, filters: Filters, is_now: bool) -> tuple[list[int], int, int]:
+    """Open work at `at` counted over the fact rows open then: one aggregate query."""
     columns = [_flag(_band_where(i, at)) for i in range(len(AGE_BANDS))]
     columns += [_flag(_state_where("at_risk", at)), _flag(_state_where("breached_open", at))]
     row = session.execute(select(*columns).where(*_open_where(at, filters, is_now))).one()
-    bands = [int(v) for v in row[:len(AGE_BANDS)]]
-    return {"as_of": at.isoformat(), "open": sum(bands), "bands": [
-        {"band": i, "from_days": lo, "to_days": hi, "count": bands[i]} for i, (lo, hi) in enumerate(AGE_BANDS)],
-        "at_risk": int(row[-2]), "breached_open": int(row[-1])}
+    return [int(v) for v in row[:len(AGE_BANDS)]], int(row[-2]), int(row[-1])
+
+
+def _before(session: Session, chosen: tuple[str, str], day: date, metrics: tuple[str, ...]) -> dict[str, int]:
+    """Each metric summed over every local day before `day`: months at month grain, then days."""
+    r = AnalyticsRollup
+    first = day.replace(day=1)
+    rows = session.execute(
+        select(r.metric, func.sum(r.count)).where(
+            r.dim == chosen[0], r.value == chosen[1], r.metric.in_(metrics),
+            or_(and_(r.grain == "month", r.period < first),
+                and_(r.grain == "day", r.period >= first, r.period < day)))
+        .group_by(r.metric))
+    found = {m: int(c or 0) for m, c in rows}
+    return {m: found.get(m, 0) for m in metrics}
+
+
+def _open_at_day_end(session: Session, day: date, at: datetime, filters: Filters,
+                     chosen: tuple[str, str]) -> tuple[list[int], int, int]:
+    """Open work at local midnight `at` (the start of `day`) from the rollups: open = received −
+    closed before it, at risk and breached the same from their start and stop counts; the age
+    bands under 31 days count the open facts received in the last 31 days (ix_fact_received)."""
+    c = _before(session, chosen, day, ("received", "closed", *OPEN_METRICS))
+    total = c["received"] - c["closed"]
+    young = [_flag(_band_where(i, at)) for i in range(len(AGE_BANDS) - 1)]
+    row = session.execute(select(*young).where(
+        ComplaintFact.received_at > at - timedelta(days=AGE_BANDS[-1][0]), *_open_where(at, filters, False))).one()
+    bands = [int(v) for v in row]
+    bands.append(total - sum(bands))
+    return bands, c["risk_in"] - c["risk_out"], c["breach_in"] - c["breach_out"]
 
 
 # ---------------------------------------------------------------------------- KPIs

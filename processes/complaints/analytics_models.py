@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Boolean, Date, Index, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Date, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from processes.engine.db import Base
@@ -81,3 +81,45 @@ class AnalyticsRollup(Base):
     bucket: Mapped[int] = mapped_column(Integer, default=0)
     count: Mapped[int] = mapped_column(BigInteger, default=0)
     total: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=Decimal(0))
+
+
+class KpiTarget(Base):
+    """A manager's target for one KPI over a rolling period (SLA compliance ≥ 95 % over 30 days),
+    optionally for one department. The worker checks it; `state` remembers the last verdict so
+    the owner is told once when the figure crosses the target, not at every check."""
+
+    __tablename__ = "kpi_targets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kpi: Mapped[str] = mapped_column(String(40))
+    # at_least (the figure must not fall below) or at_most (must not rise above)
+    direction: Mapped[str] = mapped_column(String(10))
+    target: Mapped[Decimal] = mapped_column(Numeric(14, 4))
+    days: Mapped[int] = mapped_column(Integer, default=30)
+    department: Mapped[str | None] = mapped_column(String(40))
+    owner: Mapped[str] = mapped_column(String(80))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # unknown (not checked yet or no data), met, missed
+    state: Mapped[str] = mapped_column(String(10), default="unknown")
+    last_value: Mapped[Decimal | None] = mapped_column(Numeric(16, 4))
+    checked_at: Mapped[datetime | None] = mapped_column(TZDateTime())
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(TZDateTime())
+
+
+class ArchiveReview(Base):
+    """One supervisor's review note on a closed complaint in a review cycle (定期回顾, a month "2026-11")."""
+
+    __tablename__ = "archive_reviews"
+    __table_args__ = (UniqueConstraint("cycle", "business_key", name="uq_archive_review"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cycle: Mapped[str] = mapped_column(String(7))
+    business_key: Mapped[str] = mapped_column(String(40))
+    # sample, reopened, level_4, compensation: why the complaint is on the list
+    reason: Mapped[str] = mapped_column(String(20))
+    # ok, concern: the reviewer's verdict
+    verdict: Mapped[str] = mapped_column(String(10))
+    note: Mapped[str] = mapped_column(Text, default="")
+    reviewer: Mapped[str] = mapped_column(String(80))
+    reviewed_at: Mapped[datetime] = mapped_column(TZDateTime())

@@ -13,6 +13,7 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
+from itertools import combinations
 from typing import Any
 
 from sqlalchemy import bindparam
@@ -29,7 +30,14 @@ PROCESS_KEY = "complaint_handling"
 # The filters of every figure; each has its own slice of the rollups.
 DIMENSIONS = ("department", "category", "channel", "product", "severity", "sla_profile", "tier")
 CLOSED_STATUSES = ("closed", "closed_incomplete", "closed_duplicate")
+# Two filters at once read a pair slice ("dep+chn", "product\x1fphone"): no scan for them either.
+_SHORT = {"department": "dep", "category": "cat", "channel": "chn", "product": "prd", "severity": "sev",
+          "sla_profile": "sla", "tier": "tir"}
+PAIRS = tuple(combinations(DIMENSIONS, 2))
 GRAINS = ("day", "month")
+# Counted where a complaint starts and stops being open, at risk or past its limit: open work at the
+# end of a past period is the sum of what started before it minus what stopped (docs/analytics.md).
+OPEN_METRICS = ("risk_in", "risk_out", "breach_in", "breach_out")
 # Duration histograms, in minutes; figures read them for median and p90.
 DURATION_METRICS = ("ack_min", "ack_bmin", "resolve_min", "resolve_bmin")
 
@@ -105,6 +113,29 @@ def first_contact(fact: ComplaintFact) -> bool:
                 and (fact.mediation_rounds or 0) <= 1)
 
 
+def pair_slice(a: tuple[str, str], b: tuple[str, str]) -> tuple[str, str]:
+    """The rollup slice of two filters, (dimension, value) each, in DIMENSIONS order."""
+    (da, va), (db, vb) = sorted((a, b), key=lambda x: DIMENSIONS.index(x[0]))
+    return f"{_SHORT[da]}+{_SHORT[db]}", f"{va}\x1f{vb}"[:250]
+
+
+def open_spans(fact: ComplaintFact) -> list[tuple[str, datetime, datetime | None]]:
+    """(at_risk or breach, start, end): the complaint is at risk / past its limit at a moment T
+    when start < T <= end (end None: still). Matches analytics._state_where at T."""
+    spans = []
+    if fact.resolve_due is None:
+        return spans
+    ends = [m for m in (fact.resolved_at, fact.closed_at) if m is not None]
+    if fact.at_risk_at is not None:
+        start, end = max(fact.received_at, fact.at_risk_at), min([fact.resolve_due, *ends])
+        if start < end:
+            spans.append(("risk", start, end))
+    start, end = max(fact.received_at, fact.resolve_due), min(ends) if ends else None
+    if end is None or start < end:
+        spans.append(("breach", start, end))
+    return spans
+
+
 def contributions(fact: ComplaintFact | None) -> dict[Key, list]:
     """What one fact row adds to the rollups: (day, metric, bucket) → [count, total]."""
     out: dict[Key, list] = defaultdict(lambda: [0, Decimal(0)])
@@ -150,6 +181,10 @@ def contributions(fact: ComplaintFact | None) -> dict[Key, list]:
             add(at, "score", int(fact.satisfaction_score))
             if fact.satisfaction_score >= 4:
                 add(at, "csat_positive")
+    for kind, start, end in open_spans(fact):
+        add(start, f"{kind}_in")
+        if end is not None:
+            add(end, f"{kind}_out")
     return out
 
 
@@ -157,7 +192,8 @@ def slices(fact: ComplaintFact | None, metric: str) -> list[tuple[str, str]]:
     """The rollup slices a fact's metric is counted in: everything, and each of its dimensions."""
     if fact is None:
         return []
-    found = [("", "")] + [(dim, getattr(fact, dim) or "") for dim in DIMENSIONS]
+    values = [(dim, getattr(fact, dim) or "") for dim in DIMENSIONS]
+    found = [("", ""), *values, *(pair_slice(a, b) for a, b in combinations(values, 2))]
     if metric == "resolved":  # Pareto of root causes, overall and per product
         cause = fact.root_cause or ""
         found += [("root_cause", cause), ("product_root_cause", f"{fact.product or ''}\x1f{cause}")]

@@ -48,6 +48,30 @@ SPECS = {
 }
 
 
+
+
+def open_specs(dialect: str) -> dict[str, tuple[str, str, str, str]]:
+    """The start and stop counts of open work (analytics_rollup.open_spans) as SQL, in SPECS' shape."""
+    if dialect == "postgresql":
+        risk_start, risk_end = "GREATEST(received_at, at_risk_at)", "LEAST(resolve_due, resolved_at, closed_at)"
+        breach_start, breach_end = "GREATEST(received_at, resolve_due)", "LEAST(resolved_at, closed_at)"
+    else:  # SQLite's MIN/MAX of several values answer NULL when one is NULL
+        risk_start = "MAX(received_at, at_risk_at)"
+        risk_end = "MIN(resolve_due, COALESCE(resolved_at, resolve_due), COALESCE(closed_at, resolve_due))"
+        breach_start = "MAX(received_at, resolve_due)"
+        breach_end = ("CASE WHEN resolved_at IS NULL THEN closed_at WHEN closed_at IS NULL THEN resolved_at "
+                      "ELSE MIN(resolved_at, closed_at) END")
+    risk = f"resolve_due IS NOT NULL AND at_risk_at IS NOT NULL AND {risk_start} < {risk_end}"
+    return {
+        "risk_in": (risk_start, risk, "0", "0"),
+        "risk_out": (risk_end, risk, "0", "0"),
+        "breach_in": (breach_start, f"resolve_due IS NOT NULL AND ({breach_end} IS NULL OR {breach_start} < {breach_end})",
+                      "0", "0"),
+        "breach_out": (breach_end, f"resolve_due IS NOT NULL AND {breach_end} IS NOT NULL AND {breach_start} < {breach_end}",
+                       "0", "0"),
+    }
+
+
 def local_period(dialect: str, column: str, grain: str, tz: str, offset_hours: float) -> str:
     """The local day (or first of the month) of a timestamp column, as SQL."""
     if dialect == "postgresql":

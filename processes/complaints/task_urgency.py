@@ -87,6 +87,14 @@ class ComplaintTaskDecorator:
         if (data.get("repeat_complainant") and values.get("department") == "customer_service"
                 and values.get("candidate_group") is None):
             values["candidate_group"] = "senior"
+        values["escalation_level"] = escalation_level(data)
+
+
+def escalation_level(data: dict) -> int:
+    try:
+        return min(max(int(data.get("escalation_level") or 1), 1), 9)
+    except (TypeError, ValueError):
+        return 1
 
 
 DECORATOR = ComplaintTaskDecorator()

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Boolean, Float, Select, and_, false, or_, select
+from sqlalchemy import Boolean, Float, Select, and_, false, func, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import FunctionElement
@@ -25,6 +25,28 @@ from processes.engine.models import HumanTask
 SCOPES = ("mine", "group", "all")
 SLA_STATES = ("on_time", "at_risk", "breached")
 AT_RISK_RATIO = 0.8  # the SLA policy's default: past 80% of the time allowed
+ASSIGNMENT = ("unassigned", "assigned")  # the "status" filter: is someone working on it?
+LEVELS = ("1", "2", "3", "4")
+COUNT_CAP = 1_000  # counting stops here ("more than 1,000"): a count never walks a whole scope
+EXPORT_CAP = 10_000  # rows in one export
+# Sortable columns and the order each gives, the same as an index of the "all" scope reads it, so a
+# page stops after its rows instead of sorting the scope. No NULLS clause on the leading column:
+# it would stop both databases from reading the index (a task without a deadline, which the
+# validation refuses, then sorts where the database puts NULL). Severity is sorted through the
+# priority, which is derived from it first (an alphabetical "critical, high, low" would mislead).
+SORTS = {
+    "priority": (HumanTask.priority, HumanTask.due_at),  # ix_human_open_urgency (ascending: see ordered)
+    "due": (HumanTask.due_at,),  # ix_human_open_due
+    "created": (HumanTask.created_at,),  # ix_human_open_created
+    "reference": (HumanTask.business_key,),  # ix_human_open_reference
+    "task": (HumanTask.name, HumanTask.due_at),  # ix_human_open_name
+    "category": (HumanTask.category, HumanTask.due_at),  # ix_human_open_category
+    "channel": (HumanTask.channel, HumanTask.due_at),  # ix_human_open_channel
+    "department": (HumanTask.department, HumanTask.assignee, HumanTask.due_at),  # ix_human_open_department
+    "assignee": (HumanTask.assignee, HumanTask.due_at),  # ix_human_open_assignee
+    "level": (HumanTask.escalation_level, HumanTask.priority, HumanTask.due_at),  # ix_human_open_level
+}
+DEFAULT_SORT = "priority"
 
 
 @dataclass
@@ -44,7 +66,18 @@ class Filters:
     channel: str | None = None
     sla: str | None = None
     text: str | None = None
+    department: str | None = None
+    assignee: str | None = None  # a user name
+    status: str | None = None  # ASSIGNMENT
+    level: str | None = None  # escalation level, LEVELS
+    created_from: date | None = None  # arrived on or after this day (UTC)
+    created_to: date | None = None  # arrived on or before this day
     extra: dict = field(default_factory=dict)
+
+    # URL argument -> attribute; one list so the URL, saved views and exports agree.
+    ARGS = (("q", "text"), ("department", "department"), ("assignee", "assignee"), ("status", "status"),
+            ("level", "level"), ("category", "category"), ("severity", "severity"), ("channel", "channel"),
+            ("sla", "sla"), ("from", "created_from"), ("to", "created_to"))
 
     @classmethod
     def from_args(cls, args) -> Filters:
@@ -55,12 +88,34 @@ class Filters:
             return value[:100]
 
         return cls(category=pick("category"), severity=pick("severity"), channel=pick("channel"),
-                   sla=pick("sla", SLA_STATES), text=pick("q"))
+                   sla=pick("sla", SLA_STATES), text=pick("q"), department=pick("department"),
+                   assignee=pick("assignee"), status=pick("status", ASSIGNMENT), level=pick("level", LEVELS),
+                   created_from=_day(pick("from")), created_to=_day(pick("to")))
 
     def active(self) -> dict[str, str]:
-        values = {"category": self.category, "severity": self.severity, "channel": self.channel,
-                  "sla": self.sla, "q": self.text}
-        return {k: v for k, v in values.items() if v}
+        values = {arg: getattr(self, attr) for arg, attr in self.ARGS}
+        return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in values.items() if v}
+
+
+def _day(value: str | None) -> date | None:
+    """A YYYY-MM-DD day between 2000 and 2100; anything else is no filter."""
+    if not value:
+        return None
+    try:
+        day = date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+    return day if 2000 <= day.year <= 2100 else None
+
+
+def sort_order(sort: str | None) -> tuple[str, bool]:
+    """("due", descending?) from a URL value such as "due" or "-due"; unknown means urgency."""
+    value = (sort or "").strip()
+    descending = value.startswith("-")
+    key = value.lstrip("-")
+    if key not in SORTS:
+        return DEFAULT_SORT, False
+    return key, descending
 
 
 class epoch(FunctionElement):
@@ -127,10 +182,20 @@ def sla_condition(state: str, now: datetime, ratio: float = AT_RISK_RATIO):
 
 def apply_filters(query: Select, filters: Filters, now: datetime | None = None) -> Select:
     now = now or datetime.now(UTC)
-    for name in ("category", "severity", "channel"):
+    for name in ("category", "severity", "channel", "department", "assignee"):
         value = getattr(filters, name)
         if value:
             query = query.where(getattr(HumanTask, name) == value)
+    if filters.status == "unassigned":
+        query = query.where(HumanTask.assignee.is_(None))
+    elif filters.status == "assigned":
+        query = query.where(HumanTask.assignee.is_not(None))
+    if filters.level:
+        query = query.where(HumanTask.escalation_level == int(filters.level))
+    if filters.created_from:
+        query = query.where(HumanTask.created_at >= datetime.combine(filters.created_from, time(), UTC))
+    if filters.created_to:
+        query = query.where(HumanTask.created_at < datetime.combine(filters.created_to + timedelta(days=1), time(), UTC))
     if filters.sla:
         query = query.where(sla_condition(filters.sla, now))
     if filters.text:
@@ -175,20 +240,43 @@ def _contains_sqlite(element, compiler, **kw):
     return f"{compiler.process(column, **kw)} LIKE {compiler.process(pattern, **kw)} ESCAPE '\\'"
 
 
+def filtered_query(actor: Actor, scope: str, filters: Filters | None = None, now: datetime | None = None) -> Select:
+    query = inbox_query(actor, scope)
+    return apply_filters(query, filters, now) if filters is not None else query
+
+
+def ordered(query: Select, sort: str | None = None) -> Select:
+    """Urgency first by default: priority (1 most urgent), then time left, then id, read off
+    ix_human_open_urgency; a task without a deadline (a model the validation would refuse) comes
+    after the others of its priority on every database."""
+    key, descending = sort_order(sort)
+    if key == "priority" and not descending:
+        # As ix_human_open_urgency reads: "due_at IS NULL" puts tasks without a deadline last on
+        # both databases where NULLS LAST would stop SQLite from reading the index.
+        return query.order_by(HumanTask.priority, HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
+    # Exactly the index's columns: a tie-breaking id would make SQLite sort the whole scope again
+    # (ties on these columns are rare: due and arrival times are microseconds apart).
+    return query.order_by(*[c.desc() if descending else c.asc() for c in SORTS[key]])
+
+
 def list_tasks(session: Session, actor: Actor, scope: str = "mine", page: int = 1, per_page: int = 50,
                query: Select | None = None, filters: Filters | None = None,
-               now: datetime | None = None) -> Page:
-    """One page of open tasks, most urgent first: by priority, then soonest due."""
+               now: datetime | None = None, sort: str | None = None) -> Page:
+    """One page of open tasks, most urgent first unless another column is chosen."""
     page = max(page, 1)
     query = query if query is not None else inbox_query(actor, scope)
     if filters is not None:
         query = apply_filters(query, filters, now)
-    # Urgency first: priority (1 most urgent), then time left, then id; the *_priority indexes end
-    # in (priority, due_at), so a page is read off the index. NULLS LAST keeps a task without a
-    # deadline (a model the validation would refuse) after the others on every database.
-    query = query.order_by(HumanTask.priority.asc(), HumanTask.due_at.asc().nulls_last(), HumanTask.id)
+    query = ordered(query, sort)
     rows = list(session.scalars(query.offset((page - 1) * per_page).limit(per_page + 1)))
     return Page(rows[:per_page], page, per_page, len(rows) > per_page)
+
+
+def count_tasks(session: Session, query: Select, cap: int = COUNT_CAP) -> tuple[int, bool]:
+    """How many rows a filtered query has, counting at most ``cap`` + 1: (count, more than cap?)."""
+    capped = query.with_only_columns(HumanTask.id).order_by(None).limit(cap + 1).subquery()
+    total = session.scalar(select(func.count()).select_from(capped)) or 0
+    return min(total, cap), total > cap
 
 
 def sla_state(task: HumanTask, now: datetime | None = None, ratio: float = AT_RISK_RATIO) -> str | None:
@@ -214,6 +302,7 @@ def task_summary(task: HumanTask) -> dict:
         "assignee": task.assignee,
         "due_at": _iso(task.due_at),
         "priority": task.priority,
+        "escalation_level": task.escalation_level,
         "created_at": _iso(task.created_at),
     }
 

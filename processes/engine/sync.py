@@ -37,7 +37,7 @@ class TaskDecorator(Protocol):
     def __call__(self, values: dict, properties: dict, data: dict) -> None: ...
 
 
-DECORATED = ("due_at", "priority")
+DECORATED = ("due_at", "priority", "escalation_level")
 
 
 def spec_properties(task_spec) -> dict:
@@ -129,6 +129,7 @@ def human_task_values(instance: ProcessInstance, task, facts: dict,
         "created_at": utcnow(),
         "due_at": boundary_due(task),
         "priority": 3,
+        "escalation_level": 1,
         "status": "open",
     }
     for decorate in decorators:
@@ -261,7 +262,8 @@ _CLOSE_HUMAN_TASKS = (
     update(_HUMAN).where(_HUMAN.c.id.in_(bindparam("ids", expanding=True)), _HUMAN.c.status == "open")
     .values(status=bindparam("new_status"), completed_at=bindparam("at"), completed_by=bindparam("by")))
 _REDECORATE = (update(_HUMAN).where(_HUMAN.c.id == bindparam("the_id"), _HUMAN.c.status == "open")
-               .values(due_at=bindparam("new_due_at"), priority=bindparam("new_priority")))
+               .values(due_at=bindparam("new_due_at"), priority=bindparam("new_priority"),
+                       escalation_level=bindparam("new_escalation_level")))
 _TIMER = Timer.__table__
 _STILL_WAITING = ((_TIMER.c.instance_id == bindparam("instance")) & (_TIMER.c.status == "waiting")
                   & _TIMER.c.task_id.in_(bindparam("task_ids", expanding=True)))

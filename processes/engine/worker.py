@@ -15,6 +15,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from processes.engine.models import utcnow
@@ -24,10 +26,20 @@ from processes.engine.sync import CHANNEL
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class PeriodicJob:
+    name: str
+    every_seconds: float
+    run: Callable[[], object]
+
+
 class Worker:
     def __init__(self, runtime: Runtime, idle_poll: float = 5.0, max_sleep: float = 300.0,
-                 min_backoff: float = 0.5, max_backoff: float = 30.0):
+                 min_backoff: float = 0.5, max_backoff: float = 30.0, jobs: list[PeriodicJob] | None = None):
         self.runtime = runtime
+        # Periodic jobs the composition root hands in (KPI targets, digests): the engine knows them by name only.
+        self.jobs = list(jobs or [])
+        self._job_runs: dict[str, float] = {}
         self.idle_poll = idle_poll
         self.max_sleep = max_sleep
         self.min_backoff = min_backoff
@@ -46,6 +58,7 @@ class Worker:
                 fired = self.runtime.fire_due_timers()
                 if fired:
                     log.info("fired %d timer(s)", fired)
+                self.run_due_jobs()
                 next_due = self.runtime.next_timer_due()
             except Exception as exc:  # noqa: BLE001 - the worker must outlive any outage
                 if outage_began is None:
@@ -65,6 +78,23 @@ class Worker:
             except Exception:  # noqa: BLE001 - the LISTEN connection broke: reconnect on the next round
                 self._drop_listening()
         self._drop_listening()
+
+    def run_due_jobs(self, now: float | None = None) -> list[str]:
+        """Run each job whose interval has passed since its last run (the first round runs all);
+        a failing job is logged and tried again at its next interval, the others go on."""
+        now = time.monotonic() if now is None else now
+        ran = []
+        for job in self.jobs:
+            last = self._job_runs.get(job.name)
+            if last is not None and now - last < job.every_seconds:
+                continue
+            self._job_runs[job.name] = now
+            try:
+                job.run()
+                ran.append(job.name)
+            except Exception:
+                log.exception("periodic job %s failed", job.name)
+        return ran
 
     def stop(self) -> None:
         self.stop_event.set()

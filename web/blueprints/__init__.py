@@ -21,12 +21,15 @@ def register_blueprints(app: Flask) -> None:
         dashboard,
         definitions,
         designer,
+        insight,
         intake,
         operations,
         portal,
         tasks,
+        workdesk,
     )
 
-    for module in (tasks, complaints, portal, intake, designer, definitions, dashboard, admin, account, operations,
-                   audit_log, config_admin, budgets, answer_templates, api, api_analytics, api_admin, api_config):
+    for module in (tasks, complaints, portal, intake, designer, definitions, dashboard, insight, admin, account,
+                   operations, audit_log, config_admin, budgets, answer_templates, api, api_analytics, api_admin,
+                   api_config, workdesk):
         app.register_blueprint(module.bp, url_prefix=getattr(module, "url_prefix", None))

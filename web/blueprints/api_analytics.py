@@ -33,6 +33,17 @@ def kpis():
         return jsonify(analytics.kpis(s, period, filters))
 
 
+@bp.get("/heatmap")
+def heatmap():
+    """Where complaints wait in the process: per task and lane, bottlenecks and outliers."""
+    from processes.complaints.analytics_heatmap import heatmap as figures
+
+    analytics.require_viewer(actor())
+    period, filters, _interval = read_query(request.args)
+    with database().session() as s:
+        return jsonify(figures(s, period, filters))
+
+
 @bp.get("/<chart>")
 def series(chart: str):
     analytics.require_viewer(actor())
@@ -75,6 +86,16 @@ register_paths(
                                "previous": {"$ref": "#/components/schemas/AnalyticsFigures"},
                                "source": {"type": "string", "enum": ["rollups", "facts"]}}}),
                 **error_responses(401, 403, 422)},
+        }},
+        "/analytics/heatmap": {"get": {
+            "summary": "The process heatmap: count, median and p90 waiting per task and lane, bottlenecks, outliers",
+            "parameters": _QUERY,
+            "responses": {**ok("Waiting per element", {"type": "object", "required": ["elements", "lanes"],
+                                                       "properties": {"elements": {"type": "array"},
+                                                                      "lanes": {"type": "array"},
+                                                                      "bottlenecks": {"type": "array"},
+                                                                      "outliers": {"type": "array"}}}),
+                          **error_responses(401, 403, 422)},
         }},
         **{f"/analytics/{chart.replace('_', '-')}": {"get": {
             "summary": f"The {chart.replace('_', ' ')} chart's series as a table",

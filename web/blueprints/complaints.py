@@ -58,7 +58,7 @@ from web.context import actor, database, runtime
 from web.errors import problem_message
 from web.form_render import attachment_label, store_upload
 from web.i18n import ui_language
-from web.workspace_i18n import element_name
+from web.workspace_i18n import diagram_in_language, element_name
 
 bp = Blueprint("complaints", __name__)
 bp.add_app_template_filter(mask_filename, "mask_filename")
@@ -366,7 +366,9 @@ def diagram(reference: str):
         definition = s.get(ProcessDefinition, instance.definition_id)
         xml = main_diagram(definition.files, instance.process_key)
     state = runtime().diagram_state(complaint.instance_id)
-    return jsonify({"xml": xml, "current": sorted(state.current | state.waiting), "waiting": sorted(state.waiting),
+    # The labels in the interface language: the model's Chinese names or their name_en.
+    return jsonify({"xml": diagram_in_language(xml, ui_language()), "current": sorted(state.current | state.waiting),
+                    "waiting": sorted(state.waiting),
                     "done": sorted(state.done), "status": instance.status})
 
 

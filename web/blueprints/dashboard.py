@@ -19,7 +19,7 @@ from processes.complaints.analytics_charts import CHARTS, DEPARTMENTS, Table
 from processes.complaints.registration import CATEGORIES, CHANNELS, SEVERITIES, TIERS
 from processes.engine.errors import ValidationFailed
 from processes.engine.models import HumanTask
-from web.analytics_web import chart_table, csv_response, drill_url, query_args, read_query
+from web.analytics_web import chart_table, drill_url, query_args, read_query, table_response
 from web.auth import roles_required
 from web.context import actor, database
 from web.workspace_i18n import label
@@ -153,9 +153,10 @@ def overview():
                            format_value=format_value, value_labels=value_labels)
 
 
-@bp.get("/export/<chart>.csv")
+@bp.get("/export/<chart>.csv", defaults={"fmt": "csv"})
+@bp.get("/export/<chart>.xlsx", defaults={"fmt": "xlsx"}, endpoint="export_xlsx")
 @roles_required(*VIEWERS)
-def export(chart: str):
+def export(chart: str, fmt: str = "csv"):
     analytics.require_viewer(actor())
     if chart not in (*CHARTS, "kpis"):
         return render_template("error.html", status=404, message=_("No such chart.")), 404
@@ -165,10 +166,10 @@ def export(chart: str):
         return render_template("error.html", status=400, message="; ".join(_form_errors(exc).values())), 400
     with database().session() as s:
         if chart == "kpis":
-            return csv_response(kpi_table(analytics.kpis(s, period, filters)), "kpis.csv",
-                                [str(_("Figure")), str(_("Key")), str(_("This period")), str(_("Previous period"))])
+            return table_response(kpi_table(analytics.kpis(s, period, filters)), fmt, "kpis",
+                                  [str(_("Figure")), str(_("Key")), str(_("This period")), str(_("Previous period"))])
         table = chart_table(s, chart, period, filters, interval)
-    return csv_response(table, f"{chart}.csv", [str(COLUMNS.get(c, c)) for c in table.columns])
+    return table_response(table, fmt, chart, [str(COLUMNS.get(c, c)) for c in table.columns])
 
 
 def kpi_table(figures: dict) -> Table:

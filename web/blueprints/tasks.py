@@ -12,14 +12,22 @@ from sqlalchemy import and_, func, or_, select
 from processes.complaints.records import Complaint, Notification
 from processes.complaints.registration import CATEGORIES, CHANNELS, SEVERITIES
 from processes.engine import forms
-from processes.engine.actors import Actor, may_be_given, may_see, may_work
+from processes.engine.actors import WORKER_ROLES, Actor, may_be_given, may_see, may_work
 from processes.engine.errors import Forbidden, NotFound, ProcessFailed, RuntimeProblem, ValidationFailed
-from processes.engine.inbox import SCOPES, SLA_STATES, Filters, list_tasks, sees_everything, sla_state
+from processes.engine.inbox import (
+    ASSIGNMENT,
+    LEVELS,
+    SLA_STATES,
+    Filters,
+    list_tasks,
+    sees_everything,
+    sla_state,
+)
 from processes.engine.models import HumanTask, User
 from web.answer_page import fill as fill_answers
 from web.answer_page import panel as answer_panel
 from web.answer_page import with_drafts
-from web.auth import _safe_next
+from web.auth import _safe_next, landing_page
 from web.blueprints.complaints import (
     attachment_folder,
     customer_file_rows,
@@ -29,11 +37,14 @@ from web.blueprints.complaints import (
     staff_files,
     timeline,
 )
-from web.case_file import case_summary, clock_rows, countdown
+from web.case_file import case_summary, clock_rows
 from web.context import actor, database, runtime
 from web.errors import problem_message
 from web.form_render import attachment_label, form_fields, form_title, read_submission, store_upload
 from web.i18n import ui_language
+from web.inbox_page import assignee_choices, department_choices, inbox_state, load_page, may_bulk
+from web.saved_views import for_nav
+from web.time_words import countdown, countdown_words, local_time, time_zone_label
 from web.workspace_i18n import element_name
 
 bp = Blueprint("tasks", __name__)
@@ -53,22 +64,32 @@ def runtime_problem(exc: RuntimeProblem):
 @login_required
 def inbox():
     who = actor()
-    scope = request.args.get("scope", "mine")
-    if scope not in SCOPES:
-        scope = "mine"
-    page = request.args.get("page", "1")
-    page = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
-    filters = Filters.from_args(request.args)
-    now = datetime.now(UTC)
+    if who.role not in WORKER_ROLES:  # designers and reviewers have no case work: their own page
+        return redirect(landing_page(who.role))
+    return render_template("inbox.html", **_inbox_context(who, with_choices=True))
+
+
+@bp.get("/inbox/rows")
+@login_required
+def inbox_rows():
+    """The table body alone, for the page's row refresh (htmx polling; no full-page reload)."""
+    return render_template("_inbox_rows.html", **_inbox_context(actor(), with_choices=False))
+
+
+def _inbox_context(who: Actor, with_choices: bool) -> dict:
+    state = inbox_state()
     with database().session() as s:
-        result = list_tasks(s, who, scope, page, PER_PAGE, filters=filters, now=now)
-        names = {t.id: element_name(s, t.bpmn_id, t.name) for t in result.tasks}
-    rows = [{"task": t, "name": names[t.id], "sla": sla_state(t, now), "countdown": countdown(t.due_at, now),
-             "may_claim": t.assignee is None and may_work(who, t.department, t.candidate_group, None, t.not_by)}
-            for t in result.tasks]
-    return render_template("inbox.html", result=result, rows=rows, scope=scope, filters=filters,
-                           active=filters.active(), sees_all=sees_everything(who),
-                           categories=CATEGORIES, severities=SEVERITIES, channels=CHANNELS, sla_states=SLA_STATES)
+        page = load_page(s, who, state, PER_PAGE)
+        extra = {}
+        if with_choices:
+            extra = {"assignees": assignee_choices(s, who), "saved": for_nav(s, who)}
+    rows = page.pop("rows")
+    for row in rows:
+        row["countdown"] = countdown(row["task"].due_at, page["now"])
+    return {"rows": rows, **page, **extra, "state": state, "scope": state.scope, "filters": state.filters,
+            "active": state.filters.active(), "sees_all": sees_everything(who), "bulk": may_bulk(who),
+            "categories": CATEGORIES, "severities": SEVERITIES, "channels": CHANNELS, "sla_states": SLA_STATES,
+            "departments": department_choices(), "levels": LEVELS, "assignment": ASSIGNMENT}
 
 
 # -- claiming -----------------------------------------------------------------------
@@ -331,6 +352,13 @@ def unread_notifications():
 # -- template helpers ---------------------------------------------------------------
 
 
+@bp.app_template_global("person")
+def _person(actor_id: str | None) -> str:
+    from web.workspace_i18n import person
+
+    return person(actor_id)
+
+
 @bp.app_template_global("label")
 def _label(kind: str, value) -> str:
     from web.workspace_i18n import label
@@ -338,19 +366,9 @@ def _label(kind: str, value) -> str:
     return label(kind, value)
 
 
-@bp.app_template_filter("dt")
-def _local_time(value: datetime | None, with_zone: bool = False) -> str:
-    """A timestamp in the installation's time zone (REDRESS_TIMEZONE, default Asia/Shanghai)."""
-    if value is None:
-        return "—"
-    from zoneinfo import ZoneInfo
-
-    zone = ZoneInfo(current_app.config.get("DISPLAY_TIMEZONE") or current_app.config.get("TIMEZONE") or "Asia/Shanghai")
-    try:
-        local = value.astimezone(zone)
-    except (OverflowError, ValueError):  # a year-9999 value stored before input was bounded
-        local = value
-    return local.strftime("%Y-%m-%d %H:%M") + (f" {local.tzname()}" if with_zone else "")
+bp.add_app_template_filter(local_time, "dt")
+bp.add_app_template_global(time_zone_label, "time_zone_label")
+bp.add_app_template_global(countdown_words, "countdown_words")
 
 
 @bp.app_template_global("bpmn_name")

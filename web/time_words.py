@@ -1,0 +1,65 @@
+"""Times as people read them: in the deployment's one time zone, with its label, and countdowns."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import current_app
+from flask_babel import gettext as _
+
+
+def countdown(due: datetime | None, now: datetime) -> str:
+    """ "3 h 20 min left" or "overdue by 2 d 4 h", in the chosen language."""
+    if due is None:
+        return _("no deadline")
+    seconds = int((due - now).total_seconds())
+    span = abs(seconds)
+    days, rest = divmod(span, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        amount = _("%(d)d d %(h)d h", d=days, h=hours)
+    elif hours:
+        amount = _("%(h)d h %(m)d min", h=hours, m=minutes)
+    else:
+        amount = _("%(m)d min", m=minutes)
+    return _("%(amount)s left", amount=amount) if seconds >= 0 else _("overdue by %(amount)s", amount=amount)
+
+
+def local_time(value: datetime | None, with_zone: bool = False) -> str:
+    """A timestamp in the installation's time zone (REDRESS_TIMEZONE, default Asia/Shanghai)."""
+    if value is None:
+        return "—"
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(
+        current_app.config.get("DISPLAY_TIMEZONE") or current_app.config.get("TIMEZONE") or "Asia/Shanghai"
+    )
+    try:
+        local = value.astimezone(zone)
+    except (OverflowError, ValueError):  # a year-9999 value stored before input was bounded
+        local = value
+    return local.strftime("%Y-%m-%d %H:%M") + (f" {local.tzname()}" if with_zone else "")
+
+
+def time_zone_label() -> str:
+    """The deployment's one time zone as people read it: "Asia/Shanghai (UTC+08:00)"."""
+    from zoneinfo import ZoneInfo
+
+    name = current_app.config.get("DISPLAY_TIMEZONE") or current_app.config.get("TIMEZONE") or "Asia/Shanghai"
+    offset = datetime.now(ZoneInfo(name)).strftime("%z")
+    return f"{name} (UTC{offset[:3]}:{offset[3:]})"
+
+
+def countdown_words() -> dict:
+    """The countdown's words for the page's script (countdown.js), in the chosen language."""
+    return {
+        "left": _("%(amount)s left", amount="{amount}"),
+        "overdue": _("overdue by %(amount)s", amount="{amount}"),
+        "dh": _("%(d)d d %(h)d h", d=0, h=0).replace("0", "{d}", 1).replace("0", "{h}", 1),
+        "hm": _("%(h)d h %(m)d min", h=0, m=0).replace("0", "{h}", 1).replace("0", "{m}", 1),
+        "ms": _("%(m)d min %(s)d s", m=0, s=0).replace("0", "{m}", 1).replace("0", "{s}", 1),
+        "on_time": _("On time"),
+        "at_risk": _("At risk"),
+        "breached": _("Breached"),
+    }
