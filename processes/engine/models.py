@@ -211,8 +211,11 @@ class HumanTask(Base):
         # Urgency, the default order, in full: priority, those with a deadline first, time left, id
         # (one index the page reads in order, with or without the filters, on both databases).
         Index("ix_human_open_urgency", "status", "priority", text("(due_at IS NULL)"), "due_at", "id"),
-        Index("ix_human_open_department_priority", "status", "department", "assignee", "priority", "due_at"),
-        Index("ix_human_open_assignee_priority", "status", "assignee", "priority", "due_at"),
+        # The same order within "my department, unassigned" and "my tasks".
+        Index("ix_human_open_department_urgency", "status", "department", "assignee", "priority",
+              text("(due_at IS NULL)"), "due_at", "id"),
+        Index("ix_human_open_assignee_urgency", "status", "assignee", "priority", text("(due_at IS NULL)"), "due_at",
+              "id"),
         # Other sortable columns and the escalation-level filter, read off an index (migration 0017).
         Index("ix_human_open_created", "status", "created_at"),
         Index("ix_human_open_reference", "status", "business_key"),
