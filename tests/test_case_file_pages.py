@@ -267,3 +267,87 @@ def test_the_customers_page_and_a_repeat_complainant_goes_to_a_senior_agent(app,
     login(client, "product")
     masked = text(client.get(f"/complaints/{second}/customer"))
     assert first in masked and "张*" in masked and "zhangwei@" not in masked and "13900000001" not in masked
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj <<>> endobj\n%%EOF"
+
+
+def test_attachments_show_who_and_when_and_preview_only_images_and_pdfs_sandboxed(app, client, people):
+    import io
+
+    reference = register(app.extensions["redress.runtime"], PHONE_COMPLAINT, in_form=True)
+    login(client, "agent")
+    work(app, client, reference, "Task_Classify", CLASSIFY)
+    row = open_task(app, reference, "Task_Investigate_Product")
+    login(client, "product")
+    files = [(io.BytesIO(PNG), "photo.png"), (io.BytesIO(PDF), "report.pdf"),
+             (io.BytesIO(b"<script>alert(1)</script>"), "evil.png"),
+             (io.BytesIO(b"<html><script>alert(1)</script></html>"), "page.html")]
+    response = client.post(f"/tasks/{row.id}", data={"action": "draft", "findings": "见照片", "evidence": files},
+                           content_type="multipart/form-data")
+    assert response.status_code == 302
+    page = text(client.get(f"/tasks/{row.id}"))
+    listed = page.split('id="task-attachments-heading"', 1)[1].split("</section>", 1)[0]
+    for name in ("photo.png", "report.pdf", "evil.png", "page.html"):
+        assert name in listed
+    assert listed.count("product 上传") == 4
+    stored = {name: full for full, name in re.findall(r'/attachments/([0-9a-f]{12}-([\w.]+))/preview', listed)}
+    assert set(stored) == {"photo.png", "report.pdf"}  # only these offer a preview
+    assert 'class="attachment-preview' in listed  # the image is shown inline
+
+    image = client.get(f"/complaints/{reference}/attachments/{stored['photo.png']}/preview")
+    assert image.status_code == 200 and image.mimetype == "image/png" and image.data == PNG
+    assert image.headers["Content-Security-Policy"].startswith("sandbox")
+    assert image.headers["X-Content-Type-Options"] == "nosniff"
+    assert image.headers["Content-Disposition"].startswith("inline")
+    pdf = client.get(f"/complaints/{reference}/attachments/{stored['report.pdf']}/preview")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert pdf.headers["Content-Security-Policy"].startswith("sandbox")
+    for name in re.findall(r'/attachments/([0-9a-f]{12}-(?:evil\.png|page\.html))"', listed):
+        refused = client.get(f"/complaints/{reference}/attachments/{name}/preview")
+        assert refused.status_code == 415 and b"<script>" not in refused.data  # never served as a page
+
+
+def test_customer_files_preview_for_customer_service_only(app, client, people):
+    from processes.channels.portal_models import Attachment
+
+    reference = register(app.extensions["redress.runtime"], PHONE_COMPLAINT, in_form=True)
+    with app.extensions["redress.db"].write_session.begin() as s:
+        s.add(Attachment(reference=reference, filename="发票.png", content_type="image/png", size=len(PNG),
+                         sha256="0" * 64, data=PNG, channel="web"))
+        s.flush()
+        file_id = s.query(Attachment).filter_by(reference=reference).one().id
+    login(client, "agent")
+    page = text(client.get(f"/complaints/{reference}"))
+    assert "客户发送(网页表单)" in page and f"/customer-files/{file_id}/preview" in page
+    preview = client.get(f"/complaints/{reference}/customer-files/{file_id}/preview")
+    assert preview.status_code == 200 and preview.headers["Content-Security-Policy"].startswith("sandbox")
+    login(client, "product")
+    assert f"/customer-files/{file_id}/preview" not in text(client.get(f"/complaints/{reference}"))
+    assert client.get(f"/complaints/{reference}/customer-files/{file_id}/preview").status_code == 403
+
+
+def test_an_email_reply_with_its_attachment_joins_the_thread(app, client, people):
+    from email.message import EmailMessage
+
+    from processes.channels.mail_intake import ingest
+
+    runtime = app.extensions["redress.runtime"]
+    reference = register(runtime, {**PHONE_COMPLAINT, "customer": {"name": "周九", "email": "zhou@example.com",
+                                                                   "phone": "13200132000"}}, in_form=True)
+    message = EmailMessage()
+    message["From"], message["To"] = "周九 <zhou@example.com>", "complaints@shop.example"
+    message["Subject"], message["Message-ID"] = f"Re: {reference}", "<reply-1@example.com>"
+    message.set_content("底座的照片在附件里。")
+    message.add_attachment(PNG, maintype="image", subtype="png", filename="底座.png")
+    assert ingest(runtime, message.as_bytes()).outcome == "attached"
+    login(client, "agent")
+    thread = text(client.get(f"/complaints/{reference}")).split('id="conversation-heading"', 1)[1]
+    thread = thread.split("</ol>", 1)[0]
+    reply = thread[thread.index("底座的照片在附件里"):]
+    assert "底座.png" in reply.split("</li>", 1)[0]  # the file goes with the e-mail it came in
+    assert "zhou@example.com" in thread and "电子邮件" in thread
+    login(client, "product")
+    masked = text(client.get(f"/complaints/{reference}")).split('id="conversation-heading"', 1)[1]
+    assert "z***@example.com" in masked and "zhou@example.com" not in masked

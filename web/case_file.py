@@ -35,3 +35,36 @@ def clock_rows(summary: CaseSummary, now: datetime | None = None) -> list[dict]:
     """Each open task's deadline with its state (on time, at risk, breached) and time left."""
     now = now or datetime.now(UTC)
     return [{"clock": c, "state": sla_state(c, now), "left": countdown(c.due_at, now)} for c in summary.clocks]
+
+
+# -- attachments -----------------------------------------------------------------------
+
+PREVIEWABLE = ("image/jpeg", "image/png", "image/gif", "application/pdf")
+# A preview is its own document: no scripts, no forms, no plugins' reach into the app, never HTML.
+PREVIEW_CSP = "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; object-src 'self'"
+
+
+def preview_type(filename: str, head: bytes) -> str | None:
+    """The content type a file is previewed with, judged by its first bytes and its name; None when
+    it may only be downloaded (HTML, scripts, office files, text pretending to be an image...)."""
+    from processes.channels.portal_models import sniff_type
+
+    found = sniff_type(filename, head)
+    return found if found in PREVIEWABLE else None
+
+
+def staff_uploaders(history: list) -> dict[str, tuple[str, datetime]]:
+    """Stored attachment name -> (who, when): recorded when the file was stored (`attachment_added`),
+    else the task completion that brought it."""
+    found: dict[str, tuple[str, datetime]] = {}
+    for entry in history:
+        detail = entry.detail or {}
+        if entry.action == "attachment_added" and isinstance(detail.get("file"), str):
+            found.setdefault(detail["file"], (entry.actor, entry.at))
+        if entry.action != "task_completed":
+            continue
+        for value in (detail.get("data") or {}).values():
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, str) and len(item) > 13 and item not in found:
+                    found[item] = (entry.actor, entry.at)
+    return found

@@ -76,7 +76,7 @@ VOCABULARY = {
         "message_received": _l("Message received"), "customer_email_received": _l("Customer e-mail received"),
         "logged_in": _l("Logged in"), "duplicate_linked": _l("Linked as duplicate"),
         "duplicate_unlinked": _l("Duplicate link removed"), "note_added": _l("Internal note"),
-        "customer_message_sent": _l("Message to the customer"),
+        "customer_message_sent": _l("Message to the customer"), "attachment_added": _l("Attachment added"),
     },
     "notification": {
         "task_assigned": _l("Task assigned to you"), "sla_breach": _l("SLA breached"),
@@ -122,7 +122,7 @@ VOCABULARY = {
               "remedy_sought": _l("Remedy sought"), "product": _l("Product or service"),
               "order_number": _l("Order number"), "occurred_at": _l("When it happened"),
               "occurred_where": _l("Where it happened")},
-    "decision": {"accept": _l("Accepted the proposal"), "reject": _l("Rejected the proposal"),
+    "customer_decision": {"accept": _l("Accepted the proposal"), "reject": _l("Rejected the proposal"),
                  "counter": _l("Made a counter-proposal")},
 }
 

@@ -11,6 +11,7 @@ rounds of each side's p99 under 1 s, else `redress bench timers` exits 1.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import statistics
 import tempfile
 import threading
@@ -85,15 +86,20 @@ def _one_round(side: str, database_url: str | None, count: int, workers: int) ->
         try:
             db = Database(url)
             made, due = make_due_timers(db, count)
+            _wait_until(due)
+            cpu_before = pool.cpu_seconds()
             wait_until_fired(db, count, 60)
+            cpu = pool.cpu_seconds() - cpu_before
         finally:
             pool.stop()
         fired, lateness = fired_once_and_lateness(db, due)
         db.dispose()
     finally:
         drop()
+    # The workers' own CPU while firing (the database server's is not in it): with the lateness,
+    # it tells a slow engine from a machine busier than its cores.
     return {"making_s": round(made, 2), "fired": fired, "exactly_once": fired == count,
-            **lateness_summary(lateness)}
+            **lateness_summary(lateness), "workers_cpu_s": round(cpu, 2)}
 
 
 def _fresh(side: str, database_url: str | None) -> tuple[str, callable]:
@@ -137,6 +143,13 @@ def make_due_timers(db, count: int) -> tuple[float, object]:
     if utcnow() > due - timedelta(seconds=0.5):
         raise RuntimeError(f"making {count} timers took {made:.1f} s, past the instant they are due")
     return made, due
+
+
+def _wait_until(instant) -> None:
+    from processes.engine.models import utcnow
+
+    while utcnow() < instant:
+        time.sleep(min(0.05, max(0.0, (instant - utcnow()).total_seconds())))
 
 
 def wait_until_fired(db, count: int, seconds: float) -> None:
@@ -194,6 +207,18 @@ class WorkerProcesses:
             process.start()
         for _ in self.processes:
             ready.get(timeout=120)  # each has imported everything and is running
+
+    def cpu_seconds(self) -> float:
+        """User and system CPU the worker processes have used so far (Linux /proc)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for process in self.processes:
+            try:
+                fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        return total
 
     def alive(self) -> bool:
         return all(p.is_alive() for p in self.processes)

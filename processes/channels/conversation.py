@@ -30,7 +30,10 @@ MAX_SUBJECT = 200
 MAX_BODY = 5000
 # The service accounts customer channels act as, and the channel each stands for.
 CHANNEL_OF_ACTOR = {"customer-portal": "portal", "mail-intake": "email"}
-_FILE_WINDOW = timedelta(minutes=2)  # files stored with a message belong to it
+_FILE_WINDOW = timedelta(minutes=2)
+# Messages whose text a person wrote (answers, proposals, messages from the file); the others are
+# the process's standard notices, named by their kind.
+WRITTEN_BY_PEOPLE = ("staff_message", "response", "mediation_proposal")  # files stored with a message belong to it
 
 
 @dataclass
@@ -79,10 +82,11 @@ def thread(session: Session, complaint: Complaint, who: Actor, history: list[Aud
         payload = note.payload or {}
         messages.append(Message(
             note.created_at, "out", "email+portal" if mail is not None and mail.status != "skipped" else "portal",
-            payload.get("by") or "system", note.template, note.subject,
-            # What a person or the process wrote; never the e-mail as sent, which holds the customer's
-            # private tracking link and their name.
-            note.body or payload.get("proposal") or "",
+            payload.get("by") or "system", note.template,
+            # The subject as the customer got it (in their language); the text a person wrote. Never
+            # the e-mail's body as sent: it holds the customer's private tracking link.
+            mail.subject if mail is not None and mail.subject else note.subject,
+            (note.body or payload.get("proposal") or "") if note.template in WRITTEN_BY_PEOPLE else "",
             data={k: v for k, v in payload.items() if k in ("proposal_amount", "compensation_amount", "round",
                                                            "original", "missing_fields")},
             delivery=mail.status if mail is not None else None))

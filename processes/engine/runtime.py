@@ -113,6 +113,8 @@ class UnitOfWork:
     actor: Actor
     checkins: list[tuple[int, int, BpmnWorkflow]] = field(default_factory=list)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    # Human-task rows each instance's last save inserted or reopened, as written.
+    opened: dict[int, list[HumanTask]] = field(default_factory=dict)
     # In a batch that holds the lock of every instance it runs: their rows, written at its end.
     later: WriteLater | None = None
     claimed: set[str] | None = None  # task ids of the timer rows that batch holds, read as waiting
@@ -322,7 +324,8 @@ class Runtime:
                  completed_by: str | None) -> None:
         session = uow.session
         changed, removed = self.store.save(session, instance, workflow, uow.later)
-        sync_human_tasks(session, instance, changed, removed, completed_by, self.task_decorators)
+        uow.opened[instance.id] = sync_human_tasks(session, instance, changed, removed, completed_by,
+                                                   self.task_decorators)
         fired = sync_timers(session, instance, changed, removed, uow.claimed, uow.later)
         for bpmn_id in fired:
             audit.append(session, uow.actor.username, "timer_fired", business_key=instance.business_key,
@@ -341,6 +344,7 @@ class Runtime:
         for observer in self.observers:
             observer(session, instance, facts, uow)
         _write_instance(session, instance, uow.later)
+        self.store.settle(workflow)
         uow.checkins.append((instance.id, instance.version, workflow))
 
     # -- loading and caching -----------------------------------------------------
@@ -358,10 +362,10 @@ class Runtime:
             return cached[1]
         return self._load(session, instance)
 
-    def _load(self, session: Session, instance: ProcessInstance) -> BpmnWorkflow:
+    def _load(self, session: Session, instance: ProcessInstance, history: bool = False) -> BpmnWorkflow:
         definition = self.definitions.get(session, instance.definition_id)
         return self.store.load(session, instance, definition.spec, definition.subprocess_specs,
-                               self._script_engine())
+                               self._script_engine(), history=history)
 
     def _script_engine(self) -> RedressScriptEngine:
         return RedressScriptEngine(time_limit=self.script_time_limit)
@@ -375,13 +379,14 @@ class Runtime:
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
 
-    def load_workflow(self, instance_id: int) -> BpmnWorkflow:
-        """A read-only copy of an instance's workflow, for views such as the diagram."""
+    def load_workflow(self, instance_id: int, history: bool = True) -> BpmnWorkflow:
+        """A read-only copy of an instance's workflow, for views such as the diagram: with its
+        whole history, or (`history=False`) only the live tree a step loads."""
         with self.db.session() as session:
             instance = session.get(ProcessInstance, instance_id)
             if instance is None:
                 raise NotFound(N_("process instance %(instance_id)s does not exist"), instance_id=instance_id)
-            return self._load(session, instance)
+            return self._load(session, instance, history=history)
 
     def diagram_state(self, instance_id: int) -> DiagramState:
         """Which BPMN elements of an instance are done, current (ready, running or failed) and
@@ -403,14 +408,22 @@ class Runtime:
     # -- human tasks --------------------------------------------------------------
 
     def _open_task(self, session: Session, task_id: str, lock: bool = True) -> tuple[HumanTask, ProcessInstance]:
-        row = session.get(HumanTask, task_id)
-        if row is None:
-            raise NotFound(N_("This task does not exist."))
-        instance = self._lock_instance(session, row.instance_id) if lock else session.get(ProcessInstance, row.instance_id)
-        if not self.db.is_sqlite:
-            # Re-read after the lock: someone may have completed it meanwhile. (SQLite's
-            # write transactions are serial from their first statement, so the row is fresh.)
-            session.refresh(row)
+        if lock:
+            # The task's row and its instance, the instance locked, in one statement.
+            found = session.execute(_LOCK_TASK_AND_INSTANCE, {"the_id": task_id}).first()
+            if found is None:
+                raise NotFound(N_("This task does not exist."))
+            row, instance = found
+            if not self.db.is_sqlite:
+                # Re-read after the lock: someone may have completed or claimed it meanwhile (only
+                # the instance is locked, always first, so units of work never wait on each other
+                # in a circle). SQLite's write transactions are serial, so the row is fresh.
+                session.refresh(row)
+        else:
+            row = session.get(HumanTask, task_id)
+            if row is None:
+                raise NotFound(N_("This task does not exist."))
+            instance = session.get(ProcessInstance, row.instance_id)
         if row.status != "open":
             if row.completed_by:
                 raise Conflict(N_("This task was already %(status)s by %(who)s."), status=row.status, who=row.completed_by)
@@ -529,6 +542,9 @@ class Runtime:
                              instance_id=instance.id,
                              detail={"task": row.bpmn_id, "task_id": row.id, "name": row.name, "data": cleaned})
                 self._run(uow, instance, workflow, completed_by=actor.username)
+            opened = uow.opened.get(instance.id, [])
+            if {row.id for row in opened} == {str(t.id) for t in _open_human_tasks(workflow)}:
+                return opened  # every open task is one this completion opened: no need to read them
             return list(session.scalars(_OPEN_TASKS_OF_INSTANCE, {"the_id": instance.id}))
 
     # -- messages -----------------------------------------------------------------
@@ -707,7 +723,10 @@ class Runtime:
         point `instance.definition_id` at its definition; it may raise to refuse."""
         with self.unit_of_work(actor) as uow:
             instance = self._lock_instance(uow.session, instance_id)
-            workflow = self._workflow(uow.session, instance)
+            with self._cache_lock:
+                self._cache.pop(instance.id, None)
+            # A change (a migration) judges the instance by its whole history, finished rounds included.
+            workflow = self._load(uow.session, instance, history=True)
             replaced = change(uow.session, instance, workflow)
             if replaced is not None and replaced is not workflow:
                 # A new task tree: rewrite every row rather than diffing two trees.
@@ -904,6 +923,10 @@ _TIMER_AGAIN = (update(Timer.__table__).where(Timer.__table__.c.id == bindparam(
                 .values(due_at=bindparam("at")))
 _LOCK_INSTANCE = (select(ProcessInstance).where(ProcessInstance.id == bindparam("the_id")).with_for_update()
                   .execution_options(populate_existing=True))
+_LOCK_TASK_AND_INSTANCE = (select(HumanTask, ProcessInstance)
+                           .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+                           .where(HumanTask.id == bindparam("the_id")).with_for_update(of=ProcessInstance)
+                           .execution_options(populate_existing=True))
 _OPEN_TASKS_OF_INSTANCE = select(HumanTask).where(HumanTask.instance_id == bindparam("the_id"),
                                                   HumanTask.status == "open")
 _OPEN_TASKS_OF_KEY = (select(HumanTask).where(HumanTask.business_key == bindparam("key"), HumanTask.status == "open")

@@ -142,8 +142,9 @@ def _short(value, limit: int = 40):
 
 
 def sync_human_tasks(session: Session, instance: ProcessInstance, changed: list, removed: list,
-                     completed_by: str | None, decorators: Iterable[TaskDecorator] = ()) -> None:
-    """Insert rows for tasks that became READY; close rows of tasks that left READY.
+                     completed_by: str | None, decorators: Iterable[TaskDecorator] = ()) -> list[HumanTask]:
+    """Insert rows for tasks that became READY; close rows of tasks that left READY. Returns
+    the rows inserted or reopened, as written (a completion hands them on without reading them).
 
     Core statements, not ORM objects: a unit of work touches a handful of rows
     and nobody reads them back in it, so the ORM's bookkeeping is pure cost. The
@@ -162,12 +163,15 @@ def sync_human_tasks(session: Session, instance: ProcessInstance, changed: list,
     # A removed task had a row only if it got as far as READY; predicted ones never did.
     cancelled += [str(task.id) for task in removed if is_human(task) and not task.state & PREDICTED]
     if not (ready or completed or cancelled):
-        return
+        return []
     connection = session.connection()
     now = utcnow()
+    opened = []
     if ready:
         # A task reset to READY (a retry, a migration) already has a row: reopen it.
-        connection.execute(_reopening_insert(session), [human_task_values(instance, t, t.data, decorators) for t in ready])
+        rows = connection.execute(_reopening_insert(session),
+                                  [human_task_values(instance, t, t.data, decorators) for t in ready])
+        opened = [HumanTask(**row._mapping) for row in rows]
     if completed:
         connection.execute(_CLOSE_HUMAN_TASKS, {"ids": completed, "new_status": "completed", "at": now,
                                                 "by": completed_by})
@@ -179,6 +183,7 @@ def sync_human_tasks(session: Session, instance: ProcessInstance, changed: list,
         for obj in list(session.identity_map.values()):
             if isinstance(obj, HumanTask) and obj.id in affected:
                 session.expire(obj)
+    return opened
 
 
 def redecorate_open_tasks(session: Session, instance: ProcessInstance, open_tasks: Iterable, changed: list,
@@ -290,7 +295,7 @@ def _reopening_insert(session: Session):
     table = HumanTask.__table__
     return upsert_statement(session, "human_task", lambda insert: insert(table).on_conflict_do_update(
         index_elements=[table.c.id], set_={"status": "open", "completed_at": None, "completed_by": None},
-        where=table.c.status != "open"))
+        where=table.c.status != "open").returning(*table.c))
 
 
 def _waiting_upsert(session: Session):

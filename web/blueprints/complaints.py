@@ -6,6 +6,7 @@ import io
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 from flask import (
     Blueprint,
@@ -52,7 +53,7 @@ from processes.engine.actors import Actor
 from processes.engine.errors import NotFound, ValidationFailed
 from processes.engine.models import HumanTask, ProcessDefinition, ProcessInstance
 from web.auth import roles_required
-from web.case_file import case_summary, clock_rows
+from web.case_file import PREVIEW_CSP, PREVIEWABLE, case_summary, clock_rows, preview_type, staff_uploaders
 from web.context import actor, database, runtime
 from web.errors import problem_message
 from web.form_render import attachment_label, store_upload
@@ -122,10 +123,6 @@ def file_context(s, reference: str) -> dict:
     history = timeline(s, reference)
     tasks = list(s.scalars(select(HumanTask).where(HumanTask.business_key == reference)
                            .order_by(HumanTask.created_at)))
-    # Files the customer sent through the portal, the API or e-mail (without their bytes).
-    customer_files = list(s.execute(
-        select(Attachment.id, Attachment.filename, Attachment.channel, Attachment.size)
-        .where(Attachment.reference == reference).order_by(Attachment.id)))
     # Amounts the policy proposed live in the process's data: read them from an open task, if any.
     open_task = next((t for t in tasks if t.status == "open"), None)
     facts = runtime().task_data(open_task.id) if open_task is not None else None
@@ -133,11 +130,13 @@ def file_context(s, reference: str) -> dict:
     return {"complaint": complaint, "customer": customer_view(complaint, who), "history": history,
             "thread": conversation.thread(s, complaint, who, history), "notes": case_notes.notes_of(s, reference),
             "may_write": conversation.may_write(who), "summary": summary,
-            "customer_total": len(customers.complaints_of(s, complaint)), "clocks": clock_rows(summary), "attachment_label": attachment_label,
+            "customer_total": len(customers.complaints_of(s, complaint)), "clocks": clock_rows(summary),
+            "attachment_label": attachment_label,
             "records": records_of(s, reference), "links": duplicate_links(s, complaint, history),
             "may_link": linking.may_link(who), "tasks": tasks,
             "task_names": {t.id: element_name(s, t.bpmn_id, t.name) for t in tasks},
-            "attachments": _attachments(reference), "customer_files": customer_files}
+            "staff_files": staff_files(reference, history, complaint),
+            "customer_file_rows": customer_file_rows(s, reference)}
 
 
 def duplicate_links(s, complaint: Complaint, history: list) -> dict:
@@ -228,13 +227,49 @@ def link_duplicate(reference: str):
     return redirect(url_for("complaints.show", reference=reference) + "#links-heading")
 
 
-def _attachments(reference: str) -> list[tuple[str, str]]:
-    """(stored name, label) of the files kept for a complaint: given at intake or with task forms."""
+def staff_files(reference: str, history: list | None = None, complaint: Complaint | None = None) -> list[dict]:
+    """The files staff attached (at intake or with task forms), with who and when, and how to preview them."""
     folder = attachment_folder() / (secure_filename(reference) or "unfiled")
     if not folder.is_dir():
         return []
-    files = sorted((p for p in folder.iterdir() if p.is_file()), key=lambda p: p.stat().st_mtime)
-    return [(p.name, attachment_label(p.name)) for p in files]
+    uploaders = staff_uploaders(history or [])
+    rows = []
+    for path in sorted((p for p in folder.iterdir() if p.is_file()), key=lambda p: p.stat().st_mtime):
+        with path.open("rb") as handle:
+            head = handle.read(16)
+        at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        by = uploaders.get(path.name, ((complaint.created_by if complaint else None) or "—", at))[0]
+        rows.append({"name": path.name, "label": attachment_label(path.name), "by": by, "at": at,
+                     "size": path.stat().st_size, "preview": preview_type(attachment_label(path.name), head)})
+    return rows
+
+
+def record_uploads(reference: str, names: list[str], task: str | None = None) -> None:
+    """Who attached which file, when: an audit entry per file, as soon as it is stored."""
+    who = actor()
+    with database().write_session() as s, s.begin():
+        for name in names:
+            audit.append(s, who.username, "attachment_added", business_key=reference,
+                         detail={"file": name, "task": task})
+
+
+def customer_file_rows(s, reference: str) -> list[dict]:
+    """The files the customer sent (portal, e-mail, API), without their bytes."""
+    rows = s.execute(select(Attachment.id, Attachment.filename, Attachment.channel, Attachment.size,
+                            Attachment.content_type, Attachment.created_at)
+                     .where(Attachment.reference == reference).order_by(Attachment.id))
+    return [{"id": r.id, "filename": r.filename, "channel": r.channel, "size": r.size, "at": r.created_at,
+             "preview": r.content_type if r.content_type in PREVIEWABLE else None} for r in rows]
+
+
+def preview_response(data_or_path, content_type: str, name: str):
+    """Inline, with the sniffed type, sandboxed: the browser shows it but runs nothing in it."""
+    source = io.BytesIO(data_or_path) if isinstance(data_or_path, bytes) else data_or_path
+    response = send_file(source, mimetype=content_type, as_attachment=False, download_name=name)
+    response.headers["Content-Security-Policy"] = PREVIEW_CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(name)}"
+    return response
 
 
 @bp.get("/<reference>/customer-files/<int:file_id>")
@@ -249,6 +284,39 @@ def customer_file(reference: str, file_id: int):
             abort(403, _("The customer's files hold personal data; customer service opens them for you."))
         return send_file(io.BytesIO(row.data), mimetype=row.content_type, as_attachment=True,
                          download_name=secure_filename(row.filename) or f"attachment-{row.id}")
+
+
+@bp.get("/<reference>/customer-files/<int:file_id>/preview")
+@roles_required(*READERS)
+def customer_file_preview(reference: str, file_id: int):
+    with database().session() as s:
+        load_complaint(s, reference)
+        row = s.get(Attachment, file_id)
+        if row is None or row.reference != reference:
+            abort(404, _("This attachment is not stored here."))
+        if not sees_customer_files(actor()):
+            abort(403, _("The customer's files hold personal data; customer service opens them for you."))
+        # The stored type was sniffed at intake; checked again, so nothing but an image or a PDF shows inline.
+        kind = preview_type(row.filename, row.data[:16])
+        if kind is None:
+            abort(415, _("This file cannot be previewed; download it instead."))
+        return preview_response(row.data, kind, secure_filename(row.filename) or f"attachment-{row.id}")
+
+
+@bp.get("/<reference>/attachments/<name>/preview")
+@roles_required(*READERS)
+def attachment_preview(reference: str, name: str):
+    with database().session() as s:
+        load_complaint(s, reference)
+    folder = attachment_folder() / (secure_filename(reference) or "unfiled")
+    path = folder / name
+    if secure_filename(name) != name or not path.is_file():
+        abort(404, _("This attachment is not stored here."))
+    with path.open("rb") as handle:
+        kind = preview_type(attachment_label(name), handle.read(16))
+    if kind is None:
+        abort(415, _("This file cannot be previewed; download it instead."))
+    return preview_response(str(path), kind, attachment_label(name))
 
 
 def attachment_folder() -> Path:
@@ -464,6 +532,7 @@ def intake():
                 reference = register(runtime(), payload, actor(), in_form=True)
             if uploads:
                 _move_intake_files(payload.get("attachments", []), reference)
+                record_uploads(reference, payload.get("attachments", []))
             # Shown once: only its hash is kept. The customer opens the tracking page with both.
             flash(_("Complaint %(reference)s is registered. Read the reference and the tracking code "
                     "%(code)s to the customer: with both they follow it at %(where)s.", reference=reference,

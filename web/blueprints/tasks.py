@@ -28,7 +28,15 @@ from web.answer_page import fill as fill_answers
 from web.answer_page import panel as answer_panel
 from web.answer_page import with_drafts
 from web.auth import _safe_next, landing_page
-from web.blueprints.complaints import attachment_folder, customer_view, repeat_count, timeline
+from web.blueprints.complaints import (
+    attachment_folder,
+    customer_file_rows,
+    customer_view,
+    record_uploads,
+    repeat_count,
+    staff_files,
+    timeline,
+)
 from web.case_file import case_summary, clock_rows
 from web.context import actor, database, runtime
 from web.errors import problem_message
@@ -65,7 +73,7 @@ def inbox():
 @login_required
 def inbox_rows():
     """The table body alone, for the page's row refresh (htmx polling; no full-page reload)."""
-    return render_template("_inbox_rows.html", **_inbox_context(actor(), with_choices=False))
+    return render_template("_inbox_rows.html", oob=True, **_inbox_context(actor(), with_choices=False))
 
 
 def _inbox_context(who: Actor, with_choices: bool) -> dict:
@@ -155,12 +163,14 @@ def _side_panel(row: HumanTask) -> dict:
         if complaint is not None and complaint.duplicate_of:
             original = s.scalar(select(Complaint).where(Complaint.reference == complaint.duplicate_of))
         repeat = repeat_count(s, complaint) if complaint is not None else 0
+        files = {"staff_files": staff_files(row.business_key, history, complaint) if complaint else [],
+                 "customer_file_rows": customer_file_rows(s, row.business_key) if complaint else []}
         summary = (case_summary(s, complaint, who, history=history, facts=_task_facts(row))
                    if complaint is not None else None)
     return {"complaint": complaint, "customer": customer_view(complaint, actor()) if complaint else None,
             "original": original, "original_customer": customer_view(original, actor()) if original else None,
             "history": history[-30:], "task_name": name, "colleagues": colleagues, "summary": summary,
-            "clocks": clock_rows(summary) if summary else [], "repeat": repeat,
+            "clocks": clock_rows(summary) if summary else [], "repeat": repeat, **files,
             "repeat_days": (runtime().settings or {}).get("repeat_window_days", 180)}
 
 
@@ -215,8 +225,15 @@ def submit(task_id: str):
         # Checked before anything is read or stored; the runtime checks again when completing.
         raise Forbidden(_("This task is assigned to someone else, or belongs to another department."))
     folder = attachment_folder()
-    data, raw, errors = read_submission(schema, request.form, request.files,
-                                        lambda f: store_upload(folder, row.business_key, f))
+    stored: list[str] = []
+
+    def keep(upload) -> str:
+        stored.append(store_upload(folder, row.business_key, upload))
+        return stored[-1]
+
+    data, raw, errors = read_submission(schema, request.form, request.files, keep)
+    if stored:
+        record_uploads(row.business_key, stored, task=row.bpmn_id)
     if request.form.get("action") == "draft":
         try:
             runtime().save_draft(task_id, actor(), raw, locale=ui_language())
