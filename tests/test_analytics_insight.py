@@ -226,7 +226,7 @@ def test_archive_review_lists_the_month_and_keeps_one_note_per_complaint(app, cl
     assert client.post("/dashboard/review/2025-03/C-4", data={"verdict": "ok"}).status_code == 400  # still open
     assert client.post("/dashboard/review/2025-03/C-1", data={"verdict": "ok", "note": "x" * 2001}).status_code == 400
     page = client.get("/dashboard/review?cycle=2025-03").get_data(as_text=True)
-    assert "复核答复口径" in page and "已复核：1 / 6" in page
+    assert "复核答复口径" in page and re.search(r"已复核[:：]\s*1 / 6", page)
     with app.extensions["redress.db"].session() as s:
         assert [(r.business_key, r.verdict, r.reviewer) for r in s.scalars(select(ArchiveReview))] == [
             ("C-3", "concern", "lead")]

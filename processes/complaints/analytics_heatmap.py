@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from datetime import datetime
+from itertools import pairwise
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -103,7 +104,7 @@ def heatmap(session: Session, period: Period, filters: Filters, now: datetime | 
     steps: dict[tuple[str, str], int] = defaultdict(int)
     for tasks in by_complaint.values():
         tasks.sort()
-        for (_a, before), (_b, after) in zip(tasks, tasks[1:], strict=False):
+        for (_a, before), (_b, after) in pairwise(tasks):
             steps[(before, after)] += 1
     paths = [{"from": a, "to": b, "from_name": names[a], "to_name": names[b], "count": n}
              for (a, b), n in sorted(steps.items(), key=lambda x: (-x[1], x[0]))[:MAX_PATHS]]
