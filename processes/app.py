@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import handlers.builtin  # noqa: F401 - registers the service-task handlers
 import processes.complaints.sla  # noqa: F401 - registers the SLA script helpers (sla_deadline, sla_state)
-from processes.channels import outbound_mail
+from processes.channels import mail_templates, outbound_mail
 from processes.complaints import (
     analytics_rollup,
     company_calendar,
@@ -23,6 +23,12 @@ from processes.complaints.settings import default_settings
 from processes.config import Settings
 from processes.engine.database import Database
 from processes.engine.runtime import Runtime
+from processes.governance import config_review
+
+# The customer e-mails' wording is reviewed like the settings (it reaches customers).
+config_review.register("mail_templates", config_review.Kind(
+    authors=frozenset({"admin"}), check=mail_templates.check, defaults=mail_templates.defaults,
+    describe=lambda key: key))
 
 
 def build_runtime(settings: Settings | None = None, *, db: Database | None = None,

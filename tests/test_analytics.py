@@ -76,11 +76,18 @@ def c1_breached(h):
     survey(h, 5)  # closed 03-17 09:01
 
 
+def offer_coupon(h):
+    """A person takes the policy's suggestion (coupon 50) and writes the offer; below the threshold, no check."""
+    h.complete("Task_Choose_Compensation", {"compensation_kind": "coupon", "compensation_amount": 50})
+    h.complete("Task_Write_Offer", {"answer": "给您送上优惠券 ¥50.00,再次致歉。"})
+
+
 def c2_paid(h):
     """Coupon 50 issued and accepted: paid. No survey answer; the follow-up call scores 4."""
     classify(h, "logistics_delivery", "medium")
     investigate(h, "after_sales", "company", warranty="not_applicable", root_cause="快递破损")
     h.complete("Task_Review_Strategy", {"override_strategy": False})
+    offer_coupon(h)
     assert (h.data["compensation_kind"], h.data["compensation_amount"]) == ("coupon", 50)
     accept(h)  # resolved at once
     h.advance_time(timedelta(days=3, minutes=1))
@@ -124,6 +131,7 @@ def c7_offer_rejected(h):
     classify(h, "logistics_delivery", "medium")
     investigate(h, "after_sales", "company", warranty="not_applicable", root_cause="快递破损")
     h.complete("Task_Review_Strategy", {"override_strategy": False})
+    offer_coupon(h)
     h.send_message("customer_response", {"customer_decision": "reject", "comment": "不要优惠券"})
     h.advance_time(timedelta(hours=1))
     h.complete("Task_Senior_Rehandle", {"review_note": "改为维修", "answer": "免费维修", "remedy": "repair"})

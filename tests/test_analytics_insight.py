@@ -57,6 +57,10 @@ def test_heatmap_counts_and_waits_per_task_against_the_seeded_process(app):
     assert (by["Task_Classify"]["count"], by["Task_Classify"]["open"]) == (7, 0)
     # C-6 waited two hours to be registered by phone; C-7's rehandling took an hour.
     assert by["Task_Register"]["median_minutes"] == 120 and by["Task_Senior_Rehandle"]["p90_minutes"] == 60
+    # Paths: after classification, three went to after-sales (C-2, C-3, C-7), three to product (C-1, C-4, C-8).
+    paths = {(p["from"], p["to"]): p["count"] for p in figures["paths"]}
+    assert paths[("Task_Classify", "Task_Investigate_After_Sales")] == 3
+    assert paths[("Task_Classify", "Task_Investigate_Product")] == 3
     lanes = {lane["lane"]: lane for lane in figures["lanes"]}
     assert lanes["product"]["count"] == 3 and lanes["after_sales"]["count"] == 3
     assert round(sum(e["share"] for e in figures["elements"]), 3) == 1.0
@@ -132,7 +136,7 @@ def test_a_manager_sets_a_target_and_its_owner_is_told_once_when_it_is_missed(ap
     with db.session() as s:
         reopen = s.scalar(select(KpiTarget.id).where(KpiTarget.kpi == "reopen_rate"))
     assert client.post(f"/dashboard/targets/{reopen}/remove").status_code == 302
-    assert 'data-target="%d"' % reopen not in client.get("/dashboard/targets").get_data(as_text=True)
+    assert f'data-target="{reopen}"' not in client.get("/dashboard/targets").get_data(as_text=True)
     # A supervisor sees the targets but may not set them.
     login(client, "lead", "zh_CN")
     assert client.get("/dashboard/targets").status_code == 200

@@ -317,3 +317,54 @@ def test_the_response_mail_is_the_persons_letter_with_the_amount_formatted(run, 
     mail = dbsession.scalar(select(OutboundMessage).where(OutboundMessage.template == "response"))
     assert mail.body.startswith("王芳您好:送您优惠券一张。\n金额:¥39.90\n")
     assert "Dear" not in mail.body and "您好:\n\n关于" not in mail.body  # no second greeting around it
+
+
+# -- every path that writes to the customer ------------------------------------------
+
+SPIFF = "{http://spiffworkflow.org/bpmn/schema/1.0/core}"
+# Fixed notices (wording kept in processes/channels/outbound_mail.py, facts only) and the two
+# messages whose text a person writes: the answer and the mediation proposal.
+NOTICES = {"request_details", "survey"}
+WRITTEN = {"response": "answer", "mediation_proposal": "proposal"}
+
+
+def test_nothing_reaches_the_customer_that_a_person_did_not_write():
+    from pathlib import Path
+
+    from lxml import etree
+
+    from tests.conftest import ROOT
+
+    sent, scripts = {}, []
+    for path in Path(ROOT, "bpmn").glob("*.bpmn"):
+        tree = etree.parse(str(path))
+        for operator in tree.iter(f"{SPIFF}serviceTaskOperator"):
+            params = {p.get("id"): p.get("value") for p in operator.iter(f"{SPIFF}parameter")}
+            if operator.get("id") == "acknowledge":
+                sent["acknowledgement"] = None
+            elif operator.get("id") == "notify" and params.get("recipient_type") == '"customer"':
+                sent[params["template"].strip('"')] = params.get("body")
+        scripts += [e.text or "" for e in tree.iter() if isinstance(e.tag, str)
+                    and e.tag.split("}")[-1] in ("script", "preScript", "postScript")]
+    assert set(sent) == {"acknowledgement"} | NOTICES | set(WRITTEN)
+    assert sent["response"] == "answer or \"\"" and all(sent[n] is None for n in NOTICES)
+    # No script, pre- or post-script composes the text a person is meant to write (copying the
+    # agreed proposal, a person's text, into the answer is no composing).
+    composed = [s for s in scripts if re.search(r"^\s*(answer|proposal)\s*=(?!\s*(None|proposal)\s*$)", s, re.MULTILINE)]
+    assert composed == []
+    # Every form that writes the answer starts it from a template or fills its placeholders.
+    import json
+
+    for path in Path(ROOT, "forms").glob("*.json"):
+        answer = json.loads(path.read_text())["properties"].get("answer")
+        if answer is not None:
+            ui = answer["x-ui"]
+            assert ui.get("from_template") or ui.get("placeholders"), path.name
+
+
+def test_a_done_answer_task_still_opens(rule_answer, web_app):  # noqa: F811
+    h, row = rule_answer
+    h.complete("Task_Draft_Rule_Answer", {"remedy": "repair", "answer": "免费维修。"})
+    client = login(web_app, "cs.agent", "customer_service", "agent")
+    page = client.get(f"/tasks/{row.id}")
+    assert page.status_code == 200 and not doc(page).xpath('//form[contains(@class, "task-form")]')

@@ -27,3 +27,22 @@ def test_bench_engine_prints_valid_json_with_its_figures_and_checked_targets(tmp
     assert set(report["targets"]) >= {"warm_same_engine_ratio_at_least", "history_cost_5000_vs_10_cold_at_most"}
     # The exit status is what the targets say, not always 0.
     assert result.exit_code == (1 if report["missed_targets"] else 0), result.output
+
+
+def test_bench_timers_checks_its_targets():
+    from processes.benchmarks.timers import lateness_summary, missed_targets
+
+    assert lateness_summary([0.1] * 98 + [0.5, 3.0]) == {"p50_s": 0.1, "p99_s": 0.5, "max_s": 3.0}
+    good = {"timers": 200, "p99_s_median": {"sqlite": 0.6, "postgresql": 0.9},
+            "rounds": {"sqlite": [{"exactly_once": True, "fired": 200}],
+                       "postgresql": [{"exactly_once": True, "fired": 200}]}}
+    assert missed_targets(good) == []
+    late = {**good, "p99_s_median": {"sqlite": 0.6, "postgresql": 1.2}}
+    assert missed_targets(late) == ["postgresql: p99 1.2 s >= 1.0 s"]
+    twice = {**good, "rounds": {"sqlite": [{"exactly_once": False, "fired": 199}], "postgresql": []}}
+    assert missed_targets(twice) == ["sqlite: 199 of 200 timers fired once"]
+
+
+def test_bench_timers_refuses_impossible_arguments():
+    result = CliRunner().invoke(main, ["bench", "timers", "--workers", "0"])
+    assert result.exit_code == 2 and "Invalid value for '--workers'" in result.output

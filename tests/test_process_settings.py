@@ -75,6 +75,7 @@ def to_compensation_gateway(h):
     paths.classify(h, "product_quality", "low", safety=True)  # critical: cash, half the order value
     paths.investigate(h, "product", "company", is_defect=True)
     paths.confirm_strategy(h, "compensation")
+    paths.choose_compensation(h, ("cash", 400))  # a person takes the policy's suggestion
     assert (h.data["compensation_kind"], h.data["compensation_amount"]) == ("cash", 400)
 
 
@@ -115,7 +116,7 @@ def test_threshold_500_to_300_reviewed_and_only_new_complaints_use_it(web_app, b
     assert after.ready_ids() == ["Task_Approve_Compensation"]  # 400 > 300: management approves
     to_compensation_gateway(before)
     assert before.data["settings"]["compensation_approval_threshold"] == 500
-    assert "Task_Approve_Compensation" not in before.ready_ids()  # 400 ≤ 500, as when it started
+    assert before.ready_ids() == ["Task_Write_Offer"]  # 400 ≤ 500 as when it started: no approval
     assert designer.get("/admin/settings").get_data(as_text=True).count("Version 1 is in force") == 1
 
 
@@ -134,6 +135,7 @@ def test_bad_settings_are_said_next_to_the_field_and_nothing_changes(web_app, fi
     assert response.status_code == 422
     doc = lxml.html.fromstring(response.get_data(as_text=True))
     assert message in doc.xpath(f'//*[@id="{field}-error"]')[0].text_content()
+    assert response.get_data(as_text=True).count('text-bg-warning">changed<') == 1  # only what they edited
     if isinstance(value, str):  # what the person typed is still there
         assert doc.xpath(f'//input[@name="{field}"]')[0].get("value") == value
     with web_app.extensions["redress.db"].session() as s:
@@ -169,3 +171,50 @@ def test_a_rejected_change_needs_a_reason_and_changes_nothing(web_app):
     assert "The shipped defaults are in force" in page and "Rejected" in page
     with web_app.extensions["redress.db"].session() as s:
         assert s.scalar(select(ConfigVersion)) is None
+
+
+def test_an_administrator_who_proposed_a_change_cannot_approve_it(web_app):
+    admin = login(web_app, "root", role="admin")  # may both propose and review: never their own
+    draft_url = post(admin, "/admin/settings", settings_form(
+        admin, compensation_approval_threshold="300", note="Tighter control")).headers["Location"]
+    assert "/approve" not in admin.get(draft_url).get_data(as_text=True)
+    refused = post(admin, draft_url + "/approve", {})
+    assert "you proposed this change, so someone else must review it" in admin.get(
+        refused.headers["Location"]).get_data(as_text=True)
+    with web_app.extensions["redress.db"].session() as s:
+        assert s.scalar(select(ConfigVersion)) is None
+        assert s.scalar(select(ConfigDraft)).status == "submitted"
+
+
+def test_the_approved_hotline_and_company_name_reach_customers(web_app):
+    from datetime import timedelta
+
+    from processes.channels.portal_models import OutboundMessage
+    from tests.test_portal import FORM
+
+    designer = login(web_app, "dora.designer")
+    bad = post(designer, "/admin/settings", settings_form(designer, hotline="call us", note="x"))
+    assert "Enter a phone number" in lxml.html.fromstring(bad.get_data(as_text=True)).xpath(
+        '//*[@id="hotline-error"]')[0].text_content()
+    draft_url = post(designer, "/admin/settings", settings_form(
+        designer, hotline="400-820-1234", company_name="康达家电", note="New hotline")).headers["Location"]
+    reviewer = login(web_app, "rita.reviewer", role="compliance_reviewer")
+    post(reviewer, draft_url + "/approve", {})
+    web_app.config["HOTLINE"] = "400-000-0000"  # the deployment's, overridden by the approved setting
+    web_app.config["PORTAL_RATE_LIMITS"] = {"submit": (0, timedelta(hours=1))}
+    customer = web_app.test_client()
+    refused = customer.post("/portal/", data={**FORM, "csrf_token": csrf_of(customer.get("/portal/").get_data(
+        as_text=True))})
+    assert refused.status_code == 429 and "400-820-1234" in refused.get_data(as_text=True)
+    with web_app.extensions["redress.db"].write_session.begin() as s:
+        web_app.extensions["redress.runtime"].mailer.queue_link(s, "C-1", "a@example.com", "zh-CN")
+    with web_app.extensions["redress.db"].session() as s:
+        assert "——\n康达家电 客户服务部" in s.scalar(select(OutboundMessage.body))
+
+
+def test_every_setting_has_a_kind_a_label_and_help():
+    """A setting added to the process must be editable (checked by kind) and named on the page."""
+    from processes.complaints.settings import KINDS, SETTINGS
+    from web.config_labels import SETTING_HELP, SETTING_LABELS
+
+    assert set(KINDS) == set(SETTINGS) == set(SETTING_LABELS) == set(SETTING_HELP)

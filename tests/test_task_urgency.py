@@ -15,7 +15,7 @@ from processes.complaints.sla import SlaPolicy
 from processes.complaints.task_urgency import DECORATOR, deadline, priority
 from processes.engine.actors import Actor
 from processes.engine.definitions import read_files
-from processes.engine.inbox import list_tasks
+from processes.engine.inbox import Filters, list_tasks
 from processes.engine.models import HumanTask, ProcessInstance
 from tests.conftest import ROOT
 
@@ -111,6 +111,24 @@ def test_open_tasks_are_recomputed_when_the_severity_changes(db, complaint_runti
     assert after.due_at < task.due_at
     expected = POLICY.deadline("acknowledge", "critical", after.created_at)
     assert abs(after.due_at - expected) < timedelta(seconds=1)
+
+
+def test_an_open_task_carries_the_escalation_level_for_the_inbox_filter(db, complaint_runtime):
+    reference = registration.register(complaint_runtime, intake("空调不制冷", severity="low"))
+    (task,) = open_rows(db, reference)
+    assert task.escalation_level == 1
+    with db.session() as s:
+        instance_id = s.scalar(select(ProcessInstance.id).where(ProcessInstance.business_key == reference))
+
+    def escalate(session, instance, workflow):
+        workflow.data.update(escalation_level=3)
+
+    complaint_runtime.change_instance(instance_id, SUPERVISOR, escalate, run=False)
+    (after,) = open_rows(db, reference)
+    assert after.escalation_level == 3 and after.priority < task.priority
+    with db.session() as s:
+        found = list_tasks(s, SUPERVISOR, "all", 1, 50, filters=Filters(level="3"))
+    assert [t.id for t in found.tasks] == [task.id]
 
 
 def test_changing_the_sla_policy_recomputes_open_tasks(db, complaint_runtime, monkeypatch, tmp_path):

@@ -8,7 +8,6 @@ logs each outage once, and due timers are taken in batches."""
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import statistics
 import threading
@@ -19,26 +18,11 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import OperationalError
 
+from processes.benchmarks.timers import AT, WorkerProcesses, p99, wait_until_fired
 from processes.engine.database import Database
 from processes.engine.models import AuditEntry, ProcessInstance, Timer, utcnow
 from processes.engine.runtime import Runtime
 from processes.engine.worker import Worker
-
-AT = """<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="D" targetNamespace="t">
-  <bpmn:process id="at" isExecutable="true">
-    <bpmn:startEvent id="Begin"><bpmn:outgoing>F0</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:sequenceFlow id="F0" sourceRef="Begin" targetRef="Wait"/>
-    <bpmn:intermediateCatchEvent id="Wait"><bpmn:incoming>F0</bpmn:incoming><bpmn:outgoing>F1</bpmn:outgoing>
-      <bpmn:timerEventDefinition><bpmn:timeDate>due</bpmn:timeDate></bpmn:timerEventDefinition>
-    </bpmn:intermediateCatchEvent>
-    <bpmn:sequenceFlow id="F1" sourceRef="Wait" targetRef="Count"/>
-    <bpmn:scriptTask id="Count"><bpmn:incoming>F1</bpmn:incoming><bpmn:outgoing>F2</bpmn:outgoing>
-      <bpmn:script>runs = runs + 1</bpmn:script></bpmn:scriptTask>
-    <bpmn:sequenceFlow id="F2" sourceRef="Count" targetRef="Finish"/>
-    <bpmn:endEvent id="Finish"><bpmn:incoming>F2</bpmn:incoming></bpmn:endEvent>
-  </bpmn:process>
-</bpmn:definitions>"""
 
 
 def _busy() -> float:
@@ -57,58 +41,6 @@ def _timers_due_at(runtime: Runtime, count: int, lead: float) -> object:
     return due
 
 
-def _worker_process(db_url: str, stop, outages) -> None:
-    """One `redress worker`, as its own process (workers do not share a GIL in production)."""
-    import processes.app  # noqa: F401 - handlers and helpers, as the CLI registers them
-
-    db = Database(db_url)
-    worker = Worker(Runtime(db, settings={}), idle_poll=0.2, min_backoff=0.1)
-    thread = threading.Thread(target=worker.run, daemon=True)
-    thread.start()
-    stop.wait()
-    worker.stop()
-    thread.join(timeout=10)
-    outages.put(worker.outages)
-    db.dispose()
-
-
-class _Workers:
-    """`count` worker processes on one database."""
-
-    def __init__(self, db_url: str, count: int):
-        context = multiprocessing.get_context("spawn")
-        self.stop_event, self.outages = context.Event(), context.Queue()
-        self.processes = [context.Process(target=_worker_process, args=(db_url, self.stop_event, self.outages),
-                                          daemon=True)  # a failing test must not leave them running
-                          for _ in range(count)]
-        for process in self.processes:
-            process.start()
-
-    def alive(self) -> bool:
-        return all(p.is_alive() for p in self.processes)
-
-    def stop(self) -> int:
-        """Stop them all; the number of outages they saw."""
-        self.stop_event.set()
-        try:
-            seen = sum(self.outages.get(timeout=20) for _ in self.processes)
-        finally:
-            for process in self.processes:
-                process.join(timeout=10)
-                if process.is_alive():
-                    process.terminate()  # ours, started by this test
-        return seen
-
-
-def _wait_until_all_fired(db, count: int, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        with db.session() as s:
-            if s.scalar(select(func.count()).select_from(Timer).where(Timer.status == "fired")) >= count:
-                return
-        time.sleep(0.1)
-
-
 def _exactly_once_and_lateness(db, count: int) -> list[float]:
     with db.session() as s:
         timers = s.scalars(select(Timer)).all()
@@ -120,37 +52,34 @@ def _exactly_once_and_lateness(db, count: int) -> list[float]:
         return sorted((t.fired_at - t.due_at).total_seconds() for t in timers)
 
 
-def _p99(values: list[float]) -> float:
-    return values[min(len(values) - 1, round(0.99 * (len(values) - 1)))]
-
-
 def test_two_hundred_timers_due_at_once_fire_within_a_second(db, database_url):
     runtime = Runtime(db, settings={})
-    workers = _Workers(database_url, 1 if db.is_sqlite else 4)  # SQLite has one writer at a time
+    workers = WorkerProcesses(database_url, 1 if db.is_sqlite else 4)  # SQLite has one writer at a time
     try:
         _timers_due_at(runtime, 200, lead=8)
-        _wait_until_all_fired(db, 200, 30 * _busy())
+        wait_until_fired(db, 200, 30 * _busy())
     finally:
         workers.stop()
     lateness = _exactly_once_and_lateness(db, 200)
     print(f"\n{db.engine.dialect.name}: 200 timers, p50 {statistics.median(lateness):.3f} s, "
-          f"p99 {_p99(lateness):.3f} s, max {lateness[-1]:.3f} s")
-    # PostgreSQL pays a round trip per statement; on the shared 2-core test machine four
-    # workers reach 1.0-1.3 s (one per transaction took 4 s), so the bound there is looser.
-    # Lateness is wall time: on a machine already busier than its cores it is only reported.
-    bound = 1.0 if db.is_sqlite else 2.0
+          f"p99 {p99(lateness):.3f} s, max {lateness[-1]:.3f} s")
+    # A batch of 25 costs a dozen statements whatever its size (one timer per transaction took
+    # 4 s, a savepoint and eight statements per timer 1.0-1.3 s). Lateness is wall time: on a
+    # machine already busier than its cores it is only reported (`redress bench timers` prints
+    # the workers' CPU beside it: about 0.5 s for the 200 on PostgreSQL).
+    bound = 1.0
     if _busy() == 1.0:
-        assert _p99(lateness) < bound
+        assert p99(lateness) < bound
     else:
         print(f"machine overloaded (load {os.getloadavg()[0]:.1f}): p99 bound {bound} s not checked")
-    assert _p99(lateness) < 4 * bound * _busy()  # a runaway still fails on a loaded machine
+    assert p99(lateness) < 4 * bound * _busy()  # a runaway still fails on a loaded machine
 
 
 def test_four_workers_survive_their_connections_being_terminated_twice(db, database_url):
     if db.is_sqlite:
         pytest.skip("pg_terminate_backend is PostgreSQL's; the outage on SQLite is the next test")
     runtime = Runtime(db, settings={})
-    workers = _Workers(database_url, 4)
+    workers = WorkerProcesses(database_url, 4)
     admin = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"),
                           isolation_level="AUTOCOMMIT")
     terminated = []
@@ -163,15 +92,15 @@ def test_four_workers_survive_their_connections_being_terminated_twice(db, datab
                 terminated.append(conn.execute(text(
                     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                     "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar())
-        _wait_until_all_fired(db, 200, 60)
+        wait_until_fired(db, 200, 60)
         assert workers.alive()  # nobody exited
     finally:
         outages = workers.stop()
         admin.dispose()
     assert all(n > 0 for n in terminated), terminated
     lateness = _exactly_once_and_lateness(db, 200)
-    print(f"\nterminated {terminated} connections; p99 lateness {_p99(lateness):.3f} s")
-    assert _p99(lateness) < 5.0 * _busy()  # wall time: a machine busier than its cores stretches it
+    print(f"\nterminated {terminated} connections; p99 lateness {p99(lateness):.3f} s")
+    assert p99(lateness) < 5.0 * _busy()  # wall time: a machine busier than its cores stretches it
     assert outages >= 1
 
 
@@ -192,7 +121,7 @@ def test_an_outage_is_logged_once_and_the_worker_carries_on(db, database_url, ca
     thread = threading.Thread(target=worker.run, daemon=True)
     with caplog.at_level(logging.INFO, logger="processes.engine.worker"):
         thread.start()
-        _wait_until_all_fired(db, 1, 20)
+        wait_until_fired(db, 1, 20)
         worker.stop()
         thread.join(timeout=10)
     worker.runtime.db.dispose()

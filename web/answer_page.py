@@ -53,7 +53,7 @@ def panel(row: HumanTask, schema: dict | None, values: dict, preview: bool) -> d
     """What the page shows beside the form: the preview of the answer and the approval's facts."""
     out: dict = {"answer_fields": bool(answer_fields(schema)), "preview": None, "approval": None, "reply": None}
     kind = APPROVALS.get(row.bpmn_id)
-    if not out["answer_fields"] and kind is None:
+    if row.status != "open" or (not out["answer_fields"] and kind is None):
         return out
     data = runtime().task_data(row.id)
     if out["answer_fields"] and (data.get("customer_comment") or data.get("counter_proposal")):

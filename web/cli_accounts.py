@@ -74,7 +74,7 @@ def user_add(username: str, department: str, role: str, password: str | None, te
 @click.option("--role", "-r", default=None)
 @click.option("--name", "display_name", default=None, help="Display name.")
 @click.option("--email", default=None)
-@click.option("--locale", default=None)
+@click.option("--locale", default=None, type=click.Choice(["zh_CN", "en"]))
 def user_edit(username: str, **options) -> None:
     """Change an account's department, role, display name, e-mail or language."""
     from processes.engine.users import edit_account
@@ -144,7 +144,7 @@ def token_list(username: str | None) -> None:
 
 @token.command("revoke")
 @click.argument("username")
-@click.option("--id", "token_id", type=int, default=None, help="One token (see `token list`); default all.")
+@click.option("--id", "token_id", type=click.IntRange(1, 2**31 - 1), default=None, help="One token (see `token list`); default all.")
 def token_revoke(username: str, token_id: int | None) -> None:
     """Revoke a user's tokens (all, or one by id)."""
     from processes.engine.users import revoke_tokens

@@ -59,8 +59,9 @@ def mail_send() -> None:
 
 
 @mail.command("outbox")
-@click.option("--status", default=None, help="pending, sending, sent, failed, outbox or skipped")
-@click.option("--limit", default=20, show_default=True)
+@click.option("--status", default=None,
+              type=click.Choice(["pending", "sending", "sent", "failed", "outbox", "skipped"]))
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
 def mail_outbox(status: str | None, limit: int) -> None:
     """List the latest outbound messages."""
     from processes.channels.outbound_mail import outbox

@@ -17,6 +17,9 @@ SETTING_LABELS = {
     "improvement_due_days": _l("Days to complete an improvement action"),
     "required_fields": _l("Fields a complaint needs"),
     "agent_channels": _l("Channels an agent registers by hand"),
+    "repeat_window_days": _l("Repeat complainant window (days)"),
+    "hotline": _l("Customer service hotline"),
+    "company_name": _l("Company name on e-mails"),
 }
 SETTING_HELP = {
     "details_timeout": _l("ISO 8601 duration, for example P7D. Then the complaint closes as incomplete."),
@@ -31,6 +34,9 @@ SETTING_HELP = {
     "improvement_due_days": _l("A whole number of days."),
     "required_fields": _l("'Contact' means a phone number or an e-mail address."),
     "agent_channels": _l("Complaints from other channels arrive filled in."),
+    "repeat_window_days": _l("A customer with another complaint within this many days is handled by a senior agent."),
+    "hotline": _l("Shown to customers when the portal cannot take a complaint. Empty: the deployment's REDRESS_HOTLINE."),
+    "company_name": _l("Signs every customer e-mail, for example \"Acme Appliances\". Empty: no name."),
 }
 FIELD_LABELS = {
     "customer_name": _l("Customer name"), "contact": _l("Contact (phone or e-mail)"), "subject": _l("Subject"),

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, SecurityError
 
+from processes.engine import inputsafe
 from processes.engine.errors import RuntimeProblem, ValidationFailed
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,9 @@ def init_app(app: Flask) -> None:
         if wants_json():
             body = {"error": message}
             if isinstance(exc, ValidationFailed):
-                body["errors"] = exc.errors
+                # The input checks' messages through the catalog (others are already translated).
+                body["errors"] = {field: inputsafe.translated(text, _) if isinstance(text, str) else text
+                                  for field, text in exc.errors.items()}
             return jsonify(body), exc.status
         return render_template("error.html", status=exc.status, message=message), exc.status
 

@@ -43,6 +43,8 @@ class Field:
     max_length: int | None = None
     # What a policy proposes for this field (x-ui "suggestion" names the variable): shown, never applied.
     suggestion: str = ""
+    # A letter to the customer gets room to be read whole.
+    rows: int = 4
 
     @property
     def input_id(self) -> str:
@@ -86,6 +88,8 @@ def form_fields(schema: dict | None, values: dict | None = None, errors: dict | 
                 "1" if _kind(prop) == "integer" else "any")
         f.value = _display(widget, values.get(name, prop.get("default")), _kind(prop))
         f.suggestion = _suggestion(widget, options, (facts or {}).get(ui.get("suggestion") or ""))
+        if ui.get("from_template") or ui.get("placeholders"):
+            f.rows = 14
         fields.append(f)
     return fields
 

@@ -44,9 +44,9 @@ def json_body(required: bool = True, limit: int = inputsafe.MAX_JSON_BYTES) -> d
     try:
         payload = inputsafe.loads(raw, limit)
     except inputsafe.BadJSON as exc:
-        abort(exc.status, str(exc))
+        abort(exc.status, _(exc.template, **exc.params))
     if not isinstance(payload, dict):
-        abort(400, "The request body must be a JSON object.")
+        abort(400, _("The request body must be a JSON object."))
     problems = inputsafe.value_problems(payload)
     if problems:
         raise ValidationFailed(problems, N_("Some fields hold characters or values that cannot be stored."))

@@ -137,12 +137,14 @@ def _start_server(url: str, port: int, workers: int, threads: int) -> subprocess
 
 
 def _drive(port: int, tokens: list[str], seconds: float, server_pid: int) -> dict:
-    cpu_before = _cpu_seconds(server_pid)
-    began = time.monotonic()
     with multiprocessing.get_context("spawn").Pool(len(tokens)) as pool:
-        results = pool.starmap(_client, [(port, token, seconds, i) for i, token in enumerate(tokens)])
-    elapsed = time.monotonic() - began
+        # Clients start together once every process is up: starting Python processes is not load.
+        start_at = pool.apply(time.monotonic) + 0.5 + 0.2 * len(tokens)
+        cpu_before = _cpu_seconds(server_pid)
+        results = pool.starmap(_client, [(port, token, seconds, i, start_at) for i, token in enumerate(tokens)])
     cpu = _cpu_seconds(server_pid) - cpu_before
+    # The clock runs from the first client's start to the last one's end (CLOCK_MONOTONIC is system-wide).
+    elapsed = max(r["ended"] for r in results) - min(r["began"] for r in results)
     latencies: dict[str, list[float]] = {}
     errors: dict[str, int] = {}
     completions = 0
@@ -162,14 +164,16 @@ def _drive(port: int, tokens: list[str], seconds: float, server_pid: int) -> dic
     }
 
 
-def _client(port: int, token: str, seconds: float, seed: int) -> dict:
+def _client(port: int, token: str, seconds: float, seed: int, start_at: float) -> dict:
     rng = random.Random(seed)
+    time.sleep(max(0.0, start_at - time.monotonic()))
+    began = time.monotonic()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json", "Accept-Language": "en"}
     latencies: dict[str, list[float]] = {"list": [], "claim": [], "open": [], "complete": []}
     errors: dict[str, int] = {}
     completions = 0
-    deadline = time.monotonic() + seconds
+    deadline = began + seconds
 
     def call(kind: str, method: str, path: str, body: dict | None = None):
         began = time.perf_counter()
@@ -195,7 +199,8 @@ def _client(port: int, token: str, seconds: float, seed: int) -> dict:
         if call("complete", "POST", f"/api/v1/tasks/{task['id']}/complete", {"data": ROUND}) is not None:
             completions += 1
     conn.close()
-    return {"completions": completions, "latencies": latencies, "errors": errors}
+    return {"completions": completions, "latencies": latencies, "errors": errors, "began": began,
+            "ended": time.monotonic()}
 
 
 def _percentiles(values: list[float]) -> dict:

@@ -26,6 +26,8 @@ from sqlalchemy import event, exists, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, object_session
 
+from processes.channels import mail_templates
+from processes.channels.mail_templates import TEMPLATES
 from processes.channels.portal_models import (
     IntakeExtras,
     OutboundMessage,
@@ -70,62 +72,6 @@ FIELD_NAMES = {
     "occurred_where": {"zh-CN": "发生地点", "en": "where it happened"},
 }
 
-TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
-    "acknowledgement": {
-        "zh-CN": ("投诉已受理:{reference}",
-                  ("{name}您好:\n\n我们已收到您的投诉,编号 {reference}。我们会在 {deadline} 前给您答复。\n"
-                  "您可以随时通过以下私人链接查看处理进度并回复我们(请勿转发):\n{link}\n")),
-        "en": ("Complaint received: {reference}",
-               ("Dear {name},\n\nWe have received your complaint, reference {reference}. "
-               "We will answer by {deadline}.\nFollow its progress and reply to us at any time through "
-               "this private link (please do not share it):\n{link}\n")),
-    },
-    "request_details": {
-        "zh-CN": ("请补充投诉信息:{reference}",
-                  ("{name}您好:\n\n为了处理您的投诉 {reference},我们还需要以下信息:\n{missing}\n"
-                  "请通过以下链接补充:\n{link}\n")),
-        "en": ("Please complete your complaint {reference}",
-               ("Dear {name},\n\nTo handle your complaint {reference} we still need:\n{missing}\n"
-               "Please add them here:\n{link}\n")),
-    },
-    "mediation_proposal": {
-        "zh-CN": ("调解方案:{reference}",
-                  ("{name}您好:\n\n关于您的投诉 {reference},我们提出以下调解方案(第 {round} 轮):\n\n{text}\n{amount}\n"
-                  "请通过以下链接接受、拒绝或提出您的方案:\n{link}\n")),
-        "en": ("Mediation proposal for {reference}",
-               ("Dear {name},\n\nFor your complaint {reference} we propose (round {round}):\n\n{text}\n{amount}\n"
-               "Accept it, reject it or make a counter-proposal here:\n{link}\n")),
-    },
-    "response": {
-        # The answer is a person's whole letter (greeting included), sent as they previewed it.
-        "zh-CN": ("投诉处理结果:{reference}",
-                  "{text}\n{amount}\n请通过以下链接告诉我们您是否接受:\n{link}\n"),
-        "en": ("The result of your complaint {reference}",
-               "{text}\n{amount}\nPlease tell us whether you accept it:\n{link}\n"),
-    },
-    "survey": {
-        "zh-CN": ("满意度调查:{reference}",
-                  "{name}您好:\n\n您的投诉 {reference} 已处理完毕。请花一分钟告诉我们您是否满意:\n{link}\n"),
-        "en": ("How did we do? {reference}",
-               ("Dear {name},\n\nYour complaint {reference} has been resolved. Please take a minute to tell us "
-               "how satisfied you are:\n{link}\n")),
-    },
-}
-TEMPLATES["duplicate_closed"] = {
-    "zh-CN": ("投诉已并入 {original} 处理:{reference}",
-              ("{name}您好:\n\n经核实,您的投诉 {reference} 与您此前的投诉 {original} 是同一事项。"
-               "我们将在投诉 {original} 中一并处理,请通过该编号跟进,无需重复投诉。\n{link}\n")),
-    "en": ("Complaint {reference} is handled under {original}",
-           ("Dear {name},\n\nYour complaint {reference} is about the same matter as your earlier complaint "
-            "{original}. We handle both under {original}; please follow that one, there is no need to complain "
-            "twice.\n{link}\n")),
-}
-TEMPLATES["tracking_link"] = {
-    "zh-CN": ("您的投诉查询链接:{reference}",
-              "{name}您好:\n\n这是您的投诉 {reference} 的新查询链接(请勿转发):\n{link}\n"),
-    "en": ("Your link to complaint {reference}",
-           "Dear {name},\n\nHere is a new private link to your complaint {reference} (please do not share it):\n{link}\n"),
-}
 GENERIC = {
     "zh-CN": ("{subject}", "{name}您好:\n\n{text}\n\n查看您的投诉 {reference}:\n{link}\n"),
     "en": ("{subject}", "Dear {name},\n\n{text}\n\nSee your complaint {reference}:\n{link}\n"),
@@ -134,10 +80,27 @@ SIGNATURE = {"zh-CN": "\n——\n客户服务部(此邮件由系统发送,可直
              "en": "\n--\nCustomer service (you may reply to this e-mail; keep the reference in the subject)\n"}
 
 
-def render(template: str, language: str, values: dict) -> tuple[str, str]:
+def render(template: str, language: str, values: dict, approved: dict | None = None,
+           company: str = "") -> tuple[str, str]:
+    """Subject and body of one e-mail; `approved`: the reviewed wording in force (mail_templates.in_force);
+    `company`: the company's name for the signature (the company_name setting)."""
     subject, body = TEMPLATES.get(template, GENERIC).get(language) or TEMPLATES.get(template, GENERIC)["zh-CN"]
+    if approved:
+        language_used = language if language in TEMPLATES.get(template, {}) else "zh-CN"
+        subject = approved.get(f"{template}.{language_used}.subject", subject)
+        body = approved.get(f"{template}.{language_used}.body", body)
     subject = subject.format(**values)
-    return subject[:300], body.format(**values) + SIGNATURE.get(language, SIGNATURE["zh-CN"])
+    signature = SIGNATURE.get(language, SIGNATURE["zh-CN"])
+    if company:
+        signature = (signature.replace("\n——\n", f"\n——\n{company} ", 1) if signature.startswith("\n——")
+                     else signature.replace("\n--\nCustomer service", f"\n--\n{company} customer service", 1))
+    return subject[:300], body.format(**values) + signature
+
+
+def _company(session: Session) -> str:
+    from processes.complaints import config_versions
+
+    return config_versions.in_force(session, "settings")[1].get("company_name") or ""
 
 
 def _values(session: Session, note: Notification, language: str, link: str) -> dict:
@@ -298,7 +261,8 @@ class Mailer:
             token = new_token()
             add_token(session, note.business_key, token, language)
         subject, body = render(note.template, language,
-                               _values(session, note, language, self.link(note.business_key, token)))
+                               _values(session, note, language, self.link(note.business_key, token)),
+                               mail_templates.in_force(session), _company(session))
         session.add(OutboundMessage(notification_id=note.id, reference=note.business_key, template=note.template,
                                     language=language, to_address=address, subject=subject, body=body,
                                     status="pending" if self.smtp is not None else "outbox"))
@@ -399,7 +363,8 @@ class Mailer:
         complaint = session.scalar(select(Complaint).where(Complaint.reference == reference))
         values = {"reference": reference, "name": complaint.customer_name if complaint else "",
                   "link": self.link(reference, token)}
-        subject, body = render("tracking_link", language, values)
+        subject, body = render("tracking_link", language, values, mail_templates.in_force(session),
+                               _company(session))
         session.add(OutboundMessage(reference=reference, template="tracking_link", language=language,
                                     to_address=to_address, subject=subject, body=body,
                                     status="pending" if self.smtp is not None else "outbox"))

@@ -4,7 +4,8 @@ For the human tasks of the complaint process created in a period (and the compla
 per BPMN element and per lane: how many times it was reached, how many are still waiting, the
 median and p90 of the wait (created → completed, or → now while open) and the element's share of
 all the waiting. Bottlenecks are the (up to three) elements with the largest share, at least a tenth each; outliers are the tasks that
-waited far longer than their peers at the same element. The page colours the diagram with it.
+waited far longer than their peers at the same element; paths count how often one task
+followed another in the same complaint. The page colours the diagram with it.
 Reads `ix_human_process_created` (a period's tasks), never the whole task table.
 """
 
@@ -30,6 +31,7 @@ BOTTLENECK_SHARE = 0.1  # a bottleneck holds at least a tenth of all the waiting
 OUTLIER_FACTOR = 3
 OUTLIER_MIN_MINUTES = 24 * 60
 MAX_OUTLIERS = 20
+MAX_PATHS = 15
 MAX_TASKS = 200_000  # a period larger than this is refused rather than read row by row
 
 
@@ -67,7 +69,9 @@ def heatmap(session: Session, period: Period, filters: Filters, now: datetime | 
     open_lane: dict[str, int] = defaultdict(int)
     names: dict[str, str] = {}
     waited = []
+    by_complaint: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
     for bpmn_id, name, lane, key, created, completed, status in rows[:MAX_TASKS]:
+        by_complaint[key].append((created, bpmn_id))
         end = completed if completed is not None else now
         minutes = max(int((end - created).total_seconds() // 60), 0)
         names.setdefault(bpmn_id, name)
@@ -95,6 +99,15 @@ def heatmap(session: Session, period: Period, filters: Filters, now: datetime | 
     bottlenecks = [e["element"] for e in elements if (e["share"] or 0) >= BOTTLENECK_SHARE][:BOTTLENECKS]
     for e in elements:
         e["bottleneck"] = e["element"] in bottlenecks
+    # How often each path between two tasks was taken: one complaint's next task after this one.
+    steps: dict[tuple[str, str], int] = defaultdict(int)
+    for tasks in by_complaint.values():
+        tasks.sort()
+        for (_a, before), (_b, after) in zip(tasks, tasks[1:], strict=False):
+            steps[(before, after)] += 1
+    paths = [{"from": a, "to": b, "from_name": names[a], "to_name": names[b], "count": n}
+             for (a, b), n in sorted(steps.items(), key=lambda x: (-x[1], x[0]))[:MAX_PATHS]]
     return {"from": period.start.isoformat(), "to": period.end.isoformat(), "filters": filters.as_args(),
             "tasks": len(waited), "wait_minutes": total, "truncated": truncated, "elements": elements,
-            "lanes": lanes, "bottlenecks": bottlenecks, "outliers": outliers}
+            "lanes": lanes, "bottlenecks": bottlenecks, "outliers": outliers,
+            "paths": paths}

@@ -38,7 +38,9 @@ def figures(session: Session, period: Period) -> list[list]:
     f = ComplaintFact
     closed_in = and_(f.closed_at >= lo, f.closed_at < hi)
     resolved_in = and_(f.resolved_at >= lo, f.resolved_at < hi)
-    query = (select(func.coalesce(f.product, ""), func.coalesce(f.category, ""),
+    # Grouped by the labels: PostgreSQL takes two bound '' as two different expressions.
+    product, category = func.coalesce(f.product, "").label("product"), func.coalesce(f.category, "").label("category")
+    query = (select(product, category,
                     _flag(and_(f.received_at >= lo, f.received_at < hi)),
                     _flag(closed_in),
                     _flag(and_(closed_in, f.resolved_at.is_not(None), f.resolve_due.is_not(None),
@@ -48,7 +50,7 @@ def figures(session: Session, period: Period) -> list[list]:
                     func.coalesce(func.sum(case((resolved_in, f.paid_amount), else_=0)), 0))
              .where(f.received_at < hi, or_(f.closed_at.is_(None), f.closed_at >= lo,
                                             and_(f.resolved_at >= lo, f.resolved_at < hi)))
-             .group_by(func.coalesce(f.product, ""), func.coalesce(f.category, "")))
+             .group_by(product, category))
     rows = []
     total = defaultdict(lambda: Decimal(0))
     for product, category, *values in session.execute(query):

@@ -62,6 +62,9 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         ["phone", "walk_in", "letter"],
         "Channels whose complaints an agent registers by hand; others (web, email, api, social) arrive filled in.",
     ),
+    "hotline": ("", ("The customer service phone number the portal shows when it cannot take a complaint "
+                     "(empty: REDRESS_HOTLINE).")),
+    "company_name": ("", "The company's name in the signature of customer e-mails (empty: none)."),
 }
 
 
@@ -93,6 +96,9 @@ KINDS: dict[str, str] = {
     "improvement_due_days": "count",
     "required_fields": "fields",
     "agent_channels": "channels",
+    "hotline": "phone",
+    "company_name": "text",
+    "repeat_window_days": "count",
 }
 # Fields a complaint may be required to have ("contact": a phone number or an e-mail address).
 REQUIRABLE_FIELDS = ("customer_name", "contact", "subject", "description", "remedy_sought", "product",
@@ -137,6 +143,23 @@ def _amount(raw: Any) -> tuple[Any, Problem | None]:
     return (int(value) if value == value.to_integral_value() else float(value)), None
 
 
+_PHONE = re.compile(r"\+?[0-9][0-9 ()-]{2,28}[0-9]")
+
+
+def _phone(raw: Any) -> tuple[Any, Problem | None]:
+    text = raw.strip() if isinstance(raw, str) else None
+    if text is None or (text and not _PHONE.fullmatch(text)):
+        return raw, (N_("Enter a phone number (digits, spaces, + - and brackets), or leave it empty."), {})
+    return text, None
+
+
+def _text(raw: Any) -> tuple[Any, Problem | None]:
+    text = raw.strip() if isinstance(raw, str) else None
+    if text is None or len(text) > 100 or any(ord(ch) < 32 for ch in text):
+        return raw, (N_("At most %(limit)s characters on one line."), {"limit": 100})
+    return text, None
+
+
 def _choices(allowed: tuple[str, ...]):
     def check(raw: Any) -> tuple[Any, Problem | None]:
         items = [raw] if isinstance(raw, str) else raw
@@ -161,7 +184,7 @@ def check_settings(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Pr
     """The changed settings, cleaned, and a refusal per key that is not valid.
 
     Every known key must be present; unknown keys are refused under their own name."""
-    checkers = {"duration": _duration, "count": _count, "amount": _amount,
+    checkers = {"duration": _duration, "count": _count, "amount": _amount, "phone": _phone, "text": _text,
                 "fields": _choices(REQUIRABLE_FIELDS), "channels": _choices(_channels())}
     cleaned: dict[str, Any] = {}
     errors: dict[str, Problem] = {}

@@ -82,12 +82,12 @@ class ComplaintTaskDecorator:
     def __call__(self, values: dict, properties: dict, data: dict) -> None:
         values["due_at"] = deadline(properties.get(STAGE_PROPERTY), data, values["created_at"], values.get("due_at"))
         values["priority"] = priority(data)
+        values["escalation_level"] = escalation_level(data)
         # A repeat complainant's customer-service work goes to a senior agent: first the feelings,
         # then the problem (先处理情绪,后处理问题).
         if (data.get("repeat_complainant") and values.get("department") == "customer_service"
                 and values.get("candidate_group") is None):
             values["candidate_group"] = "senior"
-        values["escalation_level"] = escalation_level(data)
 
 
 def escalation_level(data: dict) -> int:

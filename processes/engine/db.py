@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase
 
 from processes.engine import jsoncodec
@@ -43,7 +45,35 @@ def make_engine(url: str | None = None, immediate: bool = False, **kwargs) -> En
         begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(begin))
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _ping_after_idle(engine)
+    return engine
+
+
+# A pooled connection that sat unused this long is tested before use (the server or a proxy
+# may have closed it); one in steady use is not, which saves a round trip per checkout.
+IDLE_BEFORE_PING = 10.0
+
+
+def _ping_after_idle(engine: Engine) -> None:
+    """SQLAlchemy's pre-ping, but only for connections idle longer than IDLE_BEFORE_PING."""
+
+    @event.listens_for(engine, "checkin")
+    def _note_idle(_dbapi_connection, record) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < IDLE_BEFORE_PING:
+            return
+        try:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            dbapi_connection.rollback()
+        except Exception as exc:
+            # The pool discards the connection and checks out another (SQLAlchemy's recipe).
+            raise DisconnectionError() from exc
 
 
 _UPSERTS: dict = {}

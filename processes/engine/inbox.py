@@ -250,10 +250,11 @@ def ordered(query: Select, sort: str | None = None) -> Select:
     ix_human_open_urgency; a task without a deadline (a model the validation would refuse) comes
     after the others of its priority on every database."""
     key, descending = sort_order(sort)
-    if key == "priority" and not descending:
-        # As ix_human_open_urgency reads: "due_at IS NULL" puts tasks without a deadline last on
-        # both databases where NULLS LAST would stop SQLite from reading the index.
-        return query.order_by(HumanTask.priority, HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
+    if key == "priority":
+        # As the *_urgency indexes read (backwards for descending): "due_at IS NULL" puts tasks
+        # without a deadline last on both databases where NULLS LAST would stop SQLite reading them.
+        columns = (HumanTask.priority, HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
+        return query.order_by(*[c.desc() for c in columns] if descending else columns)
     # Exactly the index's columns: a tie-breaking id would make SQLite sort the whole scope again
     # (ties on these columns are rare: due and arrival times are microseconds apart).
     return query.order_by(*[c.desc() if descending else c.asc() for c in SORTS[key]])

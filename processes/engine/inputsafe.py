@@ -13,20 +13,36 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from processes.engine.errors import N_
+
 MAX_DEPTH = 32  # JSON nesting: a form or a complaint never needs more than a few levels
 MAX_INT_DIGITS = 30  # beyond a bigint and any money amount
 MAX_JSON_BYTES = 1024 * 1024
 FIRST_YEAR, LAST_YEAR = 1900, 2100
 FUTURE_SLACK = timedelta(days=1)  # clocks and zones differ; more than a day ahead is a typo
 
-# English templates; the web layer translates them through its catalog.
-NUL = "The text contains a NUL character, which cannot be stored."
-SURROGATE = "The text contains an invalid character (a lone surrogate)."
-TOO_DEEP = f"The value is nested more than {MAX_DEPTH} levels deep."
-BIG_INT = f"The number has more than {MAX_INT_DIGITS} digits."
-NOT_FINITE = "Enter a real number."
-YEAR_RANGE = f"Enter a date between {FIRST_YEAR} and {LAST_YEAR}."
-FUTURE = "The date lies in the future."
+# What the checks report is English text (logs, the CLI, e-mail reports); each text comes from a
+# catalog template, and `translated` gives the web layer the template back to translate.
+PARAMS = {"levels": MAX_DEPTH, "digits": MAX_INT_DIGITS, "first": FIRST_YEAR, "last": LAST_YEAR}
+_TEMPLATES = {
+    "NUL": N_("The text contains a NUL character, which cannot be stored."),
+    "SURROGATE": N_("The text contains an invalid character (a lone surrogate)."),
+    "TOO_DEEP": N_("The value is nested more than %(levels)s levels deep."),
+    "BIG_INT": N_("The number has more than %(digits)s digits."),
+    "NOT_FINITE": N_("Enter a real number."),
+    "YEAR_RANGE": N_("Enter a date between %(first)s and %(last)s."),
+    "FUTURE": N_("The date lies in the future."),
+}
+NUL, SURROGATE, TOO_DEEP, BIG_INT, NOT_FINITE, YEAR_RANGE, FUTURE = (
+    template % PARAMS for template in _TEMPLATES.values())
+TEMPLATES = {template % PARAMS: template for template in _TEMPLATES.values()}  # English text → template
+
+
+def translated(message: str, gettext) -> str:
+    """A check's English message in the language of `gettext` (a catalog lookup taking named
+    parameters); any other message unchanged."""
+    template = TEMPLATES.get(message)
+    return gettext(template, **PARAMS) if template else message
 
 
 def text_problem(text: str) -> str | None:
@@ -86,11 +102,12 @@ def _digits(number: int) -> int:
 
 
 class BadJSON(ValueError):
-    """A body that is not acceptable JSON; `status` is the HTTP answer it deserves."""
+    """A body that is not acceptable JSON; `status` is the HTTP answer it deserves, `template`
+    and `params` its message for the catalog."""
 
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.status = status
+    def __init__(self, template: str, status: int = 400, **params: Any):
+        super().__init__(template % params if params else template)
+        self.status, self.template, self.params = status, template, params
 
 
 def _refuse_constant(name: str):
@@ -106,18 +123,22 @@ def _bounded_int(text: str) -> int:
 def loads(raw: bytes | str, limit: int = MAX_JSON_BYTES) -> Any:
     """Parse untrusted JSON: size, depth, NaN and long integers bounded before anything is built."""
     if len(raw) > limit:
-        raise BadJSON(f"The request body is larger than {limit // 1024} KB.", 413)
+        raise BadJSON(N_("The request body is larger than %(kb)s KB."), 413, kb=limit // 1024)
     if isinstance(raw, bytes):
         try:
             raw = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise BadJSON("The request body is not UTF-8.") from exc
+            raise BadJSON(N_("The request body is not UTF-8.")) from exc
     try:
         value = json.loads(raw, parse_constant=_refuse_constant, parse_int=_bounded_int)
     except RecursionError as exc:  # the C parser stops near 1000 levels; we allow MAX_DEPTH
-        raise BadJSON(TOO_DEEP) from exc
-    except ValueError as exc:
-        raise BadJSON(f"The request body is not valid JSON: {exc}"[:300]) from exc
+        raise BadJSON(_TEMPLATES["TOO_DEEP"], levels=MAX_DEPTH) from exc
+    except json.JSONDecodeError as exc:
+        raise BadJSON(N_("The request body is not valid JSON (line %(line)s, column %(column)s)."),
+                      line=exc.lineno, column=exc.colno) from exc
+    except ValueError as exc:  # NaN, Infinity or a number too long
+        raise BadJSON(_TEMPLATES["BIG_INT"] if str(exc) == BIG_INT else _TEMPLATES["NOT_FINITE"],
+                      **PARAMS) from exc
     return value
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -181,6 +182,8 @@ class InstanceTask(Base):
     """One engine task of an instance: only tasks that changed are written."""
 
     __tablename__ = "instance_tasks"
+    # A step loads only the live tree: rows of tasks compacted out of it are the history.
+    __table_args__ = (Index("ix_instance_task_live", "instance_id", "compacted"),)
 
     instance_id: Mapped[int] = mapped_column(
         ForeignKey("process_instances.id", ondelete="CASCADE"), primary_key=True
@@ -190,6 +193,9 @@ class InstanceTask(Base):
     workflow_id: Mapped[str] = mapped_column(String(36), default="")
     body: Mapped[dict] = mapped_column(JSON)
     data_sha256: Mapped[str] = mapped_column(ForeignKey("task_data.sha256"))
+    # A finished task spliced out of the tree a step works on (engine.compaction); its row
+    # keeps its original links, so the whole history can still be put back together.
+    compacted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class HumanTask(Base):
@@ -205,8 +211,11 @@ class HumanTask(Base):
         # Urgency, the default order, in full: priority, those with a deadline first, time left, id
         # (one index the page reads in order, with or without the filters, on both databases).
         Index("ix_human_open_urgency", "status", "priority", text("(due_at IS NULL)"), "due_at", "id"),
-        Index("ix_human_open_department_priority", "status", "department", "assignee", "priority", "due_at"),
-        Index("ix_human_open_assignee_priority", "status", "assignee", "priority", "due_at"),
+        # The same order within "my department, unassigned" and "my tasks".
+        Index("ix_human_open_department_urgency", "status", "department", "assignee", "priority",
+              text("(due_at IS NULL)"), "due_at", "id"),
+        Index("ix_human_open_assignee_urgency", "status", "assignee", "priority", text("(due_at IS NULL)"), "due_at",
+              "id"),
         # Other sortable columns and the escalation-level filter, read off an index (migration 0017).
         Index("ix_human_open_created", "status", "created_at"),
         Index("ix_human_open_reference", "status", "business_key"),

@@ -46,7 +46,7 @@ from processes.engine.errors import (
 from processes.engine.models import HumanTask, ProcessDefinition, ProcessInstance, Timer, utcnow
 from processes.engine.script_limits import DEFAULT_TIME_LIMIT
 from processes.engine.spiff import RedressScriptEngine, create_serializer
-from processes.engine.store import WorkflowStore
+from processes.engine.store import WorkflowStore, WriteLater
 from processes.engine.sync import (
     TaskDecorator,
     redecorate_open_tasks,
@@ -64,7 +64,7 @@ InstanceObserver = Callable[[Session, ProcessInstance, dict, "UnitOfWork"], None
 # A timer whose run fails is tried again after 10 s, 20 s, 40 s, 80 s, then parked as failed.
 TIMER_BACKOFF = timedelta(seconds=10)
 TIMER_ATTEMPTS = 5
-TIMER_BATCH = 5  # due timers taken per transaction
+TIMER_BATCH = 25  # due timers taken per transaction
 
 
 class StepFailed(Exception):
@@ -103,12 +103,21 @@ def _step(instance: ProcessInstance | None, step: str, task_id: str | None = Non
         raise StepFailed(instance, step, exc, task_id, bpmn_id) from exc
 
 
+class _RunCarefully(Exception):
+    """An instance of a timer batch failed: run the batch again, a savepoint per instance."""
+
+
 @dataclass
 class UnitOfWork:
     session: Session
     actor: Actor
     checkins: list[tuple[int, int, BpmnWorkflow]] = field(default_factory=list)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    # Human-task rows each instance's last save inserted or reopened, as written.
+    opened: dict[int, list[HumanTask]] = field(default_factory=dict)
+    # In a batch that holds the lock of every instance it runs: their rows, written at its end.
+    later: WriteLater | None = None
+    claimed: set[str] | None = None  # task ids of the timer rows that batch holds, read as waiting
 
 
 @dataclass(frozen=True)
@@ -212,21 +221,34 @@ class Runtime:
 
     def start(self, process_key: str, business_key: str, data: dict | None = None,
               actor: Actor = SYSTEM, before_start: Callable[[Session, ProcessInstance], None] | None = None) -> int:
-        """Start an instance of the latest version; returns its id."""
+        """Start an instance of the latest version; returns its id.
+
+        When the engine fails on the way (past the script errors `_run` already keeps), the
+        start is rolled back and stored again unrun, in error at its start: the caller's data
+        and `before_start`'s rows are kept, and `retry` runs it from the beginning."""
         try:
             with self.unit_of_work(actor) as uow:
                 return self._start(uow, process_key, business_key, data or {}, before_start=before_start)
         except StepFailed as failed:
-            # Nothing was stored, so there is no instance to mark: the audit and the log keep it.
             log.error("starting %s for %s failed: %s", process_key, business_key, failed.text,
                       exc_info=failed.cause)
-            with self.unit_of_work(actor) as uow:
-                audit.append(uow.session, actor.username, "instance_start_failed", business_key=business_key,
-                             detail={"process_key": process_key, "error": failed.text})
-            raise ProcessFailed(PROCESS_FAILED_TO_START) from failed.cause
+            try:
+                with self.unit_of_work(actor) as uow:
+                    return self._start(uow, process_key, business_key, data or {}, before_start=before_start,
+                                       failed=failed)
+            except (StepFailed, SQLAlchemyError) as again:
+                # Not even the unrun instance can be stored (its data cannot be): audit and log it.
+                log.error("storing the failed start of %s for %s failed too: %s", process_key, business_key,
+                          again, exc_info=again)
+                with self.unit_of_work(actor) as uow:
+                    audit.append(uow.session, actor.username, "instance_start_failed", business_key=business_key,
+                                 detail={"process_key": process_key, "error": failed.text})
+                raise ProcessFailed(PROCESS_FAILED_TO_START) from failed.cause
 
     def _start(self, uow: UnitOfWork, process_key: str, business_key: str, data: dict,
-               parent_instance_id: int | None = None, before_start=None) -> int:
+               parent_instance_id: int | None = None, before_start=None, failed: StepFailed | None = None) -> int:
+        """Create the instance and run it; with `failed` (the first try's failure), store it
+        unrun and in error instead."""
         session = uow.session
         _refuse_non_finite(data)
         definition_id = definitions.latest_id(session, process_key)
@@ -250,6 +272,14 @@ class Runtime:
         audit.append(session, uow.actor.username, "instance_started", business_key=business_key,
                      instance_id=instance.id, detail={"process_key": process_key, "version": definition.version,
                                                       "settings_version": settings_version})
+        if failed is not None:
+            instance.status, instance.error, instance.error_task_id = "error", failed.text, None
+            audit.append(session, uow.actor.username, "instance_error", business_key=business_key,
+                         instance_id=instance.id, detail={"error": failed.text, "task": failed.bpmn_id,
+                                                          "step": failed.step})
+            with _step(instance, "store failed start"):
+                self._persist(uow, instance, workflow, None)
+            return instance.id
         with _step(instance, "start"):
             self._run(uow, instance, workflow)
         return instance.id
@@ -293,9 +323,10 @@ class Runtime:
     def _persist(self, uow: UnitOfWork, instance: ProcessInstance, workflow: BpmnWorkflow,
                  completed_by: str | None) -> None:
         session = uow.session
-        changed, removed = self.store.save(session, instance, workflow)
-        sync_human_tasks(session, instance, changed, removed, completed_by, self.task_decorators)
-        fired = sync_timers(session, instance, changed, removed)
+        changed, removed = self.store.save(session, instance, workflow, uow.later)
+        uow.opened[instance.id] = sync_human_tasks(session, instance, changed, removed, completed_by,
+                                                   self.task_decorators)
+        fired = sync_timers(session, instance, changed, removed, uow.claimed, uow.later)
         for bpmn_id in fired:
             audit.append(session, uow.actor.username, "timer_fired", business_key=instance.business_key,
                          instance_id=instance.id, detail={"timer": bpmn_id})
@@ -312,7 +343,8 @@ class Runtime:
                                   self.task_decorators)
         for observer in self.observers:
             observer(session, instance, facts, uow)
-        _write_instance(session, instance)
+        _write_instance(session, instance, uow.later)
+        self.store.settle(workflow)
         uow.checkins.append((instance.id, instance.version, workflow))
 
     # -- loading and caching -----------------------------------------------------
@@ -330,10 +362,10 @@ class Runtime:
             return cached[1]
         return self._load(session, instance)
 
-    def _load(self, session: Session, instance: ProcessInstance) -> BpmnWorkflow:
+    def _load(self, session: Session, instance: ProcessInstance, history: bool = False) -> BpmnWorkflow:
         definition = self.definitions.get(session, instance.definition_id)
         return self.store.load(session, instance, definition.spec, definition.subprocess_specs,
-                               self._script_engine())
+                               self._script_engine(), history=history)
 
     def _script_engine(self) -> RedressScriptEngine:
         return RedressScriptEngine(time_limit=self.script_time_limit)
@@ -347,13 +379,14 @@ class Runtime:
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
 
-    def load_workflow(self, instance_id: int) -> BpmnWorkflow:
-        """A read-only copy of an instance's workflow, for views such as the diagram."""
+    def load_workflow(self, instance_id: int, history: bool = True) -> BpmnWorkflow:
+        """A read-only copy of an instance's workflow, for views such as the diagram: with its
+        whole history, or (`history=False`) only the live tree a step loads."""
         with self.db.session() as session:
             instance = session.get(ProcessInstance, instance_id)
             if instance is None:
                 raise NotFound(N_("process instance %(instance_id)s does not exist"), instance_id=instance_id)
-            return self._load(session, instance)
+            return self._load(session, instance, history=history)
 
     def diagram_state(self, instance_id: int) -> DiagramState:
         """Which BPMN elements of an instance are done, current (ready, running or failed) and
@@ -375,14 +408,22 @@ class Runtime:
     # -- human tasks --------------------------------------------------------------
 
     def _open_task(self, session: Session, task_id: str, lock: bool = True) -> tuple[HumanTask, ProcessInstance]:
-        row = session.get(HumanTask, task_id)
-        if row is None:
-            raise NotFound(N_("This task does not exist."))
-        instance = self._lock_instance(session, row.instance_id) if lock else session.get(ProcessInstance, row.instance_id)
-        if not self.db.is_sqlite:
-            # Re-read after the lock: someone may have completed it meanwhile. (SQLite's
-            # write transactions are serial from their first statement, so the row is fresh.)
-            session.refresh(row)
+        if lock:
+            # The task's row and its instance, the instance locked, in one statement.
+            found = session.execute(_LOCK_TASK_AND_INSTANCE, {"the_id": task_id}).first()
+            if found is None:
+                raise NotFound(N_("This task does not exist."))
+            row, instance = found
+            if not self.db.is_sqlite:
+                # Re-read after the lock: someone may have completed or claimed it meanwhile (only
+                # the instance is locked, always first, so units of work never wait on each other
+                # in a circle). SQLite's write transactions are serial, so the row is fresh.
+                session.refresh(row)
+        else:
+            row = session.get(HumanTask, task_id)
+            if row is None:
+                raise NotFound(N_("This task does not exist."))
+            instance = session.get(ProcessInstance, row.instance_id)
         if row.status != "open":
             if row.completed_by:
                 raise Conflict(N_("This task was already %(status)s by %(who)s."), status=row.status, who=row.completed_by)
@@ -501,6 +542,9 @@ class Runtime:
                              instance_id=instance.id,
                              detail={"task": row.bpmn_id, "task_id": row.id, "name": row.name, "data": cleaned})
                 self._run(uow, instance, workflow, completed_by=actor.username)
+            opened = uow.opened.get(instance.id, [])
+            if {row.id for row in opened} == {str(t.id) for t in _open_human_tasks(workflow)}:
+                return opened  # every open task is one this completion opened: no need to read them
             return list(session.scalars(_OPEN_TASKS_OF_INSTANCE, {"the_id": instance.id}))
 
     # -- messages -----------------------------------------------------------------
@@ -554,21 +598,92 @@ class Runtime:
         return fired
 
     def _fire_batch(self, now: datetime, size: int) -> tuple[int, int] | None:
-        """(timers taken, timers fired) of one transaction, or None when nothing is due."""
+        """(timers taken, timers fired) of one transaction, or None when nothing is due.
+
+        Few round trips, as 200 timers due at one instant must all fire within a second: the
+        due rows are claimed (SKIP LOCKED on PostgreSQL, so several workers never take the
+        same), their instances locked and their task rows loaded with one statement each,
+        and all run in one transaction. Should one instance fail, the batch is rolled back
+        and run again with a savepoint per instance, so the failure undoes that one only."""
+        try:
+            return self._fire_batch_at_once(now, size)
+        except _RunCarefully:
+            return self._fire_batch_carefully(now, size)
+
+    def _claim_due(self, session: Session, now: datetime, size: int) -> list[Timer]:
+        # Several workers may run on PostgreSQL: each takes timers nobody else holds.
+        query = _DUE_TIMERS if self.db.is_sqlite else _DUE_TIMERS_NOBODY_HOLDS
+        timers, seen = [], set()
+        for timer in session.scalars(query, {"now": now, "size": size}).all():
+            if timer.instance_id not in seen:  # that instance's run fires whatever of it was due
+                seen.add(timer.instance_id)
+                timers.append(timer)
+        return timers
+
+    def _fire_batch_at_once(self, now: datetime, size: int) -> tuple[int, int] | None:
         with self.unit_of_work(SYSTEM) as uow:
             session = uow.session
-            # Several workers may run on PostgreSQL: each takes timers nobody else holds.
-            query = _DUE_TIMERS if self.db.is_sqlite else _DUE_TIMERS_NOBODY_HOLDS
-            timers = session.scalars(query, {"now": now, "size": size}).all()
+            timers = self._claim_due(session, now, size)
             if not timers:
                 return None
-            fired, seen = 0, set()
-            for timer in timers:
-                if timer.instance_id in seen:
-                    continue  # that instance's run already fired whatever of it was due
-                seen.add(timer.instance_id)
-                fired += self._fire_in(uow, timer, now)
+            instances = self._lock_instances(session, [t.instance_id for t in timers])
+            workflows = self._workflows_of(session, instances.values())
+            fired, uow.later, uow.claimed = 0, WriteLater(), {t.task_id for t in timers}
+            # Read now: running an instance expires its timer rows, and reading one again is a query.
+            claimed = [(t.id, t.instance_id, t.task_id, t.bpmn_id) for t in timers]
+            for timer_id, instance_id, task_id, bpmn_id in claimed:
+                instance, workflow = instances[instance_id], workflows[instance_id]
+                try:
+                    with _step(instance, f"timer {bpmn_id}", task_id, bpmn_id):
+                        self._run(uow, instance, workflow, settle=True)
+                except StepFailed as failed:
+                    raise _RunCarefully from failed
+                task = _find_task(workflow, UUID(task_id))
+                if task is not None and task.state == TaskState.WAITING:
+                    # The engine did not consider it due yet (clocks differ by a hair); look again shortly.
+                    # (A repeating timer waits again with its next due time: left as the run set it.)
+                    session.execute(_TIMER_AGAIN, {"the_id": timer_id, "now": now,
+                                                   "at": now + timedelta(seconds=1)})
+                else:
+                    fired += 1
+            later, uow.later, uow.claimed = uow.later, None, None
+            try:
+                complete = later.write(session)
+            except DBAPIError:
+                raise  # the database's: the transaction's failure, not an instance's
+            except Exception as exc:  # a value a row cannot take: find whose, one by one
+                raise _RunCarefully from exc
+            if not complete:
+                raise Conflict(N_("This complaint was changed by someone else meanwhile; reload and try again."))
             return len(timers), fired
+
+    def _fire_batch_carefully(self, now: datetime, size: int) -> tuple[int, int] | None:
+        with self.unit_of_work(SYSTEM) as uow:
+            timers = self._claim_due(uow.session, now, size)
+            if not timers:
+                return None
+            return len(timers), sum(self._fire_in(uow, timer, now) for timer in timers)
+
+    def _lock_instances(self, session: Session, ids: list[int]) -> dict[int, ProcessInstance]:
+        """Lock several instances with one statement (in id order, as every locker goes one by one)."""
+        return {i.id: i for i in session.scalars(_LOCK_INSTANCES, {"ids": sorted(ids)})}
+
+    def _workflows_of(self, session: Session, instances) -> dict[int, BpmnWorkflow]:
+        """Their workflows: from the cache where it holds the current version, the rest loaded
+        with one statement."""
+        workflows, missing = {}, []
+        with self._cache_lock:
+            for instance in instances:
+                cached = self._cache.pop(instance.id, None)
+                if cached is not None and cached[0] == instance.version:
+                    workflows[instance.id] = cached[1]
+                else:
+                    missing.append(instance)
+        if missing:
+            specs = {i.id: self.definitions.get(session, i.definition_id) for i in missing}
+            workflows.update(self.store.load_many(
+                session, missing, lambda i: (specs[i.id].spec, specs[i.id].subprocess_specs, self._script_engine())))
+        return workflows
 
     def _fire_in(self, uow: UnitOfWork, timer: Timer, now: datetime) -> int:
         """Run the timer's instance in a savepoint of the batch: a failure undoes this instance only."""
@@ -608,7 +723,10 @@ class Runtime:
         point `instance.definition_id` at its definition; it may raise to refuse."""
         with self.unit_of_work(actor) as uow:
             instance = self._lock_instance(uow.session, instance_id)
-            workflow = self._workflow(uow.session, instance)
+            with self._cache_lock:
+                self._cache.pop(instance.id, None)
+            # A change (a migration) judges the instance by its whole history, finished rounds included.
+            workflow = self._load(uow.session, instance, history=True)
             replaced = change(uow.session, instance, workflow)
             if replaced is not None and replaced is not workflow:
                 # A new task tree: rewrite every row rather than diffing two trees.
@@ -640,7 +758,15 @@ class Runtime:
     # -- errors -------------------------------------------------------------------
 
     def retry(self, instance_id: int, actor: Actor = SYSTEM) -> str:
-        """Run a failed service task again; returns the instance's status afterwards."""
+        """Run a failed step again; returns the instance's status afterwards ("error" when it
+        failed again, recorded like the first failure)."""
+        try:
+            return self._retry(instance_id, actor)
+        except StepFailed as failed:
+            self._record_failure(failed, actor)
+            return "error"
+
+    def _retry(self, instance_id: int, actor: Actor) -> str:
         with self.unit_of_work(actor) as uow:
             instance = self._lock_instance(uow.session, instance_id)
             workflow = self._workflow(uow.session, instance)
@@ -664,7 +790,8 @@ class Runtime:
                     task.workflow.tasks.arrive(task)  # a failed task is finished; this one runs again
             audit.append(uow.session, actor.username, "instance_retried", business_key=instance.business_key,
                          instance_id=instance.id, detail={"tasks": [t.task_spec.bpmn_id for t in failed]})
-            self._run(uow, instance, workflow)
+            with _step(instance, "retry"):
+                self._run(uow, instance, workflow)
             return instance.status
 
     def skip(self, instance_id: int, actor: Actor, reason: str, step: str | None = None,
@@ -788,8 +915,18 @@ _WRITE_INSTANCE = (
     update(_INSTANCES).where(_INSTANCES.c.id == bindparam("the_id"), _INSTANCES.c.version == bindparam("read_version"))
     .values(version=bindparam("new_version"), **{name: bindparam(f"new_{name}") for name in _INSTANCE_COLUMNS}))
 _INSTANCES_WITH_OPEN_TASKS = select(HumanTask.instance_id).where(HumanTask.status == "open").distinct()
+_LOCK_INSTANCES = (select(ProcessInstance).where(ProcessInstance.id.in_(bindparam("ids", expanding=True)))
+                   .order_by(ProcessInstance.id).with_for_update().execution_options(populate_existing=True))
+_TIMER_AGAIN = (update(Timer.__table__).where(Timer.__table__.c.id == bindparam("the_id"),
+                                               Timer.__table__.c.status == "waiting",
+                                               Timer.__table__.c.due_at <= bindparam("now"))
+                .values(due_at=bindparam("at")))
 _LOCK_INSTANCE = (select(ProcessInstance).where(ProcessInstance.id == bindparam("the_id")).with_for_update()
                   .execution_options(populate_existing=True))
+_LOCK_TASK_AND_INSTANCE = (select(HumanTask, ProcessInstance)
+                           .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+                           .where(HumanTask.id == bindparam("the_id")).with_for_update(of=ProcessInstance)
+                           .execution_options(populate_existing=True))
 _OPEN_TASKS_OF_INSTANCE = select(HumanTask).where(HumanTask.instance_id == bindparam("the_id"),
                                                   HumanTask.status == "open")
 _OPEN_TASKS_OF_KEY = (select(HumanTask).where(HumanTask.business_key == bindparam("key"), HumanTask.status == "open")
@@ -811,17 +948,19 @@ _KEEP_DRAFT = (update(HumanTask.__table__).where(HumanTask.__table__.c.id == bin
 _NEXT_DUE_AT = select(Timer.due_at).where(Timer.status == "waiting").order_by(Timer.due_at).limit(1)
 
 
-def _write_instance(session: Session, instance: ProcessInstance) -> None:
+def _write_instance(session: Session, instance: ProcessInstance, later: WriteLater | None = None) -> None:
     """Write the instance row if it still has the version this unit of work read, else Conflict.
 
     One Core UPDATE instead of the ORM's flush (this runs on every unit of work); the
-    object is then told its values are what the database holds."""
+    object is then told its values are what the database holds. With `later`, the row
+    joins the batch's writes (checked when they are written)."""
     values = {name: getattr(instance, name) for name in _INSTANCE_COLUMNS}
     version = instance.version
-    written = session.connection().execute(
-        _WRITE_INSTANCE, {"the_id": instance.id, "read_version": version, "new_version": version + 1,
-                          **{f"new_{name}": value for name, value in values.items()}})
-    if written.rowcount != 1:
+    row = {"the_id": instance.id, "read_version": version, "new_version": version + 1,
+           **{f"new_{name}": value for name, value in values.items()}}
+    if later is not None:
+        later.add(_WRITE_INSTANCE, [row], each_one=True)
+    elif session.connection().execute(_WRITE_INSTANCE, row).rowcount != 1:
         raise Conflict(N_("This complaint was changed by someone else meanwhile; reload and try again."))
     for name, value in (("version", version + 1), *values.items()):
         set_committed_value(instance, name, value)
@@ -844,6 +983,16 @@ def _has_engine_work(workflow: BpmnWorkflow) -> bool:
     if is_tracked(workflow):
         return workflow.has_engine_work()
     return workflow.get_next_task(state=TaskState.READY, manual=False) is not None
+
+
+def _find_task(workflow: BpmnWorkflow, task_id: UUID):
+    """The task with this id in the workflow or any subprocess, or None (SpiffWorkflow's own
+    lookup raises on the first subprocess that lacks it)."""
+    for each in (workflow, *workflow.subprocesses.values()):
+        task = each.tasks.get(task_id)
+        if task is not None:
+            return task
+    return None
 
 
 def _error_tasks(workflow: BpmnWorkflow) -> list:

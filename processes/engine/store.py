@@ -19,7 +19,7 @@ from SpiffWorkflow.task import TaskState
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
-from processes.engine import jsoncodec
+from processes.engine import compaction, jsoncodec
 from processes.engine.db import upsert_statement
 from processes.engine.models import InstanceTask, ProcessInstance, TaskData
 from processes.engine.tracking import TrackedSubWorkflow, TrackedWorkflow, is_tracked, reindex
@@ -34,6 +34,33 @@ def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
+class WriteLater:
+    """Rows to write at the end of a batch, one executemany per statement in the order each
+    statement was first added (data before the task rows that refer to it). Used where the
+    batch holds the locks of every row it writes, so nobody can change them meanwhile."""
+
+    def __init__(self):
+        self._rows: dict[Any, list[dict]] = {}
+        self._each_one: set = set()
+
+    def add(self, statement, rows: list[dict], each_one: bool = False) -> None:
+        """`each_one`: every row must match exactly one row (a versioned update)."""
+        if rows:
+            self._rows.setdefault(statement, []).extend(rows)
+            if each_one:
+                self._each_one.add(statement)
+
+    def write(self, session: Session) -> bool:
+        """Write them all; False when a versioned update missed its row (someone else wrote it)."""
+        connection, complete = session.connection(), True
+        for statement, rows in self._rows.items():
+            written = connection.execute(statement, rows)
+            if statement in self._each_one and written.rowcount not in (-1, len(rows)):
+                complete = False
+        self._rows.clear()
+        return complete
+
+
 class WorkflowStore:
     """Knows how a workflow maps to rows. Stateless apart from the serializer."""
 
@@ -43,37 +70,68 @@ class WorkflowStore:
 
     # -- saving -----------------------------------------------------------------
 
-    def save(self, session: Session, instance: ProcessInstance, workflow: BpmnWorkflow) -> tuple[list, list]:
-        """Write the tasks that changed; returns (changed engine tasks, removed engine tasks)."""
+    def save(self, session: Session, instance: ProcessInstance, workflow: BpmnWorkflow,
+             later: WriteLater | None = None) -> tuple[list, list]:
+        """Write the tasks that changed; returns (changed engine tasks, removed engine tasks).
+
+        With `later`, the task and data rows join the batch's writes instead (one statement
+        for the whole batch; see `WriteLater`)."""
         saved: dict = getattr(workflow, "_redress_saved", None) or {}
         candidates, removed = self._candidates(workflow)
+        if is_tracked(workflow) and not getattr(workflow, "_redress_whole", False):
+            gone, relinked = compaction.compact(list(self._workflows(workflow)), workflow)
+        else:
+            gone, relinked = {}, {}
         current: dict = {}
         changed_rows: list[dict] = []
         changed_tasks = []
         data_rows: dict[str, str] = {}
 
-        for workflow_id, task in candidates:
-            signature, data_json, internal = self._signature(task)
-            current[task.id] = signature
-            if saved.get(task.id) == signature:
-                continue
+        def write(workflow_id: str, task, data_json=None, internal=None) -> None:
             body, data_json = self._task_body(task, data_json, internal)
+            spliced = gone.get(task.id)
+            if spliced is not None:
+                body.update(spliced[2])  # its links as they were, and none of the live ones
             data_sha = hashlib.sha256(data_json.encode()).hexdigest()
             data_rows[data_sha] = data_json
             changed_rows.append(
                 {"instance_id": instance.id, "task_id": str(task.id), "workflow_id": workflow_id,
-                 "body": body, "data_sha256": data_sha}
+                 "body": body, "data_sha256": data_sha, "compacted": spliced is not None}
             )
-            changed_tasks.append(task)
 
-        self._store_data(session, data_rows)
+        written = set()
+        for workflow_id, task in candidates:
+            signature, data_json, internal = self._signature(task)
+            current[task.id] = signature
+            if saved.get(task.id) == signature and task.id not in gone and task.id not in relinked:
+                continue
+            write(workflow_id, task, data_json, internal)
+            written.add(task.id)
+            changed_tasks.append(task)
+        # Rows whose only change is a splice: nothing else happened to their tasks.
+        for workflow_id, task in [*((w, t) for w, t, _ in gone.values()), *relinked.values()]:
+            if task.id not in written:
+                signature, data_json, internal = self._signature(task)
+                current[task.id] = signature
+                write(workflow_id, task, data_json, internal)
+                written.add(task.id)
+
+        if later is not None:
+            later.add(upsert_statement(session, "task_data", _insert_new_data),
+                      [{"sha256": sha, "body": body} for sha, body in data_rows.items()])
+        else:
+            self._store_data(session, data_rows)
         if removed:
             for chunk in _chunks([str(task.id) for task in removed], 500):
                 session.connection().execute(_DELETE_TASKS, {"instance": instance.id, "task_ids": chunk})
-        if changed_rows:
+        if changed_rows and later is not None:
+            later.add(upsert_statement(session, "instance_task", _upsert_task), changed_rows)
+        elif changed_rows:
             session.connection().execute(upsert_statement(session, "instance_task", _upsert_task), changed_rows)
 
         instance.state = self._header(workflow)
+        workflow._redress_whole = False
+        workflow._redress_spliced = gone
         if is_tracked(workflow):
             # Only unfinished tasks are looked at next time; a finished one never changes again.
             workflow._redress_saved = {tid: sig for tid, sig in current.items() if not sig[0] & FINISHED}
@@ -89,7 +147,7 @@ class WorkflowStore:
         A tracked workflow knows them: its unfinished tasks, those that finished or arrived
         since the last save, and parents whose children changed. Any other workflow (a
         migrated copy) is written whole."""
-        if not is_tracked(workflow):
+        if not is_tracked(workflow) or getattr(workflow, "_redress_whole", False):
             return [(wid, task) for wid, wf in self._workflows(workflow) for task in wf.tasks.values()], []
         candidates, removed = [], {}
         for workflow_id, wf in self._workflows(workflow):
@@ -103,6 +161,11 @@ class WorkflowStore:
                     touched.setdefault(parent.id, parent)
             candidates.extend((workflow_id, task) for task in touched.values())
         return candidates, list(removed.values())
+
+    def settle(self, workflow: BpmnWorkflow) -> None:
+        """The unit of work is done with the tasks the last save spliced out: drop them."""
+        compaction.drop(getattr(workflow, "_redress_spliced", None) or {})
+        workflow._redress_spliced = None
 
     def forget(self, session: Session, instance: ProcessInstance) -> None:
         """Drop an instance's task rows, so the next save writes its workflow afresh."""
@@ -134,7 +197,7 @@ class WorkflowStore:
         base = (task.state, task.last_state_change, task.triggered, len(task._children), last_child)
         if task.state & (FINISHED | PREDICTED):
             return base, None, None
-        internal, internal_json = self._plain_internal(task.internal_data)
+        internal, internal_json = self._plain_internal(compaction.stored_internal(task, task.internal_data))
         data_json = self._to_json(task.data)
         return base + (hash(internal_json), hash(data_json)), data_json, internal
 
@@ -153,13 +216,13 @@ class WorkflowStore:
         body = {
             "typename": "Task",
             "id": str(task.id),
-            "parent": str(task._parent) if task._parent is not None else None,
-            "children": [str(c) for c in task._children],
+            **compaction.links(task),
             "last_state_change": task.last_state_change,
             "state": task.state,
             "task_spec": task.task_spec.name,
             "triggered": task.triggered,
-            "internal_data": internal if internal is not None else self._plain_internal(task.internal_data)[0],
+            "internal_data": internal if internal is not None else self._plain_internal(
+                compaction.stored_internal(task, task.internal_data))[0],
         }
         return body, data_json if data_json is not None else self._to_json(task.data)
 
@@ -207,19 +270,38 @@ class WorkflowStore:
 
     # -- loading ----------------------------------------------------------------
 
-    def load(self, session: Session, instance: ProcessInstance, spec, subprocess_specs, script_engine) -> BpmnWorkflow:
-        rows = session.execute(
-            select(InstanceTask.workflow_id, InstanceTask.body, TaskData.body)
-            .join(TaskData, TaskData.sha256 == InstanceTask.data_sha256)
-            .where(InstanceTask.instance_id == instance.id)
-        ).all()
-        by_workflow: dict[str, dict[str, dict]] = {}
-        for workflow_id, body, data_json in rows:
-            dct = dict(body)
+    def load(self, session: Session, instance: ProcessInstance, spec, subprocess_specs, script_engine,
+             history: bool = False) -> BpmnWorkflow:
+        """The instance's workflow from its rows: the live tree a step works on, or with
+        `history` the whole tree, finished rounds included (for views, the audit, a migration)."""
+        return self.load_many(session, [instance], lambda _: (spec, subprocess_specs, script_engine),
+                              history=history)[instance.id]
+
+    def load_many(self, session: Session, instances: list[ProcessInstance], specs,
+                  history: bool = False) -> dict[int, BpmnWorkflow]:
+        """Several instances' workflows (their live trees, or with `history` the whole ones) from
+        one statement; `specs(instance)` gives (spec, subprocess specs, script engine)."""
+        rows = session.execute(_ALL_TASKS if history else _LIVE_TASKS, {"ids": [i.id for i in instances]}).all()
+        by_instance: dict[int, dict[str, dict[str, dict]]] = {i.id: {} for i in instances}
+        spliced: dict[int, dict[str, dict[str, tuple]]] = {i.id: {} for i in instances}
+        for instance_id, workflow_id, body, data_json in rows:
+            if history:
+                dct = compaction.original_body(body)
+            else:
+                dct, links = compaction.live_links(body)
+                if links is not None:
+                    spliced[instance_id].setdefault(workflow_id, {})[dct["id"]] = links
             dct["data"] = json.loads(data_json)
             dct["delta"] = {}
-            by_workflow.setdefault(workflow_id, {})[dct["id"]] = dct
+            by_instance[instance_id].setdefault(workflow_id, {})[dct["id"]] = dct
+        if history:
+            for by_workflow in by_instance.values():
+                for task_dicts in by_workflow.values():
+                    compaction.restore_iterations(task_dicts)
+        return {i.id: self._build(i, by_instance[i.id], spliced[i.id], history, *specs(i)) for i in instances}
 
+    def _build(self, instance: ProcessInstance, by_workflow: dict, spliced: dict, history: bool, spec,
+               subprocess_specs, script_engine) -> BpmnWorkflow:
         header = instance.state
         workflow = TrackedWorkflow(spec, subprocess_specs, script_engine=script_engine, deserializing=True)
         self._restore_tasks(workflow, by_workflow.get(TOP, {}), header)
@@ -228,6 +310,11 @@ class WorkflowStore:
         pending = dict(header.get("subprocesses", {}))
         self._restore_subprocesses(workflow, workflow, pending, by_workflow)
         _keep_order(workflow, header)
+        if history:
+            workflow._redress_whole = True  # saved, it is written whole (see Runtime.change_instance)
+        else:
+            for workflow_id, wf in self._workflows(workflow):
+                compaction.restore_links(wf.tasks, spliced.get(workflow_id, {}))
         reindex(workflow)
         workflow._redress_saved = {
             task.id: self._signature(task)[0] for _, wf in self._workflows(workflow) for task in wf.tasks.live.values()
@@ -280,6 +367,10 @@ def _keep_order(workflow: BpmnWorkflow, header: dict) -> None:
 _TASKS = InstanceTask.__table__
 _DELETE_TASKS = delete(_TASKS).where(_TASKS.c.instance_id == bindparam("instance"),
                                      _TASKS.c.task_id.in_(bindparam("task_ids", expanding=True)))
+_ALL_TASKS = (select(InstanceTask.instance_id, InstanceTask.workflow_id, InstanceTask.body, TaskData.body)
+              .join(TaskData, TaskData.sha256 == InstanceTask.data_sha256)
+              .where(InstanceTask.instance_id.in_(bindparam("ids", expanding=True))))
+_LIVE_TASKS = _ALL_TASKS.where(InstanceTask.compacted.is_(False))  # what a step needs
 _TASK_DATA = (select(TaskData.body).join(InstanceTask, InstanceTask.data_sha256 == TaskData.sha256)
               .where(InstanceTask.instance_id == bindparam("instance"), InstanceTask.task_id == bindparam("task")))
 
@@ -293,7 +384,7 @@ def _upsert_task(insert):
     return upsert.on_conflict_do_update(
         index_elements=["instance_id", "task_id"],
         set_={"workflow_id": upsert.excluded.workflow_id, "body": upsert.excluded.body,
-              "data_sha256": upsert.excluded.data_sha256})
+              "data_sha256": upsert.excluded.data_sha256, "compacted": upsert.excluded.compacted})
 
 
 def _chunks(items: list, size: int):

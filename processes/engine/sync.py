@@ -142,8 +142,9 @@ def _short(value, limit: int = 40):
 
 
 def sync_human_tasks(session: Session, instance: ProcessInstance, changed: list, removed: list,
-                     completed_by: str | None, decorators: Iterable[TaskDecorator] = ()) -> None:
-    """Insert rows for tasks that became READY; close rows of tasks that left READY.
+                     completed_by: str | None, decorators: Iterable[TaskDecorator] = ()) -> list[HumanTask]:
+    """Insert rows for tasks that became READY; close rows of tasks that left READY. Returns
+    the rows inserted or reopened, as written (a completion hands them on without reading them).
 
     Core statements, not ORM objects: a unit of work touches a handful of rows
     and nobody reads them back in it, so the ORM's bookkeeping is pure cost. The
@@ -162,12 +163,15 @@ def sync_human_tasks(session: Session, instance: ProcessInstance, changed: list,
     # A removed task had a row only if it got as far as READY; predicted ones never did.
     cancelled += [str(task.id) for task in removed if is_human(task) and not task.state & PREDICTED]
     if not (ready or completed or cancelled):
-        return
+        return []
     connection = session.connection()
     now = utcnow()
+    opened = []
     if ready:
         # A task reset to READY (a retry, a migration) already has a row: reopen it.
-        connection.execute(_reopening_insert(session), [human_task_values(instance, t, t.data, decorators) for t in ready])
+        rows = connection.execute(_reopening_insert(session),
+                                  [human_task_values(instance, t, t.data, decorators) for t in ready])
+        opened = [HumanTask(**row._mapping) for row in rows]
     if completed:
         connection.execute(_CLOSE_HUMAN_TASKS, {"ids": completed, "new_status": "completed", "at": now,
                                                 "by": completed_by})
@@ -179,6 +183,7 @@ def sync_human_tasks(session: Session, instance: ProcessInstance, changed: list,
         for obj in list(session.identity_map.values()):
             if isinstance(obj, HumanTask) and obj.id in affected:
                 session.expire(obj)
+    return opened
 
 
 def redecorate_open_tasks(session: Session, instance: ProcessInstance, open_tasks: Iterable, changed: list,
@@ -213,11 +218,14 @@ def redecorate_open_tasks(session: Session, instance: ProcessInstance, open_task
     return len(updates)
 
 
-def sync_timers(session: Session, instance: ProcessInstance, changed: list, removed: list) -> list[str]:
+def sync_timers(session: Session, instance: ProcessInstance, changed: list, removed: list,
+                claimed: set[str] | None = None, later=None) -> list[str]:
     """Upsert rows for waiting timers; mark fired or cancelled the ones that stopped waiting.
 
     The engine's task states say what to write, so no row is read first. Returns the
-    BPMN ids of the timers that fired in this unit of work."""
+    BPMN ids of the timers that fired in this unit of work. `claimed`: task ids of timer
+    rows this transaction holds locked and read as waiting (a worker's batch); those are
+    marked fired with the batch's writes (`later`, a store.WriteLater)."""
     waiting, fired, cancelled = [], [], []
     for task in changed:
         # A predicted timer (on a branch not reached yet) has no row and needs none.
@@ -241,15 +249,23 @@ def sync_timers(session: Session, instance: ProcessInstance, changed: list, remo
     if waiting:
         connection.execute(_waiting_upsert(session), waiting)
     fired_ids: set[str] = set()
-    if fired:
+    ask = fired
+    if claimed and later is not None:
+        held = [str(t.id) for t in fired if str(t.id) in claimed]
+        later.add(_FIRE_HELD_TIMER, [{"the_instance": instance.id, "the_task": task_id, "at": now}
+                                     for task_id in held])
+        fired_ids.update(held)
+        ask = [t for t in fired if str(t.id) not in claimed]
+    if ask:
         # Only a row that was still waiting fires (a migrated copy brings every finished timer along).
-        fired_ids = set(connection.execute(_FIRE_TIMERS, {
-            "instance": instance.id, "task_ids": [str(t.id) for t in fired], "at": now}).scalars())
+        fired_ids |= set(connection.execute(_FIRE_TIMERS, {
+            "instance": instance.id, "task_ids": [str(t.id) for t in ask], "at": now}).scalars())
     if cancelled:
         connection.execute(_CANCEL_TIMERS, {"instance": instance.id, "task_ids": cancelled, "at": now})
     if session.identity_map:
         for obj in list(session.identity_map.values()):
-            if isinstance(obj, Timer) and obj.instance_id == instance.id:
+            # Read from the loaded state: an attribute of a row expired before would be a query.
+            if isinstance(obj, Timer) and obj.__dict__.get("instance_id") == instance.id:
                 session.expire(obj)
     if waiting:
         notify_timers_changed(session)
@@ -269,6 +285,9 @@ _STILL_WAITING = ((_TIMER.c.instance_id == bindparam("instance")) & (_TIMER.c.st
                   & _TIMER.c.task_id.in_(bindparam("task_ids", expanding=True)))
 _FIRE_TIMERS = (update(_TIMER).where(_STILL_WAITING).values(status="fired", fired_at=bindparam("at"))
                 .returning(_TIMER.c.task_id))
+_FIRE_HELD_TIMER = (update(_TIMER).where((_TIMER.c.instance_id == bindparam("the_instance"))
+                                          & (_TIMER.c.task_id == bindparam("the_task")))
+                    .values(status="fired", fired_at=bindparam("at")))
 _CANCEL_TIMERS = update(_TIMER).where(_STILL_WAITING).values(status="cancelled", fired_at=bindparam("at"))
 
 def _reopening_insert(session: Session):
@@ -276,7 +295,7 @@ def _reopening_insert(session: Session):
     table = HumanTask.__table__
     return upsert_statement(session, "human_task", lambda insert: insert(table).on_conflict_do_update(
         index_elements=[table.c.id], set_={"status": "open", "completed_at": None, "completed_by": None},
-        where=table.c.status != "open"))
+        where=table.c.status != "open").returning(*table.c))
 
 
 def _waiting_upsert(session: Session):

@@ -96,6 +96,13 @@ class TaskTable(dict):
         if parent is not None:  # its list of children changed
             self.touched[parent.id] = parent
 
+    def compact(self, task: Task) -> None:
+        """Drop a finished task spliced out of the tree (engine.compaction): its row stays."""
+        super().pop(task.id, None)
+        self.live.pop(task.id, None)
+        self.touched.pop(task.id, None)
+        self.created.discard(task.id)
+
     def unfinished(self) -> list[Task]:
         finished = [task_id for task_id, task in self.live.items() if task._state & FINISHED]
         for task_id in finished:

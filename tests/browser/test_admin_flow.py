@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from processes.complaints.registration import register
 from processes.engine.actors import Actor
-from processes.engine.models import HumanTask
+from processes.engine.models import HumanTask, ProcessInstance
 from processes.engine.users import create_token
 from tests.browser.conftest import login, screenshot
 
@@ -74,6 +74,9 @@ def test_admin_creates_an_account_and_deactivation_ends_its_session_and_token(li
     assert person.url.endswith("/account/")
     person.goto(live_server.url("/?scope=group"))
     assert person.url.endswith("/account/")  # nothing else opens until the password is changed
+    api = person.goto(live_server.url("/api/v1/tasks"))  # nor the API from this browser session
+    assert api.status == 403 and "临时密码" in api.json()["error"]
+    person.goto(live_server.url("/account/"))
     person.fill("#current_password", temporary)
     person.fill("#new_password", "zhou.product1234")
     person.fill("#new_password_again", "zhou.product1234")
@@ -114,3 +117,47 @@ def test_admin_creates_an_account_and_deactivation_ends_its_session_and_token(li
     person.fill("#password", OWN_PASSWORD)
     person.click("main form button[type=submit]")
     assert re.search("用户名或密码错误", person.locator(".alert-danger").inner_text())
+
+
+def _critical_complaint(live_server, phone: str) -> str:
+    """A safety complaint (critical: cash compensation of half the order value, here 400)."""
+    return register(live_server.runtime, {**COMPLAINT, "customer": {"name": "钱进", "phone": phone},
+                                          "subject": f"电暖器冒烟 {phone}", "order_value": 800, "safety_issue": True})
+
+
+def test_a_designer_lowers_the_threshold_and_a_reviewer_approves_exactly_that(live_server, new_page):
+    earlier = _critical_complaint(live_server, "13700137001")
+    designer = new_page("zh-CN")
+    login(designer, live_server, "designer")
+    designer.click("nav >> text=系统管理")
+    designer.click("text=流程设置")
+    designer.fill("#details_timeout", "7天")  # not ISO 8601: said next to the field, nothing stored
+    designer.fill("#compensation_approval_threshold", "300")
+    designer.fill("#note", "大额补偿须经管理层审批")
+    designer.click("#settings-form button[type=submit]")
+    assert "ISO 8601" in designer.locator("#details_timeout-error").inner_text()
+    assert designer.input_value("#details_timeout") == "7天"
+    assert designer.input_value("#compensation_approval_threshold") == "300"  # what was typed stays
+    screenshot(designer, "admin-05-settings-bad-duration")
+    designer.fill("#details_timeout", "P7D")
+    designer.click("#settings-form button[type=submit]")
+    designer.wait_for_selector("#changed-values")
+    assert "须由您以外的人审核" in designer.content()
+
+    reviewer = new_page("zh-CN")
+    login(reviewer, live_server, "reviewer")
+    reviewer.goto(designer.url)
+    rows = reviewer.locator("#changed-values tbody tr")
+    assert rows.count() == 1
+    assert [c.strip() for c in rows.first.locator("th, td").all_inner_texts()] == ["补偿审批阈值", "500", "300"]
+    screenshot(reviewer, "admin-06-settings-review")
+    reviewer.click("button[formaction$='/approve']")
+    assert reviewer.locator("#approved-version").inner_text() == "1"
+
+    later = _critical_complaint(live_server, "13700137002")
+    with live_server.app.extensions["redress.db"].session() as s:
+        versions = dict(s.execute(select(ProcessInstance.business_key, ProcessInstance.settings_version)
+                                  .where(ProcessInstance.business_key.in_([earlier, later]))).all())
+    assert versions == {earlier: None, later: 1}
+    designer.goto(live_server.url("/admin/settings"))
+    assert "现行为第 1 版" in designer.content()

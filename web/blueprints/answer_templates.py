@@ -47,8 +47,9 @@ def _read_form() -> dict:
 @roles_required(*EDITORS)
 def index():
     with database().session() as s:
+        # Chinese first ("zh-CN" sorts after "en").
         rows = list(s.scalars(select(library.ResponseTemplate).order_by(
-            library.ResponseTemplate.language, library.ResponseTemplate.strategy, library.ResponseTemplate.category,
+            library.ResponseTemplate.language.desc(), library.ResponseTemplate.strategy, library.ResponseTemplate.category,
             library.ResponseTemplate.id)))
     return render_template("answer_templates/index.html", rows=rows)
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, jsonify, request
+from flask_babel import gettext as _
 
 from processes.engine import operations, users
 from processes.engine.errors import N_, ValidationFailed
@@ -25,7 +26,7 @@ def authenticate():
 def _body() -> dict:
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
-        abort(400, "The request body must be a JSON object.")
+        abort(400, _("The request body must be a JSON object."))
     return payload
 
 

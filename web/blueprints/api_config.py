@@ -22,7 +22,7 @@ from web.security import csrf
 bp = Blueprint("api_config", __name__)
 url_prefix = "/api/v1"
 csrf.exempt(bp)
-CONFIG_KINDS = ("settings", "calendar")
+CONFIG_KINDS = ("settings", "calendar", "mail_templates")
 
 
 @bp.before_request

@@ -25,7 +25,8 @@ bp = Blueprint("config_admin", __name__)
 url_prefix = "/admin"
 VIEWERS = ("process_designer", "compliance_reviewer", "admin", "supervisor")
 # Where each kind is edited (the review page links back there).
-EDIT_PAGES = {"settings": "config_admin.settings", "calendar": "config_admin.calendar"}
+EDIT_PAGES = {"settings": "config_admin.settings", "calendar": "config_admin.calendar",
+              "mail_templates": "config_admin.mail_templates"}
 
 
 def _problems(exc: config_review.ConfigRefused) -> dict[str, str]:
@@ -48,11 +49,18 @@ def _settings_page(values: dict | None = None, errors: dict | None = None, note:
         waiting = config_review.pending(s, "settings")
         recent = config_review.drafts(s, "settings")
         may_edit = actor().role in config_review.KINDS["settings"].authors
+        shown = values or in_force
+        changed = {k for k in SETTING_KINDS if _norm(shown.get(k)) != _norm(in_force.get(k))}
         return render_template(
-            "admin/settings.html", version=version, in_force=in_force, values=values or in_force,
+            "admin/settings.html", version=version, in_force=in_force, values=shown, changed=changed,
             errors=errors or {}, note=note, pending=waiting, drafts=recent, may_edit=may_edit, kinds=SETTING_KINDS,
             labels=SETTING_LABELS, help=SETTING_HELP, field_labels=FIELD_LABELS,
             choices={"fields": REQUIRABLE_FIELDS, "channels": CHANNELS}), status
+
+
+def _norm(value):
+    """A value as typed and as stored compare equal ("300" and 300)."""
+    return [str(v) for v in value] if isinstance(value, list) else str(value if value is not None else "").strip()
 
 
 @bp.get("/settings")
@@ -127,6 +135,57 @@ def calendar_propose():
     return redirect(url_for("config_admin.change", draft_id=draft_id))
 
 
+# -- e-mail templates ---------------------------------------------------------------------------
+
+
+def _templates_page(values: dict | None = None, errors: dict | None = None, note: str = "",
+                    previews: dict | None = None, status: int = 200):
+    from processes.channels import mail_templates
+
+    with database().session() as s:
+        version, in_force = config_review.in_force(s, "mail_templates")
+        return render_template(
+            "admin/mail_templates.html", version=version, in_force=in_force, values=values or in_force,
+            errors=errors or {}, note=note, previews=previews, pending=config_review.pending(s, "mail_templates"),
+            drafts=config_review.drafts(s, "mail_templates"), templates=mail_templates.templates(),
+            languages=mail_templates.LANGUAGES, allowed=mail_templates.allowed, template_labels=TEMPLATE_LABELS,
+            may_edit=actor().role in config_review.KINDS["mail_templates"].authors), status
+
+
+@bp.get("/mail-templates")
+@roles_required(*VIEWERS)
+def mail_templates():
+    return _templates_page()
+
+
+@bp.post("/mail-templates")
+@roles_required(*VIEWERS)
+def mail_templates_propose():
+    from processes.channels import mail_templates as templates
+
+    values = {key: (request.form.get(key) or "")[:20000] for key in templates.defaults()}
+    note = (request.form.get("note") or "")[:5000]
+    if request.form.get("action") == "preview":
+        # The texts that differ from those in force, filled with sample values; nothing is stored.
+        with database().session() as s:
+            _version, in_force = config_review.in_force(s, "mail_templates")
+        _cleaned, problems = templates.check(values)
+        changed = sorted({tuple(k.split(".")[:2]) for k in values if values[k].replace("\r\n", "\n") != in_force[k]})
+        previews = {f"{t}.{lang}": templates.preview(values, t, lang) for t, lang in changed
+                    if not any(k.startswith(f"{t}.{lang}.") for k in problems)}
+        errors = {field: _(template, **params) for field, (template, params) in problems.items()}
+        return _templates_page(values, errors, note, previews, 422 if errors else 200)
+    try:
+        with database().write_session.begin() as s:
+            draft_id = config_review.propose(s, actor(), "mail_templates", values, note).id
+    except config_review.ConfigRefused as exc:
+        return _templates_page(values, _problems(exc), note, None, 422)
+    except RuntimeProblem as exc:
+        return _templates_page(values, {"note": problem_message(exc)}, note, None, exc.status)
+    flash(_("Your change is waiting for a compliance reviewer."), "success")
+    return redirect(url_for("config_admin.change", draft_id=draft_id))
+
+
 # -- review ----------------------------------------------------------------------------------
 
 
@@ -147,9 +206,16 @@ def _show(kind: str, key: str, value) -> str:
 
 
 def _label(kind: str, key: str) -> str:
+    if kind == "mail_templates":
+        template, language, part = key.split(".")
+        return f"{TEMPLATE_LABELS.get(template, template)} · {language} · {PART_LABELS.get(part, part)}"
     return str(SETTING_LABELS.get(key, key)) if kind == "settings" else str(CHANGE_LABELS.get(kind, {}).get(key, key))
 
 
+TEMPLATE_LABELS = {"acknowledgement": _l("Acknowledgement"), "request_details": _l("Request for details"),
+                   "mediation_proposal": _l("Mediation proposal"), "response": _l("Response"),
+                   "survey": _l("Satisfaction survey"), "tracking_link": _l("New tracking link")}
+PART_LABELS = {"subject": _l("Subject"), "body": _l("Body")}
 # Labels of other kinds' keys.
 CHANGE_LABELS: dict[str, dict] = {
     "calendar": {"closures": _l("Company closures"), "workdays": _l("Extra working days"),

@@ -74,6 +74,9 @@ def heatmap():
         figures = heatmap_figures(s, period, filters)
         for row in (*figures["elements"], *figures["outliers"]):  # the task's name in the page's language
             row["name"] = element_name(s, row["element"], row["name"])
+        for row in figures["paths"]:
+            row["from_name"] = element_name(s, row["from"], row["from_name"])
+            row["to_name"] = element_name(s, row["to"], row["to_name"])
     return render_template("dashboard_heatmap.html", errors={}, args=request.args, figures=figures, period=period,
                            interval=interval, choices=_choices(),
                            data_url=url_for("insight.heatmap_data", **query_args(period, filters)),

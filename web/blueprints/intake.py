@@ -64,7 +64,7 @@ def create_complaint():
     payload.setdefault("channel", "api")
     errors = intake_errors(payload)
     if errors:
-        raise ValidationFailed(errors, "The complaint is incomplete or malformed; see errors per field.")
+        raise ValidationFailed(errors, N_("The complaint is incomplete or malformed; see errors per field."))
     with intake_extras(IntakeExtras(channel=payload["channel"], language=_language())):
         reference = register(runtime(), payload, actor())
     location = url_for("intake.complaint", reference=reference)
@@ -136,7 +136,7 @@ def intake_email():
         raise ValidationFailed({"message": "Send the raw RFC 822 message as the request body."})
     result = ingest(runtime(), raw, actor())
     if result.outcome == "rejected":
-        raise ValidationFailed(result.errors, "The e-mail cannot become a complaint.")
+        raise ValidationFailed(result.errors, N_("The e-mail cannot become a complaint."))
     status = 201 if result.outcome == "registered" else 200
     return jsonify({"reference": result.reference, "outcome": result.outcome,
                     "skipped_attachments": result.skipped_files}), status

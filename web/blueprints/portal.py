@@ -169,8 +169,15 @@ def _count_submission() -> None:
         count_hit(s, f"portal-submit:{_client()}", _limit("submit")[1])
 
 
+def _hotline() -> str | None:
+    """The hotline of the approved settings, else the deployment's REDRESS_HOTLINE."""
+    with database().session() as s:
+        approved = runtime().settings_in_force(s)[1].get("hotline")
+    return approved or current_app.config.get("HOTLINE")
+
+
 def _too_many_text() -> str:
-    hotline = current_app.config.get("HOTLINE")
+    hotline = _hotline()
     if hotline:
         return _("Too many complaints came from your network address just now. Everything you typed is kept: "
                  "please send it again later, or call our customer service hotline %(hotline)s.", hotline=hotline)
@@ -179,7 +186,7 @@ def _too_many_text() -> str:
 
 
 def _too_many():
-    hotline = current_app.config.get("HOTLINE")
+    hotline = _hotline()
     message = (_("Too many requests came from your network address. Please try again later, or call our "
                  "customer service hotline %(hotline)s.", hotline=hotline) if hotline else
                _("Too many requests came from your network address. Please try again "

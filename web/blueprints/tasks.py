@@ -73,7 +73,7 @@ def inbox():
 @login_required
 def inbox_rows():
     """The table body alone, for the page's row refresh (htmx polling; no full-page reload)."""
-    return render_template("_inbox_rows.html", **_inbox_context(actor(), with_choices=False))
+    return render_template("_inbox_rows.html", oob=True, **_inbox_context(actor(), with_choices=False))
 
 
 def _inbox_context(who: Actor, with_choices: bool) -> dict:

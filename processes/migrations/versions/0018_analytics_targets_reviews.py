@@ -1,7 +1,7 @@
 """analytics: KPI targets, archive review notes, and the index the process heatmap reads (issue 16)
 
 Revision ID: 0018
-Revises: 0013
+Revises: 0017
 """
 import sqlalchemy as sa
 from alembic import op

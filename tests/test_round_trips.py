@@ -1,0 +1,101 @@
+"""Fewer round trips per unit of work (issue 18), with the same results: a completion hands on
+the tasks it opened without reading them back, the audit chain moves its head with its entries,
+and an idle pooled connection is tested before use (a busy one is not)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import event, text
+
+from processes.app import build_runtime
+from processes.benchmarks.engine import COMPLAINT_SETTINGS, COMPLAINT_START, COMPLAINT_STEPS
+from processes.complaints.settings import default_settings
+from processes.engine import audit
+from processes.engine import db as engine_db
+from processes.engine.actors import SYSTEM
+from processes.engine.definitions import read_files
+from processes.engine.runtime import Runtime
+from tests.conftest import ROOT
+from tests.test_compaction import PARALLEL_LOOP
+
+FIELDS = ("id", "instance_id", "business_key", "bpmn_id", "name", "department", "form", "status",
+          "assignee", "due_at", "priority", "summary")
+
+
+def _statements(db, fn, *args) -> tuple[object, list[str]]:
+    seen: list[str] = []
+
+    def note(_conn, _cursor, statement, *_rest) -> None:
+        seen.append(" ".join(statement.split()))
+
+    engines = {db.engine, db.write_engine}
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", note)
+    try:
+        return fn(*args), seen
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", note)
+
+
+def _same_rows(returned, stored) -> None:
+    assert sorted(r.id for r in returned) == sorted(r.id for r in stored)
+    by_id = {r.id: r for r in stored}
+    for row in returned:
+        assert {f: getattr(row, f) for f in FIELDS} == {f: getattr(by_id[row.id], f) for f in FIELDS}
+
+
+def test_a_completion_hands_on_the_open_tasks_as_they_are_stored(db):
+    runtime = Runtime(db, settings={})
+    runtime.deploy({"parallel_loop.bpmn": PARALLEL_LOOP})
+    runtime.start("parallel_loop", "P-1", {"a_rounds": 0, "b_rounds": 0})
+    first, second = sorted(runtime.open_tasks("P-1"), key=lambda t: t.bpmn_id)
+    # Task_B stays open from before: the completion reads the open tasks.
+    after_a = runtime.complete(first.id, SYSTEM, {})
+    _same_rows(after_a, runtime.open_tasks("P-1"))
+    assert [t.bpmn_id for t in after_a] == ["Task_B"]
+    # Both of the next round's tasks are new: handed on as written, no query for them.
+    after_b, statements = _statements(db, runtime.complete, second.id, SYSTEM, {})
+    _same_rows(after_b, runtime.open_tasks("P-1"))
+    assert sorted(t.bpmn_id for t in after_b) == ["Task_A", "Task_B"]
+    assert not [s for s in statements if s.startswith("SELECT") and "FROM human_tasks WHERE human_tasks.instance_id" in s]
+
+
+def test_one_completion_of_a_complaint_moves_the_audit_head_with_its_entries(db):
+    runtime = build_runtime(db=db, process_settings={**default_settings(), **COMPLAINT_SETTINGS})
+    runtime.deploy(read_files(ROOT, "bpmn", "forms"))
+    runtime.start("complaint_handling", "C-1", {**COMPLAINT_START, "reference": "C-1"})
+    task = runtime.open_tasks("C-1")[0]
+    opened, statements = _statements(db, runtime.complete, task.id, SYSTEM, dict(COMPLAINT_STEPS[0][2]))
+    _same_rows(opened, runtime.open_tasks("C-1"))
+    head_moves = [s for s in statements if "UPDATE audit_head" in s]
+    assert len(head_moves) == 1
+    if db.is_sqlite:
+        assert any(s.startswith("INSERT INTO audit_log") for s in statements)
+    else:  # the entries ride along with the head's move
+        assert head_moves[0].startswith("WITH written AS (INSERT INTO audit_log")
+        assert not any(s.startswith("INSERT INTO audit_log") for s in statements)
+    with db.session() as session:
+        assert audit.verify(session).ok
+
+
+def test_an_idle_connection_is_tested_before_use_and_replaced_when_dead(db):
+    if db.is_sqlite:
+        pytest.skip("SQLite has no server connection to lose")
+    engine = db.engine
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+    _, busy = _statements(db, lambda: engine.connect().close())
+    assert busy == []  # just used: no ping
+    with engine.connect() as conn:
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+    with engine.connect() as conn:  # the same pooled connection: idle a while and killed meanwhile
+        conn.connection.dbapi_connection  # noqa: B018 - checked out, so the pool hands it back below
+    record = engine.pool._pool.queue[0]
+    record.info["idle_since"] = time.monotonic() - engine_db.IDLE_BEFORE_PING - 1
+    with engine_db.make_engine(db.url).connect() as other:
+        other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    with engine.connect() as conn:  # no error: the dead connection was found and replaced
+        assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != pid
