@@ -159,7 +159,8 @@ def test_the_case_summary_on_the_task_page_and_the_file(app, client, people):
     row = open_task(app, reference, "Task_Senior_Rehandle")
     page = text(client.get(f"/tasks/{row.id}"))
     summary = page.split('id="summary-heading"', 1)[1].split("</section>", 1)[0]
-    for shown in ("产品部", "外壳完好,底座进水", "用户浸水清洗", "客户责任", "保修期内",  # the department's findings
+    assert re.search(r'责任方</dt><dd class="col-7">客户', summary)  # the department's responsibility finding
+    for shown in ("产品部", "外壳完好,底座进水", "用户浸水清洗", "保修期内",  # the department's findings
                   "定性调解", "由 lead 确认",  # the strategy and who confirmed it
                   "免费维修底座", "不接受方案", "“希望换新”",  # the answer sent and the customer's reply
                   "第 2 级", "客户不接受答复",  # the escalation ladder
