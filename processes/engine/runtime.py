@@ -321,7 +321,7 @@ class Runtime:
         self._persist(uow, instance, workflow, completed_by)
 
     def _persist(self, uow: UnitOfWork, instance: ProcessInstance, workflow: BpmnWorkflow,
-                 completed_by: str | None) -> None:
+                 completed_by: str | None, changed_outside: bool = False) -> None:
         session = uow.session
         changed, removed = self.store.save(session, instance, workflow, uow.later)
         uow.opened[instance.id] = sync_human_tasks(session, instance, changed, removed, completed_by,
@@ -338,6 +338,8 @@ class Runtime:
                          business_key=instance.business_key, instance_id=instance.id)
         instance.updated_at = utcnow()
         facts = _latest_facts(workflow, changed)
+        if changed_outside:  # a change made to the process data itself (change_instance) is the freshest
+            facts.update(workflow.data)
         if self.task_decorators:
             redecorate_open_tasks(session, instance, _open_human_tasks(workflow), changed, facts,
                                   self.task_decorators)
@@ -738,7 +740,7 @@ class Runtime:
             if run:
                 self._run(uow, instance, workflow)
             else:
-                self._persist(uow, instance, workflow, None)
+                self._persist(uow, instance, workflow, None, changed_outside=True)
 
     def redecorate_open_tasks(self, actor: Actor = SYSTEM) -> int:
         """Compute the deadline and priority of every open human task again, one instance per
