@@ -68,6 +68,7 @@ def test_phone_complaint_through_two_departments_to_the_customers_reply(live_ser
 
     # A second call from the same number warns while the agent types it (htmx) ...
     agent.click("nav >> text=电话登记")
+    agent.wait_for_load_state("load")  # htmx (a deferred script) listens before the agent types
     agent.fill("#in-customer_phone", "13900139000")
     agent.wait_for_selector("#duplicates .alert-warning")
     assert reference in agent.locator("#duplicates").inner_text()
