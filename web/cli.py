@@ -55,6 +55,9 @@ def demo(history_days: int) -> None:
         click.echo(line)
     if history_days:
         started = time.monotonic()
+        # A year takes a minute or two on a small machine; say so before the terminal goes quiet.
+        click.echo(f"history: running {history_days} days of complaints through the process "
+                   "(once; a minute or two for a year)...")
         loaded = load_history(runtime, history_days)
         if loaded:
             click.echo(f"history: {loaded} complaints over {history_days} days ({time.monotonic() - started:.0f} s)")
