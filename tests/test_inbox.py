@@ -119,6 +119,16 @@ def test_my_department_unassigned_holds_only_tasks_one_may_take(seeded):
                                   "group")
 
 
+def test_a_check_of_my_own_work_is_not_offered_to_me(seeded):
+    with seeded.write_session.begin() as s:
+        template = s.get(HumanTask, "t-on-time")
+        s.add(HumanTask(id="t-check", instance_id=template.instance_id, business_key="TS-20260302-99998",
+                        process_key="p", bpmn_id="Task_Quality_Check", name="质检", department="product",
+                        candidate_group="supervisor", not_by="qian", created_at=NOW, due_at=NOW + timedelta(hours=3)))
+    assert "t-check" not in ids(seeded, Actor("qian", "product", "supervisor"), "group")  # wrote the answer
+    assert "t-check" in ids(seeded, Actor("zhou", "product", "supervisor"), "group")
+
+
 def test_every_inbox_query_reads_an_index(seeded):
     """SQLite's plan: every scope and filter searches an index and never sorts the whole table."""
     if not seeded.is_sqlite:

@@ -144,7 +144,9 @@ def inbox_query(actor: Actor, scope: str) -> Select:
     if scope == "mine":
         return query.where(HumanTask.assignee == actor.username)
     if scope == "group":
-        query = query.where(HumanTask.department == actor.department, HumanTask.assignee.is_(None))
+        query = query.where(HumanTask.department == actor.department, HumanTask.assignee.is_(None),
+                            # four eyes: a check of one's own work is not offered to oneself
+                            or_(HumanTask.not_by.is_(None), HumanTask.not_by != actor.username))
         if actor.is_overseer:
             return query
         # Only what one may take (actors.may_work): a task for a candidate group one is not in stays
