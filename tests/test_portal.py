@@ -255,7 +255,7 @@ def test_a_lost_link_is_sent_again_only_to_the_address_on_file(portal_app):
     client = portal_app.test_client()
     same = client.post("/portal/lost-link", data={"reference": reference, "email": "ZHANG@example.com"})
     other = client.post("/portal/lost-link", data={"reference": reference, "email": "eve@example.com"})
-    assert same.get_data(as_text=True) == other.get_data(as_text=True)
+    assert _without_csrf(same) == _without_csrf(other)
     with portal_app.extensions["redress.db"].session() as s:
         links = s.scalars(select(OutboundMessage).where(OutboundMessage.template == "tracking_link")).all()
     assert [m.to_address for m in links] == ["zhang@example.com"]
