@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select, update
 
 from processes.complaints.registration import register
@@ -104,7 +105,8 @@ def test_supervisor_views_sorts_bulk_reassigns_watches_the_clock_and_exports(liv
     assert "超时" in clock.inner_text()
     assert "sla-row-breached" in row.get_attribute("class")
     assert row.locator("[data-sla-badge]").inner_text() == "已超时"
-    assert re.search(r"rgb\(176, 42, 55\)", row.locator(".countdown").evaluate("n => getComputedStyle(n).color"))
+    # retried: the row refresh (htmx, every 20 s) may swap the row while it is read
+    expect(row.locator(".countdown")).to_have_css("color", "rgb(176, 42, 55)")
     screenshot(page, "inbox-countdown-breached-zh")
 
     # The export is the current view, as Excel.
