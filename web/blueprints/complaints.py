@@ -272,16 +272,22 @@ def preview_response(data_or_path, content_type: str, name: str):
     return response
 
 
+def _customer_attachment(s, reference: str, file_id: int) -> Attachment:
+    """The customer's file of this complaint, for someone who may open it (404 / 403 otherwise)."""
+    load_complaint(s, reference)
+    row = s.get(Attachment, file_id)
+    if row is None or row.reference != reference:
+        abort(404, _("This attachment is not stored here."))
+    if not sees_customer_files(actor()):
+        abort(403, _("The customer's files hold personal data; customer service opens them for you."))
+    return row
+
+
 @bp.get("/<reference>/customer-files/<int:file_id>")
 @roles_required(*READERS)
 def customer_file(reference: str, file_id: int):
     with database().session() as s:
-        load_complaint(s, reference)
-        row = s.get(Attachment, file_id)
-        if row is None or row.reference != reference:
-            abort(404, _("This attachment is not stored here."))
-        if not sees_customer_files(actor()):
-            abort(403, _("The customer's files hold personal data; customer service opens them for you."))
+        row = _customer_attachment(s, reference, file_id)
         return send_file(io.BytesIO(row.data), mimetype=row.content_type, as_attachment=True,
                          download_name=secure_filename(row.filename) or f"attachment-{row.id}")
 
@@ -290,12 +296,7 @@ def customer_file(reference: str, file_id: int):
 @roles_required(*READERS)
 def customer_file_preview(reference: str, file_id: int):
     with database().session() as s:
-        load_complaint(s, reference)
-        row = s.get(Attachment, file_id)
-        if row is None or row.reference != reference:
-            abort(404, _("This attachment is not stored here."))
-        if not sees_customer_files(actor()):
-            abort(403, _("The customer's files hold personal data; customer service opens them for you."))
+        row = _customer_attachment(s, reference, file_id)
         # The stored type was sniffed at intake; checked again, so nothing but an image or a PDF shows inline.
         kind = preview_type(row.filename, row.data[:16])
         if kind is None:
