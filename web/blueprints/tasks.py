@@ -44,7 +44,7 @@ from web.form_render import attachment_label, form_fields, form_title, read_subm
 from web.i18n import ui_language
 from web.inbox_page import assignee_choices, department_choices, inbox_state, load_page, may_bulk
 from web.saved_views import for_nav
-from web.time_words import countdown, countdown_words, local_time, time_zone_label
+from web.time_words import countdown, countdown_words, local_day, local_time, time_zone_label
 from web.workspace_i18n import element_name
 
 bp = Blueprint("tasks", __name__)
@@ -367,6 +367,7 @@ def _label(kind: str, value) -> str:
 
 
 bp.add_app_template_filter(local_time, "dt")
+bp.add_app_template_filter(local_day, "day")
 bp.add_app_template_global(time_zone_label, "time_zone_label")
 bp.add_app_template_global(countdown_words, "countdown_words")
 
