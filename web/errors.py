@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, flash, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, SecurityError
@@ -28,6 +28,27 @@ def problem_message(exc: RuntimeProblem) -> str:
     params = {name: str(label("status", value)).lower() if name == "status" else value
               for name, value in exc.params.items()}
     return _(exc.template, **params)
+
+
+def attempt(work) -> tuple[bool, object]:
+    """(True, what ``work()`` returned), or (False, the runtime's refusal in the person's words):
+    one row of a bulk action, one button of the operations page."""
+    try:
+        return True, work()
+    except RuntimeProblem as exc:
+        return False, problem_message(exc)
+
+
+def flash_attempt(work, done) -> bool:
+    """Run ``work()`` and flash how it went: its refusal as an error, else ``done``, a message or a
+    function of work's result giving (message, category). True when it ran."""
+    ok, value = attempt(work)
+    if not ok:
+        flash(value, "error")
+        return False
+    message, category = done(value) if callable(done) else (done, "success")
+    flash(message, category)
+    return True
 
 
 def init_app(app: Flask) -> None:
