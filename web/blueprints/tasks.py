@@ -359,6 +359,13 @@ def _person(actor_id: str | None) -> str:
     return person(actor_id)
 
 
+@bp.app_template_global("detail_text")
+def _detail_text(detail) -> str:
+    from web.workspace_i18n import detail_text
+
+    return detail_text(detail)
+
+
 @bp.app_template_global("label")
 def _label(kind: str, value) -> str:
     from web.workspace_i18n import label
