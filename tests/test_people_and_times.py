@@ -1,4 +1,4 @@
-"""Every staff page names people as people read them and shows times in the deployment's zone.
+"""Every staff page names people as people read them, stored values in words, and times in the deployment's zone.
 
 The pages are walked in both languages on the demo's complaints plus a reviewed process change, a
 reviewed settings change, a budget, an answer template, a note and a KPI target, each made by staff with
@@ -21,6 +21,8 @@ from processes.governance.models import DefinitionDraft, DraftReview
 from tests.conftest import fill_with_demo
 from tests.test_process_settings import settings_form
 from tests.test_review import bearer, fixture_files, lowered_threshold, upload
+from web.blueprints.config_admin import TEMPLATE_LABELS
+from web.workspace_i18n import VOCABULARY
 
 PASSWORD = "pw-12345678"
 STAFF = [  # username, department, role, display name
@@ -33,6 +35,10 @@ STAFF = [  # username, department, role, display name
 # A user name or a machine actor's id on screen, as a word of its own.
 RAW_ACTOR = re.compile(r"(?<![\w.-])(" + "|".join(
     [re.escape(u[0]) for u in STAFF] + [r"demo\.[a-z_.]+", "customer-portal", "mail-intake", "system"]) + r")(?![\w-])")
+# A stored value of the vocabulary shown as its key: only keys no sentence would hold (two words joined).
+RAW_KEY = re.compile(r"(?<![\w./@{:-])(" + "|".join(sorted(
+    {re.escape(key) for words in VOCABULARY.values() for key in words if re.search(r"_|[a-z][A-Z]", key)}
+    | {re.escape(key) for key in TEMPLATE_LABELS if "_" in key}, key=len, reverse=True)) + r")(?![\w-])")
 RAW_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}|\d{2}:\d{2}(:\d{2})? ?UTC\b|\+00:00")
 
 PAGES = [  # who looks, what
@@ -58,6 +64,14 @@ def visible_text(html: str) -> str:
     for hidden in root.xpath("//script|//style|//template"):
         hidden.drop_tree()
     return " ".join(" ".join(root.itertext()).split())  # cells apart, not run together
+
+
+def keys_text(html: str) -> str:
+    """The visible text but identifiers (<code>, file listings) and the audit log's stored detail."""
+    root = lxml.html.fromstring(html)
+    for hidden in root.xpath("//script|//style|//template|//code|//pre|//textarea|//*[contains(@class, 'audit-detail')]"):
+        hidden.drop_tree()
+    return " ".join(" ".join(root.itertext()).split())
 
 
 def login(client, username, locale):
@@ -140,6 +154,7 @@ def test_pages_name_people_and_show_local_times(app, history, locale):
         if url not in USER_NAMES_SHOWN:
             problems += [(url, "actor", m.group(0)) for m in RAW_ACTOR.finditer(text)]
         problems += [(url, "time", m.group(0)) for m in RAW_TIME.finditer(text)]
+        problems += [(url, "key", m.group(0)) for m in RAW_KEY.finditer(keys_text(response.get_data(as_text=True)))]
         problems += [(url, "UTC time", stamp) for stamp in utc if stamp in text]
     assert problems == [], problems
 

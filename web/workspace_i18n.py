@@ -146,6 +146,18 @@ VOCABULARY = {
               "remedy_sought": _l("Remedy sought"), "product": _l("Product or service"),
               "order_number": _l("Order number"), "occurred_at": _l("When it happened"),
               "occurred_where": _l("Where it happened")},
+    # the kinds of BPMN element the review's semantic diff lists
+    "bpmn_kind": {
+        "task": _l("Task"), "userTask": _l("User task"), "serviceTask": _l("Service task"),
+        "scriptTask": _l("Script task"), "businessRuleTask": _l("Business rule task"), "manualTask": _l("Manual task"),
+        "sendTask": _l("Send task"), "receiveTask": _l("Receive task"), "callActivity": _l("Call activity"),
+        "subProcess": _l("Sub-process"), "exclusiveGateway": _l("Exclusive gateway"),
+        "parallelGateway": _l("Parallel gateway"), "inclusiveGateway": _l("Inclusive gateway"),
+        "eventBasedGateway": _l("Event-based gateway"), "startEvent": _l("Start event"), "endEvent": _l("End event"),
+        "intermediateCatchEvent": _l("Intermediate catch event"),
+        "intermediateThrowEvent": _l("Intermediate throw event"), "boundaryEvent": _l("Boundary event"),
+        "sequenceFlow": _l("Sequence flow"), "messageFlow": _l("Message flow"), "lane": _l("Lane"),
+    },
     "customer_decision": {"accept": _l("Accepted the proposal"), "reject": _l("Rejected the proposal"),
                  "counter": _l("Made a counter-proposal")},
 }

@@ -214,7 +214,8 @@ def _label(kind: str, key: str) -> str:
 
 TEMPLATE_LABELS = {"acknowledgement": _l("Acknowledgement"), "request_details": _l("Request for details"),
                    "mediation_proposal": _l("Mediation proposal"), "response": _l("Response"),
-                   "survey": _l("Satisfaction survey"), "tracking_link": _l("New tracking link")}
+                   "survey": _l("Satisfaction survey"), "duplicate_closed": _l("Handled under the original complaint"),
+                   "tracking_link": _l("New tracking link")}
 PART_LABELS = {"subject": _l("Subject"), "body": _l("Body")}
 # Labels of other kinds' keys.
 CHANGE_LABELS: dict[str, dict] = {
