@@ -14,8 +14,9 @@ import lxml.html
 import pytest
 from sqlalchemy import select
 
+from processes.complaints.answer_templates import ResponseTemplate
 from processes.complaints.records import Complaint
-from processes.engine.models import AuditEntry, ProcessDefinition, User
+from processes.engine.models import AuditEntry, HumanTask, ProcessDefinition, User
 from processes.engine.users import add_user, create_token
 from processes.governance.models import DefinitionDraft, DraftReview
 from tests.conftest import fill_with_demo
@@ -45,18 +46,21 @@ PAGES = [  # who looks, what
     ("qian.admin", "/admin/"), ("qian.admin", "/admin/audit/"), ("qian.admin", "/admin/operations/"),
     ("qian.admin", "/admin/outbox"), ("qian.admin", "/admin/settings"), ("qian.admin", "/admin/calendar"),
     ("qian.admin", "/admin/mail-templates"), ("qian.admin", "/admin/changes/{change}"),
-    ("qian.admin", "/admin/budgets/"), ("qian.admin", "/admin/users"),
+    ("qian.admin", "/admin/budgets/"), ("qian.admin", "/admin/users"), ("qian.admin", "/admin/users/sun.designer"),
+    ("qian.admin", "/answer-templates/{template}"), ("qian.admin", "/account/"),
     ("sun.designer", "/designer/"), ("sun.designer", "/designer/drafts/{waiting}"),
     ("zhao.compliance", "/definitions/"), ("zhao.compliance", "/definitions/review/{approved}"),
     ("zhao.compliance", "/definitions/review/{waiting}"), ("zhao.compliance", "/definitions/review/{approved}/record"),
     ("zhao.compliance", "/definitions/compensation_check/history"),
     ("zhou.lead", "/"), ("zhou.lead", "/escalations"), ("zhou.lead", "/notifications"),
     ("zhou.lead", "/complaints/"), ("zhou.lead", "/complaints/{reference}"), ("zhou.lead", "/answer-templates/"),
+    ("zhou.lead", "/complaints/{reference}/customer"),
+    ("zhou.lead", "/tasks/{task}"),
     ("wu.boss", "/dashboard/"), ("wu.boss", "/dashboard/complaints"), ("wu.boss", "/dashboard/heatmap"),
     ("wu.boss", "/dashboard/returns"), ("wu.boss", "/dashboard/review"), ("wu.boss", "/dashboard/targets"),
 ]
 # The account list is where user names are administered: it shows each beside the display name.
-USER_NAMES_SHOWN = {"/admin/users"}
+USER_NAMES_SHOWN = {"/admin/users", "/admin/users/sun.designer"}
 
 
 def visible_text(html: str) -> str:
@@ -124,7 +128,11 @@ def history(app, snapshot_copy):
     client.post(f"/complaints/{reference}/notes", data={"body": "请质量部跟进"})
     client.post("/answer-templates/new", data={"title": "退款到账", "language": "zh-CN", "strategy": "compensation",
                                                "body": "您好,退款已到账。", "active": "on", "action": "save"})
-    return {"approved": first["id"], "waiting": second["id"], "change": change, "reference": reference}
+    with db.session() as s:
+        template = s.scalar(select(ResponseTemplate.id).order_by(ResponseTemplate.id.desc()).limit(1))
+        task = s.scalar(select(HumanTask.id).where(HumanTask.business_key == reference, HumanTask.status == "open"))
+    return {"approved": first["id"], "waiting": second["id"], "change": change, "reference": reference,
+            "template": template, "task": task}
 
 
 def utc_renderings(db) -> set[str]:
