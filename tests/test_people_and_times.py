@@ -21,7 +21,7 @@ from processes.engine.users import add_user, create_token
 from processes.governance.models import DefinitionDraft, DraftReview
 from tests.conftest import fill_with_demo
 from tests.test_process_settings import settings_form
-from tests.test_review import bearer, fixture_files, lowered_threshold, upload
+from tests.test_review import bearer, deploy_first_version, fixture_files, lowered_threshold, upload
 from web.blueprints.config_admin import TEMPLATE_LABELS
 from web.workspace_i18n import VOCABULARY
 
@@ -87,9 +87,6 @@ def login(client, username, locale):
 @pytest.fixture
 def history(app, snapshot_copy):
     """The demo, and a process change, a settings change and day-to-day records made by STAFF."""
-    from processes.engine.definitions import read_files
-    from tests.conftest import ROOT
-
     db = app.extensions["redress.db"]
     db.dispose()  # the database is replaced under the app
     snapshot_copy("demo", fill_with_demo)
@@ -98,14 +95,10 @@ def history(app, snapshot_copy):
         for username, department, role, name in STAFF:
             add_user(s, username, department, role, PASSWORD, display_name=name)
             tokens[username] = create_token(s, username)
-    app.extensions["redress.runtime"].deploy(read_files(ROOT, "bpmn", "forms"))
     client = app.test_client()
-    first = upload(client, tokens["sun.designer"], fixture_files()).get_json()["draft"]
-    client.post(f"/api/v1/definitions/{first['id']}/submit", json={"change_note": "初版 first version"},
-                headers=bearer(tokens["sun.designer"]))
-    approved = client.post(f"/api/v1/definitions/{first['id']}/approve", json={"comment": "ok"},
-                           headers=bearer(tokens["zhao.compliance"]))
-    assert approved.status_code == 200, approved.get_json()
+    deploy_first_version(client, {"designer": tokens["sun.designer"], "reviewer": tokens["zhao.compliance"]})
+    with db.session() as s:
+        first = s.scalar(select(DefinitionDraft.id).where(DefinitionDraft.status == "approved"))
     second = upload(client, tokens["sun.designer"], lowered_threshold(fixture_files())).get_json()["draft"]
     client.post(f"/api/v1/definitions/{second['id']}/submit", json={"change_note": "阈值降到300"},
                 headers=bearer(tokens["sun.designer"]))
@@ -131,7 +124,7 @@ def history(app, snapshot_copy):
     with db.session() as s:
         template = s.scalar(select(ResponseTemplate.id).order_by(ResponseTemplate.id.desc()).limit(1))
         task = s.scalar(select(HumanTask.id).where(HumanTask.business_key == reference, HumanTask.status == "open"))
-    return {"approved": first["id"], "waiting": second["id"], "change": change, "reference": reference,
+    return {"approved": first, "waiting": second["id"], "change": change, "reference": reference,
             "template": template, "task": task}
 
 
