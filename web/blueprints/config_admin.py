@@ -73,15 +73,22 @@ def settings():
 @roles_required(*VIEWERS)
 def settings_propose():
     values, note = _settings_form(), (request.form.get("note") or "")[:5000]
+    return _propose("settings", values, note, lambda errors, status: _settings_page(values, errors, note, status),
+                    report=config_review.settings_test_run)
+
+
+def _propose(kind: str, values: dict, note: str, redraw, report=None):
+    """Send a change to a compliance reviewer and open it. A refusal redraws the form,
+    ``redraw(errors, status)``, each message beside its field; ``report(session)`` is the test run
+    a settings change carries for its reviewer."""
     try:
         with database().write_session.begin() as s:
-            draft = config_review.propose(s, actor(), "settings", values, note,
-                                          report=config_review.settings_test_run(s))
-            draft_id = draft.id
+            extra = {"report": report(s)} if report else {}
+            draft_id = config_review.propose(s, actor(), kind, values, note, **extra).id
     except config_review.ConfigRefused as exc:
-        return _settings_page(values, _problems(exc), note, 422)
+        return redraw(_problems(exc), 422)
     except RuntimeProblem as exc:
-        return _settings_page(values, {"note": problem_message(exc)}, note, exc.status)
+        return redraw({"note": problem_message(exc)}, exc.status)
     flash(_("Your change is waiting for a compliance reviewer."), "success")
     return redirect(url_for("config_admin.change", draft_id=draft_id))
 
@@ -124,15 +131,7 @@ def calendar():
 def calendar_propose():
     values = {key: (request.form.get(key) or "")[:40000] for key in ("closures", "workdays", "opening", "closing")}
     note = (request.form.get("note") or "")[:5000]
-    try:
-        with database().write_session.begin() as s:
-            draft_id = config_review.propose(s, actor(), "calendar", values, note).id
-    except config_review.ConfigRefused as exc:
-        return _calendar_page(values, _problems(exc), note, 422)
-    except RuntimeProblem as exc:
-        return _calendar_page(values, {"note": problem_message(exc)}, note, exc.status)
-    flash(_("Your change is waiting for a compliance reviewer."), "success")
-    return redirect(url_for("config_admin.change", draft_id=draft_id))
+    return _propose("calendar", values, note, lambda errors, status: _calendar_page(values, errors, note, status))
 
 
 # -- e-mail templates ---------------------------------------------------------------------------
@@ -175,15 +174,8 @@ def mail_templates_propose():
                     if not any(k.startswith(f"{t}.{lang}.") for k in problems)}
         errors = {field: _(template, **params) for field, (template, params) in problems.items()}
         return _templates_page(values, errors, note, previews, 422 if errors else 200)
-    try:
-        with database().write_session.begin() as s:
-            draft_id = config_review.propose(s, actor(), "mail_templates", values, note).id
-    except config_review.ConfigRefused as exc:
-        return _templates_page(values, _problems(exc), note, None, 422)
-    except RuntimeProblem as exc:
-        return _templates_page(values, {"note": problem_message(exc)}, note, None, exc.status)
-    flash(_("Your change is waiting for a compliance reviewer."), "success")
-    return redirect(url_for("config_admin.change", draft_id=draft_id))
+    return _propose("mail_templates", values, note,
+                    lambda errors, status: _templates_page(values, errors, note, None, status))
 
 
 # -- review ----------------------------------------------------------------------------------
