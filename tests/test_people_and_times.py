@@ -168,3 +168,15 @@ def test_the_walk_sees_display_names_and_the_zone(app, history):
     assert "孙设计 Sun" in text and "赵合规 Zhao" in text and "Asia/Shanghai (UTC+08:00)" in text
     with app.extensions["redress.db"].session() as s:
         assert s.scalar(select(User.display_name).where(User.username == "sun.designer")) == "孙设计 Sun"
+
+
+def test_a_refusal_names_the_colleague_by_display_name(app, history):
+    """"Already claimed by …" and its kind name the person, not the user name."""
+    from processes.engine.errors import N_, Conflict
+    from web.errors import problem_message
+
+    with app.test_request_context("/"):
+        message = problem_message(Conflict(N_("This task is already claimed by %(who)s."), who="zhou.lead"))
+        machine = problem_message(Conflict(N_("This task is already claimed by %(who)s."), who="customer-portal"))
+    assert "周主管 Zhou" in message and "zhou.lead" not in message
+    assert "customer-portal" not in machine

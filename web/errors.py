@@ -22,11 +22,12 @@ def wants_json() -> bool:
 def problem_message(exc: RuntimeProblem) -> str:
     """The runtime's message in the interface language: its template through the catalog
     (a task's status through the vocabulary)."""
-    from web.workspace_i18n import label
+    from web.workspace_i18n import label, person
 
     # In a sentence a status reads in lower case ("already completed"); Chinese has no case.
-    params = {name: str(label("status", value)).lower() if name == "status" else value
-              for name, value in exc.params.items()}
+    # `who` is a user name: the person is named as people know them.
+    words = {"status": lambda value: str(label("status", value)).lower(), "who": person}
+    params = {name: words[name](value) if name in words else value for name, value in exc.params.items()}
     return _(exc.template, **params)
 
 
