@@ -144,9 +144,9 @@ def resolve_deadline(complaint: Complaint | None) -> datetime | None:
     if complaint is None:
         return None
     try:
-        from processes.complaints.sla import load_policy
+        from processes.complaints.complaint_sla import resolve_due as complaint_resolve_due
 
-        return load_policy().deadline("resolve", complaint.severity or "medium", complaint.received_at)
+        return complaint_resolve_due(complaint)
     except Exception:
         log.warning("no resolve deadline for %s", complaint.reference, exc_info=True)
         return None
