@@ -368,3 +368,48 @@ def test_a_done_answer_task_still_opens(rule_answer, web_app):  # noqa: F811
     client = login(web_app, "cs.agent", "customer_service", "agent")
     page = client.get(f"/tasks/{row.id}")
     assert page.status_code == 200 and not doc(page).xpath('//form[contains(@class, "task-form")]')
+
+
+# -- who wrote and who approved what the process sent -----------------------------------
+
+
+def thread_messages(client, kind: str, language: str = "zh-CN") -> list:
+    page = doc(client.get(f"/complaints/{paths.REF}", headers={"Accept-Language": language}))
+    return page.xpath(f'//li[contains(@class, "conversation-message")][@data-kind="{kind}"]')
+
+
+def who_of(message) -> tuple[str, str]:
+    who = message.xpath('.//*[contains(@class, "message-who")]')[0].text_content().strip()
+    approved = message.xpath('.//*[contains(@class, "message-approved-by")]')
+    return who, approved[0].text_content().strip() if approved else ""
+
+
+def test_the_thread_names_who_wrote_each_answer_and_who_approved_it(large_offer, web_app):  # noqa: F811
+    h = large_offer  # every step below is done by a person through the task page (PageHarness)
+    h.complete("Task_Approve_Compensation", {"approval_decision": "approve"})
+    h.complete("Task_Write_Offer", {"answer": "现金补偿 {amount},三个工作日内到账。"})
+    paths.quality_check(h)  # a supervisor approves the agent's letter
+    paths.answer(h, "reject", comment="希望换新")
+    # The senior agent's next answer is small and needs no check: no approver is carried over to it.
+    h.complete("Task_Senior_Rehandle", {"review_note": "复核后改为换新", "answer": "为您换新一台。",
+                                        "remedy": "replace", "compensation_kind": "coupon",
+                                        "compensation_amount": 50})
+    client = login(web_app, "cs.agent", "customer_service", "agent")
+    first, second = thread_messages(client, "response")
+    assert who_of(first) == ("customer_service.agent", "由 customer_service.supervisor 质检批准")
+    assert who_of(second) == ("customer_service.senior_agent", "")
+    first_en, _second = thread_messages(client, "response", "en")
+    assert who_of(first_en) == ("customer_service.agent", "approved by customer_service.supervisor")
+    assert "system" not in first_en.text_content() and "系统" not in first.text_content()
+
+
+def test_the_thread_names_who_wrote_the_mediation_proposal(run, web_app):  # noqa: F811
+    h = run()
+    paths.classify(h, "sales_misrepresentation", "medium")
+    paths.investigate(h, "sales", "unclear", warranty="not_applicable")
+    paths.confirm_strategy(h, "fuzzy_mediation")
+    h.complete("Task_Mediate", {"company_position": "按话术介绍", "customer_position": "被告知可随时退款",
+                                "proposal": "退还50%服务费", "proposal_amount": 150})
+    client = login(web_app, "cs.agent", "customer_service", "agent")
+    [proposal] = thread_messages(client, "mediation_proposal")
+    assert who_of(proposal) == ("customer_service.agent", "")

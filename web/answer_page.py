@@ -17,7 +17,8 @@ from processes.engine.models import HumanTask
 from web.context import database, runtime
 
 # Tasks that approve something, and what they approve.
-APPROVALS = {"Task_Approve_Compensation": "compensation", "Task_Quality_Check": "answer"}
+APPROVALS = {"Task_Approve_Compensation": "compensation", "Task_Approve_Revised_Compensation": "compensation",
+             "Task_Quality_Check": "answer"}
 NOT_BY_ERROR = "_not_by"
 
 

@@ -48,6 +48,7 @@ class Message:
     data: dict = field(default_factory=dict)
     delivery: str | None = None  # for messages out: the e-mail's status (sent, outbox, skipped, ...)
     files: list = field(default_factory=list)  # (id, filename, content_type, size) of the customer's files
+    approved_by: str | None = None  # for an answer: who approved it in the quality check (four eyes)
 
 
 def thread(session: Session, complaint: Complaint, who: Actor, history: list[AuditEntry]) -> list[Message]:
@@ -82,17 +83,22 @@ def thread(session: Session, complaint: Complaint, who: Actor, history: list[Aud
         payload = note.payload or {}
         messages.append(Message(
             note.created_at, "out", "email+portal" if mail is not None and mail.status != "skipped" else "portal",
-            payload.get("by") or "system", note.template,
+            # Who wrote it (and who approved it): the process records them with the answer it sends.
+            _person(payload.get("by")) or "system", note.template,
             # The subject as the customer got it (in their language); the text a person wrote. Never
             # the e-mail's body as sent: it holds the customer's private tracking link.
             mail.subject if mail is not None and mail.subject else note.subject,
             (note.body or payload.get("proposal") or "") if note.template in WRITTEN_BY_PEOPLE else "",
             data={k: v for k, v in payload.items() if k in ("proposal_amount", "compensation_amount", "round",
                                                            "original", "missing_fields")},
-            delivery=mail.status if mail is not None else None))
+            delivery=mail.status if mail is not None else None, approved_by=_person(payload.get("approved_by"))))
     messages.sort(key=lambda m: m.at)
     _attach_files(session, reference, messages)
     return messages
+
+
+def _person(value) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
 
 
 def _attach_files(session: Session, reference: str, messages: list[Message]) -> None:
