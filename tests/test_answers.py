@@ -401,6 +401,13 @@ def test_the_thread_names_who_wrote_each_answer_and_who_approved_it(large_offer,
     first_en, _second = thread_messages(client, "response", "en")
     assert who_of(first_en) == ("customer_service.agent", "approved by customer_service.supervisor")
     assert "system" not in first_en.text_content() and "系统" not in first.text_content()
+    # Answers sent before the process recorded their author with them: the audit log names them.
+    with web_app.extensions["redress.db"].write_session.begin() as s:
+        for note in s.scalars(select(Notification).where(Notification.template == "response")):
+            note.payload = {k: v for k, v in note.payload.items() if k not in ("by", "approved_by")}
+    first, second = thread_messages(client, "response")
+    assert who_of(first) == ("customer_service.agent", "由 customer_service.supervisor 质检批准")
+    assert who_of(second) == ("customer_service.senior_agent", "")
 
 
 def test_the_thread_names_who_wrote_the_mediation_proposal(run, web_app):  # noqa: F811

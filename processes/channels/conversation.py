@@ -34,6 +34,8 @@ _FILE_WINDOW = timedelta(minutes=2)
 # Messages whose text a person wrote (answers, proposals, messages from the file); the others are
 # the process's standard notices, named by their kind.
 WRITTEN_BY_PEOPLE = ("staff_message", "response", "mediation_proposal")  # files stored with a message belong to it
+# The field of a task's data that became the text of a message the process sends.
+TEXT_FIELDS = {"response": "answer", "mediation_proposal": "proposal"}
 
 
 @dataclass
@@ -81,17 +83,20 @@ def thread(session: Session, complaint: Complaint, who: Actor, history: list[Aud
                                 .order_by(Notification.id)):
         mail = sent.get(note.id)
         payload = note.payload or {}
+        by, approved_by = _person(payload.get("by")), _person(payload.get("approved_by"))
+        if by is None:  # sent before the process recorded its author with it: the audit log knows
+            by, approved_by = _written_by(history, note.template, note.body)
         messages.append(Message(
             note.created_at, "out", "email+portal" if mail is not None and mail.status != "skipped" else "portal",
             # Who wrote it (and who approved it): the process records them with the answer it sends.
-            _person(payload.get("by")) or "system", note.template,
+            by or "system", note.template,
             # The subject as the customer got it (in their language); the text a person wrote. Never
             # the e-mail's body as sent: it holds the customer's private tracking link.
             mail.subject if mail is not None and mail.subject else note.subject,
             (note.body or payload.get("proposal") or "") if note.template in WRITTEN_BY_PEOPLE else "",
             data={k: v for k, v in payload.items() if k in ("proposal_amount", "compensation_amount", "round",
                                                            "original", "missing_fields")},
-            delivery=mail.status if mail is not None else None, approved_by=_person(payload.get("approved_by"))))
+            delivery=mail.status if mail is not None else None, approved_by=approved_by))
     messages.sort(key=lambda m: m.at)
     _attach_files(session, reference, messages)
     return messages
@@ -99,6 +104,23 @@ def thread(session: Session, complaint: Complaint, who: Actor, history: list[Aud
 
 def _person(value) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
+
+
+def _written_by(history: list[AuditEntry], template: str, text: str | None) -> tuple[str | None, str | None]:
+    """Who wrote a message the process sent, from the audit log: the last person who completed a task
+    with exactly its text; and who approved that text in a quality check before another was written."""
+    text_field = TEXT_FIELDS.get(template)
+    author = approver = None
+    superseded = False
+    for entry in history if text_field and text else ():
+        data = (entry.detail or {}).get("data") or {} if entry.action == "task_completed" else {}
+        if data.get(text_field) == text:
+            author, approver, superseded = entry.actor, None, False
+        elif text_field in data:
+            superseded = True
+        elif author is not None and not superseded and data.get("qc_decision") == "approve":
+            approver = entry.actor
+    return author, approver
 
 
 def _attach_files(session: Session, reference: str, messages: list[Message]) -> None:
