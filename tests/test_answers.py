@@ -569,3 +569,23 @@ def test_a_raised_amount_waits_for_management_with_the_budget_after_it(run, web_
     # Its own 400 is replaced, not spent twice: 20,000 - 800 left.
     assert "¥19,200.00" in facts.xpath('.//*[contains(@class, "approval-budget")]')[0].text_content()
     assert "按质检意见提高" in facts.text_content()
+
+
+def test_a_revised_amount_needs_its_kind_and_a_bad_one_is_refused_beside_the_field(run, web_app, dbsession):  # noqa: F811
+    h = run()
+    h.complete("Task_Classify", {"category": "product_quality", "severity": "medium", "safety_issue": False,
+                                 "legitimacy": "justified", "regulatory_impact": True})
+    paths.investigate(h, "product", "customer", warranty="out_of_warranty")
+    paths.confirm_strategy(h, "rule_based")
+    h.complete("Task_Draft_Rule_Answer", {"remedy": "paid_service", "answer": "可提供付费维修。"})
+    paths.quality_check(h, "return", note="请给予补偿")
+    row = h._row("Task_Revise_Answer")
+    client = login(web_app, "cs.agent", "customer_service", "agent")
+    token = csrf_of(client.get(f"/tasks/{row.id}").get_data(as_text=True))
+    for amount, field in (("120", "compensation_kind"), ("-5", "compensation_amount")):
+        response = client.post(f"/tasks/{row.id}", data={"csrf_token": token, "answer": "补偿 {amount}。",
+                                                          "remedy": "compensation", "compensation_amount": amount,
+                                                          "action": "complete"})
+        assert response.status_code == 422 and field_error(doc(response), field), (amount, field)
+        assert doc(response).xpath('//textarea[@name="answer"]')[0].text == "补偿 {amount}。"  # kept
+    assert h.ready_ids() == ["Task_Revise_Answer"] and customer_answers(dbsession) == []
