@@ -76,6 +76,7 @@ def thread(session: Session, complaint: Complaint, who: Actor, history: list[Aud
         sender = mail.sender if clear else mask_email(mail.sender)
         messages.append(Message(mail.received_at, "in", mail.channel, sender or "customer", "email",
                                 mail.subject, mail.body))
+    writers = None  # read from the audit log only when a message needs it
     sent = {m.notification_id: m for m in session.scalars(
         select(OutboundMessage).where(OutboundMessage.reference == reference))}
     for note in session.scalars(select(Notification).where(Notification.business_key == reference,
@@ -84,8 +85,10 @@ def thread(session: Session, complaint: Complaint, who: Actor, history: list[Aud
         mail = sent.get(note.id)
         payload = note.payload or {}
         by, approved_by = _person(payload.get("by")), _person(payload.get("approved_by"))
-        if by is None:  # sent before the process recorded its author with it: the audit log knows
-            by, approved_by = _written_by(history, note.template, note.body)
+        if by is None and note.template in TEXT_FIELDS:
+            # Sent before the process recorded its author with it: the audit log knows.
+            writers = _writers(history) if writers is None else writers
+            by, approved_by = writers.get((TEXT_FIELDS[note.template], note.body or ""), (None, None))
         messages.append(Message(
             note.created_at, "out", "email+portal" if mail is not None and mail.status != "skipped" else "portal",
             # Who wrote it (and who approved it): the process records them with the answer it sends.
@@ -106,21 +109,22 @@ def _person(value) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
 
 
-def _written_by(history: list[AuditEntry], template: str, text: str | None) -> tuple[str | None, str | None]:
-    """Who wrote a message the process sent, from the audit log: the last person who completed a task
-    with exactly its text; and who approved that text in a quality check before another was written."""
-    text_field = TEXT_FIELDS.get(template)
-    author = approver = None
-    superseded = False
-    for entry in history if text_field and text else ():
-        data = (entry.detail or {}).get("data") or {} if entry.action == "task_completed" else {}
-        if data.get(text_field) == text:
-            author, approver, superseded = entry.actor, None, False
-        elif text_field in data:
-            superseded = True
-        elif author is not None and not superseded and data.get("qc_decision") == "approve":
-            approver = entry.actor
-    return author, approver
+def _writers(history: list[AuditEntry]) -> dict[tuple[str, str], list]:
+    """From the audit log, in one pass: (field, text) -> [who last completed a task with exactly that
+    text, who approved it in a quality check before anyone wrote another]."""
+    writers: dict[tuple[str, str], list] = {}
+    latest = None
+    for entry in history:
+        if entry.action != "task_completed":
+            continue
+        data = (entry.detail or {}).get("data") or {}
+        written = [(f, data[f]) for f in TEXT_FIELDS.values() if isinstance(data.get(f), str)]
+        for key in written:
+            writers[key] = [entry.actor, None]
+            latest = key
+        if not written and latest is not None and data.get("qc_decision") == "approve":
+            writers[latest][1] = entry.actor
+    return writers
 
 
 def _attach_files(session: Session, reference: str, messages: list[Message]) -> None:
