@@ -97,6 +97,11 @@ def render(template: str, language: str, values: dict, approved: dict | None = N
     return subject[:300], body.format(**values) + signature
 
 
+def company_name(session: Session) -> str:
+    """The company's name for the signature (the company_name setting in force)."""
+    return _company(session)
+
+
 def _company(session: Session) -> str:
     from processes.complaints import config_versions
 
@@ -130,6 +135,11 @@ def amount_line(amount, language: str) -> str:
         return ""
     money = format_money(amount, language)
     return (f"金额:{money}" if language == "zh-CN" else f"Amount: {money}") + "\n"
+
+
+def deadline_text(complaint: Complaint | None, language: str) -> str:
+    """The {deadline} of an e-mail: the date the complaint must be resolved by."""
+    return _deadline_text(complaint, language)
 
 
 def _deadline_text(complaint: Complaint | None, language: str) -> str:
