@@ -123,3 +123,26 @@ def test_a_unit_of_work_reads_its_complaint_once_and_sees_its_own_changes(db):
     with db.write_session() as session, session.begin():  # another transaction reads afresh
         _, statements = _statements(db, complaint_by_reference, session, "C-9")
         assert len([s for s in statements if s.startswith("SELECT complaints")]) == 1
+
+
+def test_writing_a_waiting_timer_wakes_the_workers_without_a_statement_of_its_own(db):
+    """PostgreSQL: the timer upsert carries pg_notify in its RETURNING, so a unit of work that
+    arms a timer sends no separate NOTIFY, and a listening worker still hears it at commit."""
+    if db.is_sqlite:
+        pytest.skip("SQLite has no workers to wake")
+    import psycopg
+
+    from processes.engine.sync import CHANNEL
+
+    runtime = build_runtime(db=db, process_settings={**default_settings(), **COMPLAINT_SETTINGS})
+    runtime.deploy(read_files(ROOT, "bpmn", "forms"))
+    listener = psycopg.connect(db.url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+    try:
+        listener.execute(f"LISTEN {CHANNEL}")
+        _, statements = _statements(db, runtime.start, "complaint_handling", "C-2", complaint_start("C-2"))
+        assert any(s.startswith("INSERT INTO timers") for s in statements)  # the SLA clock is armed
+        assert not any(s.startswith("NOTIFY") for s in statements)
+        heard = list(listener.notifies(timeout=5, stop_after=1))
+        assert [n.channel for n in heard] == [CHANNEL]
+    finally:
+        listener.close()
