@@ -24,7 +24,7 @@ from processes.complaints import analytics
 from processes.complaints.analytics import Filters, Period
 from processes.complaints.analytics_charts import CHARTS, chart
 from processes.complaints.analytics_models import AnalyticsRollup, ComplaintFact
-from processes.complaints.analytics_rollup import DIMENSIONS, PAIRS, business_minutes, calendar, pair_slice
+from processes.complaints.analytics_rollup import DIMENSIONS, PAIRS, business_minutes, calendar, grains, pair_slice
 from processes.complaints.analytics_sql import SPECS, local_period, open_specs
 from processes.complaints.registration import CATEGORIES, CHANNELS, SEVERITIES, TIERS
 
@@ -109,23 +109,21 @@ def build_rollups(db) -> int:
             these = slices + ([("root_cause", "COALESCE(root_cause, '')"),
                                ("product_root_cause", f"COALESCE(product, '') || {chr_}(31) || COALESCE(root_cause, '')")]
                               if metric == "resolved" else [])
-            # One pass over the facts per metric (its day, bucket and amount), then every slice from it.
+            # One pass over the facts per metric (its day, month, bucket and amount), then every slice
+            # at the grains it keeps (analytics_rollup.grains) from it.
             s.execute(text("DROP TABLE IF EXISTS bench_metric"))
             s.execute(text(f"CREATE TEMPORARY TABLE bench_metric AS SELECT {columns}, "
-                           f"{local_period(dialect, moment, 'day', tz, offset)} AS day, {bucket} AS b, "
+                           f"{local_period(dialect, moment, 'day', tz, offset)} AS day, "
+                           f"{local_period(dialect, moment, 'month', tz, offset)} AS month, {bucket} AS b, "
                            f"{total} AS t FROM complaint_facts WHERE {where}"))
             for dim, value in these:
-                group = ", ".join(e for e in (value, "day", "b") if e != "''")
-                s.execute(text(
-                    f"INSERT INTO analytics_rollups (grain, dim, value, metric, period, bucket, count, total) "
-                    f"SELECT 'day', '{dim}', {value}, '{metric}', day, b, COUNT(*), SUM(t) FROM bench_metric "
-                    f"GROUP BY {group}"))
+                for grain in grains(dim, metric):
+                    group = ", ".join(e for e in (value, grain, "b") if e != "''")
+                    s.execute(text(
+                        f"INSERT INTO analytics_rollups (grain, dim, value, metric, period, bucket, count, total) "
+                        f"SELECT '{grain}', '{dim}', {value}, '{metric}', {grain}, b, COUNT(*), SUM(t) "
+                        f"FROM bench_metric GROUP BY {group}"))
         s.execute(text("DROP TABLE IF EXISTS bench_metric"))
-        month = "CAST(date_trunc('month', period) AS DATE)" if dialect == "postgresql" else "date(period, 'start of month')"
-        s.execute(text(
-            f"INSERT INTO analytics_rollups (grain, dim, value, metric, period, bucket, count, total) "
-            f"SELECT 'month', dim, value, metric, {month}, bucket, SUM(count), SUM(total) FROM analytics_rollups "
-            f"WHERE grain = 'day' GROUP BY dim, value, metric, {month}, bucket"))
         return s.execute(text("SELECT COUNT(*) FROM analytics_rollups")).scalar_one()
 
 

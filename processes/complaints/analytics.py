@@ -27,6 +27,7 @@ from processes.complaints.analytics_rollup import (
     OPEN_METRICS,
     calendar,
     contributions,
+    grains,
     pair_slice,
 )
 from processes.complaints.records import DepartmentBudget
@@ -161,11 +162,15 @@ def _split(period: Period) -> tuple[list[date], list[tuple[date, date]]]:
     return months, days
 
 
-def _grain_clause(period: Period):
+def _grain_clause(period: Period, month_grain: bool = True):
+    """The rollup rows of a period: its whole months at month grain (or, without one, their days)
+    and the days at either end at day grain."""
     months, days = _split(period)
     r = AnalyticsRollup
+    if months and not month_grain:
+        days = [*days, (months[0], _month_after(months[-1]) - timedelta(days=1))]
     clauses = [and_(r.grain == "day", r.period.between(a, b)) for a, b in days]
-    if months:
+    if months and month_grain:
         clauses.append(and_(r.grain == "month", r.period.between(months[0], months[-1])))
     return or_(*clauses)
 
@@ -192,19 +197,60 @@ def _period_facts(session: Session, period: Period, filters: Filters):
 
 
 def sums(session: Session, period: Period, filters: Filters, metrics=METRICS) -> Sums:
+    """(metric, bucket) → [count, total] over the period: from the rollup rows the slice keeps
+    (`analytics_rollup.grains`), and the parts it does not keep from the fact rows."""
     out: Sums = defaultdict(lambda: [0, Decimal(0)])
     chosen = _slice(filters)
-    if chosen is not None:
-        r = AnalyticsRollup
-        rows = session.execute(
-            select(r.metric, r.bucket, func.sum(r.count), func.sum(r.total))
-            .where(r.dim == chosen[0], r.value == chosen[1], r.metric.in_(metrics), _grain_clause(period))
-            .group_by(r.metric, r.bucket))
-        for metric, bucket, count, total in rows:
-            out[(metric, bucket)] = [int(count or 0), Decimal(total or 0)]
+    if chosen is None:
+        lo, hi = period.bounds()
+        out.update(analytics_sql.sums(session, metrics, lo, hi, filters.active()))
         return out
-    lo, hi = period.bounds()
-    out.update(analytics_sql.sums(session, metrics, lo, hi, filters.active()))
+    months, days = _split(period)
+    plans: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for metric in metrics:
+        plans[grains(chosen[0], metric)].append(metric)
+    r = AnalyticsRollup
+    for kept, group in plans.items():
+        if "day" in kept:  # the whole period from rollups, months by month when kept
+            rows = session.execute(
+                select(r.metric, r.bucket, func.sum(r.count), func.sum(r.total))
+                .where(r.dim == chosen[0], r.value == chosen[1], r.metric.in_(group),
+                       _grain_clause(period, "month" in kept))
+                .group_by(r.metric, r.bucket))
+            _add(out, rows)
+            continue
+        ranges = [Period(a, b) for a, b in days]
+        if months and "month" in kept:
+            _add(out, session.execute(
+                select(r.metric, r.bucket, func.sum(r.count), func.sum(r.total))
+                .where(r.dim == chosen[0], r.value == chosen[1], r.metric.in_(group), r.grain == "month",
+                       r.period.between(months[0], months[-1]))
+                .group_by(r.metric, r.bucket)))
+        elif months:
+            ranges.append(Period(months[0], _month_after(months[-1]) - timedelta(days=1)))
+        for part in _merged(ranges):  # not kept: the fact rows of those days
+            lo, hi = part.bounds()
+            for key, (count, total) in analytics_sql.sums(session, group, lo, hi, filters.active()).items():
+                out[key][0] += count
+                out[key][1] += total
+    return out
+
+
+def _add(out: Sums, rows) -> None:
+    for metric, bucket, count, total in rows:
+        cell = out[(metric, bucket)]
+        cell[0] += int(count or 0)
+        cell[1] += Decimal(total or 0)
+
+
+def _merged(parts: list[Period]) -> list[Period]:
+    """Adjacent periods joined, so the facts are read with as few range scans as possible."""
+    out: list[Period] = []
+    for part in sorted(parts, key=lambda p: p.start):
+        if out and out[-1].end + timedelta(days=1) >= part.start:
+            out[-1] = Period(out[-1].start, max(out[-1].end, part.end))
+        else:
+            out.append(part)
     return out
 
 
@@ -297,14 +343,16 @@ def open_by_scan(session: Session, at: datetime, filters: Filters, is_now: bool)
 
 
 def _before(session: Session, chosen: tuple[str, str], day: date, metrics: tuple[str, ...]) -> dict[str, int]:
-    """Each metric summed over every local day before `day`: months at month grain, then days."""
+    """Each metric (counts, kept by day in every slice) summed over every local day before `day`:
+    months at month grain where the slice keeps them, then days."""
     r = AnalyticsRollup
     first = day.replace(day=1)
+    if "month" in grains(chosen[0], metrics[0]):
+        when = or_(and_(r.grain == "month", r.period < first), and_(r.grain == "day", r.period >= first, r.period < day))
+    else:
+        when = and_(r.grain == "day", r.period < day)
     rows = session.execute(
-        select(r.metric, func.sum(r.count)).where(
-            r.dim == chosen[0], r.value == chosen[1], r.metric.in_(metrics),
-            or_(and_(r.grain == "month", r.period < first),
-                and_(r.grain == "day", r.period >= first, r.period < day)))
+        select(r.metric, func.sum(r.count)).where(r.dim == chosen[0], r.value == chosen[1], r.metric.in_(metrics), when)
         .group_by(r.metric))
     found = {m: int(c or 0) for m, c in rows}
     return {m: found.get(m, 0) for m in metrics}
@@ -399,21 +447,23 @@ def series(session: Session, period: Period, filters: Filters, metrics: tuple[st
         raise ValidationFailed({"interval": N_("Choose day, week or month.")}, N_("The period is not valid."))
     out: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
     chosen = _slice(filters)
-    use_rollups = chosen is not None and (split is None or chosen == ("", ""))
-    if use_rollups:
+    source = _series_source(session, period, filters, split, metrics) if chosen is not None else None
+    if source is not None:
         r = AnalyticsRollup
-        dim, value = (split, None) if split else chosen
-        grain = "month" if interval == "month" else "day"
+        dim, values = source  # rollup value -> the split value it stands for ("" without a split)
+        grain = "month" if interval == "month" and "month" in grains(dim, metrics[0]) else "day"
         query = (select(r.period, r.value, r.metric, func.sum(r.count))
                  .where(r.grain == grain, r.dim == dim, r.metric.in_(metrics),
                         r.period.between(period.start.replace(day=1) if grain == "month" else period.start,
                                          period.end))
                  .group_by(r.period, r.value, r.metric))
-        if value is not None:
-            query = query.where(r.value == value)
+        if values is not None:
+            query = query.where(r.value.in_(values))
         for day, val, metric, count in session.execute(query):
-            if grain == "day" or day >= period.start.replace(day=1):
-                out[_interval_start(day, interval).isoformat()][val if split else ""][metric] += int(count or 0)
+            # a slice a complaint left keeps its row at zero
+            if count and (grain == "day" or day >= period.start.replace(day=1)):
+                key = val if values is None else values[val]
+                out[_interval_start(day, interval).isoformat()][key][metric] += int(count or 0)
         # Month grain covers whole months; keep the partial months at the ends exact from days.
         if grain == "month":
             return _trim_months(session, period, filters, metrics, split, out)
@@ -431,6 +481,28 @@ def series(session: Session, period: Period, filters: Filters, metrics: tuple[st
             if period.start <= day <= period.end and metric in metrics:
                 out[_interval_start(day, interval).isoformat()][key][metric] += count
     return _dense(period, interval, out)
+
+
+def _series_source(session: Session, period: Period, filters: Filters, split: str | None,
+                   metrics: tuple[str, ...]) -> tuple[str, dict[str, str] | None] | None:
+    """The rollup slice a series reads, and which of its values stand for which split value (None:
+    every value, as itself); None when no slice answers (a split under two filters or more)."""
+    chosen = _slice(filters)
+    active = filters.active()
+    if split is None:
+        return chosen[0], {chosen[1]: ""}
+    if not active:
+        return split, None
+    if len(active) > 1:
+        return None
+    (dim, wanted), r = active[0], AnalyticsRollup
+    if dim == split:
+        return split, {wanted[:250]: wanted[:250]}
+    # One filter on another dimension: the pair slice of the two, for each value the split has.
+    known = session.scalars(select(r.value).distinct().where(
+        r.grain == "day", r.dim == split, r.metric.in_(metrics), r.period.between(period.start, period.end)))
+    values = {pair_slice((dim, wanted), (split, v))[1]: v for v in known}
+    return pair_slice((dim, wanted), (split, ""))[0], values
 
 
 def _trim_months(session, period, filters, metrics, split, out):

@@ -42,6 +42,22 @@ OPEN_METRICS = ("risk_in", "risk_out", "breach_in", "breach_out")
 DURATION_METRICS = ("ack_min", "ack_bmin", "resolve_min", "resolve_bmin")
 
 Key = tuple[date, str, int]  # local day, metric, bucket
+# The slices counted at month grain as well as day grain; the others are read at day grain only,
+# which stays cheap because they are sparse (a few rows per day and value).
+_DENSE = ("", "root_cause", "product_root_cause")
+
+
+def grains(dim: str, metric: str) -> tuple[str, ...]:
+    """The grains a slice keeps a metric at. Duration histograms have a row per bucket, so they are
+    the heavy part: everything keeps them by month, only everything by day too (the days at the ends
+    of a period of one filter are counted from its fact rows), and the pair slices not at all (two
+    filters read the facts for durations). Counts are kept by day in every slice, and by month in
+    the dense ones, where summing days over a long period would read too many rows."""
+    if metric in DURATION_METRICS:
+        if dim == "":
+            return GRAINS
+        return () if "+" in dim else ("month",)
+    return GRAINS if dim in _DENSE else ("day",)
 
 
 @lru_cache(maxsize=1)
@@ -208,7 +224,7 @@ def rollup_rows(fact: ComplaintFact | None, sign: int) -> dict[tuple, list]:
     rows: dict[tuple, list] = defaultdict(lambda: [0, Decimal(0)])
     for (day, metric, bucket_), (count, total) in contributions(fact).items():
         for dim, value in slices(fact, metric):
-            for grain in GRAINS:
+            for grain in grains(dim, metric):
                 cell = rows[(grain, dim, value[:250], metric, _period(grain, day), bucket_)]
                 cell[0] += sign * count
                 cell[1] += sign * total
