@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from processes.app import build_runtime
 from processes.complaints import analytics
 from processes.complaints.analytics import Filters, Period
-from processes.complaints.analytics_models import AnalyticsRollup, ComplaintFact
+from processes.complaints.analytics_models import COUNT_COLUMNS, AnalyticsCount, AnalyticsRollup, ComplaintFact
 from processes.complaints.analytics_rollup import bucket, business_minutes, calendar
 from processes.complaints.records import CompensationEntry
 from processes.engine.database import Database
@@ -325,20 +325,34 @@ def test_series_and_pareto(seeded):
             {"root_cause": "密封圈老化", "count": 1, "cumulative_share": 1.0}]
 
 
+def _stored(s) -> dict:
+    """Every rollup row and count cell that is not zero, keyed as the observer keys them."""
+    out = {(r.grain, r.dim, r.value, r.metric, r.period, r.bucket): (r.count, Decimal(r.total))
+           for r in s.scalars(select(AnalyticsRollup)) if r.count or r.total}
+    for row in s.scalars(select(AnalyticsCount)):
+        for column in (*COUNT_COLUMNS, "paid_total"):
+            if getattr(row, column):
+                out[(row.grain, row.dim, row.value, row.period, column)] = Decimal(getattr(row, column))
+    return out
+
+
 def test_rollups_follow_a_complaint_that_changes_slice(seeded):
     """C-5 was counted unclassified; every rollup row is the sum of its facts' contributions."""
+    from processes.complaints.analytics_rollup import count_rows, rollup_rows
+
     with seeded.session() as s:
         rebuilt: dict = {}
-        from processes.complaints.analytics_rollup import rollup_rows
-
         for fact in s.scalars(select(ComplaintFact)):
             for key, (count, total) in rollup_rows(fact, +1).items():
-                cell = rebuilt.setdefault(key, [0, Decimal(0)])
-                cell[0] += count
-                cell[1] += total
-        stored = {(r.grain, r.dim, r.value, r.metric, r.period, r.bucket): [r.count, Decimal(r.total)]
-                  for r in s.scalars(select(AnalyticsRollup)) if r.count or r.total}
-        assert stored == {k: v for k, v in rebuilt.items() if v[0] or v[1]}
+                count0, total0 = rebuilt.get(key, (0, Decimal(0)))
+                rebuilt[key] = (count0 + count, total0 + total)
+            for key, row in count_rows(fact, +1).items():
+                for column, n in row.items():
+                    rebuilt[(*key, column)] = rebuilt.get((*key, column), Decimal(0)) + n
+        assert _stored(s) == {k: v for k, v in rebuilt.items() if v and v != (0, 0)}
+        # A step adds to one count row per slice and day, however many counts it changes.
+        assert s.scalar(select(func.count()).select_from(AnalyticsCount).where(
+            AnalyticsCount.dim == "", AnalyticsCount.grain == "day", AnalyticsCount.period == date(2025, 3, 4))) == 1
     assert calendar().timezone == "Asia/Shanghai"
 
 
@@ -346,14 +360,11 @@ def test_the_benchmarks_sql_build_gives_the_observers_rollups(seeded):
     """`redress bench analytics` builds rollups with SQL; they must be the rows the observer keeps."""
     from processes.benchmarks.analytics import build_rollups
 
-    def stored():
-        with seeded.session() as s:
-            return {(r.grain, r.dim, r.value, r.metric, r.period, r.bucket): (r.count, Decimal(r.total))
-                    for r in s.scalars(select(AnalyticsRollup)) if r.count or r.total}
-
-    kept = stored()
+    with seeded.session() as s:
+        kept = _stored(s)
     build_rollups(seeded)
-    assert stored() == kept
+    with seeded.session() as s:
+        assert _stored(s) == kept
 
 
 def test_every_path_of_the_sums_gives_what_the_fact_rows_say(seeded):

@@ -23,8 +23,8 @@ from sqlalchemy import delete, insert, text
 from processes.complaints import analytics
 from processes.complaints.analytics import Filters, Period
 from processes.complaints.analytics_charts import CHARTS, chart
-from processes.complaints.analytics_models import AnalyticsRollup, ComplaintFact
-from processes.complaints.analytics_rollup import DIMENSIONS, PAIRS, business_minutes, calendar, grains, pair_slice
+from processes.complaints.analytics_models import COUNT_COLUMNS, AnalyticsCount, AnalyticsRollup, ComplaintFact
+from processes.complaints.analytics_rollup import DIMENSIONS, DURATION_METRICS, PAIRS, business_minutes, calendar, grains, pair_slice
 from processes.complaints.analytics_sql import SPECS, local_period, open_specs
 from processes.complaints.registration import CATEGORIES, CHANNELS, SEVERITIES, TIERS
 
@@ -77,6 +77,7 @@ def seed_facts(db, count: int, now: datetime, rng: random.Random, batch: int = 5
     with db.write_session.begin() as s:
         s.execute(delete(ComplaintFact))
         s.execute(delete(AnalyticsRollup))
+        s.execute(delete(AnalyticsCount))
     for n in range(count):
         received = start + timedelta(seconds=rng.uniform(0, 730 * 86400))
         rows.append(_fact(n, received, now, rng, cal))
@@ -100,31 +101,53 @@ def build_rollups(db) -> int:
     with db.write_session.begin() as s:
         dialect = s.get_bind().dialect.name
         s.execute(delete(AnalyticsRollup))
+        s.execute(delete(AnalyticsCount))
         chr_ = "chr" if dialect == "postgresql" else "char"
         slices = [("", "''")] + [(d, f"COALESCE({d}, '')") for d in DIMENSIONS] + [
             (pair_slice((a, ""), (b, ""))[0], f"SUBSTR(COALESCE({a}, '') || {chr_}(31) || COALESCE({b}, ''), 1, 250)")
             for a, b in PAIRS]
         columns = ", ".join((*DIMENSIONS, "root_cause"))
-        for metric, (moment, where, bucket, total) in {**SPECS, **open_specs(dialect)}.items():
-            these = slices + ([("root_cause", "COALESCE(root_cause, '')"),
-                               ("product_root_cause", f"COALESCE(product, '') || {chr_}(31) || COALESCE(root_cause, '')")]
-                              if metric == "resolved" else [])
-            # One pass over the facts per metric (its day, month, bucket and amount), then every slice
-            # at the grains it keeps (analytics_rollup.grains) from it.
+        specs = {**SPECS, **open_specs(dialect)}
+        day_of = {m: local_period(dialect, spec[0], "day", tz, offset) for m, spec in specs.items()}
+        month_of = {m: local_period(dialect, spec[0], "month", tz, offset) for m, spec in specs.items()}
+        for metric in DURATION_METRICS:  # one pass over the facts per histogram, then its slices
+            moment, where, bucket, total = specs[metric]
             s.execute(text("DROP TABLE IF EXISTS bench_metric"))
-            s.execute(text(f"CREATE TEMPORARY TABLE bench_metric AS SELECT {columns}, "
-                           f"{local_period(dialect, moment, 'day', tz, offset)} AS day, "
-                           f"{local_period(dialect, moment, 'month', tz, offset)} AS month, {bucket} AS b, "
-                           f"{total} AS t FROM complaint_facts WHERE {where}"))
-            for dim, value in these:
+            s.execute(text(f"CREATE TEMPORARY TABLE bench_metric AS SELECT {columns}, {day_of[metric]} AS day, "
+                           f"{month_of[metric]} AS month, {bucket} AS b, {total} AS t "
+                           f"FROM complaint_facts WHERE {where}"))
+            for dim, value in slices:
                 for grain in grains(dim, metric):
                     group = ", ".join(e for e in (value, grain, "b") if e != "''")
                     s.execute(text(
                         f"INSERT INTO analytics_rollups (grain, dim, value, metric, period, bucket, count, total) "
                         f"SELECT '{grain}', '{dim}', {value}, '{metric}', {grain}, b, COUNT(*), SUM(t) "
                         f"FROM bench_metric GROUP BY {group}"))
+        # Every count of every fact as one event row (its column, day and amount), then each slice's
+        # wide rows from them.
+        events = []
+        for metric, (moment, where, bucket, total) in specs.items():
+            if metric in DURATION_METRICS:
+                continue
+            column = f"'{metric}'" if bucket == "0" else f"'{metric}_' || CAST({bucket} AS VARCHAR(2))"
+            events.append(f"SELECT {columns}, {day_of[metric]} AS day, {month_of[metric]} AS month, "
+                          f"{column} AS col, {total} AS t FROM complaint_facts WHERE {where}")
         s.execute(text("DROP TABLE IF EXISTS bench_metric"))
-        return s.execute(text("SELECT COUNT(*) FROM analytics_rollups")).scalar_one()
+        s.execute(text("CREATE TEMPORARY TABLE bench_metric AS " + " UNION ALL ".join(events)))
+        sums = ", ".join(f"SUM(CASE WHEN col = '{c}' THEN 1 ELSE 0 END)" for c in COUNT_COLUMNS)
+        causes = [("root_cause", "COALESCE(root_cause, '')"),
+                  ("product_root_cause", f"COALESCE(product, '') || {chr_}(31) || COALESCE(root_cause, '')")]
+        for dim, value in [*slices, *causes]:
+            only = " WHERE col = 'resolved'" if dim in ("root_cause", "product_root_cause") else ""
+            for grain in grains(dim, "received"):
+                group = ", ".join(e for e in (value, grain) if e != "''")
+                s.execute(text(
+                    f"INSERT INTO analytics_counts (grain, dim, value, period, paid_total, {', '.join(COUNT_COLUMNS)}) "
+                    f"SELECT '{grain}', '{dim}', {value}, {grain}, SUM(CASE WHEN col = 'paid' THEN t ELSE 0 END), "
+                    f"{sums} FROM bench_metric{only} GROUP BY {group}"))
+        s.execute(text("DROP TABLE IF EXISTS bench_metric"))
+        rows = s.execute(text("SELECT COUNT(*) FROM analytics_counts")).scalar_one()
+        return rows + s.execute(text("SELECT COUNT(*) FROM analytics_rollups")).scalar_one()
 
 
 # ---------------------------------------------------------------------------- timing

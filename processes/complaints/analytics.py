@@ -21,9 +21,10 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from processes.complaints import analytics_sql
-from processes.complaints.analytics_models import AnalyticsRollup, ComplaintFact
+from processes.complaints.analytics_models import LEVELS, SCORES, AnalyticsCount, AnalyticsRollup, ComplaintFact
 from processes.complaints.analytics_rollup import (
     DIMENSIONS,
+    DURATION_METRICS,
     OPEN_METRICS,
     calendar,
     contributions,
@@ -162,11 +163,11 @@ def _split(period: Period) -> tuple[list[date], list[tuple[date, date]]]:
     return months, days
 
 
-def _grain_clause(period: Period, month_grain: bool = True):
+def _grain_clause(period: Period, month_grain: bool = True, table=AnalyticsRollup):
     """The rollup rows of a period: its whole months at month grain (or, without one, their days)
     and the days at either end at day grain."""
     months, days = _split(period)
-    r = AnalyticsRollup
+    r = table
     if months and not month_grain:
         days = [*days, (months[0], _month_after(months[-1]) - timedelta(days=1))]
     clauses = [and_(r.grain == "day", r.period.between(a, b)) for a, b in days]
@@ -205,10 +206,15 @@ def sums(session: Session, period: Period, filters: Filters, metrics=METRICS) ->
         lo, hi = period.bounds()
         out.update(analytics_sql.sums(session, metrics, lo, hi, filters.active()))
         return out
+    counted = [m for m in metrics if m not in DURATION_METRICS]
+    if counted:
+        _add(out, _count_sums(session, chosen, counted, _grain_clause(
+            period, "month" in grains(chosen[0], counted[0]), AnalyticsCount)))
     months, days = _split(period)
     plans: dict[tuple[str, ...], list[str]] = defaultdict(list)
     for metric in metrics:
-        plans[grains(chosen[0], metric)].append(metric)
+        if metric in DURATION_METRICS:
+            plans[grains(chosen[0], metric)].append(metric)
     r = AnalyticsRollup
     for kept, group in plans.items():
         if "day" in kept:  # the whole period from rollups, months by month when kept
@@ -234,6 +240,33 @@ def sums(session: Session, period: Period, filters: Filters, metrics=METRICS) ->
                 out[key][0] += count
                 out[key][1] += total
     return out
+
+
+def count_columns(metrics) -> list[str]:
+    """The AnalyticsCount columns of some counted metrics (levels and scores have one per value)."""
+    columns = []
+    for metric in metrics:
+        if metric == "level":
+            columns += [f"level_{n}" for n in LEVELS]
+        elif metric == "score":
+            columns += [f"score_{n}" for n in SCORES]
+        else:
+            columns.append(metric)
+    return columns
+
+
+def _as_metric(column: str) -> tuple[str, int]:
+    metric, _, n = column.rpartition("_")
+    return (metric, int(n)) if metric in ("level", "score") else (column, 0)
+
+
+def _count_sums(session: Session, chosen: tuple[str, str], metrics, when) -> list[tuple]:
+    """(metric, bucket, count, total) rows of the counts of one slice, summed over `when`."""
+    c = AnalyticsCount
+    columns = count_columns(metrics)
+    row = session.execute(select(*(func.sum(c.__table__.c[k]) for k in columns), func.sum(c.paid_total))
+                          .where(c.dim == chosen[0], c.value == chosen[1], when)).one()
+    return [(*_as_metric(k), n, row[-1] if k == "paid" else 0) for k, n in zip(columns, row, strict=False) if n]
 
 
 def _add(out: Sums, rows) -> None:
@@ -343,18 +376,15 @@ def open_by_scan(session: Session, at: datetime, filters: Filters, is_now: bool)
 
 
 def _before(session: Session, chosen: tuple[str, str], day: date, metrics: tuple[str, ...]) -> dict[str, int]:
-    """Each metric (counts, kept by day in every slice) summed over every local day before `day`:
-    months at month grain where the slice keeps them, then days."""
-    r = AnalyticsRollup
+    """Each count summed over every local day before `day`: months at month grain where the slice
+    keeps them, then days."""
+    c = AnalyticsCount
     first = day.replace(day=1)
     if "month" in grains(chosen[0], metrics[0]):
-        when = or_(and_(r.grain == "month", r.period < first), and_(r.grain == "day", r.period >= first, r.period < day))
+        when = or_(and_(c.grain == "month", c.period < first), and_(c.grain == "day", c.period >= first, c.period < day))
     else:
-        when = and_(r.grain == "day", r.period < day)
-    rows = session.execute(
-        select(r.metric, func.sum(r.count)).where(r.dim == chosen[0], r.value == chosen[1], r.metric.in_(metrics), when)
-        .group_by(r.metric))
-    found = {m: int(c or 0) for m, c in rows}
+        when = and_(c.grain == "day", c.period < day)
+    found = {m: int(n or 0) for m, _b, n, _t in _count_sums(session, chosen, metrics, when)}
     return {m: found.get(m, 0) for m in metrics}
 
 
@@ -449,21 +479,22 @@ def series(session: Session, period: Period, filters: Filters, metrics: tuple[st
     chosen = _slice(filters)
     source = _series_source(session, period, filters, split, metrics) if chosen is not None else None
     if source is not None:
-        r = AnalyticsRollup
+        c = AnalyticsCount
         dim, values = source  # rollup value -> the split value it stands for ("" without a split)
         grain = "month" if interval == "month" and "month" in grains(dim, metrics[0]) else "day"
-        query = (select(r.period, r.value, r.metric, func.sum(r.count))
-                 .where(r.grain == grain, r.dim == dim, r.metric.in_(metrics),
-                        r.period.between(period.start.replace(day=1) if grain == "month" else period.start,
+        query = (select(c.period, c.value, *(func.sum(c.__table__.c[m]) for m in metrics))
+                 .where(c.grain == grain, c.dim == dim,
+                        c.period.between(period.start.replace(day=1) if grain == "month" else period.start,
                                          period.end))
-                 .group_by(r.period, r.value, r.metric))
+                 .group_by(c.period, c.value))
         if values is not None:
-            query = query.where(r.value.in_(values))
-        for day, val, metric, count in session.execute(query):
-            # a slice a complaint left keeps its row at zero
-            if count and (grain == "day" or day >= period.start.replace(day=1)):
+            query = query.where(c.value.in_(values))
+        for day, val, *counts in session.execute(query):
+            if grain == "day" or day >= period.start.replace(day=1):
                 key = val if values is None else values[val]
-                out[_interval_start(day, interval).isoformat()][key][metric] += int(count or 0)
+                for metric, count in zip(metrics, counts, strict=True):
+                    if count:  # a slice a complaint left keeps its row at zero
+                        out[_interval_start(day, interval).isoformat()][key][metric] += int(count)
         # Month grain covers whole months; keep the partial months at the ends exact from days.
         if grain == "month":
             return _trim_months(session, period, filters, metrics, split, out)
@@ -495,12 +526,12 @@ def _series_source(session: Session, period: Period, filters: Filters, split: st
         return split, None
     if len(active) > 1:
         return None
-    (dim, wanted), r = active[0], AnalyticsRollup
+    (dim, wanted), c = active[0], AnalyticsCount
     if dim == split:
         return split, {wanted[:250]: wanted[:250]}
     # One filter on another dimension: the pair slice of the two, for each value the split has.
-    known = session.scalars(select(r.value).distinct().where(
-        r.grain == "day", r.dim == split, r.metric.in_(metrics), r.period.between(period.start, period.end)))
+    known = session.scalars(select(c.value).distinct().where(
+        c.grain == "day", c.dim == split, c.period.between(period.start, period.end)))
     values = {pair_slice((dim, wanted), (split, v))[1]: v for v in known}
     return pair_slice((dim, wanted), (split, ""))[0], values
 
@@ -536,13 +567,13 @@ def root_causes(session: Session, period: Period, filters: Filters, limit: int =
     """Resolved complaints per root cause, most frequent first, with the cumulative share (Pareto)."""
     counts: dict[str, int] = defaultdict(int)
     active = filters.active()
-    r = AnalyticsRollup
+    c = AnalyticsCount
     if not active or (len(active) == 1 and active[0][0] == "product"):
         dim = "product_root_cause" if active else "root_cause"
-        query = (select(r.value, func.sum(r.count)).where(r.dim == dim, r.metric == "resolved", _grain_clause(period))
-                 .group_by(r.value))
+        query = (select(c.value, func.sum(c.resolved)).where(c.dim == dim, _grain_clause(period, True, c))
+                 .group_by(c.value))
         if active:
-            query = query.where(r.value.startswith(active[0][1] + "\x1f", autoescape=True))
+            query = query.where(c.value.startswith(active[0][1] + "\x1f", autoescape=True))
         for value, count in session.execute(query):
             counts[value.split("\x1f", 1)[-1]] += int(count or 0)
     else:  # no slice for this filter: the database counts the period's resolved facts
@@ -564,17 +595,19 @@ def root_causes(session: Session, period: Period, filters: Filters, limit: int =
 def compensation_budget(session: Session, period: Period, filters: Filters, default_budget: Decimal,
                         departments: tuple[str, ...]) -> list[dict]:
     """Compensation paid per department and month of the period, against that month's budget."""
-    r = AnalyticsRollup
+    c = AnalyticsCount
     months = []
     month = period.start.replace(day=1)
     while month <= period.end:
         months.append(month)
         month = _month_after(month)
     wanted = [d for d in departments if not filters.department or d == filters.department]
-    paid = {(v, p): Decimal(t or 0) for v, p, t in session.execute(
-        select(r.value, r.period, func.sum(r.total)).where(
-            r.grain == "month", r.dim == "department", r.metric == "paid", r.value.in_(wanted),
-            r.period.between(months[0], months[-1])).group_by(r.value, r.period))}
+    paid: dict[tuple[str, date], Decimal] = defaultdict(Decimal)
+    for value, day, total in session.execute(  # department slices are kept by day
+            select(c.value, c.period, c.paid_total).where(
+                c.grain == "day", c.dim == "department", c.paid_total != 0, c.value.in_(wanted),
+                c.period.between(months[0], _month_after(months[-1]) - timedelta(days=1)))):
+        paid[(value, day.replace(day=1))] += Decimal(total or 0)
     budgets = {(d, m): Decimal(a) for d, m, a in session.execute(
         select(DepartmentBudget.department, DepartmentBudget.month, DepartmentBudget.amount).where(
             DepartmentBudget.month.in_([m.strftime("%Y-%m") for m in months])))}
