@@ -391,3 +391,28 @@ def test_every_path_of_the_sums_gives_what_the_fact_rows_say(seeded):
                                                                      tier=None), ("received", "closed"), interval, split)
                         if len(filters.active()) < 2:
                             assert by_rollups == by_facts, (period, filters, split, interval)
+
+
+def test_migration_0022_moves_the_counts_to_their_wide_rows_and_back(seeded):
+    """A database upgraded with one row per metric (before 0022) keeps every figure: down to 0020
+    writes the counts back as narrow rows, up again makes the same wide rows."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from processes.engine.schema import alembic_config
+
+    with seeded.session() as s:
+        kept = _stored(s)
+        before = analytics.kpis(s, MARCH, Filters(department="after_sales"))
+    seeded.dispose()
+    command.downgrade(alembic_config(seeded.url), "0020")
+    with Database(seeded.url).session() as s:
+        narrow = dict(s.execute(text("SELECT metric, SUM(count) FROM analytics_rollups WHERE grain = 'day' "
+                                     "AND dim = '' GROUP BY metric")).all())
+    assert narrow["received"] == 9 and narrow["closed"] == 7 and narrow["level"] == 7
+    command.upgrade(alembic_config(seeded.url), "head")
+    again = Database(seeded.url)
+    with again.session() as s:
+        assert _stored(s) == kept
+        assert analytics.kpis(s, MARCH, Filters(department="after_sales")) == before
+    again.dispose()
