@@ -128,9 +128,10 @@ def build_rollups(db) -> int:
         month_of = {m: local_period(dialect, spec[0], "month", tz, offset) for m, spec in specs.items()}
         for metric in DURATION_METRICS:  # one pass over the facts per histogram, then its slices
             moment, where, bucket, total = specs[metric]
+            year = local_period(dialect, moment, "year", tz, offset)
             s.execute(text("DROP TABLE IF EXISTS bench_metric"))
             s.execute(text(f"CREATE TEMPORARY TABLE bench_metric AS SELECT {columns}, {day_of[metric]} AS day, "
-                           f"{month_of[metric]} AS month, {bucket} AS b, {total} AS t "
+                           f"{month_of[metric]} AS month, {year} AS year, {bucket} AS b, {total} AS t "
                            f"FROM complaint_facts WHERE {where}"))
             for dim, value in slices:
                 for grain in grains(dim, metric):

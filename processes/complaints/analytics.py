@@ -217,11 +217,12 @@ def sums(session: Session, period: Period, filters: Filters, metrics=METRICS) ->
             plans[grains(chosen[0], metric)].append(metric)
     r = AnalyticsRollup
     for kept, group in plans.items():
-        if "day" in kept:  # the whole period from rollups, months by month when kept
+        if "day" in kept:  # the whole period from rollups: years, months, then days
+            when = or_(*(and_(r.grain == "day", r.period.between(a, b)) for a, b in days),
+                       *([_coarse_clause(months)] if months else []))
             rows = session.execute(
                 select(r.metric, r.bucket, func.sum(r.count), func.sum(r.total))
-                .where(r.dim == chosen[0], r.value == chosen[1], r.metric.in_(group),
-                       _grain_clause(period, "month" in kept))
+                .where(r.dim == chosen[0], r.value == chosen[1], r.metric.in_(group), when)
                 .group_by(r.metric, r.bucket))
             _add(out, rows)
             continue
@@ -229,8 +230,7 @@ def sums(session: Session, period: Period, filters: Filters, metrics=METRICS) ->
         if months and "month" in kept:
             _add(out, session.execute(
                 select(r.metric, r.bucket, func.sum(r.count), func.sum(r.total))
-                .where(r.dim == chosen[0], r.value == chosen[1], r.metric.in_(group), r.grain == "month",
-                       r.period.between(months[0], months[-1]))
+                .where(r.dim == chosen[0], r.value == chosen[1], r.metric.in_(group), _coarse_clause(months))
                 .group_by(r.metric, r.bucket)))
         elif months:
             ranges.append(Period(months[0], _month_after(months[-1]) - timedelta(days=1)))
@@ -269,6 +269,20 @@ def _count_sums(session: Session, chosen: tuple[str, str], metrics, when) -> lis
     return [(*_as_metric(k), n, row[-1] if k == "paid" else 0) for k, n in zip(columns, row, strict=False) if n]
 
 
+def _coarse_clause(months: list[date]):
+    """Histogram rows of consecutive whole months: the whole calendar years among them at year
+    grain, the months before and after at month grain."""
+    r = AnalyticsRollup
+    years = sorted(y for y in {m.year for m in months} if sum(m.year == y for m in months) == 12)
+    if not years:
+        return and_(r.grain == "month", r.period.between(months[0], months[-1]))
+    clauses = [and_(r.grain == "year", r.period.between(date(years[0], 1, 1), date(years[-1], 1, 1)))]
+    for run in ([m for m in months if m.year < years[0]], [m for m in months if m.year > years[-1]]):
+        if run:
+            clauses.append(and_(r.grain == "month", r.period.between(run[0], run[-1])))
+    return or_(*clauses)
+
+
 def _add(out: Sums, rows) -> None:
     for metric, bucket, count, total in rows:
         cell = out[(metric, bucket)]
@@ -287,17 +301,31 @@ def _merged(parts: list[Period]) -> list[Period]:
     return out
 
 
-def _count(s: Sums, metric: str) -> int:
-    return sum(c for (m, _b), (c, _t) in s.items() if m == metric)
+class _ByMetric(dict):
+    """Sums indexed by metric once: {metric: [(bucket, count, total)]} (a two-year histogram has
+    thousands of buckets, and every figure reads one metric)."""
+
+    def __init__(self, s: Sums):
+        super().__init__()
+        for (m, b), (c, t) in s.items():
+            self.setdefault(m, []).append((b, c, t))
 
 
-def _total(s: Sums, metric: str) -> Decimal:
-    return sum((t for (m, _b), (_c, t) in s.items() if m == metric), Decimal(0))
+def _index(s) -> _ByMetric:
+    return s if isinstance(s, _ByMetric) else _ByMetric(s)
 
 
-def percentile(s: Sums, metric: str, p: float) -> int | None:
+def _count(s, metric: str) -> int:
+    return sum(c for _b, c, _t in _index(s).get(metric, ()))
+
+
+def _total(s, metric: str) -> Decimal:
+    return sum((t for _b, _c, t in _index(s).get(metric, ())), Decimal(0))
+
+
+def percentile(s, metric: str, p: float) -> int | None:
     """Nearest-rank percentile of a histogram metric (the bucket's lower bound, in minutes)."""
-    buckets = sorted((b, c) for (m, b), (c, _t) in s.items() if m == metric and c > 0)
+    buckets = sorted((b, c) for b, c, _t in _index(s).get(metric, ()) if c > 0)
     n = sum(c for _b, c in buckets)
     if not n:
         return None
@@ -407,9 +435,10 @@ def _open_at_day_end(session: Session, day: date, at: datetime, filters: Filters
 
 
 def _figures(s: Sums) -> dict:
+    s = _index(s)
     received, closed, resolved = _count(s, "received"), _count(s, "closed"), _count(s, "resolved")
     within, breached = _count(s, "within_sla"), _count(s, "breached")
-    levels = {b: c for (m, b), (c, _t) in s.items() if m == "level" and c}
+    levels = {b: c for b, c, _t in s.get("level", ()) if c}
     paid = _total(s, "paid")
     return {
         "received": received,

@@ -73,7 +73,7 @@ class AnalyticsRollup(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    grain: Mapped[str] = mapped_column(String(5))  # day, month
+    grain: Mapped[str] = mapped_column(String(5))  # day, month, year
     dim: Mapped[str] = mapped_column(String(20))
     value: Mapped[str] = mapped_column(String(250))
     metric: Mapped[str] = mapped_column(String(30))

@@ -49,14 +49,15 @@ _DENSE = ("", "root_cause", "product_root_cause")
 
 def grains(dim: str, metric: str) -> tuple[str, ...]:
     """The grains a slice keeps a metric at. Duration histograms have a row per bucket, so they are
-    the heavy part: everything keeps them by month, only everything by day too (the days at the ends
-    of a period of one filter are counted from its fact rows), and the pair slices not at all (two
-    filters read the facts for durations). Counts are kept by day in every slice, and by month in
-    the dense ones, where summing days over a long period would read too many rows."""
+    the heavy part: everything and each dimension keep them by month and by year (a long period
+    reads a few years and months, not two years of days), only everything by day too (the days at
+    the ends of a period of one filter are counted from its fact rows), and the pair slices not at
+    all (two filters read the facts for durations). Counts are kept by day in every slice, and by
+    month in the dense ones, where summing days over a long period would read too many rows."""
     if metric in DURATION_METRICS:
         if dim == "":
-            return GRAINS
-        return () if "+" in dim else ("month",)
+            return ("day", "month", "year")
+        return () if "+" in dim else ("month", "year")
     return GRAINS if dim in _DENSE else ("day",)
 
 
@@ -217,6 +218,8 @@ def slices(fact: ComplaintFact | None, metric: str) -> list[tuple[str, str]]:
 
 
 def _period(grain: str, day: date) -> date:
+    if grain == "year":
+        return day.replace(month=1, day=1)
     return day if grain == "day" else day.replace(day=1)
 
 

@@ -76,12 +76,12 @@ def open_specs(dialect: str) -> dict[str, tuple[str, str, str, str]]:
 
 
 def local_period(dialect: str, column: str, grain: str, tz: str, offset_hours: float) -> str:
-    """The local day (or first of the month) of a timestamp column, as SQL."""
+    """The local day (or first of the month or year) of a timestamp column, as SQL."""
     if dialect == "postgresql":
         local = f"({column} AT TIME ZONE '{tz}')"
-        return f"CAST({local} AS DATE)" if grain == "day" else f"CAST(date_trunc('month', {local}) AS DATE)"
+        return f"CAST({local} AS DATE)" if grain == "day" else f"CAST(date_trunc('{grain}', {local}) AS DATE)"
     shift = f"'{offset_hours:+g} hours'"
-    return f"date({column}, {shift})" if grain == "day" else f"date({column}, {shift}, 'start of month')"
+    return f"date({column}, {shift})" if grain == "day" else f"date({column}, {shift}, 'start of {grain}')"
 
 
 def local_day_sql(dialect: str, column: str) -> str:

@@ -1,5 +1,5 @@
 """analytics: the plain counts in one wide row per slice and day/month (analytics_counts); the narrow
-rollups keep only the duration histograms, by month outside the no-filter slice and none for pairs (issue 16)
+rollups keep only the duration histograms, by month and year outside the no-filter slice and none for pairs (issue 16)
 
 Revision ID: 0022
 Revises: 0020
@@ -43,10 +43,19 @@ def upgrade() -> None:
         "AND (grain = 'day' OR dim IN ('', 'root_cause', 'product_root_cause')) GROUP BY grain, dim, value, period")
     op.execute(f"DELETE FROM analytics_rollups WHERE metric NOT IN ({', '.join(repr(m) for m in DURATIONS)})")
     op.execute("DELETE FROM analytics_rollups WHERE dim LIKE '%+%' OR (dim <> '' AND grain = 'day')")
+    # Histograms by year, from their months (a long period reads years).
+    if op.get_bind().dialect.name == "postgresql":
+        year = "CAST(date_trunc('year', period) AS DATE)"
+    else:
+        year = "date(period, 'start of year')"
+    op.execute(f"INSERT INTO analytics_rollups (grain, dim, value, metric, period, bucket, count, total) "
+               f"SELECT 'year', dim, value, metric, {year}, bucket, SUM(count), SUM(total) FROM analytics_rollups "
+               f"WHERE grain = 'month' GROUP BY dim, value, metric, {year}, bucket")
 
 
 def downgrade() -> None:
     # The counts go back to one row per metric; the histograms dropped are not rebuilt.
+    op.execute("DELETE FROM analytics_rollups WHERE grain = 'year'")
     for m in COUNTS:
         op.execute(f"INSERT INTO analytics_rollups (grain, dim, value, metric, period, bucket, count, total) "
                    f"SELECT grain, dim, value, '{m}', period, 0, {m}, "
