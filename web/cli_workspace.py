@@ -184,7 +184,7 @@ def run(database_url: str | None, tasks: int, repeat: int, deep_page: int, compl
 
         def one_count(actor=actor, scope=scope, filters=filters):
             with db.session() as s:
-                return count_tasks(s, filtered_query(actor, scope, filters, now))[0]
+                return count_tasks(s, filtered_query(actor, scope, filters, now, s))[0]
 
         results[f"{label}, count"] = timed(one_count, repeat)
     db.dispose()

@@ -100,7 +100,7 @@ def load_page(
         session, who, state.scope, state.page, per_page, filters=state.filters, now=now, sort=state.sort
     )
     total, more = (
-        count_tasks(session, filtered_query(who, state.scope, state.filters, now))
+        count_tasks(session, filtered_query(who, state.scope, state.filters, now, session))
         if with_count
         else (0, False)
     )

@@ -14,7 +14,7 @@ def for_nav(session, who: Actor) -> list[dict]:
     for view in saved_views.visible(session, who):
         query = view.query or {}
         scope = query.get("scope") if query.get("scope") in SCOPES else "mine"
-        count, more = count_tasks(session, filtered_query(who, scope, Filters.from_args(query)), cap=NAV_CAP)
+        count, more = count_tasks(session, filtered_query(who, scope, Filters.from_args(query), session=session), cap=NAV_CAP)
         items.append(
             {
                 "view": view,
