@@ -161,14 +161,17 @@ def plan_of(db, query) -> tuple[bool, str]:
 
 
 def deep_boundary(db, actor, scope, filters, sort, now, deep_page: int) -> str | None:
-    """The id of the last row before ``deep_page``: where its Next link seeks from (found untimed)."""
+    """The id of the row the deep page's Next link seeks after (found untimed). A view with fewer
+    pages has its last page timed instead: the deepest a person can reach, and its seek still walks
+    to the end of the index range to learn there is no next page. None: the view has one page."""
     from processes.engine.inbox import filtered_query, ordered
+    from processes.engine.models import HumanTask
 
     with db.session() as s:
         query = ordered(filtered_query(actor, scope, filters, now, s), sort)
-        from processes.engine.models import HumanTask
-
-        return s.scalar(query.with_only_columns(HumanTask.id).offset((deep_page - 1) * 50 - 1).limit(1))
+        ids = list(s.scalars(query.with_only_columns(HumanTask.id).limit((deep_page - 1) * 50 + 1)))
+    start = (deep_page - 1) * 50 if len(ids) > (deep_page - 1) * 50 else (len(ids) - 1) // 50 * 50
+    return ids[start - 1] if start > 0 else None
 
 
 def run(database_url: str | None, tasks: int, repeat: int, deep_page: int, complaints: int = 1_000_000) -> dict:

@@ -8,7 +8,7 @@ PostgreSQL: ILIKE, answered by the pg_trgm GIN indexes on summary and business_k
 
 from __future__ import annotations
 
-from sqlalchemy import String, bindparam, func, literal_column, select, table, text
+from sqlalchemy import String, bindparam, literal_column, select, table, text
 from sqlalchemy.orm import Session
 
 SEARCH_TABLE = "human_tasks_fts"
@@ -34,13 +34,15 @@ def _matches(words: str):
     return text(f"{SEARCH_TABLE} MATCH :words").bindparams(bindparam("words", _phrase(words), type_=String))
 
 
-def matching_rowids(session: Session | None, words: str):
-    """The rowids of the open tasks whose reference or summary contains ``words``, as a subquery,
-    when an FTS index can answer and at most SET_CAP tasks match; else None (use LIKE)."""
+def matching_rowids(session: Session | None, words: str) -> list[int] | None:
+    """The rowids of the open tasks whose reference or summary contains ``words``, when an FTS
+    index can answer and at most SET_CAP tasks match; else None (use LIKE). Read once per unit of
+    work: the page and its count ask the same."""
     if session is None or len(words) < MIN_CHARS or session.get_bind().dialect.name != "sqlite":
         return None
-    found = select(literal_column("rowid")).select_from(_fts).where(_matches(words))
-    probe = select(func.count()).select_from(found.limit(SET_CAP + 1).subquery())
-    if session.scalar(probe) > SET_CAP:
-        return None
-    return found
+    key = ("task_search", words)
+    if key not in session.info:
+        found = select(literal_column("rowid")).select_from(_fts).where(_matches(words)).limit(SET_CAP + 1)
+        rowids = list(session.scalars(found))
+        session.info[key] = rowids if len(rowids) <= SET_CAP else None
+    return session.info[key]

@@ -1,4 +1,5 @@
-"""inbox word search: an FTS5 trigram table of the open tasks' references and summaries (SQLite)
+"""inbox word search: an FTS5 trigram table of the open tasks' references and summaries (SQLite);
+the due-time index holds the arrival time too (the SLA filters read it alone)
 
 Revision ID: 0023
 Revises: 0020
@@ -15,7 +16,8 @@ depends_on = None
 WORDS = "coalesce({row}.business_key, '') || char(10) || coalesce({row}.summary, '')"
 # Kept in step by triggers, in the same transaction as every write to human_tasks, whoever writes
 # it (the engine's upserts, the bench's bulk insert, an operator's UPDATE). Keyed by the task row's
-# rowid, which SQLite keeps for a row's life (no VACUUM runs on this database).
+# rowid, which SQLite keeps for a row's life (no VACUUM runs on this database). A later migration
+# that rebuilds human_tasks in batch mode (copy and rename) drops the triggers: it must make them again.
 STATEMENTS = (
     "CREATE VIRTUAL TABLE human_tasks_fts USING fts5(words, tokenize = 'trigram')",
     f"""CREATE TRIGGER human_tasks_fts_insert AFTER INSERT ON human_tasks WHEN new.status = 'open'
@@ -33,6 +35,8 @@ STATEMENTS = (
 
 
 def upgrade() -> None:
+    op.drop_index("ix_human_open_due", table_name="human_tasks")
+    op.create_index("ix_human_open_due", "human_tasks", ["status", "due_at", "created_at"], unique=False)
     # PostgreSQL answers the same search from the pg_trgm GIN indexes of migration 0007.
     if op.get_bind().dialect.name != "sqlite":
         return
@@ -41,6 +45,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_human_open_due", table_name="human_tasks")
+    op.create_index("ix_human_open_due", "human_tasks", ["status", "due_at"], unique=False)
     if op.get_bind().dialect.name != "sqlite":
         return
     for trigger in ("insert", "update", "delete"):
