@@ -14,7 +14,20 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Boolean, ColumnElement, Float, Select, String, and_, false, func, literal, literal_column, or_, select
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Float,
+    Select,
+    String,
+    and_,
+    false,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import FunctionElement
