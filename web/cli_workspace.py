@@ -276,11 +276,13 @@ def http_pages(database_url: str, repeat: int, deep_page: int) -> dict:
                          ("HTML page: all + category + severity", "/?scope=all&category=other&severity=high"),
                          ("HTML page: all sorted by created, newest first", "/?scope=all&sort=-created"),
                          ("HTML page: all + level 2 + unassigned", "/?scope=all&level=2&status=unassigned"),
-                         ("HTML rows refresh: all", "/inbox/rows?scope=all")):
+                         ("HTML rows refresh: all", "/inbox/rows?scope=all"),
+                         ("HTML views bar counts (fetched after the page)", "/inbox/view-counts")):
         def one_page(query=query):
             response = client.get(query)
             assert response.status_code == 200, response.status_code
-            return response.get_data(as_text=True).count('class="sla-row ')
+            body = response.get_data(as_text=True)
+            return body.count('class="sla-row ') or body.count("data-view-count")
 
         client.get(query)  # warm the template cache
         results[label] = timed(one_page, repeat)
