@@ -2,12 +2,12 @@
 the due-time index holds the arrival time too (the SLA filters read it alone)
 
 Revision ID: 0023
-Revises: 0020
+Revises: 0022
 """
 from alembic import op
 
 revision = "0023"
-down_revision = "0020"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
