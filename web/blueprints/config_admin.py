@@ -13,11 +13,12 @@ from flask_babel import lazy_gettext as _l
 from processes.complaints.registration import CHANNELS
 from processes.complaints.settings import KINDS as SETTING_KINDS
 from processes.complaints.settings import REQUIRABLE_FIELDS
+from processes.complaints.sla import profile_names
 from processes.engine.errors import RuntimeProblem
 from processes.engine.models import utcnow
 from processes.governance import config_review
 from web.auth import roles_required
-from web.config_labels import FIELD_LABELS, SETTING_HELP, SETTING_LABELS
+from web.config_labels import FIELD_LABELS, PROFILE_LABELS, SETTING_HELP, SETTING_LABELS
 from web.context import actor, database
 from web.errors import problem_message
 
@@ -54,8 +55,8 @@ def _settings_page(values: dict | None = None, errors: dict | None = None, note:
         return render_template(
             "admin/settings.html", version=version, in_force=in_force, values=shown, changed=changed,
             errors=errors or {}, note=note, pending=waiting, drafts=recent, may_edit=may_edit, kinds=SETTING_KINDS,
-            labels=SETTING_LABELS, help=SETTING_HELP, field_labels=FIELD_LABELS,
-            choices={"fields": REQUIRABLE_FIELDS, "channels": CHANNELS}), status
+            labels=SETTING_LABELS, help=SETTING_HELP, field_labels=FIELD_LABELS, profile_labels=PROFILE_LABELS,
+            choices={"fields": REQUIRABLE_FIELDS, "channels": CHANNELS, "profile": profile_names()}), status
 
 
 def _norm(value):
@@ -187,6 +188,8 @@ def _show(kind: str, key: str, value) -> str:
         return "—"
     if kind == "settings" and SETTING_KINDS.get(key) == "fields":
         return ", ".join(str(FIELD_LABELS.get(v, v)) for v in value)
+    if kind == "settings" and SETTING_KINDS.get(key) == "profile":
+        return str(PROFILE_LABELS.get(value, value))
     if kind == "settings" and SETTING_KINDS.get(key) == "channels":
         from web.workspace_i18n import label
 

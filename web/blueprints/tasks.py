@@ -76,13 +76,23 @@ def inbox_rows():
     return render_template("_inbox_rows.html", oob=True, **_inbox_context(actor(), with_choices=False))
 
 
+@bp.get("/inbox/view-counts")
+@login_required
+def view_counts():
+    """The saved views' counts, which the page fetches once it is shown (htmx): each is a count of
+    its own, and the page's rows need not wait for them."""
+    with database().session() as s:
+        saved = for_nav(s, actor())
+    return render_template("_view_counts.html", saved=saved)
+
+
 def _inbox_context(who: Actor, with_choices: bool) -> dict:
     state = inbox_state()
     with database().session() as s:
         page = load_page(s, who, state, PER_PAGE)
         extra = {}
         if with_choices:
-            extra = {"assignees": assignee_choices(s, who), "saved": for_nav(s, who)}
+            extra = {"assignees": assignee_choices(s, who), "saved": for_nav(s, who, with_counts=False)}
     rows = page.pop("rows")
     for row in rows:
         row["countdown"] = countdown(row["task"].due_at, page["now"])

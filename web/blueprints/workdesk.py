@@ -145,7 +145,7 @@ def export(fmt: str):
         abort(404)
     who = actor()
     state = inbox_state()
-    state.page = 1
+    state.page, state.after, state.before = 1, None, None
     with database().session() as s:
         page = load_page(s, who, state, EXPORT_CAP, with_count=False)
     table = export_table(page["rows"], page["now"])
