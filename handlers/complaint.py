@@ -29,6 +29,7 @@ from processes.complaints.records import (
     EscalationRecord,
     ImprovementAction,
     Notification,
+    complaint_by_reference,
 )
 from processes.engine import audit
 from processes.engine.handlers import HandlerError, handler
@@ -91,7 +92,7 @@ def _month(at: datetime | None = None) -> str:
 def _complaint(ctx) -> Complaint | None:
     if ctx.session is None or not ctx.business_key:
         return None
-    return ctx.session.scalar(select(Complaint).where(Complaint.reference == ctx.business_key))
+    return complaint_by_reference(ctx.session, ctx.business_key)
 
 
 def _filled(value: Any) -> bool:

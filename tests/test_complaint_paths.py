@@ -740,25 +740,60 @@ def fires_exactly_at(h, session, deadline: datetime) -> None:
     assert sla_breaches(session) == before + 1, f"did not fire at {deadline.isoformat()}"
 
 
-def test_the_acceptance_breach_fires_at_three_working_days_and_not_before(run, dbsession):
-    h = run()  # received Monday 3 March 2025 09:00 UTC, not yet classified: medium
-    fires_exactly_at(h, dbsession, DEFAULT_START + timedelta(days=3))
+# Each profile's deadlines for a medium complaint received Monday 3 March 2025 09:00 UTC, counted by hand
+# (test_sla_pinned.py pins the limits themselves). FCA counts in London and CFPB in New York, in local wall
+# time: both cross their change to summer time. SAMR's 45 working days run over China's 2025 Labour Day
+# (1-5 May off, Sunday 27 April worked).
+BREACH_DUE = {
+    #           accept             respond            resolve            mediation
+    "default": ("2025-03-06T09:00", "2025-03-10T09:00", "2025-03-13T09:00", "2025-04-15T09:00"),
+    "SAMR": ("2025-03-12T09:00", "2025-03-10T09:00", "2025-03-13T09:00", "2025-05-08T09:00"),
+    "CBIRC": ("2025-03-06T09:00", "2025-03-10T09:00", "2025-03-18T09:00", "2025-04-15T09:00"),
+    "FCA": ("2025-03-06T09:00", "2025-03-06T09:00", "2025-04-28T08:00", "2025-04-14T08:00"),
+    "CFPB": ("2025-03-06T09:00", "2025-03-18T08:00", "2025-05-02T08:00", "2025-04-14T08:00"),
+}
 
 
-def test_the_investigation_breach_fires_at_the_respond_deadline_and_not_before(run, dbsession):
+def due(profile: str, stage: str) -> datetime:
+    index = ("accept", "respond", "resolve", "mediation").index(stage)
+    return datetime.fromisoformat(BREACH_DUE[profile][index]).replace(tzinfo=UTC)
+
+
+@pytest.fixture(params=list(BREACH_DUE))
+def sla_profile(request, monkeypatch):
+    """Each breach timer runs under every SLA profile (the process reads REDRESS_SLA_PROFILE)."""
+    monkeypatch.setenv("REDRESS_SLA_PROFILE", request.param)
+    return request.param
+
+
+def test_the_acceptance_breach_fires_at_its_deadline_and_not_before(run, dbsession, sla_profile):
+    h = run()  # not yet classified: medium
+    fires_exactly_at(h, dbsession, due(sla_profile, "accept"))
+
+
+def test_the_investigation_breach_fires_at_the_respond_deadline_and_not_before(run, dbsession, sla_profile):
     h = run()
     classify(h, "product_quality", "medium")
-    assert h.data["respond_due"] == "2025-03-10T09:00:00+00:00"  # 5 working days
-    fires_exactly_at(h, dbsession, datetime.fromisoformat(h.data["respond_due"]))
+    assert datetime.fromisoformat(h.data["respond_due"]) == due(sla_profile, "respond")
+    fires_exactly_at(h, dbsession, due(sla_profile, "respond"))
 
 
-def test_the_resolve_breach_fires_at_the_resolve_deadline_and_not_before(run, dbsession):
+def test_the_resolve_breach_fires_at_the_resolve_deadline_and_not_before(run, dbsession, sla_profile):
     h = run()
     classify(h, "product_quality", "medium")
-    assert h.data["resolve_due"] == "2025-03-13T09:00:00+00:00"  # 10 calendar days, not mediation's 30 working
+    assert datetime.fromisoformat(h.data["resolve_due"]) == due(sla_profile, "resolve")  # not mediation's limit
     investigate(h, "product", "customer", warranty="out_of_warranty")
     confirm_strategy(h, "rule_based")
-    fires_exactly_at(h, dbsession, datetime.fromisoformat(h.data["resolve_due"]))
+    fires_exactly_at(h, dbsession, due(sla_profile, "resolve"))
+
+
+def test_the_mediation_limit_breach_fires_at_its_deadline_and_not_before(run, dbsession, sla_profile):
+    h = run()
+    classify(h, "sales_misrepresentation", "medium")
+    assert datetime.fromisoformat(h.data["mediation_due"]) == due(sla_profile, "mediation")
+    investigate(h, "sales", "unclear", warranty="not_applicable")
+    confirm_strategy(h, "fuzzy_mediation")
+    fires_exactly_at(h, dbsession, due(sla_profile, "mediation"))
 
 
 # ------------------------------------------------------------------ waits to the minute
