@@ -538,6 +538,8 @@ def test_the_reviser_changes_the_amount_beside_the_suggestion_and_quality_contro
     assert "¥900.00" in suggestion[0].text_content()
     assert form.xpath('//select[@name="compensation_kind"]/option[@selected]')[0].get("value") == "cash"
     assert form.xpath('//select[@name="remedy"]/option[@selected]')[0].get("value") == "compensation"
+    returned = form.xpath('//*[contains(@class, "quality-returned")]')[0].text_content()
+    assert "金额不足以弥补损失" in returned and "customer_service.supervisor" in returned  # what QC asked, by whom
     token = csrf_of(page.get_data(as_text=True))
     fields = {"csrf_token": token, "remedy": "compensation", "compensation_kind": "cash",
               "compensation_amount": "450", "answer": "{name}您好:现金补偿 {amount}。"}
@@ -558,7 +560,7 @@ def test_the_reviser_changes_the_amount_beside_the_suggestion_and_quality_contro
 def test_a_raised_amount_waits_for_management_with_the_budget_after_it(run, web_app):  # noqa: F811
     h = run(customer_tier="vip", order_value=3000)
     paths.returned_offer(h)
-    h.complete("Task_Revise_Answer", {"answer": "现金补偿 ¥800.00", "compensation_amount": 800,
+    h.complete("Task_Revise_Answer", {"answer": "现金补偿 ¥800.00", "compensation_kind": "cash", "compensation_amount": 800,
                                       "revision_note": "按质检意见提高"})
     row = h._row("Task_Approve_Revised_Compensation")
     supervisor = login(web_app, "cs.lead", "customer_service", "supervisor")  # management decides, not them

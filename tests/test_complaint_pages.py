@@ -221,6 +221,9 @@ def test_scenario_through_the_pages(scenario, run, dbsession, request):
     function = getattr(paths, scenario)
     arguments = {"run": run, "dbsession": dbsession}
     names = function.__code__.co_varnames[:function.__code__.co_argcount]
+    if "sla_profile" in names:  # the pages walk the first SLA profile; test_complaint_paths walks them all
+        arguments["sla_profile"] = next(iter(paths.BREACH_DUE))
+        request.getfixturevalue("monkeypatch").setenv("REDRESS_SLA_PROFILE", arguments["sla_profile"])
     function(**{n: arguments[n] for n in names})
     WALKED[scenario] = set(PageHarness.walked)
 

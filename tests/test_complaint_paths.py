@@ -314,7 +314,7 @@ def test_a_returned_answer_raises_the_amount_management_changes_it_quality_contr
     h = run(customer_tier="vip", order_value=3000)
     returned_offer(h)
     # The reviser raises the amount above the threshold: management decides it before quality control.
-    h.complete("Task_Revise_Answer", {"answer": "现金补偿 ¥800.00", "compensation_amount": 800,
+    h.complete("Task_Revise_Answer", {"answer": "现金补偿 ¥800.00", "compensation_kind": "cash", "compensation_amount": 800,
                                       "revision_note": "按质检意见提高补偿"})
     assert h.ready_user_tasks() == [("Task_Approve_Revised_Compensation", "management", "approve_compensation.json")]
     assert h.data["status"] == "awaiting_approval" and not notifications(dbsession, "response")
@@ -322,7 +322,8 @@ def test_a_returned_answer_raises_the_amount_management_changes_it_quality_contr
     h.complete("Task_Approve_Revised_Compensation", {"approval_decision": "change_amount", "approved_amount": 700})
     # The letter says 800: the reviser rewrites it with the approved 700, which needs no second approval.
     assert h.ready_ids() == ["Task_Revise_Answer"] and h.data["compensation_amount"] == 700
-    h.complete("Task_Revise_Answer", {"answer": "现金补偿 ¥700.00", "compensation_amount": 700})
+    h.complete("Task_Revise_Answer", {"answer": "现金补偿 ¥700.00", "compensation_kind": "cash",
+                                      "compensation_amount": 700})
     assert h.ready_ids() == ["Task_Quality_Check"] and h.data["compensation_amount"] == 700
     entry = ledger_entry(dbsession)
     assert (entry.kind, entry.amount, entry.approved_by_management) == ("cash", Decimal("700.00"), True)
@@ -338,7 +339,8 @@ def test_a_returned_answer_raises_the_amount_management_changes_it_quality_contr
 def test_a_returned_answer_changes_the_remedy_a_refused_raise_keeps_the_decided_amount(run, dbsession):
     h = run(customer_tier="vip", order_value=3000)
     returned_offer(h)
-    h.complete("Task_Revise_Answer", {"answer": "现金补偿 ¥1,200.00", "compensation_amount": 1200})
+    h.complete("Task_Revise_Answer", {"answer": "现金补偿 ¥1,200.00", "compensation_kind": "cash",
+                                      "compensation_amount": 1200})
     h.complete("Task_Approve_Revised_Compensation", {"approval_decision": "refuse", "refusal_reason": "超出权限"})
     assert h.ready_ids() == ["Task_Revise_Answer"] and h.data["compensation_amount"] == 400  # the decided one
     # Instead of money the reviser offers a replacement: no approval, quality control again, no money booked.

@@ -20,6 +20,7 @@ from handlers.complaint import (
     check_completeness,
     check_duplicates,
     complete_improvement_action,
+    correct_compensation,
     issue_compensation,
     notify,
     record_escalation,
@@ -80,6 +81,7 @@ def test_every_handler_the_process_uses_is_registered():
         "check_duplicates",
         "check_budget",
         "issue_compensation",
+        "correct_compensation",
         "record_escalation",
         "archive",
         "start_improvement_action",
@@ -292,6 +294,32 @@ def test_issue_compensation_writes_a_ledger_entry(session):
         Decimal("50.00"),
     )
     assert out["compensation_issued"] is True
+
+
+def test_a_revised_amount_replaces_the_complaints_own_entry_in_the_budget_and_the_ledger(session):
+    session.add(DepartmentBudget(department="product", month="2025-03", amount=Decimal(1000)))
+    session.add(CompensationEntry(business_key="OTHER", department="product", month="2025-03", kind="cash",
+                                  amount=Decimal(300)))
+    ledger = issue_compensation(ctx(session, {"department": "product"}, {"kind": "cash", "amount": 400}))
+    # Raising this complaint's 400 to 700: the others' 300 is spent, its own 400 is being replaced.
+    revised = check_budget(ctx(session, {}, {"department": "product", "amount": 700, "replacing_own": True}))
+    assert (revised["budget_spent"], revised["over_budget"]) == (300.0, False)
+    assert check_budget(ctx(session, {}, {"department": "product", "amount": 700}))["over_budget"] is True
+    data = {"ledger": ledger}
+    assert correct_compensation(ctx(session, data, {"kind": "cash", "amount": 700, "approved": True})) == {
+        "ledger_corrected": True}
+    entry = session.get(CompensationEntry, ledger["ledger_entry_id"])
+    assert (entry.kind, entry.amount, entry.approved_by_management) == ("cash", Decimal("700.00"), True)
+    assert "revised from cash 400.00" in entry.note
+    assert correct_compensation(ctx(session, data, {"kind": "cash", "amount": 700}))["ledger_corrected"] is False
+    # No money any more: the entry keeps its kind at 0; another complaint's entry is never touched.
+    correct_compensation(ctx(session, data, {"kind": None, "amount": 0}))
+    assert (entry.kind, entry.amount) == ("cash", Decimal("0.00"))
+    assert correct_compensation(ctx(session, data, {"kind": "cash", "amount": 5}, business_key="C-OTHER")) == {
+        "ledger_corrected": False}
+    assert correct_compensation(ctx(session, {}, {"kind": "cash", "amount": 5})) == {"ledger_corrected": False}
+    with pytest.raises(HandlerError):
+        correct_compensation(ctx(session, data, {"kind": "voucher", "amount": 5}))
 
 
 def test_issue_compensation_refuses_unknown_kinds(session):

@@ -52,7 +52,8 @@ def fill(row: HumanTask, schema: dict | None, data: dict, final: bool = True) ->
 
 def panel(row: HumanTask, schema: dict | None, values: dict, preview: bool) -> dict:
     """What the page shows beside the form: the preview of the answer and the approval's facts."""
-    out: dict = {"answer_fields": bool(answer_fields(schema)), "preview": None, "approval": None, "reply": None}
+    out: dict = {"answer_fields": bool(answer_fields(schema)), "preview": None, "approval": None, "reply": None,
+                 "returned": None}
     kind = APPROVALS.get(row.bpmn_id)
     if row.status != "open" or (not out["answer_fields"] and kind is None):
         return out
@@ -61,6 +62,9 @@ def panel(row: HumanTask, schema: dict | None, values: dict, preview: bool) -> d
         # The next answer is written with the customer's last reply in view.
         out["reply"] = {"decision": data.get("customer_decision"), "comment": data.get("customer_comment"),
                         "counter": data.get("counter_proposal")}
+    if out["answer_fields"] and data.get("qc_decision") == "return":
+        # A revision is written with what quality control asked for in view.
+        out["returned"] = {"note": data.get("qc_note"), "by": data.get("quality_checker")}
     if not preview and kind is None:
         return out
     with database().session() as s:
