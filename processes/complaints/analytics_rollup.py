@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from processes.complaints.analytics_models import COUNT_COLUMNS, COUNT_METRICS, AnalyticsCount, AnalyticsRollup, ComplaintFact
 from processes.complaints.calendar import BusinessCalendar
 from processes.complaints.records import CompensationEntry
-from processes.complaints.sla import load_policy
+from processes.complaints.sla import load_policy, policy_for
 from processes.engine.db import upsert_statement
 from processes.engine.models import ProcessInstance, utcnow
 
@@ -385,7 +385,7 @@ def observe(session: Session, instance: ProcessInstance, facts: dict, uow) -> No
     if fact is None:
         received = _moment(facts.get("received_at")) or utcnow()
         fact = ComplaintFact(reference=instance.business_key, received_at=received,
-                             sla_profile=_policy_calendar()[0], escalation_level=1, mediation_rounds=0,
+                             sla_profile=policy_for(facts.get("settings")).name, escalation_level=1, mediation_rounds=0,
                              reopened=False, survey_sent=False, paid_amount=Decimal(0))
         session.add(fact)
     update_fact(session, fact, facts, instance, utcnow())
