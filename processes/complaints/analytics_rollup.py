@@ -389,6 +389,10 @@ def observe(session: Session, instance: ProcessInstance, facts: dict, uow) -> No
                              reopened=False, survey_sent=False, paid_amount=Decimal(0))
         session.add(fact)
     update_fact(session, fact, facts, instance, utcnow())
+    # Most units of work (a task claimed, a note) change nothing that counts: the rollups are a
+    # function of the fact row alone, so an unchanged row needs no delta worked out.
+    if before is not None and all(getattr(before, key) == getattr(fact, key) for key in _FIELDS):
+        return
     apply_delta(session, before, fact)
 
 
