@@ -216,7 +216,9 @@ def sums(session: Session, period: Period, filters: Filters, metrics=METRICS) ->
         if metric in DURATION_METRICS:
             plans[grains(chosen[0], metric)].append(metric)
     for kept, group in plans.items():
-        parts = _coarse_parts(months) if months and "month" in kept else []
+        parts = []
+        if months and "month" in kept:
+            parts = _coarse_parts(months) if "year" in kept else [("month", months[0], months[-1])]
         ranges = []
         if "day" in kept:
             parts += [("day", a, b) for a, b in days]
