@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from processes.complaints import analytics_sql
@@ -215,25 +215,19 @@ def sums(session: Session, period: Period, filters: Filters, metrics=METRICS) ->
     for metric in metrics:
         if metric in DURATION_METRICS:
             plans[grains(chosen[0], metric)].append(metric)
-    r = AnalyticsRollup
     for kept, group in plans.items():
-        if "day" in kept:  # the whole period from rollups: years, months, then days
-            when = or_(*(and_(r.grain == "day", r.period.between(a, b)) for a, b in days),
-                       *([_coarse_clause(months)] if months else []))
-            rows = session.execute(
-                select(r.metric, r.bucket, func.sum(r.count), func.sum(r.total))
-                .where(r.dim == chosen[0], r.value == chosen[1], r.metric.in_(group), when)
-                .group_by(r.metric, r.bucket))
-            _add(out, rows)
-            continue
-        ranges = [Period(a, b) for a, b in days]
+        parts = []
         if months and "month" in kept:
-            _add(out, session.execute(
-                select(r.metric, r.bucket, func.sum(r.count), func.sum(r.total))
-                .where(r.dim == chosen[0], r.value == chosen[1], r.metric.in_(group), _coarse_clause(months))
-                .group_by(r.metric, r.bucket)))
-        elif months:
+            parts = _coarse_parts(months) if "year" in kept else [("month", months[0], months[-1])]
+        ranges = []
+        if "day" in kept:
+            parts += [("day", a, b) for a, b in days]
+        else:
+            ranges = [Period(a, b) for a, b in days]
+        if months and "month" not in kept:
             ranges.append(Period(months[0], _month_after(months[-1]) - timedelta(days=1)))
+        if parts:
+            _add(out, _histograms(session, chosen, group, parts))
         for part in _merged(ranges):  # not kept: the fact rows of those days
             lo, hi = part.bounds()
             for key, (count, total) in analytics_sql.sums(session, group, lo, hi, filters.active()).items():
@@ -269,18 +263,29 @@ def _count_sums(session: Session, chosen: tuple[str, str], metrics, when) -> lis
     return [(*_as_metric(k), n, row[-1] if k == "paid" else 0) for k, n in zip(columns, row, strict=False) if n]
 
 
-def _coarse_clause(months: list[date]):
-    """Histogram rows of consecutive whole months: the whole calendar years among them at year
-    grain, the months before and after at month grain."""
-    r = AnalyticsRollup
+def _coarse_parts(months: list[date]) -> list[tuple[str, date, date]]:
+    """Consecutive whole months as histogram rows to read: the whole calendar years among them at
+    year grain, the months before and after at month grain."""
     years = sorted(y for y in {m.year for m in months} if sum(m.year == y for m in months) == 12)
     if not years:
-        return and_(r.grain == "month", r.period.between(months[0], months[-1]))
-    clauses = [and_(r.grain == "year", r.period.between(date(years[0], 1, 1), date(years[-1], 1, 1)))]
+        return [("month", months[0], months[-1])]
+    parts = [("year", date(years[0], 1, 1), date(years[-1], 1, 1))]
     for run in ([m for m in months if m.year < years[0]], [m for m in months if m.year > years[-1]]):
         if run:
-            clauses.append(and_(r.grain == "month", r.period.between(run[0], run[-1])))
-    return or_(*clauses)
+            parts.append(("month", run[0], run[-1]))
+    return parts
+
+
+def _histograms(session: Session, chosen: tuple[str, str], metrics: list[str], parts) -> list[tuple]:
+    """(metric, bucket, count, total) of some histograms over (grain, first, last) parts: one range of
+    the rollup key per part (an OR of grains would not use the index), summed by the database."""
+    r = AnalyticsRollup
+    each = [select(r.metric, r.bucket, r.count, r.total).where(
+        r.grain == grain, r.dim == chosen[0], r.value == chosen[1], r.metric.in_(metrics),
+        r.period.between(lo, hi)) for grain, lo, hi in parts]
+    rows = union_all(*each).subquery()
+    return session.execute(select(rows.c.metric, rows.c.bucket, func.sum(rows.c.count), func.sum(rows.c.total))
+                           .group_by(rows.c.metric, rows.c.bucket)).all()
 
 
 def _add(out: Sums, rows) -> None:

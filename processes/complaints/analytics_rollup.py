@@ -51,13 +51,17 @@ def grains(dim: str, metric: str) -> tuple[str, ...]:
     """The grains a slice keeps a metric at. Duration histograms have a row per bucket, so they are
     the heavy part: everything and each dimension keep them by month and by year (a long period
     reads a few years and months, not two years of days), only everything by day too (the days at
-    the ends of a period of one filter are counted from its fact rows), and the pair slices not at
-    all (two filters read the facts for durations). Counts are kept by day in every slice, and by
+    the ends of a period of one or two filters are counted from its fact rows); the pairs with
+    product not at all (those two filters read the facts for durations). Counts are kept by day in every slice, and by
     month in the dense ones, where summing days over a long period would read too many rows."""
     if metric in DURATION_METRICS:
         if dim == "":
             return ("day", "month", "year")
-        return () if "+" in dim else ("month", "year")
+        if "+" not in dim:
+            return ("month", "year")
+        # Pairs are sparse (months are few rows); a pair with product, one of many, is a handful of
+        # complaints a month, a row each: none.
+        return () if "prd" in dim.split("+") else ("month",)
     return GRAINS if dim in _DENSE else ("day",)
 
 
@@ -389,6 +393,10 @@ def observe(session: Session, instance: ProcessInstance, facts: dict, uow) -> No
                              reopened=False, survey_sent=False, paid_amount=Decimal(0))
         session.add(fact)
     update_fact(session, fact, facts, instance, utcnow())
+    # Most units of work (a task claimed, a note) change nothing that counts: the rollups are a
+    # function of the fact row alone, so an unchanged row needs no delta worked out.
+    if before is not None and all(getattr(before, key) == getattr(fact, key) for key in _FIELDS):
+        return
     apply_delta(session, before, fact)
 
 

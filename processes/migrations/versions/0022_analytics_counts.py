@@ -1,5 +1,5 @@
 """analytics: the plain counts in one wide row per slice and day/month (analytics_counts); the narrow
-rollups keep only the duration histograms, by month and year outside the no-filter slice and none for pairs (issue 16)
+rollups keep only the duration histograms, by month and year outside the no-filter slice and none for pairs with product (issue 16)
 
 Revision ID: 0022
 Revises: 0020
@@ -42,7 +42,8 @@ def upgrade() -> None:
         f"FROM analytics_rollups WHERE metric NOT IN ({', '.join(repr(m) for m in DURATIONS)}) "
         "AND (grain = 'day' OR dim IN ('', 'root_cause', 'product_root_cause')) GROUP BY grain, dim, value, period")
     op.execute(f"DELETE FROM analytics_rollups WHERE metric NOT IN ({', '.join(repr(m) for m in DURATIONS)})")
-    op.execute("DELETE FROM analytics_rollups WHERE dim LIKE '%+%' OR (dim <> '' AND grain = 'day')")
+    op.execute("DELETE FROM analytics_rollups WHERE dim LIKE 'prd+%' OR dim LIKE '%+prd' "
+               "OR (dim <> '' AND grain = 'day')")
     # Histograms by year, from their months (a long period reads years).
     if op.get_bind().dialect.name == "postgresql":
         year = "CAST(date_trunc('year', period) AS DATE)"
@@ -50,7 +51,7 @@ def upgrade() -> None:
         year = "date(period, 'start of year')"
     op.execute(f"INSERT INTO analytics_rollups (grain, dim, value, metric, period, bucket, count, total) "
                f"SELECT 'year', dim, value, metric, {year}, bucket, SUM(count), SUM(total) FROM analytics_rollups "
-               f"WHERE grain = 'month' GROUP BY dim, value, metric, {year}, bucket")
+               f"WHERE grain = 'month' AND dim NOT LIKE '%+%' GROUP BY dim, value, metric, {year}, bucket")
 
 
 def downgrade() -> None:
