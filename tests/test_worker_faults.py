@@ -86,9 +86,14 @@ def test_four_workers_survive_their_connections_being_terminated_twice(db, datab
             for pause in (0.05, 0.3):
                 while utcnow() < due + timedelta(seconds=pause):
                     time.sleep(0.01)
-                terminated.append(conn.execute(text(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar())
+                # The second time the workers may be between connections (backing off): end the next ones.
+                ended = 0
+                while not ended and utcnow() < due + timedelta(seconds=10):
+                    ended = conn.execute(text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
+                    time.sleep(0.01)
+                terminated.append(ended)
         wait_until_fired(db, 200, 60)
         assert workers.alive()  # nobody exited
     finally:
@@ -96,7 +101,7 @@ def test_four_workers_survive_their_connections_being_terminated_twice(db, datab
         admin.dispose()
     assert all(n > 0 for n in terminated), terminated
     lateness = _exactly_once_and_lateness(db, 200)
-    print(f"\nterminated {terminated} connections; p99 lateness {p99(lateness):.3f} s")
+    print(f"\nterminated {terminated} connections; p99 lateness {p99(lateness):.3f} s (load {os.getloadavg()[0]:.1f})")
     assert p99(lateness) < 5.0 * _busy()  # wall time: a machine busier than its cores stretches it
     assert outages >= 1
 
@@ -127,3 +132,4 @@ def test_an_outage_is_logged_once_and_the_worker_carries_on(db, database_url, ca
     back = [r for r in caplog.records if "database back" in r.getMessage()]
     assert len(lost) == 1 and len(back) == 1 and worker.outages == 1
     _exactly_once_and_lateness(db, 1)
+

@@ -12,9 +12,11 @@ rounds of each side's p99 under 1 s, else `redress bench timers` exits 1.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -49,6 +51,7 @@ def run(database_url: str | None, count: int = 200, workers: int = 4, rounds: in
     for _ in range(rounds):
         for side, runs in sides.items():  # alternating: SQLite, PostgreSQL, SQLite, ...
             runs.append(_one_round(side, database_url, count, 1 if side == "sqlite" else workers))
+            print(side, json.dumps(runs[-1]), f"load {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
     result = {"timers": count, "workers": {"sqlite": 1, "postgresql": workers}, "rounds": sides,
               "p99_s_median": {side: round(statistics.median(r["p99_s"] for r in runs), 3)
                                for side, runs in sides.items()},
@@ -227,7 +230,7 @@ class WorkerProcesses:
         for process in self.processes:
             process.start()
         for _ in self.processes:
-            ready.get(timeout=120)  # each has imported everything and is running
+            ready.get(timeout=300)  # each has imported everything and is running (slow on a busy machine)
 
     def cpu_seconds(self) -> float:
         """User and system CPU the worker processes have used so far (Linux /proc)."""
