@@ -23,6 +23,7 @@ from processes.engine.database import Database
 from processes.engine.definitions import read_files
 from processes.engine.runtime import Runtime
 from processes.engine.schema import upgrade
+from tests import app_reuse
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -31,6 +32,7 @@ PG_URL = os.environ.get("REDRESS_TEST_DATABASE_URL")
 # Production hashing costs ~60 ms and 64 MiB per password; thousands of logins and accounts in the suite
 # do not need it. test_staff_accounts checks that production keeps the real cost.
 users._hasher = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
+app_reuse.install()  # templates and URL builders compiled once per process, not once per test app
 
 
 def _pg_admin(base_url: str):
@@ -134,7 +136,7 @@ def snapshot_copy(database_url, _snapshots, tmp_path):
 def fill_with_demo(url: str) -> None:
     """The shipped model and the demo's complaints (`redress demo`), for snapshot_copy("demo", ...)."""
     from processes.app import build_runtime
-    from processes.complaints.demo import load_demo
+    from processes.governance.demo_settings import load_demo
 
     db = Database(url)
     try:

@@ -293,6 +293,66 @@ def test_compensation_above_the_threshold_refused_once_then_approved(run, dbsess
     assert {"customer_service", "product", "management"} == h.lanes_visited
 
 
+def returned_offer(h, amount=400):
+    """A cash offer within authority, written and sent back by quality control (regulatory impact)."""
+    h.complete("Task_Classify", {"category": "product_quality", "severity": "high", "safety_issue": False,
+                                 "legitimacy": "justified", "regulatory_impact": True})
+    investigate(h, "product", "company")
+    confirm_strategy(h, "compensation")
+    choose_compensation(h, ("cash", 900), amount=amount)  # within the threshold: no approval
+    write_offer(h, f"现金补偿 ¥{amount:.2f}")
+    quality_check(h, "return", note="金额不足以弥补损失,请重新考虑")
+    assert h.ready_user_tasks() == [("Task_Revise_Answer", "customer_service", "revise_answer.json")]
+
+
+def ledger_entry(session):
+    session.commit()
+    return session.scalars(select(CompensationEntry).where(CompensationEntry.business_key == REF)).one()
+
+
+def test_a_returned_answer_raises_the_amount_management_changes_it_quality_control_sees_it(run, dbsession):
+    h = run(customer_tier="vip", order_value=3000)
+    returned_offer(h)
+    # The reviser raises the amount above the threshold: management decides it before quality control.
+    h.complete("Task_Revise_Answer", {"answer": "现金补偿 ¥800.00", "compensation_amount": 800,
+                                      "revision_note": "按质检意见提高补偿"})
+    assert h.ready_user_tasks() == [("Task_Approve_Revised_Compensation", "management", "approve_compensation.json")]
+    assert h.data["status"] == "awaiting_approval" and not notifications(dbsession, "response")
+    assert (h.data["budget_spent"], h.data["over_budget"]) == (0.0, False)  # its own 400 is being replaced
+    h.complete("Task_Approve_Revised_Compensation", {"approval_decision": "change_amount", "approved_amount": 700})
+    # The letter says 800: the reviser rewrites it with the approved 700, which needs no second approval.
+    assert h.ready_ids() == ["Task_Revise_Answer"] and h.data["compensation_amount"] == 700
+    h.complete("Task_Revise_Answer", {"answer": "现金补偿 ¥700.00", "compensation_amount": 700})
+    assert h.ready_ids() == ["Task_Quality_Check"] and h.data["compensation_amount"] == 700
+    entry = ledger_entry(dbsession)
+    assert (entry.kind, entry.amount, entry.approved_by_management) == ("cash", Decimal("700.00"), True)
+    quality_check(h)
+    sent = notifications(dbsession, "response")[-1]
+    assert sent.body == "现金补偿 ¥700.00" and sent.payload["compensation_amount"] == 700
+    answer(h, "accept")
+    survey(h)
+    assert_closed(h, dbsession)
+    assert "management" in h.lanes_visited
+
+
+def test_a_returned_answer_changes_the_remedy_a_refused_raise_keeps_the_decided_amount(run, dbsession):
+    h = run(customer_tier="vip", order_value=3000)
+    returned_offer(h)
+    h.complete("Task_Revise_Answer", {"answer": "现金补偿 ¥1,200.00", "compensation_amount": 1200})
+    h.complete("Task_Approve_Revised_Compensation", {"approval_decision": "refuse", "refusal_reason": "超出权限"})
+    assert h.ready_ids() == ["Task_Revise_Answer"] and h.data["compensation_amount"] == 400  # the decided one
+    # Instead of money the reviser offers a replacement: no approval, quality control again, no money booked.
+    h.complete("Task_Revise_Answer", {"answer": "为您换新一台。", "remedy": "replace", "compensation_amount": 0})
+    assert h.ready_ids() == ["Task_Quality_Check"]
+    assert ledger_entry(dbsession).amount == Decimal("0.00")
+    quality_check(h)
+    sent = notifications(dbsession, "response")[-1]
+    assert sent.body == "为您换新一台。" and sent.payload["remedy"] == "replace"
+    answer(h, "accept")
+    survey(h)
+    assert_closed(h, dbsession)
+
+
 def test_over_budget_compensation_needs_management_approval(run, dbsession):
     dbsession.add(DepartmentBudget(department="product", month="2025-03", amount=Decimal(1000)))
     dbsession.add(
@@ -678,25 +738,60 @@ def fires_exactly_at(h, session, deadline: datetime) -> None:
     assert sla_breaches(session) == before + 1, f"did not fire at {deadline.isoformat()}"
 
 
-def test_the_acceptance_breach_fires_at_three_working_days_and_not_before(run, dbsession):
-    h = run()  # received Monday 3 March 2025 09:00 UTC, not yet classified: medium
-    fires_exactly_at(h, dbsession, DEFAULT_START + timedelta(days=3))
+# Each profile's deadlines for a medium complaint received Monday 3 March 2025 09:00 UTC, counted by hand
+# (test_sla_pinned.py pins the limits themselves). FCA counts in London and CFPB in New York, in local wall
+# time: both cross their change to summer time. SAMR's 45 working days run over China's 2025 Labour Day
+# (1-5 May off, Sunday 27 April worked).
+BREACH_DUE = {
+    #           accept             respond            resolve            mediation
+    "default": ("2025-03-06T09:00", "2025-03-10T09:00", "2025-03-13T09:00", "2025-04-15T09:00"),
+    "SAMR": ("2025-03-12T09:00", "2025-03-10T09:00", "2025-03-13T09:00", "2025-05-08T09:00"),
+    "CBIRC": ("2025-03-06T09:00", "2025-03-10T09:00", "2025-03-18T09:00", "2025-04-15T09:00"),
+    "FCA": ("2025-03-06T09:00", "2025-03-06T09:00", "2025-04-28T08:00", "2025-04-14T08:00"),
+    "CFPB": ("2025-03-06T09:00", "2025-03-18T08:00", "2025-05-02T08:00", "2025-04-14T08:00"),
+}
 
 
-def test_the_investigation_breach_fires_at_the_respond_deadline_and_not_before(run, dbsession):
+def due(profile: str, stage: str) -> datetime:
+    index = ("accept", "respond", "resolve", "mediation").index(stage)
+    return datetime.fromisoformat(BREACH_DUE[profile][index]).replace(tzinfo=UTC)
+
+
+@pytest.fixture(params=list(BREACH_DUE))
+def sla_profile(request, monkeypatch):
+    """Each breach timer runs under every SLA profile (the process reads REDRESS_SLA_PROFILE)."""
+    monkeypatch.setenv("REDRESS_SLA_PROFILE", request.param)
+    return request.param
+
+
+def test_the_acceptance_breach_fires_at_its_deadline_and_not_before(run, dbsession, sla_profile):
+    h = run()  # not yet classified: medium
+    fires_exactly_at(h, dbsession, due(sla_profile, "accept"))
+
+
+def test_the_investigation_breach_fires_at_the_respond_deadline_and_not_before(run, dbsession, sla_profile):
     h = run()
     classify(h, "product_quality", "medium")
-    assert h.data["respond_due"] == "2025-03-10T09:00:00+00:00"  # 5 working days
-    fires_exactly_at(h, dbsession, datetime.fromisoformat(h.data["respond_due"]))
+    assert datetime.fromisoformat(h.data["respond_due"]) == due(sla_profile, "respond")
+    fires_exactly_at(h, dbsession, due(sla_profile, "respond"))
 
 
-def test_the_resolve_breach_fires_at_the_resolve_deadline_and_not_before(run, dbsession):
+def test_the_resolve_breach_fires_at_the_resolve_deadline_and_not_before(run, dbsession, sla_profile):
     h = run()
     classify(h, "product_quality", "medium")
-    assert h.data["resolve_due"] == "2025-03-13T09:00:00+00:00"  # 10 calendar days, not mediation's 30 working
+    assert datetime.fromisoformat(h.data["resolve_due"]) == due(sla_profile, "resolve")  # not mediation's limit
     investigate(h, "product", "customer", warranty="out_of_warranty")
     confirm_strategy(h, "rule_based")
-    fires_exactly_at(h, dbsession, datetime.fromisoformat(h.data["resolve_due"]))
+    fires_exactly_at(h, dbsession, due(sla_profile, "resolve"))
+
+
+def test_the_mediation_limit_breach_fires_at_its_deadline_and_not_before(run, dbsession, sla_profile):
+    h = run()
+    classify(h, "sales_misrepresentation", "medium")
+    assert datetime.fromisoformat(h.data["mediation_due"]) == due(sla_profile, "mediation")
+    investigate(h, "sales", "unclear", warranty="not_applicable")
+    confirm_strategy(h, "fuzzy_mediation")
+    fires_exactly_at(h, dbsession, due(sla_profile, "mediation"))
 
 
 # ------------------------------------------------------------------ waits to the minute

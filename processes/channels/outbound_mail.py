@@ -97,6 +97,11 @@ def render(template: str, language: str, values: dict, approved: dict | None = N
     return subject[:300], body.format(**values) + signature
 
 
+def company_name(session: Session) -> str:
+    """The company's name for the signature (the company_name setting in force)."""
+    return _company(session)
+
+
 def _company(session: Session) -> str:
     from processes.complaints import config_versions
 
@@ -132,6 +137,11 @@ def amount_line(amount, language: str) -> str:
     return (f"金额:{money}" if language == "zh-CN" else f"Amount: {money}") + "\n"
 
 
+def deadline_text(complaint: Complaint | None, language: str) -> str:
+    """The {deadline} of an e-mail: the date the complaint must be resolved by."""
+    return _deadline_text(complaint, language)
+
+
 def _deadline_text(complaint: Complaint | None, language: str) -> str:
     due = resolve_deadline(complaint)
     if due is None:
@@ -144,9 +154,9 @@ def resolve_deadline(complaint: Complaint | None) -> datetime | None:
     if complaint is None:
         return None
     try:
-        from processes.complaints.sla import load_policy
+        from processes.complaints.complaint_sla import resolve_due as complaint_resolve_due
 
-        return load_policy().deadline("resolve", complaint.severity or "medium", complaint.received_at)
+        return complaint_resolve_due(complaint)
     except Exception:
         log.warning("no resolve deadline for %s", complaint.reference, exc_info=True)
         return None
