@@ -29,6 +29,7 @@ from processes.complaints.records import (
     EscalationRecord,
     ImprovementAction,
     Notification,
+    complaint_by_reference,
 )
 from processes.engine import audit
 from processes.engine.handlers import HandlerError, handler
@@ -91,7 +92,7 @@ def _month(at: datetime | None = None) -> str:
 def _complaint(ctx) -> Complaint | None:
     if ctx.session is None or not ctx.business_key:
         return None
-    return ctx.session.scalar(select(Complaint).where(Complaint.reference == ctx.business_key))
+    return complaint_by_reference(ctx.session, ctx.business_key)
 
 
 def _filled(value: Any) -> bool:
@@ -298,12 +299,13 @@ def link_duplicate(ctx) -> dict:
     return {"duplicate_of": original}
 
 
-def _spent(session, department: str, month: str) -> Decimal:
-    total = session.scalar(
-        select(func.coalesce(func.sum(CompensationEntry.amount), 0)).where(
-            CompensationEntry.department == department, CompensationEntry.month == month
-        )
+def _spent(session, department: str, month: str, except_for: str | None = None) -> Decimal:
+    query = select(func.coalesce(func.sum(CompensationEntry.amount), 0)).where(
+        CompensationEntry.department == department, CompensationEntry.month == month
     )
+    if except_for:
+        query = query.where(CompensationEntry.business_key != except_for)
+    total = session.scalar(query)
     return Decimal(str(total or 0)).quantize(Decimal("0.01"))
 
 
@@ -312,7 +314,8 @@ def check_budget(ctx) -> dict:
     """Would this compensation exceed the department's compensation budget for the month?
 
     params: `department`, `amount`, `default_budget` (used when the month has no budget row;
-    None means no limit).
+    None means no limit), `replacing_own` (the amount replaces what this complaint already has in
+    the ledger, as when an answer's amount is revised: its own entries are not counted as spent).
     returns: `over_budget`, `budget_month`, `budget_limit`, `budget_spent`, `budget_remaining`.
     """
     session = _session(ctx)
@@ -330,7 +333,7 @@ def check_budget(ctx) -> dict:
     limit = (
         row.amount if row is not None else (None if default is None else _money(default, "default budget"))
     )
-    spent = _spent(session, department, month)
+    spent = _spent(session, department, month, ctx.business_key if _param(ctx, "replacing_own") else None)
     over = limit is not None and spent + amount > limit
     return {
         "over_budget": bool(over),
@@ -368,6 +371,34 @@ def issue_compensation(ctx) -> dict:
     session.add(entry)
     session.flush()
     return {"compensation_issued": True, "ledger_entry_id": entry.id}
+
+
+@handler("correct_compensation")
+def correct_compensation(ctx) -> dict:
+    """After a revised answer: the complaint's ledger entry takes the compensation the answer now
+    offers (an answer without compensation leaves it at 0). Nothing to do without an entry (the
+    compensation strategy records one; the ladder's answers do not).
+
+    params: `kind`, `amount`, `approved` (management approved the revised amount).
+    returns: `ledger_corrected` (True when the entry changed).
+    """
+    session = _session(ctx)
+    ledger = ctx.data.get("ledger")
+    entry_id = ledger.get("ledger_entry_id") if isinstance(ledger, dict) else None
+    entry = session.get(CompensationEntry, entry_id) if entry_id else None
+    if entry is None or entry.business_key != ctx.business_key:
+        return {"ledger_corrected": False}
+    amount = _money(_param(ctx, "amount", 0) or 0, "compensation amount")
+    kind = _param(ctx, "kind") if amount else entry.kind  # no compensation left: the kind stays on record
+    if kind not in COMPENSATION_KINDS:
+        raise HandlerError(f"compensation kind must be one of {', '.join(COMPENSATION_KINDS)}, not {kind!r}")
+    if (entry.kind, entry.amount) == (kind, amount):
+        return {"ledger_corrected": False}
+    entry.note = f"{entry.note or ''} revised from {entry.kind} {entry.amount}".strip()[:500]
+    entry.kind, entry.amount = kind, amount
+    entry.approved_by_management = entry.approved_by_management or bool(_param(ctx, "approved", False))
+    session.flush()
+    return {"ledger_corrected": True}
 
 
 @handler("record_escalation")

@@ -136,7 +136,7 @@ def snapshot_copy(database_url, _snapshots, tmp_path):
 def fill_with_demo(url: str) -> None:
     """The shipped model and the demo's complaints (`redress demo`), for snapshot_copy("demo", ...)."""
     from processes.app import build_runtime
-    from processes.complaints.demo import load_demo
+    from processes.governance.demo_settings import load_demo
 
     db = Database(url)
     try:

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from processes.app import build_runtime
 from processes.complaints import analytics
 from processes.complaints.analytics import Filters, Period
-from processes.complaints.analytics_models import AnalyticsRollup, ComplaintFact
+from processes.complaints.analytics_models import COUNT_COLUMNS, AnalyticsCount, AnalyticsRollup, ComplaintFact
 from processes.complaints.analytics_rollup import bucket, business_minutes, calendar
 from processes.complaints.records import CompensationEntry
 from processes.engine.database import Database
@@ -325,20 +325,34 @@ def test_series_and_pareto(seeded):
             {"root_cause": "密封圈老化", "count": 1, "cumulative_share": 1.0}]
 
 
+def _stored(s) -> dict:
+    """Every rollup row and count cell that is not zero, keyed as the observer keys them."""
+    out = {(r.grain, r.dim, r.value, r.metric, r.period, r.bucket): (r.count, Decimal(r.total))
+           for r in s.scalars(select(AnalyticsRollup)) if r.count or r.total}
+    for row in s.scalars(select(AnalyticsCount)):
+        for column in (*COUNT_COLUMNS, "paid_total"):
+            if getattr(row, column):
+                out[(row.grain, row.dim, row.value, row.period, column)] = Decimal(getattr(row, column))
+    return out
+
+
 def test_rollups_follow_a_complaint_that_changes_slice(seeded):
     """C-5 was counted unclassified; every rollup row is the sum of its facts' contributions."""
+    from processes.complaints.analytics_rollup import count_rows, rollup_rows
+
     with seeded.session() as s:
         rebuilt: dict = {}
-        from processes.complaints.analytics_rollup import rollup_rows
-
         for fact in s.scalars(select(ComplaintFact)):
             for key, (count, total) in rollup_rows(fact, +1).items():
-                cell = rebuilt.setdefault(key, [0, Decimal(0)])
-                cell[0] += count
-                cell[1] += total
-        stored = {(r.grain, r.dim, r.value, r.metric, r.period, r.bucket): [r.count, Decimal(r.total)]
-                  for r in s.scalars(select(AnalyticsRollup)) if r.count or r.total}
-        assert stored == {k: v for k, v in rebuilt.items() if v[0] or v[1]}
+                count0, total0 = rebuilt.get(key, (0, Decimal(0)))
+                rebuilt[key] = (count0 + count, total0 + total)
+            for key, row in count_rows(fact, +1).items():
+                for column, n in row.items():
+                    rebuilt[(*key, column)] = rebuilt.get((*key, column), Decimal(0)) + n
+        assert _stored(s) == {k: v for k, v in rebuilt.items() if v and v != (0, 0)}
+        # A step adds to one count row per slice and day, however many counts it changes.
+        assert s.scalar(select(func.count()).select_from(AnalyticsCount).where(
+            AnalyticsCount.dim == "", AnalyticsCount.grain == "day", AnalyticsCount.period == date(2025, 3, 4))) == 1
     assert calendar().timezone == "Asia/Shanghai"
 
 
@@ -346,11 +360,60 @@ def test_the_benchmarks_sql_build_gives_the_observers_rollups(seeded):
     """`redress bench analytics` builds rollups with SQL; they must be the rows the observer keeps."""
     from processes.benchmarks.analytics import build_rollups
 
-    def stored():
-        with seeded.session() as s:
-            return {(r.grain, r.dim, r.value, r.metric, r.period, r.bucket): (r.count, Decimal(r.total))
-                    for r in s.scalars(select(AnalyticsRollup)) if r.count or r.total}
-
-    kept = stored()
+    with seeded.session() as s:
+        kept = _stored(s)
     build_rollups(seeded)
-    assert stored() == kept
+    with seeded.session() as s:
+        assert _stored(s) == kept
+
+
+def test_every_path_of_the_sums_gives_what_the_fact_rows_say(seeded):
+    """Slices keep some metrics only by month or not at all (analytics_rollup.grains); whatever they
+    lack is read from the facts. For periods that cut months, with none, one and two filters, the
+    sums must be the facts' own, and the series the facts' counts."""
+    from processes.complaints import analytics_sql
+
+    periods = [Period(date(2025, 2, 10), date(2025, 3, 13)), Period(date(2025, 3, 4), date(2025, 3, 20)),
+               Period(date(2025, 1, 15), date(2025, 4, 2)), MARCH,
+               Period(date(2024, 12, 5), date(2026, 2, 3))]  # the whole of 2025 read at year grain
+    filter_sets = [Filters(), Filters(department="after_sales"), Filters(channel="web"),
+                   Filters(category="product_quality", severity="medium"), Filters(department="after_sales", channel="email")]
+    with seeded.session() as s:
+        for period in periods:
+            lo, hi = period.bounds()
+            for filters in filter_sets:
+                expected = analytics_sql.sums(s, analytics.METRICS, lo, hi, filters.active())
+                got = {k: v for k, v in analytics.sums(s, period, filters).items() if v[0] or v[1]}
+                assert got == expected, (period, filters)
+                for split in ("category", "channel"):
+                    for interval in ("day", "month"):
+                        by_rollups = analytics.series(s, period, filters, ("received", "closed"), interval, split)
+                        by_facts = analytics.series(s, period, Filters(**filters.as_args(), sla_profile="default",
+                                                                     tier=None), ("received", "closed"), interval, split)
+                        if len(filters.active()) < 2:
+                            assert by_rollups == by_facts, (period, filters, split, interval)
+
+
+def test_migration_0022_moves_the_counts_to_their_wide_rows_and_back(seeded):
+    """A database upgraded with one row per metric (before 0022) keeps every figure: down to 0020
+    writes the counts back as narrow rows, up again makes the same wide rows."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from processes.engine.schema import alembic_config
+
+    with seeded.session() as s:
+        kept = _stored(s)
+        before = analytics.kpis(s, MARCH, Filters(department="after_sales"))
+    seeded.dispose()
+    command.downgrade(alembic_config(seeded.url), "0020")
+    with Database(seeded.url).session() as s:
+        narrow = dict(s.execute(text("SELECT metric, SUM(count) FROM analytics_rollups WHERE grain = 'day' "
+                                     "AND dim = '' GROUP BY metric")).all())
+    assert narrow["received"] == 9 and narrow["closed"] == 7 and narrow["level"] == 7
+    command.upgrade(alembic_config(seeded.url), "head")
+    again = Database(seeded.url)
+    with again.session() as s:
+        assert _stored(s) == kept
+        assert analytics.kpis(s, MARCH, Filters(department="after_sales")) == before
+    again.dispose()

@@ -368,3 +368,224 @@ def test_a_done_answer_task_still_opens(rule_answer, web_app):  # noqa: F811
     client = login(web_app, "cs.agent", "customer_service", "agent")
     page = client.get(f"/tasks/{row.id}")
     assert page.status_code == 200 and not doc(page).xpath('//form[contains(@class, "task-form")]')
+
+
+# -- who wrote and who approved what the process sent -----------------------------------
+
+
+def thread_messages(client, kind: str, language: str = "zh-CN") -> list:
+    page = doc(client.get(f"/complaints/{paths.REF}", headers={"Accept-Language": language}))
+    return page.xpath(f'//li[contains(@class, "conversation-message")][@data-kind="{kind}"]')
+
+
+def who_of(message) -> tuple[str, str]:
+    who = message.xpath('.//*[contains(@class, "message-who")]')[0].text_content().strip()
+    approved = message.xpath('.//*[contains(@class, "message-approved-by")]')
+    return who, approved[0].text_content().strip() if approved else ""
+
+
+def test_the_thread_names_who_wrote_each_answer_and_who_approved_it(large_offer, web_app):  # noqa: F811
+    h = large_offer  # every step below is done by a person through the task page (PageHarness)
+    h.complete("Task_Approve_Compensation", {"approval_decision": "approve"})
+    h.complete("Task_Write_Offer", {"answer": "现金补偿 {amount},三个工作日内到账。"})
+    paths.quality_check(h)  # a supervisor approves the agent's letter
+    paths.answer(h, "reject", comment="希望换新")
+    # The senior agent's next answer is small and needs no check: no approver is carried over to it.
+    h.complete("Task_Senior_Rehandle", {"review_note": "复核后改为换新", "answer": "为您换新一台。",
+                                        "remedy": "replace", "compensation_kind": "coupon",
+                                        "compensation_amount": 50})
+    client = login(web_app, "cs.agent", "customer_service", "agent")
+    first, second = thread_messages(client, "response")
+    assert who_of(first) == ("customer_service.agent", "由 customer_service.supervisor 质检批准")
+    assert who_of(second) == ("customer_service.senior_agent", "")
+    first_en, _second = thread_messages(client, "response", "en")
+    assert who_of(first_en) == ("customer_service.agent", "approved by customer_service.supervisor")
+    assert "system" not in first_en.text_content() and "系统" not in first.text_content()
+    # Answers sent before the process recorded their author with them: the audit log names them.
+    with web_app.extensions["redress.db"].write_session.begin() as s:
+        for note in s.scalars(select(Notification).where(Notification.template == "response")):
+            note.payload = {k: v for k, v in note.payload.items() if k not in ("by", "approved_by")}
+    first, second = thread_messages(client, "response")
+    assert who_of(first) == ("customer_service.agent", "由 customer_service.supervisor 质检批准")
+    assert who_of(second) == ("customer_service.senior_agent", "")
+
+
+def test_the_thread_names_who_wrote_the_mediation_proposal(run, web_app):  # noqa: F811
+    h = run()
+    paths.classify(h, "sales_misrepresentation", "medium")
+    paths.investigate(h, "sales", "unclear", warranty="not_applicable")
+    paths.confirm_strategy(h, "fuzzy_mediation")
+    h.complete("Task_Mediate", {"company_position": "按话术介绍", "customer_position": "被告知可随时退款",
+                                "proposal": "退还50%服务费", "proposal_amount": 150})
+    client = login(web_app, "cs.agent", "customer_service", "agent")
+    [proposal] = thread_messages(client, "mediation_proposal")
+    assert who_of(proposal) == ("customer_service.agent", "")
+
+
+
+# -- the mediation proposal starts from the template too -------------------------------
+
+POSITIONS = {"company_position": "销售按话术介绍", "customer_position": "被告知可随时退款"}
+
+
+@pytest.fixture
+def mediation(run, web_app):  # noqa: F811
+    """A complaint at "Record positions and propose a compromise" (responsibility unclear)."""
+
+    def at_mediation(language="zh-CN", **start):
+        h = run(**start)
+        if language != "zh-CN":
+            with web_app.extensions["redress.db"].write_session.begin() as s:
+                add_token(s, paths.REF, new_token(), language)
+        paths.classify(h, "sales_misrepresentation", "medium")
+        paths.investigate(h, "sales", "unclear", warranty="not_applicable")
+        paths.confirm_strategy(h, "fuzzy_mediation")
+        return h, h._row("Task_Mediate")
+
+    return at_mediation
+
+
+def test_the_mediation_proposal_opens_from_the_template_and_previews_the_proposal_mail(mediation, web_app,  # noqa: F811
+                                                                                        dbsession):
+    h, row = mediation()
+    client = login(web_app, "cs.agent", "customer_service", "agent")
+    page = client.get(f"/tasks/{row.id}")
+    draft = doc(page).xpath('//textarea[@name="proposal"]')[0].text
+    assert draft.startswith("{name}您好") and "[请在此写明折中方案]" in draft  # the mediation template, in Chinese
+    token = csrf_of(page.get_data(as_text=True))
+    typed = draft.replace("[请在此写明折中方案]", "退还 {amount} 服务费(50%)。")
+    form = {"csrf_token": token, **POSITIONS, "proposal": typed, "proposal_amount": "239.9"}
+    preview = doc(client.post(f"/tasks/{row.id}", data={**form, "action": "preview"}))
+    shown = preview.xpath('//*[contains(@class, "preview-portal")]')[0].text_content()
+    assert shown.startswith("王芳您好") and "退还 ¥239.90 服务费" in shown and "金额:¥239.90" in shown
+    assert "{" not in shown and "[" not in shown
+    mail = preview.xpath('//*[contains(@class, "preview-email")]')[0].text_content()
+    subject = preview.xpath('//*[contains(@class, "preview-subject")]')[0].text_content()
+    assert subject == f"调解方案:{paths.REF}" and "(第 1 轮)" in mail and "退还 ¥239.90 服务费" in mail
+    assert notifications_of(dbsession, "mediation_proposal") == [] and h.ready_ids() == ["Task_Mediate"]
+    # Sending it stores exactly the previewed text, the amount beside it, and names who wrote it.
+    assert client.post(f"/tasks/{row.id}", data={**form, "action": "complete"}).status_code == 302
+    [sent] = notifications_of(dbsession, "mediation_proposal")
+    expected = typed.replace("{name}", "王芳").replace("{reference}", paths.REF).replace("{amount}", "¥239.90")
+    assert sent.body.split("\n\n")[:2] == expected.split("\n\n")[:2] and "{" not in sent.body
+    assert sent.payload["proposal_amount"] == 239.9 and sent.payload["by"] == "cs.agent"
+    tracked = doc(client.get(f"/complaints/{paths.REF}"))
+    assert "退还 ¥239.90 服务费" in tracked.xpath('//li[@data-kind="mediation_proposal"]')[0].text_content()
+
+
+def test_an_english_customer_gets_the_english_mediation_template_and_cny(mediation, web_app):  # noqa: F811
+    _h, row = mediation("en", customer_name="Fang Wang")
+    client = login(web_app, "cs.agent", "customer_service", "agent")
+    page = client.get(f"/tasks/{row.id}")
+    draft = doc(page).xpath('//textarea[@name="proposal"]')[0].text
+    assert draft.startswith("Dear {name}") and "[Write the compromise here.]" in draft
+    typed = draft.replace("[Write the compromise here.]", "We refund {amount}, half the service fee.")
+    preview = doc(client.post(f"/tasks/{row.id}", data={"csrf_token": csrf_of(page.get_data(as_text=True)),
+                                                         **POSITIONS, "proposal": typed, "proposal_amount": "239.9",
+                                                         "action": "preview"}))
+    shown = preview.xpath('//*[contains(@class, "preview-portal")]')[0].text_content()
+    assert shown.startswith("Dear Fang Wang") and "We refund CNY 239.90" in shown and "Amount: CNY 239.90" in shown
+    assert not re.search(r"[\u4e00-\u9fff]", shown)  # one language only
+    mail = preview.xpath('//*[contains(@class, "preview-email")]')[0].text_content()
+    assert "(round 1)" in mail and not re.search(r"[\u4e00-\u9fff]", mail)
+
+
+@pytest.mark.parametrize("proposal, complaint", [
+    ("", "empty"),
+    ("{name}您好,{amout}", "unknown placeholder"),
+    (None, "instruction left"),
+])
+def test_a_bad_mediation_proposal_is_refused_beside_the_field_and_nothing_is_sent(
+        mediation, web_app, dbsession, proposal, complaint):  # noqa: F811
+    h, row = mediation()
+    client = login(web_app, "cs.agent", "customer_service", "agent")
+    page = client.get(f"/tasks/{row.id}")
+    if proposal is None:  # the template as drafted, its instruction still in it
+        proposal = doc(page).xpath('//textarea[@name="proposal"]')[0].text
+    response = client.post(f"/tasks/{row.id}", data={"csrf_token": csrf_of(page.get_data(as_text=True)),
+                                                      **POSITIONS, "proposal": proposal, "proposal_amount": "100",
+                                                      "action": "complete"})
+    assert response.status_code == 422, complaint
+    error = field_error(doc(response), "proposal")
+    assert error, complaint
+    if complaint == "unknown placeholder":
+        assert "{amout}" in error
+    if complaint == "instruction left":
+        assert "[请在此写明折中方案]" in error
+    assert doc(response).xpath('//input[@name="proposal_amount"]')[0].get("value") in ("100", "100.00")  # kept
+    assert notifications_of(dbsession, "mediation_proposal") == [] and h.ready_ids() == ["Task_Mediate"]
+
+
+def notifications_of(session, template: str) -> list[Notification]:
+    session.commit()
+    return list(session.scalars(select(Notification).where(Notification.template == template)))
+
+
+# -- a returned answer: the wording, the remedy and the amount ----------------------------
+
+
+def test_the_reviser_changes_the_amount_beside_the_suggestion_and_quality_control_sees_it(run, web_app,  # noqa: F811
+                                                                                          dbsession):
+    h = run(customer_tier="vip", order_value=3000)
+    paths.returned_offer(h)  # cash 400 within authority, sent back by quality control
+    row = h._row("Task_Revise_Answer")
+    client = login(web_app, "cs.agent", "customer_service", "agent")
+    page = client.get(f"/tasks/{row.id}")
+    form = doc(page)
+    # What was decided is on the form; the policy's 900 is beside it, not in it.
+    assert form.xpath('//input[@name="compensation_amount"]')[0].get("value") in ("400", "400.00")
+    suggestion = form.xpath('//*[@data-field="compensation_amount"]//*[contains(@class, "field-suggestion")]')
+    assert "¥900.00" in suggestion[0].text_content()
+    assert form.xpath('//select[@name="compensation_kind"]/option[@selected]')[0].get("value") == "cash"
+    assert form.xpath('//select[@name="remedy"]/option[@selected]')[0].get("value") == "compensation"
+    token = csrf_of(page.get_data(as_text=True))
+    fields = {"csrf_token": token, "remedy": "compensation", "compensation_kind": "cash",
+              "compensation_amount": "450", "answer": "{name}您好:现金补偿 {amount}。"}
+    preview = doc(client.post(f"/tasks/{row.id}", data={**fields, "action": "preview"}))
+    shown = preview.xpath('//*[contains(@class, "preview-portal")]')[0].text_content()
+    assert "现金补偿 ¥450.00" in shown and "金额:¥450.00" in shown  # the new amount, not the old one
+    assert client.post(f"/tasks/{row.id}", data={**fields, "action": "complete"}).status_code == 302
+    h._renew()
+    # 450 is a raise within authority: straight back to quality control, which sees 450.
+    check = h._row("Task_Quality_Check")
+    checker = login(web_app, "cs.lead", "customer_service", "supervisor")
+    facts = doc(checker.get(f"/tasks/{check.id}")).xpath('//*[contains(@class, "approval-facts")]')[0]
+    assert "¥450.00" in facts.xpath('.//*[contains(@class, "approval-amount")]')[0].text_content()
+    assert "现金补偿 ¥450.00" in facts.xpath('.//*[contains(@class, "preview-portal")]')[0].text_content()
+    assert paths.ledger_entry(dbsession).amount == 450
+
+
+def test_a_raised_amount_waits_for_management_with_the_budget_after_it(run, web_app):  # noqa: F811
+    h = run(customer_tier="vip", order_value=3000)
+    paths.returned_offer(h)
+    h.complete("Task_Revise_Answer", {"answer": "现金补偿 ¥800.00", "compensation_amount": 800,
+                                      "revision_note": "按质检意见提高"})
+    row = h._row("Task_Approve_Revised_Compensation")
+    supervisor = login(web_app, "cs.lead", "customer_service", "supervisor")  # management decides, not them
+    assert not doc(supervisor.get(f"/tasks/{row.id}")).xpath('//form[contains(@class, "task-form")]')
+    boss = login(web_app, "boss", "management", "manager")
+    facts = doc(boss.get(f"/tasks/{row.id}")).xpath('//*[contains(@class, "approval-facts")]')[0]
+    assert "¥800.00" in facts.xpath('.//*[contains(@class, "approval-amount")]')[0].text_content()
+    # Its own 400 is replaced, not spent twice: 20,000 - 800 left.
+    assert "¥19,200.00" in facts.xpath('.//*[contains(@class, "approval-budget")]')[0].text_content()
+    assert "按质检意见提高" in facts.text_content()
+
+
+def test_a_revised_amount_needs_its_kind_and_a_bad_one_is_refused_beside_the_field(run, web_app, dbsession):  # noqa: F811
+    h = run()
+    h.complete("Task_Classify", {"category": "product_quality", "severity": "medium", "safety_issue": False,
+                                 "legitimacy": "justified", "regulatory_impact": True})
+    paths.investigate(h, "product", "customer", warranty="out_of_warranty")
+    paths.confirm_strategy(h, "rule_based")
+    h.complete("Task_Draft_Rule_Answer", {"remedy": "paid_service", "answer": "可提供付费维修。"})
+    paths.quality_check(h, "return", note="请给予补偿")
+    row = h._row("Task_Revise_Answer")
+    client = login(web_app, "cs.agent", "customer_service", "agent")
+    token = csrf_of(client.get(f"/tasks/{row.id}").get_data(as_text=True))
+    for amount, field in (("120", "compensation_kind"), ("-5", "compensation_amount")):
+        response = client.post(f"/tasks/{row.id}", data={"csrf_token": token, "answer": "补偿 {amount}。",
+                                                          "remedy": "compensation", "compensation_amount": amount,
+                                                          "action": "complete"})
+        assert response.status_code == 422 and field_error(doc(response), field), (amount, field)
+        assert doc(response).xpath('//textarea[@name="answer"]')[0].text == "补偿 {amount}。"  # kept
+    assert h.ready_ids() == ["Task_Revise_Answer"] and customer_answers(dbsession) == []

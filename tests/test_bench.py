@@ -46,3 +46,43 @@ def test_bench_timers_checks_its_targets():
 def test_bench_timers_refuses_impossible_arguments():
     result = CliRunner().invoke(main, ["bench", "timers", "--workers", "0"])
     assert result.exit_code == 2 and "Invalid value for '--workers'" in result.output
+
+
+def test_the_benchmarked_complaints_are_registered_as_in_production(db):
+    """Like with like: the persisted lifecycle writes the complaint's record at its start, as
+    registration does, so the record's observer, the mailer and the handlers do their real work;
+    each complaint has its own customer, so none is taken for a duplicate of the one before."""
+    from processes.app import build_runtime
+    from processes.benchmarks.engine import COMPLAINT_SETTINGS, ROOT, _persisted_complaint
+    from processes.complaints.records import Complaint
+    from processes.complaints.settings import default_settings
+    from processes.engine.definitions import read_files
+
+    runtime = build_runtime(db=db, process_settings={**default_settings(), **COMPLAINT_SETTINGS}, mail=False)
+    runtime.deploy(read_files(ROOT, "bpmn", "forms"))
+    for key in ("B-1", "B-2"):
+        _persisted_complaint(runtime, key, [])
+    with db.session() as session:
+        records = {c.reference: c for c in session.query(Complaint)}
+    assert set(records) == {"B-1", "B-2"}
+    assert all(c.status == "closed" and c.category == "after_sales_repair" for c in records.values())
+    assert records["B-1"].customer_phone != records["B-2"].customer_phone
+    assert records["B-2"].duplicate_of is None
+
+
+def test_bench_inbox_command_prints_timings(tmp_path):
+    url = f"sqlite:///{tmp_path / 'bench.db'}"
+    result = CliRunner().invoke(main, ["bench", "inbox", "--database-url", url, "--tasks", "3000", "--complaints", "2000",
+                                       "--repeat", "1", "--deep-page", "3"])
+    report = json.loads(result.output[result.output.index("{"):])
+    # The exit status is what the targets say: 1 when one is missed.
+    assert result.exit_code == (1 if report["missed_targets"] else 0), result.output
+    assert report["open_tasks"] == 3000
+    assert report["pages"]["all (supervisor), page 1"]["rows"] == 50
+    assert report["complaints"] == 2000 and report["queries_checked"] > 60
+    assert report["not_from_an_index"] == {}  # every query the inbox runs reads an index (seeks of deep pages too)
+    # Deep pages are sought after the row before them and hold a whole page.
+    assert report["pages"]["all + text (two Chinese characters), page 3"]["rows"] == 50
+    assert report["pages"]["all, sorted by -department, page 3"]["rows"] == 50
+    assert report["pages"]["HTML page: all sorted by created, newest first"]["rows"] == 25
+    assert all(page["median_ms"] < 1000 for page in report["pages"].values())

@@ -37,7 +37,8 @@ def _argv(command: click.Command, target: click.Parameter, bad: str, tmp_path: P
         if param is target:
             value = bad
         elif param.required or isinstance(param, click.Argument):
-            value = str(existing) if isinstance(param.type, click.Path | click.File) else "x"
+            value = str(existing) if isinstance(param.type, click.Path | click.File) else \
+                "1" if isinstance(param.type, click.types.IntParamType) else "x"
         else:
             continue
         if isinstance(param, click.Argument):

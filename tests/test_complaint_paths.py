@@ -293,6 +293,66 @@ def test_compensation_above_the_threshold_refused_once_then_approved(run, dbsess
     assert {"customer_service", "product", "management"} == h.lanes_visited
 
 
+def returned_offer(h, amount=400):
+    """A cash offer within authority, written and sent back by quality control (regulatory impact)."""
+    h.complete("Task_Classify", {"category": "product_quality", "severity": "high", "safety_issue": False,
+                                 "legitimacy": "justified", "regulatory_impact": True})
+    investigate(h, "product", "company")
+    confirm_strategy(h, "compensation")
+    choose_compensation(h, ("cash", 900), amount=amount)  # within the threshold: no approval
+    write_offer(h, f"现金补偿 ¥{amount:.2f}")
+    quality_check(h, "return", note="金额不足以弥补损失,请重新考虑")
+    assert h.ready_user_tasks() == [("Task_Revise_Answer", "customer_service", "revise_answer.json")]
+
+
+def ledger_entry(session):
+    session.commit()
+    return session.scalars(select(CompensationEntry).where(CompensationEntry.business_key == REF)).one()
+
+
+def test_a_returned_answer_raises_the_amount_management_changes_it_quality_control_sees_it(run, dbsession):
+    h = run(customer_tier="vip", order_value=3000)
+    returned_offer(h)
+    # The reviser raises the amount above the threshold: management decides it before quality control.
+    h.complete("Task_Revise_Answer", {"answer": "现金补偿 ¥800.00", "compensation_amount": 800,
+                                      "revision_note": "按质检意见提高补偿"})
+    assert h.ready_user_tasks() == [("Task_Approve_Revised_Compensation", "management", "approve_compensation.json")]
+    assert h.data["status"] == "awaiting_approval" and not notifications(dbsession, "response")
+    assert (h.data["budget_spent"], h.data["over_budget"]) == (0.0, False)  # its own 400 is being replaced
+    h.complete("Task_Approve_Revised_Compensation", {"approval_decision": "change_amount", "approved_amount": 700})
+    # The letter says 800: the reviser rewrites it with the approved 700, which needs no second approval.
+    assert h.ready_ids() == ["Task_Revise_Answer"] and h.data["compensation_amount"] == 700
+    h.complete("Task_Revise_Answer", {"answer": "现金补偿 ¥700.00", "compensation_amount": 700})
+    assert h.ready_ids() == ["Task_Quality_Check"] and h.data["compensation_amount"] == 700
+    entry = ledger_entry(dbsession)
+    assert (entry.kind, entry.amount, entry.approved_by_management) == ("cash", Decimal("700.00"), True)
+    quality_check(h)
+    sent = notifications(dbsession, "response")[-1]
+    assert sent.body == "现金补偿 ¥700.00" and sent.payload["compensation_amount"] == 700
+    answer(h, "accept")
+    survey(h)
+    assert_closed(h, dbsession)
+    assert "management" in h.lanes_visited
+
+
+def test_a_returned_answer_changes_the_remedy_a_refused_raise_keeps_the_decided_amount(run, dbsession):
+    h = run(customer_tier="vip", order_value=3000)
+    returned_offer(h)
+    h.complete("Task_Revise_Answer", {"answer": "现金补偿 ¥1,200.00", "compensation_amount": 1200})
+    h.complete("Task_Approve_Revised_Compensation", {"approval_decision": "refuse", "refusal_reason": "超出权限"})
+    assert h.ready_ids() == ["Task_Revise_Answer"] and h.data["compensation_amount"] == 400  # the decided one
+    # Instead of money the reviser offers a replacement: no approval, quality control again, no money booked.
+    h.complete("Task_Revise_Answer", {"answer": "为您换新一台。", "remedy": "replace", "compensation_amount": 0})
+    assert h.ready_ids() == ["Task_Quality_Check"]
+    assert ledger_entry(dbsession).amount == Decimal("0.00")
+    quality_check(h)
+    sent = notifications(dbsession, "response")[-1]
+    assert sent.body == "为您换新一台。" and sent.payload["remedy"] == "replace"
+    answer(h, "accept")
+    survey(h)
+    assert_closed(h, dbsession)
+
+
 def test_over_budget_compensation_needs_management_approval(run, dbsession):
     dbsession.add(DepartmentBudget(department="product", month="2025-03", amount=Decimal(1000)))
     dbsession.add(

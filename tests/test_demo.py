@@ -5,11 +5,12 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from processes.app import build_runtime
-from processes.complaints.demo import DEMO_USERS, load_demo
+from processes.complaints.demo import DEMO_USERS
 from processes.complaints.records import Complaint
 from processes.engine.definitions import read_files
 from processes.engine.inbox import sla_state
 from processes.engine.models import HumanTask, User
+from processes.governance.demo_settings import load_demo
 from tests.conftest import ROOT
 
 
@@ -23,7 +24,7 @@ def test_demo_reaches_every_stage_and_is_idempotent(db):
     assert users == len(DEMO_USERS)
     assert {"registered", "investigating", "awaiting_customer", "awaiting_approval", "escalated",
             "closed"} <= set(statuses)
-    assert runtime.settings["follow_up_wait"] != "PT0S"  # the demo's shortcut does not leak
+    assert runtime.settings["follow_up_wait"] == "P3D"  # no shortcut in memory
     with db.session() as s:  # the inbox shows every SLA clock, and every task has one
         tasks = list(s.scalars(select(HumanTask).where(HumanTask.status == "open")))
     assert {"on_time", "at_risk", "breached"} <= {sla_state(t) for t in tasks}
@@ -61,3 +62,36 @@ def test_demo_history_runs_weeks_of_complaints_through_the_process_for_the_dashb
     assert figures["received"] == loaded and figures["closed"] > 0 and figures["survey_answered"] > 0
     assert figures["resolve_minutes_median"] and figures["resolve_minutes_median"] > 60
     assert "closed" in statuses
+
+
+def test_the_demos_short_waits_are_a_reviewed_settings_version_the_audit_shows(db):
+    """The demo's designer proposes the short waits, its reviewer approves them; the demo's complaints
+    start under that version, and the waits in force before come back (reviewed) for later ones. A
+    version approved before the demo (here a lower threshold) stays in both."""
+    from processes.complaints.records import ConfigVersion
+    from processes.engine.actors import Actor
+    from processes.engine.models import AuditEntry, ProcessInstance
+    from processes.governance import config_review
+
+    runtime = build_runtime(db=db, mail=False)
+    runtime.deploy(read_files(ROOT, "bpmn", "forms"))
+    with db.write_session.begin() as s:
+        values = {**config_review.in_force(s, "settings")[1], "compensation_approval_threshold": 300}
+        draft = config_review.propose(s, Actor("dora", "management", "process_designer"), "settings", values, "lower")
+        config_review.approve(s, Actor("rita", "management", "compliance_reviewer"), draft.id)
+    load_demo(runtime)
+    with db.session() as s:
+        versions = {v.version: (v.author, v.approved_by, v.values["follow_up_wait"],
+                                v.values["compensation_approval_threshold"])
+                    for v in s.scalars(select(ConfigVersion).where(ConfigVersion.kind == "settings"))}
+        assert versions == {1: ("dora", "rita", "P3D", 300), 2: ("designer", "reviewer", "PT0S", 300),
+                            3: ("designer", "reviewer", "P3D", 300)}
+        audit = [(e.actor, e.action) for e in s.scalars(select(AuditEntry).where(
+            AuditEntry.business_key == "config:settings").order_by(AuditEntry.id))]
+        assert audit[2:] == [("designer", "config_submitted"), ("reviewer", "config_approved")] * 2
+        demo_versions = set(s.scalars(select(ProcessInstance.settings_version).where(
+            ProcessInstance.process_key == "complaint_handling")))
+    assert demo_versions == {2}  # every demo complaint started under the short waits
+    load_demo(runtime)  # nothing left to load: no further version
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(ConfigVersion)) == 3

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import event, text
 
 from processes.app import build_runtime
-from processes.benchmarks.engine import COMPLAINT_SETTINGS, COMPLAINT_START, COMPLAINT_STEPS
+from processes.benchmarks.engine import COMPLAINT_SETTINGS, COMPLAINT_START, COMPLAINT_STEPS, complaint_start
 from processes.complaints.settings import default_settings
 from processes.engine import audit
 from processes.engine import db as engine_db
@@ -99,3 +99,50 @@ def test_an_idle_connection_is_tested_before_use_and_replaced_when_dead(db):
         other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
     with engine.connect() as conn:  # no error: the dead connection was found and replaced
         assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != pid
+
+
+def test_a_unit_of_work_reads_its_complaint_once_and_sees_its_own_changes(db):
+    """The handler, the record's observer and the mailer each ask for the complaint: one SELECT per
+    transaction, always the same object (so a change made by one is what the next sees)."""
+    from processes.complaints.records import Complaint, complaint_by_reference
+    from processes.complaints.registration import new_record
+
+    with db.write_session() as session, session.begin():
+        session.add(new_record(complaint_start("C-9"), None, "system"))
+    with db.write_session() as session, session.begin():
+        first, statements = _statements(db, complaint_by_reference, session, "C-9")
+        assert len([s for s in statements if s.startswith("SELECT complaints")]) == 1
+        first.severity = "high"
+        del first  # the session itself keeps only a weak reference
+        again, statements = _statements(db, complaint_by_reference, session, "C-9")
+        assert statements == [] and again.severity == "high"
+        assert complaint_by_reference(session, "NOPE") is None
+        session.add(Complaint(reference="NOPE", channel="web"))  # asked for before it existed
+        session.flush()
+        assert complaint_by_reference(session, "NOPE").reference == "NOPE"
+    with db.write_session() as session, session.begin():  # another transaction reads afresh
+        _, statements = _statements(db, complaint_by_reference, session, "C-9")
+        assert len([s for s in statements if s.startswith("SELECT complaints")]) == 1
+
+
+def test_writing_a_waiting_timer_wakes_the_workers_without_a_statement_of_its_own(db):
+    """PostgreSQL: the timer upsert carries pg_notify in its RETURNING, so a unit of work that
+    arms a timer sends no separate NOTIFY, and a listening worker still hears it at commit."""
+    if db.is_sqlite:
+        pytest.skip("SQLite has no workers to wake")
+    import psycopg
+
+    from processes.engine.sync import CHANNEL
+
+    runtime = build_runtime(db=db, process_settings={**default_settings(), **COMPLAINT_SETTINGS})
+    runtime.deploy(read_files(ROOT, "bpmn", "forms"))
+    listener = psycopg.connect(db.url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+    try:
+        listener.execute(f"LISTEN {CHANNEL}")
+        _, statements = _statements(db, runtime.start, "complaint_handling", "C-2", complaint_start("C-2"))
+        assert any(s.startswith("INSERT INTO timers") for s in statements)  # the SLA clock is armed
+        assert not any(s.startswith("NOTIFY") for s in statements)
+        heard = list(listener.notifies(timeout=5, stop_after=1))
+        assert [n.channel for n in heard] == [CHANNEL]
+    finally:
+        listener.close()

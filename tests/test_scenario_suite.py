@@ -33,7 +33,8 @@ def test_the_shipped_process_passes_every_scenario_on_save(db):
     with db.write_session.begin() as s:
         saved = drafts.create(s, DESIGNER, shipped())
         suite = saved.draft.report["scenarios"]
-    assert {item["id"] for item in suite} == {"compensation_after_sales", "rule_based_rejected"}
+    assert {item["id"] for item in suite} == {"compensation_after_sales", "rule_based_rejected",
+                                              "revised_amount_approved"}
     assert all(item["passed"] and not item["problems"] for item in suite)
     assert all(item["stopped_at"] for item in suite)  # where each run stopped is kept for the page
 
@@ -45,13 +46,15 @@ def test_a_draft_that_breaks_a_path_fails_its_scenario_and_cannot_be_submitted(d
         suite = {item["id"]: item for item in drafts.get(s, draft_id).report["scenarios"]}
     failing = suite["compensation_after_sales"]
     assert not failing["passed"] and suite["rule_based_rejected"]["passed"]
+    assert not suite["revised_amount_approved"]["passed"]
     [problem] = failing["problems"]
     # The person's choice of compensation is never reached: the run stops on the rule-based path.
     assert problem["zh-CN"].startswith("场景的步骤“Task_Choose_Compensation”没有执行:流程停在")
     assert problem["en"].startswith("The scenario's step Task_Choose_Compensation did not run")
     with pytest.raises(drafts.ScenariosFailing) as refused, db.write_session.begin() as s:
         drafts.submit(s, DESIGNER, draft_id, "Fault of the company: rule-based")
-    assert [item["id"] for item in refused.value.failing] == ["compensation_after_sales"]
+    # Both paths of a company at fault are broken by it.
+    assert [item["id"] for item in refused.value.failing] == ["compensation_after_sales", "revised_amount_approved"]
     with db.session() as s:
         assert drafts.get(s, draft_id).status == "draft"
 

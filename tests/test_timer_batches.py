@@ -124,3 +124,51 @@ def test_an_error_under_a_repeating_timer_is_not_cleared_by_its_next_run(db):
         assert instance.status == "error" and "TypeError" in instance.error, hour
     failed = [t for t in runtime.load_workflow(instance_id).get_tasks() if t.state == 128]  # TaskState.ERROR
     assert len(failed) == 2  # both cycles' failures are there to retry
+
+
+def test_timers_due_within_the_lead_are_prepared_ahead_and_fired_once_due(db):
+    """A worker woken `lead` seconds early claims, locks and loads the batch at once, then
+    fires it when it is due: after the due instant only the engine's step and the writes are left."""
+    runtime = _runtime(db)
+    runtime.deploy({"at.bpmn": AT})
+    due = utcnow() + timedelta(seconds=1.5)
+    for i in range(5):
+        runtime.start("at", f"AT-{i}", {"due": due.isoformat(), "runs": 0})
+    worker = Runtime(db, settings={})  # another process: nothing of these instances cached
+    assert worker.fire_due_timers(lead=0.5) == 0  # not yet within the lead: nothing claimed
+    seen = []
+    for engine in {db.engine, db.write_engine}:
+        event.listen(engine, "before_cursor_execute", lambda *args: seen.append((utcnow(), args[2])))
+    assert worker.fire_due_timers(lead=5.0) == 5
+    loaded = [at for at, sql in seen if "FROM instance_tasks" in sql]
+    written = [at for at, sql in seen if sql.lstrip().upper().startswith("UPDATE TIMERS")]
+    assert loaded and max(loaded) < due, "the workflows are loaded before the timers are due"
+    assert written and min(written) >= due, "and fired only once due"
+    with db.session() as s:
+        timers = s.scalars(select(Timer)).all()
+        assert {t.status for t in timers} == {"fired"} and all(t.fired_at >= t.due_at for t in timers)
+        assert s.scalar(select(func.count()).select_from(AuditEntry)
+                        .where(AuditEntry.action == "timer_fired")) == 5
+
+
+def test_a_warm_batch_compiles_no_statement(db):
+    """Every statement of a batch after the first comes from SQLAlchemy's statement cache:
+    compiling one (the audit chain's multi-VALUES INSERT, whose JSON values defeat the cache,
+    was compiled on every commit) cost a batch more than its database work."""
+    from sqlalchemy.engine.default import CacheStats
+
+    runtime = _runtime(db)
+    due = _due_timers(runtime, 2 * TIMER_BATCH)
+    worker = Runtime(db, settings={})
+    compiled = []
+
+    def note(conn, cursor, statement, params, context, executemany):
+        if context is not None and context.cache_hit is not CacheStats.CACHE_HIT:
+            compiled.append(statement)
+
+    with time_machine.travel(due + timedelta(seconds=1), tick=False):
+        assert worker.fire_due_timers(limit=TIMER_BATCH) == TIMER_BATCH  # the first compiles them
+        for engine in {db.engine, db.write_engine}:
+            event.listen(engine, "before_cursor_execute", note)
+        assert worker.fire_due_timers(limit=TIMER_BATCH) == TIMER_BATCH
+    assert not compiled, "\n".join(compiled)

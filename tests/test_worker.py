@@ -43,11 +43,12 @@ def test_several_workers_fire_each_timer_once(runtime, standin_files, agent, db)
         assert len(s.scalars(select(Timer)).all()) == 6
 
 
-def test_worker_sleeps_until_the_next_due_time(runtime):
-    worker = Worker(runtime, idle_poll=5.0)
+def test_worker_sleeps_until_it_is_time_to_prepare_the_next_due_timers(runtime):
+    worker = Worker(runtime, idle_poll=5.0, lead=0.5)
     now = utcnow()
     assert worker.sleep_seconds(None, now) == 5.0
-    assert worker.sleep_seconds(now + timedelta(seconds=2), now) == 2.0
+    assert worker.sleep_seconds(now + timedelta(seconds=2), now) == 1.5  # woken `lead` ahead
+    assert worker.sleep_seconds(now + timedelta(seconds=0.2), now) == 0.0
     assert worker.sleep_seconds(now - timedelta(seconds=3), now) == 0.0
 
 

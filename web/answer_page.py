@@ -17,7 +17,8 @@ from processes.engine.models import HumanTask
 from web.context import database, runtime
 
 # Tasks that approve something, and what they approve.
-APPROVALS = {"Task_Approve_Compensation": "compensation", "Task_Quality_Check": "answer"}
+APPROVALS = {"Task_Approve_Compensation": "compensation", "Task_Approve_Revised_Compensation": "compensation",
+             "Task_Quality_Check": "answer"}
 NOT_BY_ERROR = "_not_by"
 
 
@@ -66,9 +67,9 @@ def panel(row: HumanTask, schema: dict | None, values: dict, preview: bool) -> d
         desk = AnswerDesk(s, row.business_key, data)
         if out["answer_fields"] and preview:
             filled, problems = desk.fill(schema, values, final=False)
-            name = next(iter(answer_fields(schema)))
+            name, ui = next(iter(answer_fields(schema).items()))
             if name not in problems and str(filled.get(name) or "").strip():
-                out["preview"] = desk.preview(filled[name], values)
+                out["preview"] = desk.preview(filled[name], values, ui)
         if kind is not None:
             out["approval"] = _approval(kind, data, desk)
     return out

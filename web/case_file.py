@@ -18,9 +18,9 @@ log = logging.getLogger(__name__)
 def resolve_due(complaint: Complaint) -> datetime | None:
     """When the complaint must be resolved under the SLA policy (None when the policy cannot say)."""
     try:
-        from processes.complaints.sla import load_policy
+        from processes.complaints.complaint_sla import resolve_due as complaint_resolve_due
 
-        return load_policy().deadline("resolve", complaint.severity or "medium", complaint.received_at)
+        return complaint_resolve_due(complaint)
     except Exception:
         log.warning("no resolve deadline for %s", complaint.reference, exc_info=True)
         return None

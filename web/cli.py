@@ -47,11 +47,16 @@ def demo(history_days: int) -> None:
     history for the dashboards (idempotent)."""
     import time
 
-    from processes.complaints.demo import load_demo
     from processes.complaints.demo_history import load_history
+    from processes.engine.errors import RuntimeProblem
+    from processes.governance.demo_settings import load_demo
 
     runtime = command_runtime()
-    for line in load_demo(runtime):
+    try:
+        lines = load_demo(runtime)
+    except RuntimeProblem as exc:  # e.g. a settings change awaits review: the demo's own cannot be made
+        raise click.ClickException(exc.message) from exc
+    for line in lines:
         click.echo(line)
     if history_days:
         started = time.monotonic()
@@ -260,9 +265,9 @@ def bench_timers(database_url: str | None, count: int, workers: int, rounds: int
 
 def _register_area_commands() -> None:
     """Each area keeps its commands in its own module (`register(main)`)."""
-    from web import cli_accounts, cli_analytics, cli_designer, cli_intake, cli_workspace
+    from web import cli_accounts, cli_analytics, cli_config, cli_designer, cli_intake, cli_workspace
 
-    for module in (cli_accounts, cli_workspace, cli_intake, cli_designer, cli_analytics):
+    for module in (cli_accounts, cli_config, cli_workspace, cli_intake, cli_designer, cli_analytics):
         module.register(main)
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import random
+import re
+import shutil
 import statistics
 import tempfile
 import time
@@ -129,6 +131,8 @@ def cases() -> dict:
         "all + text (reference)": (supervisor, "all", Filters(text="TS-20261122-B004242"), None),
         "all + text (part of a reference)": (supervisor, "all", Filters(text="B004242"), None),
         "all + text (words)": (supervisor, "all", Filters(text="complaint 4242 about"), None),
+        "all + text (a hundred tasks)": (supervisor, "all", Filters(text="SO-0042"), None),
+        "all + text (two Chinese characters)": (supervisor, "all", Filters(text="投诉"), None),
         "group + text (words)": (worker, "group", Filters(text="order SO-0"), None),
         "group + category + severity": (worker, "group", Filters(category="product_quality", severity="high"), None),
         "all + department + severity + sla at_risk": (
@@ -148,15 +152,38 @@ def plan_of(db, query) -> tuple[bool, str]:
     with db.engine.connect() as conn:
         if db.is_sqlite:
             plan = " | ".join(row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"))
-            return "SCAN human_tasks" not in plan and "USING" in plan, plan
+            # The FTS table's MATCH reads its own index ("VIRTUAL TABLE INDEX 0:M..."), not a scan.
+            scans = re.findall(r"SCAN (\w+)(?: VIRTUAL TABLE INDEX \d+:(\w))?", plan)
+            return all(table != "human_tasks" and match == "M" for table, match in scans) and "USING" in plan, plan
         rows = conn.exec_driver_sql(f"EXPLAIN {compiled}").fetchall()
     plan = " | ".join(row[0].strip() for row in rows)
     return "Seq Scan on human_tasks" not in plan, plan
 
 
+def deep_boundary(db, actor, scope, filters, sort, now, deep_page: int) -> str | None:
+    """The id of the row the deep page's Next link seeks after (found untimed). A view with fewer
+    pages has its last page timed instead: the deepest a person can reach, and its seek still walks
+    to the end of the index range to learn there is no next page. None: the view has one page."""
+    from processes.engine.inbox import filtered_query, ordered
+    from processes.engine.models import HumanTask
+
+    with db.session() as s:
+        query = ordered(filtered_query(actor, scope, filters, now, s), sort)
+        ids = list(s.scalars(query.with_only_columns(HumanTask.id).limit((deep_page - 1) * 50 + 1)))
+    start = (deep_page - 1) * 50 if len(ids) > (deep_page - 1) * 50 else (len(ids) - 1) // 50 * 50
+    return ids[start - 1] if start > 0 else None
+
+
 def run(database_url: str | None, tasks: int, repeat: int, deep_page: int, complaints: int = 1_000_000) -> dict:
     from processes.engine.database import Database
-    from processes.engine.inbox import count_tasks, filtered_query, list_tasks, ordered
+    from processes.engine.inbox import (
+        boundary_of,
+        count_tasks,
+        filtered_query,
+        list_tasks,
+        ordered,
+        seek_queries,
+    )
     from processes.engine.schema import upgrade
 
     workdir = None
@@ -173,22 +200,34 @@ def run(database_url: str | None, tasks: int, repeat: int, deep_page: int, compl
 
     results, plans = {}, {}
     for label, (actor, scope, filters, sort) in cases().items():
-        query = ordered(filtered_query(actor, scope, filters, now), sort)
+        # The deep page as its Next link reaches it: sought after the last row of the page before.
+        boundary_id = deep_boundary(db, actor, scope, filters, sort, now, deep_page)
         for page in (1, deep_page):
-            def one_page(actor=actor, scope=scope, filters=filters, page=page, sort=sort):
+            after = boundary_id if page > 1 else None
+
+            def one_page(actor=actor, scope=scope, filters=filters, page=page, sort=sort, after=after):
                 with db.session() as s:
-                    return len(list_tasks(s, actor, scope, page, 50, filters=filters, now=now, sort=sort).tasks)
+                    return len(list_tasks(s, actor, scope, page, 50, filters=filters, now=now, sort=sort,
+                                          after=after).tasks)
 
             results[f"{label}, page {page}"] = timed(one_page, repeat)
-            plans[f"{label}, page {page}"] = plan_of(db, query.offset((page - 1) * 50).limit(51))
+            with db.session() as s:
+                query = filtered_query(actor, scope, filters, now, s)
+                boundary = boundary_of(s, sort, after) if after else None
+            statements = ([ordered(query, sort)] if boundary is None
+                          else seek_queries(query, sort, boundary, db.is_sqlite))
+            checked = [plan_of(db, statement.limit(51)) for statement in statements]
+            plans[f"{label}, page {page}"] = (all(ok for ok, _ in checked), " || ".join(p for _, p in checked))
 
         def one_count(actor=actor, scope=scope, filters=filters):
             with db.session() as s:
-                return count_tasks(s, filtered_query(actor, scope, filters, now))[0]
+                return count_tasks(s, filtered_query(actor, scope, filters, now, s))[0]
 
         results[f"{label}, count"] = timed(one_count, repeat)
     db.dispose()
     pages = http_pages(database_url, repeat, deep_page)
+    if workdir is not None:  # the fresh SQLite file is the bench's own: 0.5 GB at the full size
+        shutil.rmtree(workdir, ignore_errors=True)
     worst = max(results, key=lambda k: results[k]["median_ms"])
     worst_page = max(pages, key=lambda k: pages[k]["median_ms"])
     unindexed = {k: plan for k, (ok, plan) in plans.items() if not ok}
@@ -227,16 +266,23 @@ def http_pages(database_url: str, repeat: int, deep_page: int) -> dict:
                             ("breached", {"scope": "all", "sla": "breached"}),
                             ("level 2", {"scope": "all", "level": "2"})):
             saved_views.save(s, lead, name, query, shared=True)
-    for label, query in (("HTML page: all", "/?scope=all"), ("HTML page: all, deep", f"/?scope=all&page={deep_page}"),
+    lead = Actor("bench_lead", "customer_service", "supervisor")
+    from processes.engine.inbox import Filters
+
+    boundary = deep_boundary(app.extensions["redress.db"], lead, "all", Filters(), None, datetime.now(UTC), deep_page)
+    for label, query in (("HTML page: all", "/?scope=all"),
+                         ("HTML page: all, deep", f"/?scope=all&page={deep_page}&after={boundary}"),
                          ("HTML page: all + sla at_risk", "/?scope=all&sla=at_risk"),
                          ("HTML page: all + category + severity", "/?scope=all&category=other&severity=high"),
                          ("HTML page: all sorted by created, newest first", "/?scope=all&sort=-created"),
                          ("HTML page: all + level 2 + unassigned", "/?scope=all&level=2&status=unassigned"),
-                         ("HTML rows refresh: all", "/inbox/rows?scope=all")):
+                         ("HTML rows refresh: all", "/inbox/rows?scope=all"),
+                         ("HTML views bar counts (fetched after the page)", "/inbox/view-counts")):
         def one_page(query=query):
             response = client.get(query)
             assert response.status_code == 200, response.status_code
-            return response.get_data(as_text=True).count('class="sla-row ')
+            body = response.get_data(as_text=True)
+            return body.count('class="sla-row ') or body.count("data-view-count")
 
         client.get(query)  # warm the template cache
         results[label] = timed(one_page, repeat)
@@ -253,14 +299,13 @@ def register(main: click.Group) -> None:
     @click.option("--repeat", default=5, show_default=True)
     @click.option("--deep-page", default=40, show_default=True, help="The deep page to time besides page 1.")
     @click.option("--complaints", default=1_000_000, show_default=True, help="Complaint rows seeded beside the tasks.")
-    @click.option("--strict", is_flag=True, help="Exit 1 when a target is missed.")
-    def bench_inbox(database_url: str | None, tasks: int, repeat: int, deep_page: int, complaints: int,
-                    strict: bool) -> None:
+    def bench_inbox(database_url: str | None, tasks: int, repeat: int, deep_page: int, complaints: int) -> None:
         """Seed complaints and open tasks into a fresh database and time every inbox query (sorts,
-        filters, counts, page 1 and deep) and whole pages; check each query's plan reads an index."""
+        filters, counts, page 1 and deep) and whole pages; check each query's plan reads an index.
+        Exits 1 when a target is missed."""
         report = run(database_url, tasks, repeat, deep_page, complaints)
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
-        if strict and report["missed_targets"]:
+        if report["missed_targets"]:
             raise SystemExit(1)
 
     if isinstance(bench, click.Group):

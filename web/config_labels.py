@@ -20,6 +20,7 @@ SETTING_LABELS = {
     "repeat_window_days": _l("Repeat complainant window (days)"),
     "hotline": _l("Customer service hotline"),
     "company_name": _l("Company name on e-mails"),
+    "sla_profile": _l("SLA profile"),
 }
 SETTING_HELP = {
     "details_timeout": _l("ISO 8601 duration, for example P7D. Then the complaint closes as incomplete."),
@@ -37,6 +38,16 @@ SETTING_HELP = {
     "repeat_window_days": _l("A customer with another complaint within this many days is handled by a senior agent."),
     "hotline": _l("Shown to customers when the portal cannot take a complaint. Empty: the deployment's REDRESS_HOTLINE."),
     "company_name": _l("Signs every customer e-mail, for example \"Acme Appliances\". Empty: no name."),
+    "sla_profile": _l("The regulator's limits every deadline follows. Complaints already open keep the profile "
+                      "they started with."),
+}
+# What each SLA profile is, beside its name in the choice.
+PROFILE_LABELS = {
+    "default": _l("default: internal targets"),
+    "SAMR": _l("SAMR: market regulation, China"),
+    "CBIRC": _l("CBIRC: banking and insurance, China"),
+    "FCA": _l("FCA: financial services, United Kingdom"),
+    "CFPB": _l("CFPB: consumer finance, United States"),
 }
 FIELD_LABELS = {
     "customer_name": _l("Customer name"), "contact": _l("Contact (phone or e-mail)"), "subject": _l("Subject"),

@@ -22,3 +22,9 @@ def actor() -> Actor:
     """The acting person: a token's user on the API, else the logged-in user."""
     user = getattr(g, "api_user", None) or current_user
     return Actor(user.username, user.department, user.role)
+
+
+def in_write(service, *args):
+    """``service(session, *args)`` in one write transaction, committed when it returns."""
+    with database().write_session.begin() as s:
+        return service(s, *args)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, flash, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, SecurityError
@@ -22,12 +22,34 @@ def wants_json() -> bool:
 def problem_message(exc: RuntimeProblem) -> str:
     """The runtime's message in the interface language: its template through the catalog
     (a task's status through the vocabulary)."""
-    from web.workspace_i18n import label
+    from web.workspace_i18n import label, person
 
     # In a sentence a status reads in lower case ("already completed"); Chinese has no case.
-    params = {name: str(label("status", value)).lower() if name == "status" else value
-              for name, value in exc.params.items()}
+    # `who` is a user name: the person is named as people know them.
+    words = {"status": lambda value: str(label("status", value)).lower(), "who": person}
+    params = {name: words[name](value) if name in words else value for name, value in exc.params.items()}
     return _(exc.template, **params)
+
+
+def attempt(work) -> tuple[bool, object]:
+    """(True, what ``work()`` returned), or (False, the runtime's refusal in the person's words):
+    one row of a bulk action, one button of the operations page."""
+    try:
+        return True, work()
+    except RuntimeProblem as exc:
+        return False, problem_message(exc)
+
+
+def flash_attempt(work, done) -> bool:
+    """Run ``work()`` and flash how it went: its refusal as an error, else ``done``, a message or a
+    function of work's result giving (message, category). True when it ran."""
+    ok, value = attempt(work)
+    if not ok:
+        flash(value, "error")
+        return False
+    message, category = done(value) if callable(done) else (done, "success")
+    flash(message, category)
+    return True
 
 
 def init_app(app: Flask) -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, request, session
-from flask_babel import Babel
+from flask import Flask, current_app, g, request, session
+from flask_babel import Babel, get_translations
 from flask_login import current_user
 
 from processes.complaints.money import format_money
@@ -26,8 +26,28 @@ def select_locale() -> str:
 
 
 def ui_language() -> str:
-    """The language key used in forms/ and BPMN translations: "zh-CN" or "en"."""
-    return "en" if select_locale().startswith("en") else "zh-CN"
+    """The language key used in forms/ and BPMN translations: "zh-CN" or "en" (chosen once per
+    request: a page asks for every row)."""
+    if not g:
+        return "en" if select_locale().startswith("en") else "zh-CN"
+    if "ui_language" not in g:
+        g.ui_language = "en" if select_locale().startswith("en") else "zh-CN"
+    return g.ui_language
+
+
+def catalog():
+    """The request's translations, looked up once per locale rather than once per string (an inbox
+    page says some 500). flask_babel keeps the chosen locale on ``g._flask_babel``; force_locale
+    puts another locale object there (and back), so a forced language gets its own catalog."""
+    context = getattr(g, "_flask_babel", None) if g else None
+    locale = getattr(context, "babel_locale", None)
+    cached = g.get("_catalog") if g else None
+    if cached is not None and locale is not None and cached[0] is locale:
+        return cached[1]
+    translations = get_translations()
+    if g:
+        g._catalog = (getattr(getattr(g, "_flask_babel", None), "babel_locale", None), translations)
+    return translations
 
 
 def money(amount, currency: str = "CNY") -> str:
@@ -37,5 +57,12 @@ def money(amount, currency: str = "CNY") -> str:
 
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: catalog().ugettext(s),
+        ngettext=lambda s, p, n: catalog().ungettext(s, p, n),
+        newstyle=True,
+        pgettext=lambda c, s: catalog().upgettext(c, s),
+        npgettext=lambda c, s, p, n: catalog().unpgettext(c, s, p, n),
+    )
     app.jinja_env.globals["ui_language"] = ui_language
     app.jinja_env.filters["money"] = money

@@ -37,6 +37,9 @@ class InboxRequest:
     sort: str
     page: int
     filters: Filters
+    # Keyset paging: the id of the row this page follows (Next) or precedes (Previous).
+    after: str | None = None
+    before: str | None = None
 
     @classmethod
     def from_args(cls, args) -> InboxRequest:
@@ -48,6 +51,8 @@ class InboxRequest:
             sort=("-" if descending else "") + key,
             page=int(page) if page.isdigit() and 0 < int(page) < MAX_PAGE else 1,
             filters=Filters.from_args(args),
+            after=_task_id(args.get("after")),
+            before=_task_id(args.get("before")),
         )
 
     def args(self, **override) -> dict:
@@ -58,11 +63,35 @@ class InboxRequest:
         values.update(override)
         return {k: v for k, v in values.items() if v not in (None, "")}
 
+    def refresh_args(self) -> dict:
+        """This page's place (its number and the row it is sought from) and state, for the row refresh."""
+        place = {"page": self.page, "after": self.after, "before": None if self.after else self.before}
+        return {**{k: v for k, v in place.items() if v}, **self.args()}
+
     def sort_link(self, column: str) -> dict:
         """The arguments that sort by ``column``: ascending first, a second click reverses."""
         key, descending = sort_order(self.sort)
         target = f"-{column}" if key == column and not descending else column
         return self.args(sort=None if target == "priority" else target, page=None)
+
+
+def page_links(state: InboxRequest, result: Page) -> dict:
+    """URL arguments of the previous and next pages (None where there is none): each is sought from
+    the first or last row shown, so a deep page costs what the first does; page 2 back is page 1."""
+    links = {"previous": None, "next": None}
+    if result.page > 1 and result.tasks:
+        back = {"page": result.page - 1} if result.page > 2 else {}
+        if result.page > 2:
+            back["before"] = result.tasks[0].id
+        links["previous"] = state.args(**back)
+    if result.has_next and result.tasks:
+        links["next"] = state.args(page=result.page + 1, after=result.tasks[-1].id)
+    return links
+
+
+def _task_id(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value[:36] if value else None
 
 
 def display_names(session, usernames) -> dict[str, str]:
@@ -97,10 +126,11 @@ def load_page(
 ) -> dict:
     now = now or datetime.now(UTC)
     result: Page = list_tasks(
-        session, who, state.scope, state.page, per_page, filters=state.filters, now=now, sort=state.sort
+        session, who, state.scope, state.page, per_page, filters=state.filters, now=now, sort=state.sort,
+        after=state.after, before=state.before,
     )
     total, more = (
-        count_tasks(session, filtered_query(who, state.scope, state.filters, now))
+        count_tasks(session, filtered_query(who, state.scope, state.filters, now, session))
         if with_count
         else (0, False)
     )
@@ -110,6 +140,7 @@ def load_page(
         "total": total,
         "total_more": more,
         "now": now,
+        "links": page_links(state, result),
     }
 
 

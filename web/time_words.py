@@ -26,29 +26,37 @@ def countdown(due: datetime | None, now: datetime) -> str:
     return _("%(amount)s left", amount=amount) if seconds >= 0 else _("overdue by %(amount)s", amount=amount)
 
 
+def _zone():
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(current_app.config.get("DISPLAY_TIMEZONE") or current_app.config.get("TIMEZONE") or "Asia/Shanghai")
+
+
+def _in_zone(value: datetime) -> datetime:
+    try:
+        return value.astimezone(_zone())
+    except (OverflowError, ValueError):  # a year-9999 value stored before input was bounded
+        return value
+
+
 def local_time(value: datetime | None, with_zone: bool = False) -> str:
     """A timestamp in the installation's time zone (REDRESS_TIMEZONE, default Asia/Shanghai)."""
     if value is None:
         return "—"
-    from zoneinfo import ZoneInfo
-
-    zone = ZoneInfo(
-        current_app.config.get("DISPLAY_TIMEZONE") or current_app.config.get("TIMEZONE") or "Asia/Shanghai"
-    )
-    try:
-        local = value.astimezone(zone)
-    except (OverflowError, ValueError):  # a year-9999 value stored before input was bounded
-        local = value
+    local = _in_zone(value)
     return local.strftime("%Y-%m-%d %H:%M") + (f" {local.tzname()}" if with_zone else "")
+
+
+def local_day(value: datetime | None) -> str:
+    """The day of a timestamp in the installation's time zone (late evening UTC is the next day in Shanghai)."""
+    return "—" if value is None else _in_zone(value).strftime("%Y-%m-%d")
 
 
 def time_zone_label() -> str:
     """The deployment's one time zone as people read it: "Asia/Shanghai (UTC+08:00)"."""
-    from zoneinfo import ZoneInfo
-
-    name = current_app.config.get("DISPLAY_TIMEZONE") or current_app.config.get("TIMEZONE") or "Asia/Shanghai"
-    offset = datetime.now(ZoneInfo(name)).strftime("%z")
-    return f"{name} (UTC{offset[:3]}:{offset[3:]})"
+    zone = _zone()
+    offset = datetime.now(zone).strftime("%z")
+    return f"{zone.key} (UTC{offset[:3]}:{offset[3:]})"
 
 
 def countdown_words() -> dict:

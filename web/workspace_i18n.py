@@ -77,6 +77,30 @@ VOCABULARY = {
         "logged_in": _l("Logged in"), "duplicate_linked": _l("Linked as duplicate"),
         "duplicate_unlinked": _l("Duplicate link removed"), "note_added": _l("Internal note"),
         "customer_message_sent": _l("Message to the customer"), "attachment_added": _l("Attachment added"),
+        "instance_migrated": _l("Moved to a new process version"),
+        "instance_migration_undone": _l("Process version change undone"),
+        "instance_cancelled": _l("Complaint cancelled"), "instance_start_failed": _l("Process could not start"),
+        "skip_requested": _l("Skipping a step requested"), "skip_refused": _l("Skipping a step refused"),
+        "step_skipped": _l("Step skipped"),
+        # the process designer and its review
+        "draft_saved": _l("Process draft saved"), "draft_submitted": _l("Process draft submitted for review"),
+        "draft_approved": _l("Process draft approved"), "draft_rejected": _l("Process draft rejected"),
+        "draft_deployed": _l("Process draft deployed"), "draft_deploy_failed": _l("Process draft deployment failed"),
+        "draft_discarded": _l("Process draft discarded"), "draft_rebased": _l("Process draft rebased"),
+        "definition_deployed": _l("Process version deployed"),
+        "definition_deploy_forced": _l("Process version deployed without review"),
+        # settings, calendar and e-mail templates under review
+        "config_submitted": _l("Configuration change submitted"), "config_approved": _l("Configuration change approved"),
+        "config_rejected": _l("Configuration change rejected"), "config_withdrawn": _l("Configuration change withdrawn"),
+        "budget_set": _l("Compensation budget set"), "response_template_saved": _l("Answer template saved"),
+        "mail_resent": _l("E-mail sent again"), "mail_discarded": _l("E-mail discarded"),
+        "archive_reviewed": _l("Archive review note"), "regulatory_return_exported": _l("Regulatory return exported"),
+        # staff accounts
+        "user_created": _l("Account created"), "user_changed": _l("Account changed"),
+        "user_deactivated": _l("Account deactivated"), "user_reactivated": _l("Account reactivated"),
+        "password_changed": _l("Password changed"), "password_reset": _l("Password reset"),
+        "sessions_ended": _l("Sessions ended"), "token_created": _l("API token created"),
+        "tokens_revoked": _l("API tokens revoked"),
     },
     "notification": {
         "task_assigned": _l("Task assigned to you"), "sla_breach": _l("SLA breached"),
@@ -122,6 +146,18 @@ VOCABULARY = {
               "remedy_sought": _l("Remedy sought"), "product": _l("Product or service"),
               "order_number": _l("Order number"), "occurred_at": _l("When it happened"),
               "occurred_where": _l("Where it happened")},
+    # the kinds of BPMN element the review's semantic diff lists
+    "bpmn_kind": {
+        "task": _l("Task"), "userTask": _l("User task"), "serviceTask": _l("Service task"),
+        "scriptTask": _l("Script task"), "businessRuleTask": _l("Business rule task"), "manualTask": _l("Manual task"),
+        "sendTask": _l("Send task"), "receiveTask": _l("Receive task"), "callActivity": _l("Call activity"),
+        "subProcess": _l("Sub-process"), "exclusiveGateway": _l("Exclusive gateway"),
+        "parallelGateway": _l("Parallel gateway"), "inclusiveGateway": _l("Inclusive gateway"),
+        "eventBasedGateway": _l("Event-based gateway"), "startEvent": _l("Start event"), "endEvent": _l("End event"),
+        "intermediateCatchEvent": _l("Intermediate catch event"),
+        "intermediateThrowEvent": _l("Intermediate throw event"), "boundaryEvent": _l("Boundary event"),
+        "sequenceFlow": _l("Sequence flow"), "messageFlow": _l("Message flow"), "lane": _l("Lane"),
+    },
     "customer_decision": {"accept": _l("Accepted the proposal"), "reject": _l("Rejected the proposal"),
                  "counter": _l("Made a counter-proposal")},
 }
@@ -258,3 +294,24 @@ def person(actor_id: str | None) -> str:
         with database().session() as s:
             cache[actor_id] = s.scalar(select(User.display_name).where(User.username == actor_id)) or actor_id
     return cache[actor_id]
+
+
+# The keys of an audit entry's detail that hold a user name (or a machine actor's id).
+PERSON_KEYS = frozenset({"actor", "assignee", "author", "by", "changed_by", "confirmed_by", "from", "mentions", "owner",
+                         "previous", "requested_by", "reviewer", "to", "user", "username"})
+
+
+def detail_text(detail) -> str:
+    """An audit entry's detail as text: people by display name, characters rather than escapes."""
+    import json
+
+    def shown(key, value):
+        if key not in PERSON_KEYS:
+            return value
+        if isinstance(value, list):
+            return [person(v) if isinstance(v, str) else v for v in value]
+        return person(value) if isinstance(value, str) and value else value
+
+    if not isinstance(detail, dict):
+        return json.dumps(detail, ensure_ascii=False, default=str)
+    return json.dumps({key: shown(key, value) for key, value in detail.items()}, ensure_ascii=False, default=str)

@@ -6,13 +6,16 @@ SpiffWorkflow in memory, our TrackedWorkflow in memory, persisted with the in-pr
 (warm) and persisted with every step loading the instance from its rows (cold, as another web
 process or the worker meets it). Then the cost of one completion, cold, after 10 … 5,000 rounds
 of a gateway loop and of a standard loop. Ratios are what to read: the machine is shared, so the
-sides alternate sample by sample, each timed with the cyclic garbage collector paused (`_timed`).
+sides alternate sample by sample, each timed with the cyclic garbage collector paused (`_timed`),
+and each side's median lifecycle is compared. Both persisted sides write the complaint's record at
+the start, as registration does, so the observers and handlers find what they find in production.
 The targets are checked here: `redress bench engine` exits 1 when one is missed.
 """
 
 from __future__ import annotations
 
 import gc
+import hashlib
 import statistics
 import tempfile
 import time
@@ -55,6 +58,15 @@ COMPLAINT_START = {
     "order_number": "SO-88001", "order_value": 299.0, "occurred_at": None, "occurred_where": None,
     "category": None, "severity": None, "safety_issue": False, "attachments": None,
 }
+
+
+def complaint_start(key: str) -> dict:
+    """The start data of the benchmark's complaint `key`: each its own customer (phone), so that
+    no complaint is taken for a duplicate of an earlier one and all take the same path."""
+    phone = "138" + str(int(hashlib.sha256(key.encode()).hexdigest(), 16))[-8:]
+    return {**COMPLAINT_START, "customer_phone": phone, "reference": key}
+
+
 # The rule-based path from intake to archive: (kind, name, data).
 COMPLAINT_STEPS = [
     ("task", "Task_Classify", {"category": "after_sales_repair", "severity": "medium", "safety_issue": False,
@@ -70,9 +82,15 @@ COMPLAINT_STEPS = [
 
 
 def _persisted_complaint(runtime: Runtime, key: str, latencies: list[float]) -> None:
-    from processes.complaints.registration import PROCESS_KEY
+    from processes.complaints.registration import PROCESS_KEY, new_record
 
-    runtime.start(PROCESS_KEY, key, {**COMPLAINT_START, "reference": key})
+    data = complaint_start(key)
+
+    def record(session, instance) -> None:  # the complaint's record, as registration writes it
+        session.add(new_record(data, instance.id, SYSTEM.username))
+        session.flush()
+
+    runtime.start(PROCESS_KEY, key, dict(data), before_start=record)
     open_now = None  # a completion returns the complaint's open tasks, as the API hands them on
     for kind, name, data in COMPLAINT_STEPS:
         if kind == "task":
@@ -95,6 +113,12 @@ def memory_complaint(spec, subprocess_specs, session, key: str, workflow_class=B
 
     `trace`, when given, hears every step in order: engine tasks by spec name, the person's
     and the customer's as `user:<id>` and `message:<name>` (the tests compare engines by it)."""
+    from processes.complaints.registration import new_record
+
+    # The same complaint record the persisted side writes, so handlers find what they find there.
+    start = complaint_start(key)
+    session.add(new_record(start, None, "system"))
+    session.flush()
     workflow = workflow_class(spec, subprocess_specs, script_engine=RedressScriptEngine())
     # Handlers get a session on an in-memory database, as the runtime gives them its own.
     workflow.script_engine.context_factory = lambda task: {"business_key": key, "session": session,
@@ -102,7 +126,7 @@ def memory_complaint(spec, subprocess_specs, session, key: str, workflow_class=B
     hook = (lambda task: trace(task.task_spec.name)) if trace else None
     settings = {**default_process_settings(), **COMPLAINT_SETTINGS}
     for task in workflow.get_tasks(state=TaskState.READY):
-        task.data.update({"settings": settings, **COMPLAINT_START, "reference": key, "business_key": key})
+        task.data.update({"settings": settings, **start, "business_key": key})
     workflow.do_engine_steps(will_complete_task=hook)
     for kind, name, data in COMPLAINT_STEPS:
         if kind == "task":
@@ -167,8 +191,49 @@ def _count_statements(db: Database, fn, *args) -> int:
     return count[0]
 
 
+class _ObserverClock:
+    """Seconds each observer of a runtime took, by name (to show what the persisted side pays for)."""
+
+    def __init__(self, runtime: Runtime):
+        self.seconds: dict[str, float] = {}
+        runtime.observers = [self._timed(observer) for observer in runtime.observers]
+
+    def _timed(self, observer):
+        name = getattr(observer, "__module__", "").rsplit(".", 1)[-1] or type(observer).__name__
+
+        def timed(*args) -> None:
+            began = time.perf_counter()
+            try:
+                observer(*args)
+            finally:
+                self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - began
+
+        return timed
+
+    def take(self) -> dict[str, float]:
+        taken, self.seconds = self.seconds, {}
+        return taken
+
+
+def _round_trip_ms(db: Database, samples: int = 200) -> float:
+    """Median time of the cheapest statement through SQLAlchemy Core on a pooled connection:
+    on PostgreSQL one network round trip, on SQLite the fixed cost of any statement."""
+    from sqlalchemy import text
+
+    one = text("SELECT 1")
+    with db.write_engine.connect() as connection:
+        times = []
+        for _ in range(samples):
+            began = time.perf_counter()
+            connection.execute(one).scalar()
+            times.append(time.perf_counter() - began)
+    return round(statistics.median(times) * 1000, 4)
+
+
 def _lifecycles(db: Database, stamp: int, lifecycles: int) -> dict:
-    """Four sides of the complaint lifecycle, alternating, and the statements of one completion."""
+    """Four sides of the complaint lifecycle, alternating lifecycle by lifecycle, compared by
+    their median lifecycle; what the observers cost, the statements sent, and the floor those
+    statements put under the persisted sides."""
     settings = {**default_process_settings(), **COMPLAINT_SETTINGS}
     warm = build_runtime(db=db, process_settings=settings)  # observers on, as in production
     cold = build_runtime(db=db, process_settings=settings, cache_size=0)
@@ -184,34 +249,59 @@ def _lifecycles(db: Database, stamp: int, lifecycles: int) -> dict:
         "warm": lambda key, lat: _persisted_complaint(warm, key, lat),
         "cold": lambda key, lat: _persisted_complaint(cold, key, lat),
     }
+    clocks = {"warm": _ObserverClock(warm), "cold": _ObserverClock(cold)}
     latencies: dict[str, list[float]] = {name: [] for name in sides}
     for name, side in sides.items():  # imports and first-use caches are not measured
         side(f"first-{name}-{stamp}", [])
-    seconds = dict.fromkeys(sides, 0.0)
+    for clock in clocks.values():
+        clock.take()
+    seconds: dict[str, list[float]] = {name: [] for name in sides}
+    observed: dict[str, list[dict]] = {name: [] for name in clocks}
     for i in range(lifecycles):
         for name, side in sides.items():
-            seconds[name] += _timed(side, f"{name}-{stamp}-{i}", latencies[name])
+            seconds[name].append(_timed(side, f"{name}-{stamp}-{i}", latencies[name]))
+            if name in clocks:
+                observed[name].append(clocks[name].take())
     memory_session.close()
-    statements = {}
+    statements, per_lifecycle = {}, {}
     for name, runtime in (("warm", warm), ("cold", cold)):
         key = f"count-{name}-{stamp}"
-        runtime.start("complaint_handling", key, {**COMPLAINT_START, "reference": key})
+        per_lifecycle[name] = _count_statements(db, _persisted_complaint, runtime, key, [])
+        key = f"count-one-{name}-{stamp}"
+        runtime.start("complaint_handling", key, complaint_start(key))
         task = runtime.open_tasks(key)[0]
         statements[name] = _count_statements(db, runtime.complete, task.id, SYSTEM, dict(COMPLAINT_STEPS[0][2]))
-    rate = {name: lifecycles / max(value, 1e-9) for name, value in seconds.items()}
+    median = {name: statistics.median(values) for name, values in seconds.items()}
+    rate = {name: 1 / max(value, 1e-9) for name, value in median.items()}
 
     def pct(name: str, p: float) -> float:
         return round(_percentile(latencies[name], p) * 1000, 2) if latencies[name] else 0.0
 
+    def observers_ms(name: str) -> dict[str, float]:
+        names = sorted({key for sample in observed[name] for key in sample})
+        return {key: round(statistics.median(sample.get(key, 0.0) for sample in observed[name]) * 1000, 2)
+                for key in names}
+
+    round_trip = _round_trip_ms(db)
+    floor_ms = round(per_lifecycle["warm"] * round_trip, 2)
+    tracked_ms = median["tracked"] * 1000
     return {
         "lifecycles": lifecycles,
+        "lifecycle_ms_median": {name: round(value * 1000, 2) for name, value in median.items()},
         "lifecycles_per_s": {name: round(value, 1) for name, value in rate.items()},
         "warm_vs_same_engine_in_memory": round(rate["warm"] / rate["tracked"], 3),
         "cold_vs_same_engine_in_memory": round(rate["cold"] / rate["tracked"], 3),
         "warm_vs_bare_spiffworkflow": round(rate["warm"] / rate["bare"], 3),
         "cold_vs_bare_spiffworkflow": round(rate["cold"] / rate["bare"], 3),
         "complete_latency_ms": {name: {"p50": pct(name, 50), "p95": pct(name, 95)} for name in ("warm", "cold")},
+        # Inside the persisted lifecycles above (the in-memory sides run no observers).
+        "observers_ms_per_lifecycle": {name: observers_ms(name) for name in clocks},
         "statements_per_completion": statements,
+        "statements_per_lifecycle": per_lifecycle,
+        # The least the warm side can cost: the in-memory lifecycle plus one cheapest statement's
+        # time per statement it sends, and the best ratio that would allow.
+        "floor": {"statement_ms": round_trip, "statements_ms_per_lifecycle": floor_ms,
+                  "warm_ratio_at_most": round(tracked_ms / (tracked_ms + floor_ms), 3)},
     }
 
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from processes.channels import outbound_mail
+from processes.channels import mail_templates, outbound_mail
 from processes.channels.portal_models import customer_language
 from processes.complaints import answer_templates as library
 from processes.complaints.records import Complaint
@@ -86,12 +86,18 @@ class AnswerDesk:
 
     # -- filling ----------------------------------------------------------------------
 
-    def facts(self, submitted: dict) -> library.AnswerFacts:
+    def facts(self, submitted: dict, ui: dict | None = None) -> library.AnswerFacts:
+        """What the placeholders become; `ui`: the answer field's x-ui, which may name the form's own
+        amount field (`amount_field`: a mediation proposal's amount, not the compensation's)."""
         merged = {**self.data, **{k: v for k, v in submitted.items() if v not in (None, "")}}
         remedy = merged.get("remedy")
         if remedy in (None, "compensation") and merged.get("compensation_kind"):
             remedy = merged["compensation_kind"]
-        amount = merged.get("compensation_amount") or merged.get("proposal_amount") or None
+        amount_field = (ui or {}).get("amount_field")
+        if amount_field:
+            amount = submitted.get(amount_field) if amount_field in submitted else merged.get(amount_field)
+        else:
+            amount = merged.get("compensation_amount") or merged.get("proposal_amount") or None
         timeout = _duration((self.data.get("settings") or {}).get("response_timeout"))
         return library.AnswerFacts(
             name=self.complaint.customer_name if self.complaint else None, reference=self.reference,
@@ -103,7 +109,6 @@ class AnswerDesk:
         answer (not a preview) must also have the template's bracketed instructions replaced."""
         data = dict(submitted)
         problems: dict[str, library.Problem] = {}
-        values = library.values_for(self.facts(submitted), self.language)
         for name, ui in answer_fields(schema).items():
             text = submitted.get(name)
             if not isinstance(text, str) or not text.strip():
@@ -112,7 +117,7 @@ class AnswerDesk:
             if problem is not None:
                 problems[name] = problem
             else:
-                data[name] = library.fill(text, values).strip()
+                data[name] = library.fill(text, library.values_for(self.facts(submitted, ui), self.language)).strip()
         return data, problems
 
     def _instruction_left(self, ui: dict, text: str) -> library.Problem | None:
@@ -123,12 +128,21 @@ class AnswerDesk:
                 return N_("Replace the template's instruction %(hint)s with your own words."), {"hint": hint}
         return None
 
-    def preview(self, text: str, submitted: dict) -> Preview:
-        """`text` (already filled) as the tracking page and the e-mail will show it."""
-        facts = self.facts(submitted)
+    def preview(self, text: str, submitted: dict, ui: dict | None = None) -> Preview:
+        """`text` (already filled) as the tracking page and the e-mail will show it: the e-mail of the
+        field's `mail_template` (the answer's "response" unless it says otherwise), in the approved
+        wording and with the company's signature, as the mailer renders it."""
+        ui = ui or {}
+        facts = self.facts(submitted, ui)
         amount = outbound_mail.amount_line(facts.amount, self.language)
-        name = facts.name or ("客户" if self.language == "zh-CN" else "customer")
-        link = "[私人查询链接]" if self.language == "zh-CN" else "[private tracking link]"
-        subject, body = outbound_mail.render("response", self.language, {
-            "reference": self.reference, "name": name, "text": text, "amount": amount, "link": link})
+        zh = self.language == "zh-CN"
+        values = {"reference": self.reference, "name": facts.name or ("客户" if zh else "customer"), "text": text,
+                  "amount": amount, "link": "[私人查询链接]" if zh else "[private tracking link]",
+                  "subject": self.reference, "missing": "", "original": "",
+                  # A proposal is sent after its task is done: the round it opens.
+                  "round": int(self.data.get("mediation_round") or 0) + 1,
+                  "deadline": outbound_mail.deadline_text(self.complaint, self.language)}
+        subject, body = outbound_mail.render(ui.get("mail_template") or "response", self.language, values,
+                                             mail_templates.in_force(self.session),
+                                             outbound_mail.company_name(self.session))
         return Preview(language=self.language, text=text, amount_line=amount, subject=subject, email=body)

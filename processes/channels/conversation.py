@@ -34,6 +34,8 @@ _FILE_WINDOW = timedelta(minutes=2)
 # Messages whose text a person wrote (answers, proposals, messages from the file); the others are
 # the process's standard notices, named by their kind.
 WRITTEN_BY_PEOPLE = ("staff_message", "response", "mediation_proposal")  # files stored with a message belong to it
+# The field of a task's data that became the text of a message the process sends.
+TEXT_FIELDS = {"response": "answer", "mediation_proposal": "proposal"}
 
 
 @dataclass
@@ -48,6 +50,7 @@ class Message:
     data: dict = field(default_factory=dict)
     delivery: str | None = None  # for messages out: the e-mail's status (sent, outbox, skipped, ...)
     files: list = field(default_factory=list)  # (id, filename, content_type, size) of the customer's files
+    approved_by: str | None = None  # for an answer: who approved it in the quality check (four eyes)
 
 
 def thread(session: Session, complaint: Complaint, who: Actor, history: list[AuditEntry]) -> list[Message]:
@@ -73,6 +76,7 @@ def thread(session: Session, complaint: Complaint, who: Actor, history: list[Aud
         sender = mail.sender if clear else mask_email(mail.sender)
         messages.append(Message(mail.received_at, "in", mail.channel, sender or "customer", "email",
                                 mail.subject, mail.body))
+    writers = None  # read from the audit log only when a message needs it
     sent = {m.notification_id: m for m in session.scalars(
         select(OutboundMessage).where(OutboundMessage.reference == reference))}
     for note in session.scalars(select(Notification).where(Notification.business_key == reference,
@@ -80,19 +84,47 @@ def thread(session: Session, complaint: Complaint, who: Actor, history: list[Aud
                                 .order_by(Notification.id)):
         mail = sent.get(note.id)
         payload = note.payload or {}
+        by, approved_by = _person(payload.get("by")), _person(payload.get("approved_by"))
+        if by is None and note.template in TEXT_FIELDS:
+            # Sent before the process recorded its author with it: the audit log knows.
+            writers = _writers(history) if writers is None else writers
+            by, approved_by = writers.get((TEXT_FIELDS[note.template], note.body or ""), (None, None))
         messages.append(Message(
             note.created_at, "out", "email+portal" if mail is not None and mail.status != "skipped" else "portal",
-            payload.get("by") or "system", note.template,
+            # Who wrote it (and who approved it): the process records them with the answer it sends.
+            by or "system", note.template,
             # The subject as the customer got it (in their language); the text a person wrote. Never
             # the e-mail's body as sent: it holds the customer's private tracking link.
             mail.subject if mail is not None and mail.subject else note.subject,
             (note.body or payload.get("proposal") or "") if note.template in WRITTEN_BY_PEOPLE else "",
             data={k: v for k, v in payload.items() if k in ("proposal_amount", "compensation_amount", "round",
                                                            "original", "missing_fields")},
-            delivery=mail.status if mail is not None else None))
+            delivery=mail.status if mail is not None else None, approved_by=approved_by))
     messages.sort(key=lambda m: m.at)
     _attach_files(session, reference, messages)
     return messages
+
+
+def _person(value) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _writers(history: list[AuditEntry]) -> dict[tuple[str, str], list]:
+    """From the audit log, in one pass: (field, text) -> [who last completed a task with exactly that
+    text, who approved it in a quality check before anyone wrote another]."""
+    writers: dict[tuple[str, str], list] = {}
+    latest = None
+    for entry in history:
+        if entry.action != "task_completed":
+            continue
+        data = (entry.detail or {}).get("data") or {}
+        written = [(f, data[f]) for f in TEXT_FIELDS.values() if isinstance(data.get(f), str)]
+        for key in written:
+            writers[key] = [entry.actor, None]
+            latest = key
+        if not written and latest is not None and data.get("qc_decision") == "approve":
+            writers[latest][1] = entry.actor
+    return writers
 
 
 def _attach_files(session: Session, reference: str, messages: list[Message]) -> None:

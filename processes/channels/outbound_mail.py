@@ -38,7 +38,7 @@ from processes.channels.portal_models import (
     store_extras,
 )
 from processes.complaints.money import format_money
-from processes.complaints.records import Complaint, Notification
+from processes.complaints.records import Complaint, Notification, complaint_by_reference
 from processes.engine.database import Database
 from processes.engine.models import utcnow
 
@@ -97,6 +97,11 @@ def render(template: str, language: str, values: dict, approved: dict | None = N
     return subject[:300], body.format(**values) + signature
 
 
+def company_name(session: Session) -> str:
+    """The company's name for the signature (the company_name setting in force)."""
+    return _company(session)
+
+
 def _company(session: Session) -> str:
     from processes.complaints import config_versions
 
@@ -104,7 +109,7 @@ def _company(session: Session) -> str:
 
 
 def _values(session: Session, note: Notification, language: str, link: str) -> dict:
-    complaint = session.scalar(select(Complaint).where(Complaint.reference == note.business_key))
+    complaint = complaint_by_reference(session, note.business_key)
     payload = note.payload or {}
     zh = language == "zh-CN"
     name = (complaint.customer_name if complaint else "") or ("客户" if zh else "customer")
@@ -132,6 +137,11 @@ def amount_line(amount, language: str) -> str:
     return (f"金额:{money}" if language == "zh-CN" else f"Amount: {money}") + "\n"
 
 
+def deadline_text(complaint: Complaint | None, language: str) -> str:
+    """The {deadline} of an e-mail: the date the complaint must be resolved by."""
+    return _deadline_text(complaint, language)
+
+
 def _deadline_text(complaint: Complaint | None, language: str) -> str:
     due = resolve_deadline(complaint)
     if due is None:
@@ -144,9 +154,9 @@ def resolve_deadline(complaint: Complaint | None) -> datetime | None:
     if complaint is None:
         return None
     try:
-        from processes.complaints.sla import load_policy
+        from processes.complaints.complaint_sla import resolve_due as complaint_resolve_due
 
-        return load_policy().deadline("resolve", complaint.severity or "medium", complaint.received_at)
+        return complaint_resolve_due(complaint)
     except Exception:
         log.warning("no resolve deadline for %s", complaint.reference, exc_info=True)
         return None
@@ -246,7 +256,7 @@ class Mailer:
     def _queue_one(self, session: Session, note: Notification, extras: IntakeExtras | None) -> int:
         address = _email_address(note.recipient)
         if address is None:
-            complaint = session.scalar(select(Complaint).where(Complaint.reference == note.business_key))
+            complaint = complaint_by_reference(session, note.business_key)
             address = _email_address(complaint.customer_email if complaint else None)
         language = extras.language if extras else customer_language(session, note.business_key)
         if address is None:
@@ -360,7 +370,7 @@ class Mailer:
         the caller runs `deliver_due` after its commit."""
         token = new_token()
         add_token(session, reference, token, language)
-        complaint = session.scalar(select(Complaint).where(Complaint.reference == reference))
+        complaint = complaint_by_reference(session, reference)
         values = {"reference": reference, "name": complaint.customer_name if complaint else "",
                   "link": self.link(reference, token)}
         subject, body = render("tracking_link", language, values, mail_templates.in_force(session),

@@ -21,12 +21,14 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from processes.complaints import analytics_sql
-from processes.complaints.analytics_models import AnalyticsRollup, ComplaintFact
+from processes.complaints.analytics_models import LEVELS, SCORES, AnalyticsCount, AnalyticsRollup, ComplaintFact
 from processes.complaints.analytics_rollup import (
     DIMENSIONS,
+    DURATION_METRICS,
     OPEN_METRICS,
     calendar,
     contributions,
+    grains,
     pair_slice,
 )
 from processes.complaints.records import DepartmentBudget
@@ -161,11 +163,15 @@ def _split(period: Period) -> tuple[list[date], list[tuple[date, date]]]:
     return months, days
 
 
-def _grain_clause(period: Period):
+def _grain_clause(period: Period, month_grain: bool = True, table=AnalyticsRollup):
+    """The rollup rows of a period: its whole months at month grain (or, without one, their days)
+    and the days at either end at day grain."""
     months, days = _split(period)
-    r = AnalyticsRollup
+    r = table
+    if months and not month_grain:
+        days = [*days, (months[0], _month_after(months[-1]) - timedelta(days=1))]
     clauses = [and_(r.grain == "day", r.period.between(a, b)) for a, b in days]
-    if months:
+    if months and month_grain:
         clauses.append(and_(r.grain == "month", r.period.between(months[0], months[-1])))
     return or_(*clauses)
 
@@ -192,33 +198,134 @@ def _period_facts(session: Session, period: Period, filters: Filters):
 
 
 def sums(session: Session, period: Period, filters: Filters, metrics=METRICS) -> Sums:
+    """(metric, bucket) → [count, total] over the period: from the rollup rows the slice keeps
+    (`analytics_rollup.grains`), and the parts it does not keep from the fact rows."""
     out: Sums = defaultdict(lambda: [0, Decimal(0)])
     chosen = _slice(filters)
-    if chosen is not None:
-        r = AnalyticsRollup
-        rows = session.execute(
-            select(r.metric, r.bucket, func.sum(r.count), func.sum(r.total))
-            .where(r.dim == chosen[0], r.value == chosen[1], r.metric.in_(metrics), _grain_clause(period))
-            .group_by(r.metric, r.bucket))
-        for metric, bucket, count, total in rows:
-            out[(metric, bucket)] = [int(count or 0), Decimal(total or 0)]
+    if chosen is None:
+        lo, hi = period.bounds()
+        out.update(analytics_sql.sums(session, metrics, lo, hi, filters.active()))
         return out
-    lo, hi = period.bounds()
-    out.update(analytics_sql.sums(session, metrics, lo, hi, filters.active()))
+    counted = [m for m in metrics if m not in DURATION_METRICS]
+    if counted:
+        _add(out, _count_sums(session, chosen, counted, _grain_clause(
+            period, "month" in grains(chosen[0], counted[0]), AnalyticsCount)))
+    months, days = _split(period)
+    plans: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for metric in metrics:
+        if metric in DURATION_METRICS:
+            plans[grains(chosen[0], metric)].append(metric)
+    r = AnalyticsRollup
+    for kept, group in plans.items():
+        if "day" in kept:  # the whole period from rollups: years, months, then days
+            when = or_(*(and_(r.grain == "day", r.period.between(a, b)) for a, b in days),
+                       *([_coarse_clause(months)] if months else []))
+            rows = session.execute(
+                select(r.metric, r.bucket, func.sum(r.count), func.sum(r.total))
+                .where(r.dim == chosen[0], r.value == chosen[1], r.metric.in_(group), when)
+                .group_by(r.metric, r.bucket))
+            _add(out, rows)
+            continue
+        ranges = [Period(a, b) for a, b in days]
+        if months and "month" in kept:
+            _add(out, session.execute(
+                select(r.metric, r.bucket, func.sum(r.count), func.sum(r.total))
+                .where(r.dim == chosen[0], r.value == chosen[1], r.metric.in_(group), _coarse_clause(months))
+                .group_by(r.metric, r.bucket)))
+        elif months:
+            ranges.append(Period(months[0], _month_after(months[-1]) - timedelta(days=1)))
+        for part in _merged(ranges):  # not kept: the fact rows of those days
+            lo, hi = part.bounds()
+            for key, (count, total) in analytics_sql.sums(session, group, lo, hi, filters.active()).items():
+                out[key][0] += count
+                out[key][1] += total
     return out
 
 
-def _count(s: Sums, metric: str) -> int:
-    return sum(c for (m, _b), (c, _t) in s.items() if m == metric)
+def count_columns(metrics) -> list[str]:
+    """The AnalyticsCount columns of some counted metrics (levels and scores have one per value)."""
+    columns = []
+    for metric in metrics:
+        if metric == "level":
+            columns += [f"level_{n}" for n in LEVELS]
+        elif metric == "score":
+            columns += [f"score_{n}" for n in SCORES]
+        else:
+            columns.append(metric)
+    return columns
 
 
-def _total(s: Sums, metric: str) -> Decimal:
-    return sum((t for (m, _b), (_c, t) in s.items() if m == metric), Decimal(0))
+def _as_metric(column: str) -> tuple[str, int]:
+    metric, _, n = column.rpartition("_")
+    return (metric, int(n)) if metric in ("level", "score") else (column, 0)
 
 
-def percentile(s: Sums, metric: str, p: float) -> int | None:
+def _count_sums(session: Session, chosen: tuple[str, str], metrics, when) -> list[tuple]:
+    """(metric, bucket, count, total) rows of the counts of one slice, summed over `when`."""
+    c = AnalyticsCount
+    columns = count_columns(metrics)
+    row = session.execute(select(*(func.sum(c.__table__.c[k]) for k in columns), func.sum(c.paid_total))
+                          .where(c.dim == chosen[0], c.value == chosen[1], when)).one()
+    return [(*_as_metric(k), n, row[-1] if k == "paid" else 0) for k, n in zip(columns, row, strict=False) if n]
+
+
+def _coarse_clause(months: list[date]):
+    """Histogram rows of consecutive whole months: the whole calendar years among them at year
+    grain, the months before and after at month grain."""
+    r = AnalyticsRollup
+    years = sorted(y for y in {m.year for m in months} if sum(m.year == y for m in months) == 12)
+    if not years:
+        return and_(r.grain == "month", r.period.between(months[0], months[-1]))
+    clauses = [and_(r.grain == "year", r.period.between(date(years[0], 1, 1), date(years[-1], 1, 1)))]
+    for run in ([m for m in months if m.year < years[0]], [m for m in months if m.year > years[-1]]):
+        if run:
+            clauses.append(and_(r.grain == "month", r.period.between(run[0], run[-1])))
+    return or_(*clauses)
+
+
+def _add(out: Sums, rows) -> None:
+    for metric, bucket, count, total in rows:
+        cell = out[(metric, bucket)]
+        cell[0] += int(count or 0)
+        cell[1] += Decimal(total or 0)
+
+
+def _merged(parts: list[Period]) -> list[Period]:
+    """Adjacent periods joined, so the facts are read with as few range scans as possible."""
+    out: list[Period] = []
+    for part in sorted(parts, key=lambda p: p.start):
+        if out and out[-1].end + timedelta(days=1) >= part.start:
+            out[-1] = Period(out[-1].start, max(out[-1].end, part.end))
+        else:
+            out.append(part)
+    return out
+
+
+class _ByMetric(dict):
+    """Sums indexed by metric once: {metric: [(bucket, count, total)]} (a two-year histogram has
+    thousands of buckets, and every figure reads one metric)."""
+
+    def __init__(self, s: Sums):
+        super().__init__()
+        for (m, b), (c, t) in s.items():
+            self.setdefault(m, []).append((b, c, t))
+
+
+def _index(s) -> _ByMetric:
+    return s if isinstance(s, _ByMetric) else _ByMetric(s)
+
+
+def _count(s, metric: str) -> int:
+    return sum(c for _b, c, _t in _index(s).get(metric, ()))
+
+
+def _total(s, metric: str) -> Decimal:
+    return sum((t for _b, _c, t in _index(s).get(metric, ())), Decimal(0))
+
+
+def percentile(s, metric: str, p: float) -> int | None:
     """Nearest-rank percentile of a histogram metric (the bucket's lower bound, in minutes)."""
-    buckets = sorted((b, c) for (m, b), (c, _t) in s.items() if m == metric and c > 0)
+    buckets = sorted((b, c) for b, c, _t in _index(s).get(metric, ()) if c > 0)
     n = sum(c for _b, c in buckets)
     if not n:
         return None
@@ -297,16 +404,15 @@ def open_by_scan(session: Session, at: datetime, filters: Filters, is_now: bool)
 
 
 def _before(session: Session, chosen: tuple[str, str], day: date, metrics: tuple[str, ...]) -> dict[str, int]:
-    """Each metric summed over every local day before `day`: months at month grain, then days."""
-    r = AnalyticsRollup
+    """Each count summed over every local day before `day`: months at month grain where the slice
+    keeps them, then days."""
+    c = AnalyticsCount
     first = day.replace(day=1)
-    rows = session.execute(
-        select(r.metric, func.sum(r.count)).where(
-            r.dim == chosen[0], r.value == chosen[1], r.metric.in_(metrics),
-            or_(and_(r.grain == "month", r.period < first),
-                and_(r.grain == "day", r.period >= first, r.period < day)))
-        .group_by(r.metric))
-    found = {m: int(c or 0) for m, c in rows}
+    if "month" in grains(chosen[0], metrics[0]):
+        when = or_(and_(c.grain == "month", c.period < first), and_(c.grain == "day", c.period >= first, c.period < day))
+    else:
+        when = and_(c.grain == "day", c.period < day)
+    found = {m: int(n or 0) for m, _b, n, _t in _count_sums(session, chosen, metrics, when)}
     return {m: found.get(m, 0) for m in metrics}
 
 
@@ -329,9 +435,10 @@ def _open_at_day_end(session: Session, day: date, at: datetime, filters: Filters
 
 
 def _figures(s: Sums) -> dict:
+    s = _index(s)
     received, closed, resolved = _count(s, "received"), _count(s, "closed"), _count(s, "resolved")
     within, breached = _count(s, "within_sla"), _count(s, "breached")
-    levels = {b: c for (m, b), (c, _t) in s.items() if m == "level" and c}
+    levels = {b: c for b, c, _t in s.get("level", ()) if c}
     paid = _total(s, "paid")
     return {
         "received": received,
@@ -399,21 +506,24 @@ def series(session: Session, period: Period, filters: Filters, metrics: tuple[st
         raise ValidationFailed({"interval": N_("Choose day, week or month.")}, N_("The period is not valid."))
     out: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
     chosen = _slice(filters)
-    use_rollups = chosen is not None and (split is None or chosen == ("", ""))
-    if use_rollups:
-        r = AnalyticsRollup
-        dim, value = (split, None) if split else chosen
-        grain = "month" if interval == "month" else "day"
-        query = (select(r.period, r.value, r.metric, func.sum(r.count))
-                 .where(r.grain == grain, r.dim == dim, r.metric.in_(metrics),
-                        r.period.between(period.start.replace(day=1) if grain == "month" else period.start,
+    source = _series_source(session, period, filters, split, metrics) if chosen is not None else None
+    if source is not None:
+        c = AnalyticsCount
+        dim, values = source  # rollup value -> the split value it stands for ("" without a split)
+        grain = "month" if interval == "month" and "month" in grains(dim, metrics[0]) else "day"
+        query = (select(c.period, c.value, *(func.sum(c.__table__.c[m]) for m in metrics))
+                 .where(c.grain == grain, c.dim == dim,
+                        c.period.between(period.start.replace(day=1) if grain == "month" else period.start,
                                          period.end))
-                 .group_by(r.period, r.value, r.metric))
-        if value is not None:
-            query = query.where(r.value == value)
-        for day, val, metric, count in session.execute(query):
+                 .group_by(c.period, c.value))
+        if values is not None:
+            query = query.where(c.value.in_(values))
+        for day, val, *counts in session.execute(query):
             if grain == "day" or day >= period.start.replace(day=1):
-                out[_interval_start(day, interval).isoformat()][val if split else ""][metric] += int(count or 0)
+                key = val if values is None else values[val]
+                for metric, count in zip(metrics, counts, strict=True):
+                    if count:  # a slice a complaint left keeps its row at zero
+                        out[_interval_start(day, interval).isoformat()][key][metric] += int(count)
         # Month grain covers whole months; keep the partial months at the ends exact from days.
         if grain == "month":
             return _trim_months(session, period, filters, metrics, split, out)
@@ -431,6 +541,28 @@ def series(session: Session, period: Period, filters: Filters, metrics: tuple[st
             if period.start <= day <= period.end and metric in metrics:
                 out[_interval_start(day, interval).isoformat()][key][metric] += count
     return _dense(period, interval, out)
+
+
+def _series_source(session: Session, period: Period, filters: Filters, split: str | None,
+                   metrics: tuple[str, ...]) -> tuple[str, dict[str, str] | None] | None:
+    """The rollup slice a series reads, and which of its values stand for which split value (None:
+    every value, as itself); None when no slice answers (a split under two filters or more)."""
+    chosen = _slice(filters)
+    active = filters.active()
+    if split is None:
+        return chosen[0], {chosen[1]: ""}
+    if not active:
+        return split, None
+    if len(active) > 1:
+        return None
+    (dim, wanted), c = active[0], AnalyticsCount
+    if dim == split:
+        return split, {wanted[:250]: wanted[:250]}
+    # One filter on another dimension: the pair slice of the two, for each value the split has.
+    known = session.scalars(select(c.value).distinct().where(
+        c.grain == "day", c.dim == split, c.period.between(period.start, period.end)))
+    values = {pair_slice((dim, wanted), (split, v))[1]: v for v in known}
+    return pair_slice((dim, wanted), (split, ""))[0], values
 
 
 def _trim_months(session, period, filters, metrics, split, out):
@@ -464,13 +596,13 @@ def root_causes(session: Session, period: Period, filters: Filters, limit: int =
     """Resolved complaints per root cause, most frequent first, with the cumulative share (Pareto)."""
     counts: dict[str, int] = defaultdict(int)
     active = filters.active()
-    r = AnalyticsRollup
+    c = AnalyticsCount
     if not active or (len(active) == 1 and active[0][0] == "product"):
         dim = "product_root_cause" if active else "root_cause"
-        query = (select(r.value, func.sum(r.count)).where(r.dim == dim, r.metric == "resolved", _grain_clause(period))
-                 .group_by(r.value))
+        query = (select(c.value, func.sum(c.resolved)).where(c.dim == dim, _grain_clause(period, True, c))
+                 .group_by(c.value))
         if active:
-            query = query.where(r.value.startswith(active[0][1] + "\x1f", autoescape=True))
+            query = query.where(c.value.startswith(active[0][1] + "\x1f", autoescape=True))
         for value, count in session.execute(query):
             counts[value.split("\x1f", 1)[-1]] += int(count or 0)
     else:  # no slice for this filter: the database counts the period's resolved facts
@@ -492,17 +624,19 @@ def root_causes(session: Session, period: Period, filters: Filters, limit: int =
 def compensation_budget(session: Session, period: Period, filters: Filters, default_budget: Decimal,
                         departments: tuple[str, ...]) -> list[dict]:
     """Compensation paid per department and month of the period, against that month's budget."""
-    r = AnalyticsRollup
+    c = AnalyticsCount
     months = []
     month = period.start.replace(day=1)
     while month <= period.end:
         months.append(month)
         month = _month_after(month)
     wanted = [d for d in departments if not filters.department or d == filters.department]
-    paid = {(v, p): Decimal(t or 0) for v, p, t in session.execute(
-        select(r.value, r.period, func.sum(r.total)).where(
-            r.grain == "month", r.dim == "department", r.metric == "paid", r.value.in_(wanted),
-            r.period.between(months[0], months[-1])).group_by(r.value, r.period))}
+    paid: dict[tuple[str, date], Decimal] = defaultdict(Decimal)
+    for value, day, total in session.execute(  # department slices are kept by day
+            select(c.value, c.period, c.paid_total).where(
+                c.grain == "day", c.dim == "department", c.paid_total != 0, c.value.in_(wanted),
+                c.period.between(months[0], _month_after(months[-1]) - timedelta(days=1)))):
+        paid[(value, day.replace(day=1))] += Decimal(total or 0)
     budgets = {(d, m): Decimal(a) for d, m, a in session.execute(
         select(DepartmentBudget.department, DepartmentBudget.month, DepartmentBudget.amount).where(
             DepartmentBudget.month.in_([m.strftime("%Y-%m") for m in months])))}

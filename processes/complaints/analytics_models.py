@@ -73,7 +73,7 @@ class AnalyticsRollup(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    grain: Mapped[str] = mapped_column(String(5))  # day, month
+    grain: Mapped[str] = mapped_column(String(5))  # day, month, year
     dim: Mapped[str] = mapped_column(String(20))
     value: Mapped[str] = mapped_column(String(250))
     metric: Mapped[str] = mapped_column(String(30))
@@ -81,6 +81,36 @@ class AnalyticsRollup(Base):
     bucket: Mapped[int] = mapped_column(Integer, default=0)
     count: Mapped[int] = mapped_column(BigInteger, default=0)
     total: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=Decimal(0))
+
+
+# The plain counts of a complaint (docs/analytics.md), one column each in AnalyticsCount; "paid" also
+# sums its amount in paid_total. Escalation levels (1–4) and survey scores (1–5) count per value.
+COUNT_METRICS = ("received", "acknowledged", "resolved", "within_sla", "breached", "first_contact", "reopened",
+                 "paid", "closed", "closed_resolved", "escalated", "survey_sent", "survey_answered",
+                 "csat_positive", "risk_in", "risk_out", "breach_in", "breach_out")
+LEVELS = (1, 2, 3, 4)
+SCORES = (1, 2, 3, 4, 5)
+COUNT_COLUMNS = (*COUNT_METRICS, *(f"level_{n}" for n in LEVELS), *(f"score_{n}" for n in SCORES))
+
+
+class AnalyticsCount(Base):
+    """Every count of one day or month, for everything (`dim` "") or one slice, in one row: a step
+    that resolves a complaint adds to one row per slice however many counts it changes, and a
+    sparse slice (two filters) has a row per day and value, not per day, value and metric."""
+
+    __tablename__ = "analytics_counts"
+    __table_args__ = (UniqueConstraint("grain", "dim", "value", "period", name="uq_count_key"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    grain: Mapped[str] = mapped_column(String(5))  # day, month
+    dim: Mapped[str] = mapped_column(String(20))
+    value: Mapped[str] = mapped_column(String(250))
+    period: Mapped[date] = mapped_column(Date)
+    paid_total: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=Decimal(0))
+
+
+for _column in COUNT_COLUMNS:
+    setattr(AnalyticsCount, _column, mapped_column(_column, Integer, default=0, nullable=False))
 
 
 class KpiTarget(Base):

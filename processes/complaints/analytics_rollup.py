@@ -19,10 +19,10 @@ from typing import Any
 from sqlalchemy import bindparam
 from sqlalchemy.orm import Session
 
-from processes.complaints.analytics_models import AnalyticsRollup, ComplaintFact
+from processes.complaints.analytics_models import COUNT_COLUMNS, COUNT_METRICS, AnalyticsCount, AnalyticsRollup, ComplaintFact
 from processes.complaints.calendar import BusinessCalendar
 from processes.complaints.records import CompensationEntry
-from processes.complaints.sla import load_policy
+from processes.complaints.sla import load_policy, policy_for
 from processes.engine.db import upsert_statement
 from processes.engine.models import ProcessInstance, utcnow
 
@@ -42,6 +42,23 @@ OPEN_METRICS = ("risk_in", "risk_out", "breach_in", "breach_out")
 DURATION_METRICS = ("ack_min", "ack_bmin", "resolve_min", "resolve_bmin")
 
 Key = tuple[date, str, int]  # local day, metric, bucket
+# The slices counted at month grain as well as day grain; the others are read at day grain only,
+# which stays cheap because they are sparse (a few rows per day and value).
+_DENSE = ("", "root_cause", "product_root_cause")
+
+
+def grains(dim: str, metric: str) -> tuple[str, ...]:
+    """The grains a slice keeps a metric at. Duration histograms have a row per bucket, so they are
+    the heavy part: everything and each dimension keep them by month and by year (a long period
+    reads a few years and months, not two years of days), only everything by day too (the days at
+    the ends of a period of one filter are counted from its fact rows), and the pair slices not at
+    all (two filters read the facts for durations). Counts are kept by day in every slice, and by
+    month in the dense ones, where summing days over a long period would read too many rows."""
+    if metric in DURATION_METRICS:
+        if dim == "":
+            return ("day", "month", "year")
+        return () if "+" in dim else ("month", "year")
+    return GRAINS if dim in _DENSE else ("day",)
 
 
 @lru_cache(maxsize=1)
@@ -170,7 +187,7 @@ def contributions(fact: ComplaintFact | None) -> dict[Key, list]:
         add(at, "closed")
         if fact.outcome == "closed" and fact.resolved_at is not None:
             add(at, "closed_resolved")
-        level = fact.escalation_level or 1
+        level = min(max(fact.escalation_level or 1, 1), 4)  # the process has four levels
         add(at, "level", level)
         if level > 1:
             add(at, "escalated")
@@ -178,7 +195,7 @@ def contributions(fact: ComplaintFact | None) -> dict[Key, list]:
             add(at, "survey_sent")
         if fact.satisfaction_score is not None:
             add(at, "survey_answered")
-            add(at, "score", int(fact.satisfaction_score))
+            add(at, "score", min(max(int(fact.satisfaction_score), 1), 5))  # the 1–5 survey
             if fact.satisfaction_score >= 4:
                 add(at, "csat_positive")
     for kind, start, end in open_spans(fact):
@@ -201,17 +218,45 @@ def slices(fact: ComplaintFact | None, metric: str) -> list[tuple[str, str]]:
 
 
 def _period(grain: str, day: date) -> date:
+    if grain == "year":
+        return day.replace(month=1, day=1)
     return day if grain == "day" else day.replace(day=1)
 
 
+def count_column(metric: str, bucket_: int) -> str | None:
+    """The AnalyticsCount column of a counted metric; None for a duration histogram."""
+    if metric in ("level", "score"):
+        return f"{metric}_{bucket_}"
+    return metric if metric in COUNT_METRICS else None
+
+
 def rollup_rows(fact: ComplaintFact | None, sign: int) -> dict[tuple, list]:
+    """What a fact adds to the duration histograms: (grain, dim, value, metric, period, bucket) → [count, total]."""
     rows: dict[tuple, list] = defaultdict(lambda: [0, Decimal(0)])
     for (day, metric, bucket_), (count, total) in contributions(fact).items():
+        if metric not in DURATION_METRICS:
+            continue
         for dim, value in slices(fact, metric):
-            for grain in GRAINS:
+            for grain in grains(dim, metric):
                 cell = rows[(grain, dim, value[:250], metric, _period(grain, day), bucket_)]
                 cell[0] += sign * count
                 cell[1] += sign * total
+    return rows
+
+
+def count_rows(fact: ComplaintFact | None, sign: int) -> dict[tuple, dict[str, Any]]:
+    """What a fact adds to the counts: (grain, dim, value, period) → {column: count, paid_total: amount}."""
+    rows: dict[tuple, dict[str, Any]] = defaultdict(lambda: defaultdict(int))
+    for (day, metric, bucket_), (count, total) in contributions(fact).items():
+        column = count_column(metric, bucket_)
+        if column is None:
+            continue
+        for dim, value in slices(fact, metric):
+            for grain in grains(dim, metric):
+                row = rows[(grain, dim, value[:250], _period(grain, day))]
+                row[column] += sign * count
+                if metric == "paid":
+                    row["paid_total"] += sign * total
     return rows
 
 
@@ -227,7 +272,16 @@ def apply_delta(session: Session, before: ComplaintFact | None, after: Complaint
     if params:
         # Sorted keys: two transactions touching the same rows lock them in the same order.
         session.execute(_upsert(session), params)
-    return len(params)
+    counts = count_rows(before, -1)
+    for key, row in count_rows(after, +1).items():
+        for column, n in row.items():
+            counts[key][column] += n
+    changed = [dict(zip(("g", "d", "v", "p"), key, strict=True),
+                    **{c: row.get(c, 0) for c in COUNT_COLUMNS}, paid_total=Decimal(row.get("paid_total", 0)))
+               for key, row in sorted(counts.items()) if any(row.values())]
+    if changed:
+        session.execute(_count_upsert(session), changed)
+    return len(params) + len(changed)
 
 
 def _upsert(session: Session):
@@ -241,6 +295,19 @@ def _upsert(session: Session):
             set_={"count": table.c.count + stmt.excluded.count, "total": table.c.total + stmt.excluded.total})
 
     return upsert_statement(session, "analytics_rollup", build)
+
+
+def _count_upsert(session: Session):
+    def build(insert):
+        table = AnalyticsCount.__table__
+        columns = (*COUNT_COLUMNS, "paid_total")
+        stmt = insert(table).values(grain=bindparam("g"), dim=bindparam("d"), value=bindparam("v"),
+                                    period=bindparam("p"), **{c: bindparam(c) for c in columns})
+        return stmt.on_conflict_do_update(
+            index_elements=["grain", "dim", "value", "period"],
+            set_={c: table.c[c] + stmt.excluded[c] for c in columns})
+
+    return upsert_statement(session, "analytics_count", build)
 
 
 # ---------------------------------------------------------------------------- facts from the process
@@ -318,7 +385,7 @@ def observe(session: Session, instance: ProcessInstance, facts: dict, uow) -> No
     if fact is None:
         received = _moment(facts.get("received_at")) or utcnow()
         fact = ComplaintFact(reference=instance.business_key, received_at=received,
-                             sla_profile=_policy_calendar()[0], escalation_level=1, mediation_rounds=0,
+                             sla_profile=policy_for(facts.get("settings")).name, escalation_level=1, mediation_rounds=0,
                              reopened=False, survey_sent=False, paid_amount=Decimal(0))
         session.add(fact)
     update_fact(session, fact, facts, instance, utcnow())

@@ -14,6 +14,9 @@ from processes.engine.models import TZDateTime
 
 BUCKET = ("CASE WHEN {m} < 1000 THEN {m} WHEN {m} < 10000 THEN {m} / 10 * 10 WHEN {m} < 100000 THEN {m} / 100 * 100 "
            "WHEN {m} < 1000000 THEN {m} / 1000 * 1000 ELSE {m} / 10000 * 10000 END")
+# as analytics_rollup.contributions: four escalation levels, a 1–5 survey
+LEVEL = "CASE WHEN escalation_level > 4 THEN 4 WHEN escalation_level < 1 THEN 1 ELSE escalation_level END"
+SCORE = "CASE WHEN satisfaction_score > 5 THEN 5 WHEN satisfaction_score < 1 THEN 1 ELSE satisfaction_score END"
 # metric: (moment column, condition, bucket expression, total expression); mirrors
 # analytics_rollup.contributions, and tests/test_analytics.py keeps the two equal.
 SPECS = {
@@ -39,11 +42,11 @@ SPECS = {
     "closed": ("closed_at", "closed_at IS NOT NULL", "0", "0"),
     "closed_resolved": ("closed_at", "closed_at IS NOT NULL AND outcome = 'closed' AND resolved_at IS NOT NULL",
                         "0", "0"),
-    "level": ("closed_at", "closed_at IS NOT NULL", "escalation_level", "0"),
+    "level": ("closed_at", "closed_at IS NOT NULL", LEVEL, "0"),
     "escalated": ("closed_at", "closed_at IS NOT NULL AND escalation_level > 1", "0", "0"),
     "survey_sent": ("closed_at", "closed_at IS NOT NULL AND survey_sent", "0", "0"),
     "survey_answered": ("closed_at", "closed_at IS NOT NULL AND satisfaction_score IS NOT NULL", "0", "0"),
-    "score": ("closed_at", "closed_at IS NOT NULL AND satisfaction_score IS NOT NULL", "satisfaction_score", "0"),
+    "score": ("closed_at", "closed_at IS NOT NULL AND satisfaction_score IS NOT NULL", SCORE, "0"),
     "csat_positive": ("closed_at", "closed_at IS NOT NULL AND satisfaction_score >= 4", "0", "0"),
 }
 
@@ -73,12 +76,12 @@ def open_specs(dialect: str) -> dict[str, tuple[str, str, str, str]]:
 
 
 def local_period(dialect: str, column: str, grain: str, tz: str, offset_hours: float) -> str:
-    """The local day (or first of the month) of a timestamp column, as SQL."""
+    """The local day (or first of the month or year) of a timestamp column, as SQL."""
     if dialect == "postgresql":
         local = f"({column} AT TIME ZONE '{tz}')"
-        return f"CAST({local} AS DATE)" if grain == "day" else f"CAST(date_trunc('month', {local}) AS DATE)"
+        return f"CAST({local} AS DATE)" if grain == "day" else f"CAST(date_trunc('{grain}', {local}) AS DATE)"
     shift = f"'{offset_hours:+g} hours'"
-    return f"date({column}, {shift})" if grain == "day" else f"date({column}, {shift}, 'start of month')"
+    return f"date({column}, {shift})" if grain == "day" else f"date({column}, {shift}, 'start of {grain}')"
 
 
 def local_day_sql(dialect: str, column: str) -> str:

@@ -30,7 +30,7 @@ INVESTIGATIONS = {
 }
 PROPOSAL_TEMPLATES = ("mediation_proposal", "response")
 # Tasks whose form proposes a remedy or an amount (the strategies' and the ladder's).
-PROPOSING_TASKS = ("Task_Draft_Rule_Answer", "Task_Draft_Explanation", "Task_Mediation_Proposal",
+PROPOSING_TASKS = ("Task_Draft_Rule_Answer", "Task_Draft_Explanation", "Task_Mediate", "Task_Revise_Answer",
                    "Task_Senior_Rehandle", "Task_Cross_Department_Plan", "Task_Management_Decision",
                    "Task_Revise_Offer")
 
@@ -107,7 +107,7 @@ def summarize(session: Session, complaint: Complaint, who: Actor, history: list[
                 summary.findings.append((INVESTIGATIONS[step.task], step))
             elif step.task == "Task_Review_Strategy":
                 summary.strategy_review = step
-            elif step.task == "Task_Approve_Compensation":
+            elif step.task in ("Task_Approve_Compensation", "Task_Approve_Revised_Compensation"):
                 summary.approvals.append(step)
             elif step.task in PROPOSING_TASKS:
                 summary.decisions.append(step)

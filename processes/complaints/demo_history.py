@@ -142,7 +142,6 @@ def load_history(runtime, days: int = 365, seed: int = 16) -> int:
         for _ in range(_poisson(rng, _rate(day))):
             arrivals.append(day + timedelta(minutes=rng.randint(0, 12 * 60)))
     count = 0
-    saved = dict(runtime.settings)
     traveller = time_machine.travel(arrivals[0] if arrivals else real_now, tick=False)
     clock = traveller.start()
     try:
@@ -157,7 +156,5 @@ def load_history(runtime, days: int = 365, seed: int = 16) -> int:
             count += 1
     finally:
         traveller.stop()
-        runtime.settings.clear()
-        runtime.settings.update(saved)
     runtime.fire_due_timers()
     return count

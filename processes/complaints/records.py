@@ -22,8 +22,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    bindparam,
     event,
     inspect,
+    select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -67,6 +69,33 @@ class Complaint(Base):
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"))
     closed_at: Mapped[datetime | None] = mapped_column(TZDateTime())
     created_by: Mapped[str | None] = mapped_column(String(80))
+
+
+def complaint_by_reference(session: Session, reference: str | None) -> Complaint | None:
+    """The complaint with this reference, read once per transaction of `session`.
+
+    A unit of work asks for its complaint several times (a handler, the record's observer, the
+    mailer). A second query would hand back the very object the session already holds, without
+    refreshing it (SQLAlchemy's identity map), so the repeats are pure round trips. The session
+    only keeps weak references, so the transaction's copy is held here; an expired copy (after
+    a savepoint's rollback) reloads itself when read, as a query would."""
+    if not reference:
+        return None
+    transaction = session.get_transaction()
+    held = session.info.get(_HELD_COMPLAINTS)
+    if held is None or held[0] is not transaction:
+        held = (transaction, {})
+        session.info[_HELD_COMPLAINTS] = held
+    complaint = held[1].get(reference)
+    if complaint is not None and complaint in session and complaint not in session.deleted:
+        return complaint
+    complaint = session.scalar(_COMPLAINT_BY_REFERENCE, {"reference": reference})
+    if complaint is not None and transaction is not None:
+        held[1][reference] = complaint
+    return complaint
+
+
+_HELD_COMPLAINTS = "redress.complaints_read"
 
 
 class CaseNote(Base):
@@ -260,3 +289,6 @@ def _archive_changed(session: Session, obj: ArchiveRecord) -> bool:
         if attr.key != "reviewed_at" and attr.history.has_changes():
             return True
     return False
+
+
+_COMPLAINT_BY_REFERENCE = select(Complaint).where(Complaint.reference == bindparam("reference"))

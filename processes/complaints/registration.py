@@ -7,11 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
-from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from processes.complaints import customers
-from processes.complaints.records import Complaint
+from processes.complaints.records import Complaint, complaint_by_reference
 from processes.engine import inputsafe
 from processes.engine.actors import SYSTEM, Actor
 from processes.engine.models import ProcessInstance, utcnow
@@ -145,20 +144,25 @@ def register(runtime, payload: dict, actor: Actor = SYSTEM, in_form: bool = Fals
     data["repeat_complainant"] = earlier > 0
 
     def record(session: Session, instance: ProcessInstance) -> None:
-        session.add(Complaint(
-            reference=reference, channel=data["channel"], customer_name=data["customer_name"] or "",
-            customer_phone=data["customer_phone"], customer_email=data["customer_email"],
-            customer_address=data["customer_address"], customer_tier=data["customer_tier"],
-            subject=data["subject"] or "", description=data["description"] or "",
-            remedy_sought=data["remedy_sought"], product=data["product"], order_number=data["order_number"],
-            occurred_at=_parse(data["occurred_at"]), occurred_where=data["occurred_where"],
-            category=data["category"], severity=data["severity"], safety_issue=data["safety_issue"],
-            instance_id=instance.id, created_by=actor.username, status="registered",
-        ))
+        session.add(new_record(data, instance.id, actor.username))
         session.flush()
 
     runtime.start(PROCESS_KEY, reference, data, actor, before_start=record)
     return reference
+
+
+def new_record(data: dict, instance_id: int | None, created_by: str) -> Complaint:
+    """The complaint's record, from its start data (`start_data`), as registration writes it."""
+    return Complaint(
+        reference=data["reference"], channel=data["channel"], customer_name=data["customer_name"] or "",
+        customer_phone=data["customer_phone"], customer_email=data["customer_email"],
+        customer_address=data["customer_address"], customer_tier=data["customer_tier"],
+        subject=data["subject"] or "", description=data["description"] or "",
+        remedy_sought=data["remedy_sought"], product=data["product"], order_number=data["order_number"],
+        occurred_at=_parse(data["occurred_at"]), occurred_where=data["occurred_where"],
+        category=data["category"], severity=data["severity"], safety_issue=data["safety_issue"],
+        instance_id=instance_id, created_by=created_by, status="registered",
+    )
 
 
 def _parse(value: str | None) -> datetime | None:
@@ -172,7 +176,7 @@ def project(session: Session, instance: ProcessInstance, facts: dict, uow) -> No
     """Mirror the process's view of a complaint onto its record, so lists never load workflows."""
     if instance.process_key != PROCESS_KEY:
         return
-    complaint = session.scalar(_COMPLAINT_BY_REFERENCE, {"reference": instance.business_key})
+    complaint = complaint_by_reference(session, instance.business_key)
     if complaint is None:
         return
     for key in PROJECTED:
@@ -187,9 +191,6 @@ def project(session: Session, instance: ProcessInstance, facts: dict, uow) -> No
     if instance.status == "completed" and complaint.status not in CLOSED_STATUSES:
         complaint.status = "closed"
         complaint.closed_at = complaint.closed_at or utcnow()
-
-
-_COMPLAINT_BY_REFERENCE = select(Complaint).where(Complaint.reference == bindparam("reference"))
 
 
 def install(runtime) -> None:

@@ -12,6 +12,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from processes.complaints.sla import deployment_profile, profile_names
 from processes.engine.errors import N_
 from processes.engine.spiff import timer_value_problem
 
@@ -65,14 +66,18 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "hotline": ("", ("The customer service phone number the portal shows when it cannot take a complaint "
                      "(empty: REDRESS_HOTLINE).")),
     "company_name": ("", "The company's name in the signature of customer e-mails (empty: none)."),
+    # The shipped value is the deployment's (REDRESS_SLA_PROFILE), filled in by default_settings().
+    "sla_profile": ("", ("The SLA profile whose limits set every deadline: default, SAMR, CBIRC, FCA or CFPB "
+                         "(docs/sla.md); a complaint keeps the profile it started with.")),
 }
 
 
 def default_settings() -> dict[str, Any]:
     """The settings a complaint process starts with unless the deployment overrides them."""
-    return {
-        key: (list(value) if isinstance(value, list) else value) for key, (value, _doc) in SETTINGS.items()
-    }
+    values = {key: (list(value) if isinstance(value, list) else value) for key, (value, _doc) in SETTINGS.items()}
+    # Until a reviewed version chooses a profile, the environment's applies (a fresh install).
+    values["sla_profile"] = deployment_profile()
+    return values
 
 
 def describe_settings() -> dict[str, str]:
@@ -99,6 +104,7 @@ KINDS: dict[str, str] = {
     "hotline": "phone",
     "company_name": "text",
     "repeat_window_days": "count",
+    "sla_profile": "profile",
 }
 # Fields a complaint may be required to have ("contact": a phone number or an e-mail address).
 REQUIRABLE_FIELDS = ("customer_name", "contact", "subject", "description", "remedy_sought", "product",
@@ -174,6 +180,15 @@ def _choices(allowed: tuple[str, ...]):
     return check
 
 
+def _profile(raw: Any) -> tuple[Any, Problem | None]:
+    text = raw.strip() if isinstance(raw, str) else ""
+    names = profile_names()
+    match = next((name for name in names if name.lower() == text.lower()), None)
+    if match is None:
+        return raw, (N_("Choose one of the SLA profiles: %(names)s."), {"names": ", ".join(names)})
+    return match, None
+
+
 def _channels() -> tuple[str, ...]:
     from processes.complaints.registration import CHANNELS
 
@@ -185,7 +200,8 @@ def check_settings(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Pr
 
     Every known key must be present; unknown keys are refused under their own name."""
     checkers = {"duration": _duration, "count": _count, "amount": _amount, "phone": _phone, "text": _text,
-                "fields": _choices(REQUIRABLE_FIELDS), "channels": _choices(_channels())}
+                "fields": _choices(REQUIRABLE_FIELDS), "channels": _choices(_channels()),
+                "profile": _profile}
     cleaned: dict[str, Any] = {}
     errors: dict[str, Problem] = {}
     for key in values:

@@ -355,12 +355,14 @@ class SlaPolicy:
 # ---------------------------------------------------------------------------- environment
 
 
-def load_policy(environ: Mapping[str, str] | None = None) -> SlaPolicy:
+def load_policy(environ: Mapping[str, str] | None = None, profile: str | None = None) -> SlaPolicy:
     """The deployment's policy and calendar, from ``REDRESS_SLA_*`` environment variables.
 
     ``REDRESS_SLA_COUNTRY`` defaults to the profile's country: CN for default/SAMR/CBIRC,
     GB for FCA, US for CFPB (business days must be those of the regulator's jurisdiction).
     Environment values and the config file must agree where both name a profile or country.
+    ``profile``: the one a complaint's settings chose (the ``sla_profile`` process setting); it
+    replaces the environment's and the file's, whose limit overrides and calendar still apply.
     """
     env = os.environ if environ is None else environ
     path = env.get(ENV_CONFIG) or None
@@ -371,7 +373,8 @@ def load_policy(environ: Mapping[str, str] | None = None) -> SlaPolicy:
         except OSError as exc:
             raise SlaConfigError(f"{ENV_CONFIG}={path!r} cannot be read: {exc.strerror}") from exc
     policy = _load_policy(
-        env.get(ENV_PROFILE) or None, env.get(ENV_COUNTRY) or None, path, mtime, datetime.now().year
+        profile or env.get(ENV_PROFILE) or None, env.get(ENV_COUNTRY) or None, path, mtime, datetime.now().year,
+        chosen=bool(profile),
     )
     if _company_calendar is None:
         return policy
@@ -410,7 +413,8 @@ def _with_company_days(policy: SlaPolicy, version: int, closures: frozenset, wor
 
 @functools.lru_cache(maxsize=8)
 def _load_policy(
-    profile: str | None, country: str | None, path: str | None, _mtime: int | None, _year: int
+    profile: str | None, country: str | None, path: str | None, _mtime: int | None, _year: int,
+    chosen: bool = False,
 ) -> SlaPolicy:
     config: dict[str, Any] = {}
     if path:
@@ -427,7 +431,7 @@ def _load_policy(
         config = dict(config)
 
     if profile:
-        if config.get("profile") and _profile_name(config["profile"]) != _profile_name(profile):
+        if not chosen and config.get("profile") and _profile_name(config["profile"]) != _profile_name(profile):
             raise SlaConfigError(
                 f"{ENV_PROFILE}={profile!r} contradicts profile {config['profile']!r} in {path}"
             )
@@ -445,6 +449,23 @@ def _load_policy(
         raise SlaConfigError(f"{path}: {exc}" if path else str(exc)) from exc
 
 
+def profile_names() -> tuple[str, ...]:
+    """The ready-made profiles, in the order docs/sla.md lists them."""
+    return tuple(_PROFILES)
+
+
+def deployment_profile() -> str:
+    """The profile the environment names (``REDRESS_SLA_PROFILE`` or the config file's): the
+    ``sla_profile`` setting's value until a reviewed settings version chooses one."""
+    return load_policy().name
+
+
+def policy_for(settings: Mapping[str, Any] | None) -> SlaPolicy:
+    """The policy of a complaint: the profile of the settings it started with, else the deployment's."""
+    chosen = (settings or {}).get("sla_profile") if isinstance(settings, Mapping) else None
+    return load_policy(profile=chosen if isinstance(chosen, str) and chosen else None)
+
+
 # ---------------------------------------------------------------------------- BPMN helpers
 
 
@@ -457,13 +478,15 @@ def _parse_iso(value: str, label: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def sla_deadline(stage: str, severity: str, start_iso: str | None = None) -> str:
+def sla_deadline(stage: str, severity: str, start_iso: str | None = None, profile: str | None = None) -> str:
     """Deadline for an SLA stage as an ISO 8601 UTC string, e.g. sla_deadline("accept", "high",
-    received_at). Uses the configured SLA profile and holiday calendar; start defaults to now,
-    and a start without offset is UTC. Stages: acknowledge, accept, respond, resolve, mediation,
-    survey, details; severities: low, medium, high, critical."""
+    received_at, settings.get("sla_profile")). Uses the SLA profile given (the complaint's
+    settings; none: the deployment's) and the holiday calendar; start defaults to now, and a start
+    without offset is UTC. Stages: acknowledge, accept, respond, resolve, mediation, survey,
+    details; severities: low, medium, high, critical; profiles: default, SAMR, CBIRC, FCA, CFPB."""
     start = _parse_iso(start_iso, "start_iso") if start_iso else datetime.now(UTC)
-    return load_policy().deadline(stage, severity, start).isoformat(timespec="seconds")
+    policy = load_policy(profile=profile) if profile else load_policy()
+    return policy.deadline(stage, severity, start).isoformat(timespec="seconds")
 
 
 def sla_state(started_iso: str, deadline_iso: str) -> str:

@@ -4,7 +4,7 @@ root installs on the runtime (``Runtime.task_decorators``).
 The deadline is the sooner of the task's stage limit (the ``slaStage`` property of the user task,
 counted from the task's arrival) and the time left on the complaint's overall limit (``resolve``,
 or ``mediation`` for mediation work, counted from receipt), on the business calendar of the SLA
-policy; a timer attached to the task (a legal limit from receipt) caps it too. The priority is 1
+policy of the complaint's own settings (its ``sla_profile``); a timer attached to the task (a legal limit from receipt) caps it too. The priority is 1
 (most urgent) to 5, from severity, safety, customer tier, repeat complaints and escalation level.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from processes.complaints.sla import SEVERITIES, STAGES, SlaPolicy, load_policy
+from processes.complaints.sla import SEVERITIES, STAGES, SlaPolicy, policy_for
 
 STAGE_PROPERTY = "slaStage"
 # A survey call comes after the complaint is resolved: only its own limit counts.
@@ -53,7 +53,7 @@ def deadline(stage: str | None, data: dict, arrived: datetime, attached: datetim
     neither a stage nor an attached timer gives it one."""
     candidates = [attached] if attached is not None else []
     if stage in STAGES:
-        policy = policy or load_policy()
+        policy = policy or policy_for(data.get("settings"))  # the profile the complaint started with
         severity = sla_class(data)
         candidates.append(policy.deadline(stage, severity, arrived))
         received = _received(data)

@@ -14,13 +14,27 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Boolean, Float, Select, and_, false, func, or_, select
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Float,
+    Select,
+    String,
+    and_,
+    false,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import FunctionElement
 
 from processes.engine.actors import WORKER_ROLES, Actor, groups_of
 from processes.engine.models import HumanTask
+from processes.engine.task_search import matching_rowids
 
 SCOPES = ("mine", "group", "all")
 SLA_STATES = ("on_time", "at_risk", "breached")
@@ -36,7 +50,7 @@ EXPORT_CAP = 10_000  # rows in one export
 # priority, which is derived from it first (an alphabetical "critical, high, low" would mislead).
 SORTS = {
     "priority": (HumanTask.priority, HumanTask.due_at),  # ix_human_open_urgency (ascending: see ordered)
-    "due": (HumanTask.due_at,),  # ix_human_open_due
+    "due": (HumanTask.due_at, HumanTask.created_at),  # ix_human_open_due
     "created": (HumanTask.created_at,),  # ix_human_open_created
     "reference": (HumanTask.business_key,),  # ix_human_open_reference
     "task": (HumanTask.name, HumanTask.due_at),  # ix_human_open_name
@@ -55,6 +69,7 @@ class Page:
     page: int
     per_page: int
     has_next: bool
+    has_previous: bool = False
 
 
 @dataclass(frozen=True)
@@ -182,7 +197,9 @@ def sla_condition(state: str, now: datetime, ratio: float = AT_RISK_RATIO):
     raise ValueError(f"unknown SLA state {state!r}")
 
 
-def apply_filters(query: Select, filters: Filters, now: datetime | None = None) -> Select:
+def apply_filters(query: Select, filters: Filters, now: datetime | None = None,
+                  session: Session | None = None) -> Select:
+    """``session``: lets a word search ask the FTS index how many tasks match first (task_search)."""
     now = now or datetime.now(UTC)
     for name in ("category", "severity", "channel", "department", "assignee"):
         value = getattr(filters, name)
@@ -201,7 +218,7 @@ def apply_filters(query: Select, filters: Filters, now: datetime | None = None) 
     if filters.sla:
         query = query.where(sla_condition(filters.sla, now))
     if filters.text:
-        query = query.where(text_condition(filters.text))
+        query = query.where(text_condition(filters.text, session))
     return query
 
 
@@ -209,14 +226,18 @@ REFERENCE = re.compile(r"^[A-Za-z]{2,4}-\d{8}-[A-Za-z0-9]{3,8}$")
 FRAGMENT = re.compile(r"^(?=.*\d)[A-Za-z0-9-]{4,}$")
 
 
-def text_condition(text: str):
+def text_condition(text: str, session: Session | None = None):
     """A reference is looked up by its index; other words match part of a reference or the summary.
 
-    Words need a scan of the scope's rows; ix_human_open_due_text holds the columns they are
-    matched on, so the scan reads that index alone, not the table."""
+    On SQLite the FTS index finds the matching rows when there are few (task_search); otherwise,
+    and on PostgreSQL, LIKE: PostgreSQL answers it from its trigram indexes, SQLite checks it on
+    the rows the scope's index walk meets (common words match early in the walk)."""
     text = text.strip()
     if REFERENCE.match(text):
         return HumanTask.business_key == text.upper()
+    rowids = matching_rowids(session, text)
+    if rowids is not None:
+        return literal_column("human_tasks.rowid").in_(rowids)
     pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     if FRAGMENT.match(text):  # might be part of a reference, e.g. "H4TD7"
         return or_(contains_ci(HumanTask.business_key, pattern), contains_ci(HumanTask.summary, pattern))
@@ -242,42 +263,140 @@ def _contains_sqlite(element, compiler, **kw):
     return f"{compiler.process(column, **kw)} LIKE {compiler.process(pattern, **kw)} ESCAPE '\\'"
 
 
-def filtered_query(actor: Actor, scope: str, filters: Filters | None = None, now: datetime | None = None) -> Select:
+def filtered_query(actor: Actor, scope: str, filters: Filters | None = None, now: datetime | None = None,
+                   session: Session | None = None) -> Select:
     query = inbox_query(actor, scope)
-    return apply_filters(query, filters, now) if filters is not None else query
+    return apply_filters(query, filters, now, session) if filters is not None else query
+
+
+class tie_breaker(ColumnElement):
+    """The last sort key, which makes the order total (a page boundary is then one row): SQLite's
+    rowid, which ends every index there (so nothing is sorted again), the id on PostgreSQL."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(tie_breaker)
+def _tie_default(element, compiler, **kw):
+    return "human_tasks.id"
+
+
+@compiles(tie_breaker, "sqlite")
+def _tie_sqlite(element, compiler, **kw):
+    return "human_tasks.rowid"
+
+
+@dataclass(frozen=True)
+class KeyPart:
+    """One column of a sort order; ``nulls_first``: None is the database's own placement
+    (SQLite puts NULL first in ascending order, PostgreSQL last)."""
+
+    expr: object
+    nullable: bool = False
+    nulls_first: bool | None = None
+
+
+def sort_key(sort: str | None) -> tuple[list[KeyPart], bool]:
+    """The columns of an order, tie-breaker last, and whether it is descending."""
+    key, descending = sort_order(sort)
+    if key == "priority":
+        # As the *_urgency indexes read: "due_at IS NULL" puts tasks without a deadline last on
+        # both databases, where NULLS LAST would stop SQLite reading the index.
+        return [KeyPart(HumanTask.priority), KeyPart(HumanTask.due_at.is_(None)),
+                KeyPart(HumanTask.due_at, nullable=True, nulls_first=True), KeyPart(HumanTask.id)], descending
+    columns = HumanTask.__table__.c
+    return [KeyPart(c, nullable=columns[c.key].nullable) for c in SORTS[key]] + [KeyPart(tie_breaker())], descending
+
+
+def _direction(parts: list[KeyPart], descending: bool) -> list:
+    return [p.expr.desc() if descending else p.expr.asc() for p in parts]
 
 
 def ordered(query: Select, sort: str | None = None) -> Select:
     """Urgency first by default: priority (1 most urgent), then time left, then id, read off
     ix_human_open_urgency; a task without a deadline (a model the validation would refuse) comes
-    after the others of its priority on every database."""
-    key, descending = sort_order(sort)
-    if key == "priority":
-        # As the *_urgency indexes read (backwards for descending): "due_at IS NULL" puts tasks
-        # without a deadline last on both databases where NULLS LAST would stop SQLite reading them.
-        columns = (HumanTask.priority, HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
-        return query.order_by(*[c.desc() for c in columns] if descending else columns)
-    # Exactly the index's columns: a tie-breaking id would make SQLite sort the whole scope again
-    # (ties on these columns are rare: due and arrival times are microseconds apart).
-    return query.order_by(*[c.desc() if descending else c.asc() for c in SORTS[key]])
+    after the others of its priority on every database. Every order ends with a tie-breaker
+    (tie_breaker), so a page can start after a given row (seek_queries)."""
+    parts, descending = sort_key(sort)
+    return query.order_by(*_direction(parts, descending))
+
+
+def seek_queries(query: Select, sort: str | None, boundary: tuple, sqlite: bool, backwards: bool = False) -> list[Select]:
+    """Queries whose rows, one after the other, are exactly the rows after ``boundary`` (the sort key
+    values of one row) in this order (before it, nearest first, when ``backwards``).
+
+    Keyset paging: each query fixes the key's first columns to the boundary's and seeks past it on
+    the next one, so an index range starts right at the boundary however deep the page is (an
+    OFFSET walks every row before it). NULLs are placed as the database orders them."""
+    parts, descending = sort_key(sort)
+    descending = descending != backwards
+    queries = []
+    for i in reversed(range(len(parts))):
+        prefix = [_same(p.expr, v) for p, v in zip(parts[:i], boundary[:i])]
+        part, value = parts[i], _bound(boundary[i])
+        nulls_first = sqlite if part.nulls_first is None else part.nulls_first
+        nulls_before = part.nullable and nulls_first != descending  # in the direction read
+        if value is None:
+            steps = [part.expr.is_not(None)] if nulls_before else []
+        else:
+            past = part.expr < value if descending else part.expr > value
+            steps = [past] if nulls_before or not part.nullable else [past, part.expr.is_(None)]
+        # Only the columns not fixed are ordered on: SQLite then reads the index range in order.
+        queries += [query.where(*prefix, step).order_by(*_direction(parts[i:], descending)) for step in steps]
+    return queries
+
+
+def _same(expr, value):
+    return expr.is_(None) if value is None else expr == _bound(value)
+
+
+def _bound(value):
+    """A boundary value as a bound parameter: a flag such as "no deadline" is compared as a value
+    (= and >, which the index on the expression answers), not as SQL's IS TRUE."""
+    return literal(value, Boolean()) if isinstance(value, bool) else value
+
+
+def boundary_of(session: Session, sort: str | None, task_id: str) -> tuple | None:
+    """The sort key values of one task row (open or not), or None when there is no such row."""
+    parts, _ = sort_key(sort)
+    row = session.execute(select(*[p.expr for p in parts]).where(HumanTask.id == task_id)).first()
+    return tuple(row) if row is not None else None
 
 
 def list_tasks(session: Session, actor: Actor, scope: str = "mine", page: int = 1, per_page: int = 50,
                query: Select | None = None, filters: Filters | None = None,
-               now: datetime | None = None, sort: str | None = None) -> Page:
-    """One page of open tasks, most urgent first unless another column is chosen."""
+               now: datetime | None = None, sort: str | None = None,
+               after: str | None = None, before: str | None = None) -> Page:
+    """One page of open tasks, most urgent first unless another column is chosen.
+
+    ``after``/``before``: the id of the row the page follows (or precedes): the page is sought from
+    it (seek_queries); without one, ``page`` counts from the start (OFFSET)."""
     page = max(page, 1)
     query = query if query is not None else inbox_query(actor, scope)
     if filters is not None:
-        query = apply_filters(query, filters, now)
-    query = ordered(query, sort)
-    rows = list(session.scalars(query.offset((page - 1) * per_page).limit(per_page + 1)))
-    return Page(rows[:per_page], page, per_page, len(rows) > per_page)
+        query = apply_filters(query, filters, now, session)
+    boundary = boundary_of(session, sort, after or before) if (after or before) else None
+    if boundary is None:
+        rows = list(session.scalars(ordered(query, sort).offset((page - 1) * per_page).limit(per_page + 1)))
+        return Page(rows[:per_page], page, per_page, len(rows) > per_page, page > 1)
+    rows: list[HumanTask] = []
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    for seek in seek_queries(query, sort, boundary, sqlite, backwards=after is None):
+        rows += session.scalars(seek.limit(per_page + 1 - len(rows)))
+        if len(rows) > per_page:
+            break
+    more = len(rows) > per_page
+    if after is None:  # read backwards from the boundary: nearest first
+        return Page(rows[:per_page][::-1], page, per_page, True, more)
+    return Page(rows[:per_page], page, per_page, more, True)
 
 
 def count_tasks(session: Session, query: Select, cap: int = COUNT_CAP) -> tuple[int, bool]:
     """How many rows a filtered query has, counting at most ``cap`` + 1: (count, more than cap?)."""
-    capped = query.with_only_columns(HumanTask.id).order_by(None).limit(cap + 1).subquery()
+    # A constant, not the id: SQLite's indexes hold the rowid, not the id, so a filter an index
+    # answers is counted from the index alone, without reading the rows.
+    capped = query.with_only_columns(literal_column("1")).order_by(None).limit(cap + 1).subquery()
     total = session.scalar(select(func.count()).select_from(capped)) or 0
     return min(total, cap), total > cap
 

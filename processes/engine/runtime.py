@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -64,7 +65,7 @@ InstanceObserver = Callable[[Session, ProcessInstance, dict, "UnitOfWork"], None
 # A timer whose run fails is tried again after 10 s, 20 s, 40 s, 80 s, then parked as failed.
 TIMER_BACKOFF = timedelta(seconds=10)
 TIMER_ATTEMPTS = 5
-TIMER_BATCH = 25  # due timers taken per transaction
+TIMER_BATCH = 50  # due timers taken per transaction
 
 
 class StepFailed(Exception):
@@ -581,36 +582,43 @@ class Runtime:
 
     # -- timers -------------------------------------------------------------------
 
-    def fire_due_timers(self, now: datetime | None = None, limit: int = 100, batch: int = TIMER_BATCH) -> int:
+    def fire_due_timers(self, now: datetime | None = None, limit: int = 100, batch: int = TIMER_BATCH,
+                        lead: float = 0.0) -> int:
         """Fire timers that are due, a batch of instances per transaction; returns how many fired.
 
-        A timer whose run fails is put back with a growing delay (then parked as failed) and
-        the others go on."""
+        With `lead`, timers due within that many seconds are prepared ahead: the first batch
+        claims them, locks their instances and loads their workflows now, then waits (holding
+        them, at most `lead` seconds) until they are due and fires them at once, so what is
+        left after the due instant is the engine's step and the writes. A timer whose run
+        fails is put back with a growing delay (then parked as failed) and the others go on."""
         fired = 0
         due = self.next_timer_due()
-        if due is None or due > (now or utcnow()):
+        if due is None or due > (now or utcnow()) + timedelta(seconds=lead):
             return 0  # nothing due: no write transaction, no lock
+        ready_at = due if lead and due > (now or utcnow()) else None
         taken = 0
         while taken < limit:
-            result = self._fire_batch(now or utcnow(), min(batch, limit - taken))
+            result = self._fire_batch(now or utcnow(), min(batch, limit - taken), ready_at)
             if result is None:
                 break
             taken += result[0]
             fired += result[1]
+            ready_at = None  # the prepared batch is done: the others are due now
         return fired
 
-    def _fire_batch(self, now: datetime, size: int) -> tuple[int, int] | None:
+    def _fire_batch(self, now: datetime, size: int, ready_at: datetime | None = None) -> tuple[int, int] | None:
         """(timers taken, timers fired) of one transaction, or None when nothing is due.
 
         Few round trips, as 200 timers due at one instant must all fire within a second: the
         due rows are claimed (SKIP LOCKED on PostgreSQL, so several workers never take the
         same), their instances locked and their task rows loaded with one statement each,
         and all run in one transaction. Should one instance fail, the batch is rolled back
-        and run again with a savepoint per instance, so the failure undoes that one only."""
+        and run again with a savepoint per instance, so the failure undoes that one only.
+        `ready_at`: claim the timers due by then, and run them once it has come."""
         try:
-            return self._fire_batch_at_once(now, size)
+            return self._fire_batch_at_once(now, size, ready_at)
         except _RunCarefully:
-            return self._fire_batch_carefully(now, size)
+            return self._fire_batch_carefully(max(now, utcnow()), size)
 
     def _claim_due(self, session: Session, now: datetime, size: int) -> list[Timer]:
         # Several workers may run on PostgreSQL: each takes timers nobody else holds.
@@ -622,14 +630,17 @@ class Runtime:
                 timers.append(timer)
         return timers
 
-    def _fire_batch_at_once(self, now: datetime, size: int) -> tuple[int, int] | None:
+    def _fire_batch_at_once(self, now: datetime, size: int, ready_at: datetime | None = None) -> tuple[int, int] | None:
         with self.unit_of_work(SYSTEM) as uow:
             session = uow.session
-            timers = self._claim_due(session, now, size)
+            timers = self._claim_due(session, ready_at or now, size)
             if not timers:
                 return None
             instances = self._lock_instances(session, [t.instance_id for t in timers])
             workflows = self._workflows_of(session, instances.values())
+            if ready_at is not None:
+                time.sleep(max(0.0, (ready_at - utcnow()).total_seconds()))
+                now = max(now, utcnow())
             fired, uow.later, uow.claimed = 0, WriteLater(), {t.task_id for t in timers}
             # Read now: running an instance expires its timer rows, and reading one again is a query.
             claimed = [(t.id, t.instance_id, t.task_id, t.bpmn_id) for t in timers]

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.task import TaskState
-from sqlalchemy import bindparam, text, update
+from sqlalchemy import bindparam, func, update
 from sqlalchemy.orm import Session
 
 from processes.engine.db import upsert_statement
@@ -247,6 +247,7 @@ def sync_timers(session: Session, instance: ProcessInstance, changed: list, remo
     connection = session.connection()
     now = utcnow()
     if waiting:
+        # On PostgreSQL the upsert wakes the workers itself (pg_notify in its RETURNING): one round trip.
         connection.execute(_waiting_upsert(session), waiting)
     fired_ids: set[str] = set()
     ask = fired
@@ -267,8 +268,6 @@ def sync_timers(session: Session, instance: ProcessInstance, changed: list, remo
             # Read from the loaded state: an attribute of a row expired before would be a query.
             if isinstance(obj, Timer) and obj.__dict__.get("instance_id") == instance.id:
                 session.expire(obj)
-    if waiting:
-        notify_timers_changed(session)
     return [t.task_spec.bpmn_id for t in fired if str(t.id) in fired_ids]
 
 
@@ -304,14 +303,12 @@ def _waiting_upsert(session: Session):
 
     def build(insert):
         statement = insert(table)
-        return statement.on_conflict_do_update(
+        upsert = statement.on_conflict_do_update(
             index_elements=[table.c.instance_id, table.c.task_id],
             set_={"status": "waiting", "due_at": statement.excluded.due_at, "fired_at": None})
+        if session.get_bind().dialect.name == "postgresql":
+            # NOTIFY as part of the write: sent at commit, once per transaction (PostgreSQL folds repeats).
+            upsert = upsert.returning(func.pg_notify(CHANNEL, ""))
+        return upsert
 
     return upsert_statement(session, "timer", build)
-
-
-def notify_timers_changed(session) -> None:
-    """Wake PostgreSQL workers when this transaction commits (a no-op on SQLite)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text(f"NOTIFY {CHANNEL}"))

@@ -1,8 +1,11 @@
 """The background worker: fires due timers and runs what follows.
 
-It sleeps until the next timer is due. On PostgreSQL it also LISTENs, so a
-timer created meanwhile by a web process wakes it early; on SQLite it looks
-again at most every `idle_poll` seconds, which is a single indexed query.
+It sleeps until `lead` seconds before the next timer is due, then prepares a batch of
+the timers due at that instant (claimed, instances locked, workflows loaded) and fires
+them the moment they are due, so that what follows the due instant is only the engine's
+step and the writes (see `Runtime.fire_due_timers`). On PostgreSQL it also LISTENs, so a
+timer created meanwhile by a web process wakes it early; on SQLite it looks again at
+most every `idle_poll` seconds, which is a single indexed query.
 
 It survives the database: any error while firing, looking or listening (a dropped
 connection, a restart, an outage) drops the LISTEN connection and tries again with a
@@ -25,6 +28,10 @@ from processes.engine.sync import CHANNEL
 
 log = logging.getLogger(__name__)
 
+# Seconds before a due instant that its timers are prepared. Long enough for claiming,
+# locking and loading a batch on a busy machine; the instances it holds wait at most this.
+PREPARE_LEAD = 1.0
+
 
 @dataclass(frozen=True)
 class PeriodicJob:
@@ -35,8 +42,10 @@ class PeriodicJob:
 
 class Worker:
     def __init__(self, runtime: Runtime, idle_poll: float = 5.0, max_sleep: float = 300.0,
-                 min_backoff: float = 0.5, max_backoff: float = 30.0, jobs: list[PeriodicJob] | None = None):
+                 min_backoff: float = 0.5, max_backoff: float = 30.0, jobs: list[PeriodicJob] | None = None,
+                 lead: float = PREPARE_LEAD):
         self.runtime = runtime
+        self.lead = lead
         # Periodic jobs the composition root hands in (KPI targets, digests): the engine knows them by name only.
         self.jobs = list(jobs or [])
         self._job_runs: dict[str, float] = {}
@@ -55,7 +64,7 @@ class Worker:
         while not self.stop_event.is_set():
             try:
                 self._ensure_listening()
-                fired = self.runtime.fire_due_timers()
+                fired = self.runtime.fire_due_timers(lead=self.lead)
                 if fired:
                     log.info("fired %d timer(s)", fired)
                 self.run_due_jobs()
@@ -103,7 +112,7 @@ class Worker:
         limit = self.max_sleep if self._listen_conn is not None else self.idle_poll
         if next_due is None:
             return limit
-        return max(0.0, min(limit, (next_due - (now or utcnow())).total_seconds()))
+        return max(0.0, min(limit, (next_due - (now or utcnow())).total_seconds() - self.lead))
 
     def _sleep(self, next_due: datetime | None) -> None:
         seconds = self.sleep_seconds(next_due)

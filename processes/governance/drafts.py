@@ -18,7 +18,7 @@ from processes.complaints.settings import default_settings
 from processes.engine import audit, definitions
 from processes.engine.actors import Actor
 from processes.engine.errors import N_, Conflict, DefinitionError, Forbidden, NotFound, ValidationFailed
-from processes.engine.models import AuditEntry, ProcessDefinition, utcnow
+from processes.engine.models import AuditEntry, ProcessDefinition, User, utcnow
 from processes.engine.xmlsafe import decode_xml
 from processes.governance.models import DefinitionDraft, DraftReview
 from processes.governance.test_run import run_suite
@@ -253,7 +253,9 @@ def approve(runtime, actor: Actor, draft_id: int, comment: str = "") -> ProcessD
     with db.write_session.begin() as session:
         draft, review = _decide(session, actor, draft_id, "approved", comment)
         files, process_key, review_id = dict(draft.files), draft.process_key, review.id
-        note = f"draft {draft.id}: {draft.change_note} (approved by {actor.username})"
+        # The note is read on the version history and in the audit log: the approver as people know them.
+        approver = session.scalar(select(User.display_name).where(User.username == actor.username)) or actor.username
+        note = f"draft {draft.id}: {draft.change_note} (approved by {approver})"
     try:
         deployed = runtime.deploy(files, actor, note)
     except DefinitionError as exc:

@@ -82,6 +82,10 @@ def test_a_rejected_answer_is_answered_again_from_a_template_in_chinese(live_ser
     screenshot(senior, "answer-senior-preview")
     senior.click("button[value=complete]")
     senior.wait_for_url("**/done")
+    # The complaint file's thread names the senior agent as who wrote it, not "system".
+    senior.goto(base.url(f"/complaints/{reference}"))
+    sent = senior.locator('li.conversation-message[data-kind="response"]').last
+    assert sent.locator(".message-who").inner_text().strip() == "senior"
 
     # The customer sees it, in Chinese only, with ¥ and two decimals.
     customer.goto(link)

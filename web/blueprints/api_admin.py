@@ -48,29 +48,41 @@ def user_list():
         return jsonify({"users": [_user_json(u) for u in rows]})
 
 
+def _optional_body() -> dict:
+    """A JSON object when one was sent, else an empty one (the body is optional)."""
+    payload = request.get_json(silent=True)
+    return payload if isinstance(payload, dict) else {}
+
+
+def _account_change(change, status: int = 200):
+    """Run one account service in a write transaction and answer its result as JSON; the
+    service's refusal is the API's 422. ``change(session)`` returns the answer's body."""
+    try:
+        with database().write_session.begin() as s:
+            return jsonify(change(s)), status
+    except users.UserError as exc:
+        _refuse(exc)
+
+
 @bp.post("/users")
 def user_create():
     body = _body()
     fields = {name: body.get(name) for name in ("username", "department", "role", "display_name", "email", "locale")}
     if not all(isinstance(v, str | type(None)) for v in fields.values()):
         raise ValidationFailed({"username": "Every field is a string."})
-    try:
-        with database().write_session.begin() as s:
-            user, temporary = users.create_account(
-                s, actor(), fields["username"] or "", fields["department"] or "", fields["role"] or "",
-                display_name=fields["display_name"] or "", email=fields["email"], locale=fields["locale"])
-            return jsonify({"user": _user_json(user), "temporary_password": temporary}), 201
-    except users.UserError as exc:
-        _refuse(exc)
+
+    def create(s):
+        user, temporary = users.create_account(
+            s, actor(), fields["username"] or "", fields["department"] or "", fields["role"] or "",
+            display_name=fields["display_name"] or "", email=fields["email"], locale=fields["locale"])
+        return {"user": _user_json(user), "temporary_password": temporary}
+
+    return _account_change(create, 201)
 
 
 @bp.post("/users/<username>/deactivate")
 def user_deactivate(username: str):
-    try:
-        with database().write_session.begin() as s:
-            return jsonify({"user": _user_json(users.set_active(s, actor(), username, False))})
-    except users.UserError as exc:
-        _refuse(exc)
+    return _account_change(lambda s: {"user": _user_json(users.set_active(s, actor(), username, False))})
 
 
 @bp.patch("/users/<username>")
@@ -82,39 +94,27 @@ def user_edit(username: str):
         raise ValidationFailed({unknown[0][:60]: "This field cannot be changed here."})
     if not all(isinstance(v, str) for v in changes.values()):
         raise ValidationFailed({next(iter(changes), "username"): "Every field is a string."})
-    try:
-        with database().write_session.begin() as s:
-            changed = users.edit_account(s, actor(), username, **changes)
-            return jsonify({"user": _user_json(users.find_user(s, username)), "changed": sorted(changed)})
-    except users.UserError as exc:
-        _refuse(exc)
+
+    def edit(s):
+        changed = users.edit_account(s, actor(), username, **changes)
+        return {"user": _user_json(users.find_user(s, username)), "changed": sorted(changed)}
+
+    return _account_change(edit)
 
 
 @bp.post("/users/<username>/reactivate")
 def user_reactivate(username: str):
-    try:
-        with database().write_session.begin() as s:
-            return jsonify({"user": _user_json(users.set_active(s, actor(), username, True))})
-    except users.UserError as exc:
-        _refuse(exc)
+    return _account_change(lambda s: {"user": _user_json(users.set_active(s, actor(), username, True))})
 
 
 @bp.post("/users/<username>/reset-password")
 def user_reset_password(username: str):
-    try:
-        with database().write_session.begin() as s:
-            return jsonify({"temporary_password": users.reset_password(s, actor(), username)})
-    except users.UserError as exc:
-        _refuse(exc)
+    return _account_change(lambda s: {"temporary_password": users.reset_password(s, actor(), username)})
 
 
 @bp.post("/users/<username>/sign-out")
 def user_sign_out(username: str):
-    try:
-        with database().write_session.begin() as s:
-            return jsonify({"sessions_ended": users.force_sign_out(s, actor(), username)})
-    except users.UserError as exc:
-        _refuse(exc)
+    return _account_change(lambda s: {"sessions_ended": users.force_sign_out(s, actor(), username)})
 
 
 def _token_json(token) -> dict:
@@ -135,28 +135,18 @@ def user_tokens(username: str):
 
 @bp.post("/users/<username>/tokens")
 def user_token_create(username: str):
-    payload = request.get_json(silent=True)
-    label = payload.get("label", "") if isinstance(payload, dict) else ""
+    label = _optional_body().get("label", "")
     if not isinstance(label, str):
         raise ValidationFailed({"label": "The label is a string."})
-    try:
-        with database().write_session.begin() as s:
-            return jsonify({"token": users.issue_token(s, actor(), username, label)}), 201
-    except users.UserError as exc:
-        _refuse(exc)
+    return _account_change(lambda s: {"token": users.issue_token(s, actor(), username, label)}, 201)
 
 
 @bp.post("/users/<username>/tokens/revoke")
 def user_tokens_revoke(username: str):
-    payload = request.get_json(silent=True)
-    token_id = payload.get("token_id") if isinstance(payload, dict) else None
+    token_id = _optional_body().get("token_id")
     if token_id is not None and (isinstance(token_id, bool) or not isinstance(token_id, int)):
         raise ValidationFailed({"token_id": "The token id is a whole number."})
-    try:
-        with database().write_session.begin() as s:
-            return jsonify({"revoked": users.revoke_tokens(s, actor(), username, token_id)})
-    except users.UserError as exc:
-        _refuse(exc)
+    return _account_change(lambda s: {"revoked": users.revoke_tokens(s, actor(), username, token_id)})
 
 
 @bp.get("/operations/failed")

@@ -13,11 +13,12 @@ from flask_babel import lazy_gettext as _l
 from processes.complaints.registration import CHANNELS
 from processes.complaints.settings import KINDS as SETTING_KINDS
 from processes.complaints.settings import REQUIRABLE_FIELDS
+from processes.complaints.sla import profile_names
 from processes.engine.errors import RuntimeProblem
 from processes.engine.models import utcnow
 from processes.governance import config_review
 from web.auth import roles_required
-from web.config_labels import FIELD_LABELS, SETTING_HELP, SETTING_LABELS
+from web.config_labels import FIELD_LABELS, PROFILE_LABELS, SETTING_HELP, SETTING_LABELS
 from web.context import actor, database
 from web.errors import problem_message
 
@@ -54,8 +55,8 @@ def _settings_page(values: dict | None = None, errors: dict | None = None, note:
         return render_template(
             "admin/settings.html", version=version, in_force=in_force, values=shown, changed=changed,
             errors=errors or {}, note=note, pending=waiting, drafts=recent, may_edit=may_edit, kinds=SETTING_KINDS,
-            labels=SETTING_LABELS, help=SETTING_HELP, field_labels=FIELD_LABELS,
-            choices={"fields": REQUIRABLE_FIELDS, "channels": CHANNELS}), status
+            labels=SETTING_LABELS, help=SETTING_HELP, field_labels=FIELD_LABELS, profile_labels=PROFILE_LABELS,
+            choices={"fields": REQUIRABLE_FIELDS, "channels": CHANNELS, "profile": profile_names()}), status
 
 
 def _norm(value):
@@ -73,15 +74,22 @@ def settings():
 @roles_required(*VIEWERS)
 def settings_propose():
     values, note = _settings_form(), (request.form.get("note") or "")[:5000]
+    return _propose("settings", values, note, lambda errors, status: _settings_page(values, errors, note, status),
+                    report=config_review.settings_test_run)
+
+
+def _propose(kind: str, values: dict, note: str, redraw, report=None):
+    """Send a change to a compliance reviewer and open it. A refusal redraws the form,
+    ``redraw(errors, status)``, each message beside its field; ``report(session)`` is the test run
+    a settings change carries for its reviewer."""
     try:
         with database().write_session.begin() as s:
-            draft = config_review.propose(s, actor(), "settings", values, note,
-                                          report=config_review.settings_test_run(s))
-            draft_id = draft.id
+            extra = {"report": report(s)} if report else {}
+            draft_id = config_review.propose(s, actor(), kind, values, note, **extra).id
     except config_review.ConfigRefused as exc:
-        return _settings_page(values, _problems(exc), note, 422)
+        return redraw(_problems(exc), 422)
     except RuntimeProblem as exc:
-        return _settings_page(values, {"note": problem_message(exc)}, note, exc.status)
+        return redraw({"note": problem_message(exc)}, exc.status)
     flash(_("Your change is waiting for a compliance reviewer."), "success")
     return redirect(url_for("config_admin.change", draft_id=draft_id))
 
@@ -124,15 +132,7 @@ def calendar():
 def calendar_propose():
     values = {key: (request.form.get(key) or "")[:40000] for key in ("closures", "workdays", "opening", "closing")}
     note = (request.form.get("note") or "")[:5000]
-    try:
-        with database().write_session.begin() as s:
-            draft_id = config_review.propose(s, actor(), "calendar", values, note).id
-    except config_review.ConfigRefused as exc:
-        return _calendar_page(values, _problems(exc), note, 422)
-    except RuntimeProblem as exc:
-        return _calendar_page(values, {"note": problem_message(exc)}, note, exc.status)
-    flash(_("Your change is waiting for a compliance reviewer."), "success")
-    return redirect(url_for("config_admin.change", draft_id=draft_id))
+    return _propose("calendar", values, note, lambda errors, status: _calendar_page(values, errors, note, status))
 
 
 # -- e-mail templates ---------------------------------------------------------------------------
@@ -175,15 +175,8 @@ def mail_templates_propose():
                     if not any(k.startswith(f"{t}.{lang}.") for k in problems)}
         errors = {field: _(template, **params) for field, (template, params) in problems.items()}
         return _templates_page(values, errors, note, previews, 422 if errors else 200)
-    try:
-        with database().write_session.begin() as s:
-            draft_id = config_review.propose(s, actor(), "mail_templates", values, note).id
-    except config_review.ConfigRefused as exc:
-        return _templates_page(values, _problems(exc), note, None, 422)
-    except RuntimeProblem as exc:
-        return _templates_page(values, {"note": problem_message(exc)}, note, None, exc.status)
-    flash(_("Your change is waiting for a compliance reviewer."), "success")
-    return redirect(url_for("config_admin.change", draft_id=draft_id))
+    return _propose("mail_templates", values, note,
+                    lambda errors, status: _templates_page(values, errors, note, None, status))
 
 
 # -- review ----------------------------------------------------------------------------------
@@ -195,6 +188,8 @@ def _show(kind: str, key: str, value) -> str:
         return "—"
     if kind == "settings" and SETTING_KINDS.get(key) == "fields":
         return ", ".join(str(FIELD_LABELS.get(v, v)) for v in value)
+    if kind == "settings" and SETTING_KINDS.get(key) == "profile":
+        return str(PROFILE_LABELS.get(value, value))
     if kind == "settings" and SETTING_KINDS.get(key) == "channels":
         from web.workspace_i18n import label
 
@@ -214,7 +209,8 @@ def _label(kind: str, key: str) -> str:
 
 TEMPLATE_LABELS = {"acknowledgement": _l("Acknowledgement"), "request_details": _l("Request for details"),
                    "mediation_proposal": _l("Mediation proposal"), "response": _l("Response"),
-                   "survey": _l("Satisfaction survey"), "tracking_link": _l("New tracking link")}
+                   "survey": _l("Satisfaction survey"), "duplicate_closed": _l("Handled under the original complaint"),
+                   "tracking_link": _l("New tracking link")}
 PART_LABELS = {"subject": _l("Subject"), "body": _l("Body")}
 # Labels of other kinds' keys.
 CHANGE_LABELS: dict[str, dict] = {

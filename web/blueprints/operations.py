@@ -12,8 +12,8 @@ from processes.engine import operations
 from processes.engine.errors import RuntimeProblem
 from processes.engine.models import ProcessInstance
 from web.auth import roles_required
-from web.context import actor, database, runtime
-from web.errors import problem_message
+from web.context import actor, database, in_write, runtime
+from web.errors import flash_attempt, problem_message
 
 bp = Blueprint("operations", __name__)
 url_prefix = "/admin/operations"
@@ -37,14 +37,9 @@ def index():
 @bp.post("/instances/<int:instance_id>/retry")
 @roles_required(*operations.OPERATORS)
 def retry(instance_id: int):
-    try:
-        status = operations.retry(runtime(), actor(), instance_id)
-    except RuntimeProblem as exc:
-        flash(problem_message(exc), "error")
-    else:
-        flash(_("The step ran again and the process went on.")
-              if status != "error" else _("The step failed again; see the error below."),
-              "success" if status != "error" else "error")
+    flash_attempt(lambda: operations.retry(runtime(), actor(), instance_id),
+                  lambda status: (_("The step ran again and the process went on."), "success") if status != "error"
+                  else (_("The step failed again; see the error below."), "error"))
     return redirect(url_for("operations.index"))
 
 
@@ -67,27 +62,17 @@ def request_skip(instance_id: int):
 @bp.post("/skips/<int:request_id>/confirm")
 @roles_required(*operations.OPERATORS)
 def confirm_skip(request_id: int):
-    try:
-        status = operations.confirm_skip(runtime(), actor(), request_id)
-    except RuntimeProblem as exc:
-        flash(problem_message(exc), "error")
-    else:
-        flash(_("The step was skipped and the process went on.") if status != "error"
-              else _("The step was skipped, but the process stopped at another step."),
-              "success" if status != "error" else "error")
+    flash_attempt(lambda: operations.confirm_skip(runtime(), actor(), request_id),
+                  lambda status: (_("The step was skipped and the process went on."), "success") if status != "error"
+                  else (_("The step was skipped, but the process stopped at another step."), "error"))
     return redirect(url_for("operations.index"))
 
 
 @bp.post("/skips/<int:request_id>/refuse")
 @roles_required(*operations.OPERATORS)
 def refuse_skip(request_id: int):
-    try:
-        with database().write_session.begin() as s:
-            operations.refuse_skip(s, actor(), request_id)
-    except RuntimeProblem as exc:
-        flash(problem_message(exc), "error")
-    else:
-        flash(_("The skip was refused; the step still waits for a retry."), "success")
+    flash_attempt(lambda: in_write(operations.refuse_skip, actor(), request_id),
+                  _("The skip was refused; the step still waits for a retry."))
     return redirect(url_for("operations.index"))
 
 

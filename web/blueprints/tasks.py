@@ -44,7 +44,7 @@ from web.form_render import attachment_label, form_fields, form_title, read_subm
 from web.i18n import ui_language
 from web.inbox_page import assignee_choices, department_choices, inbox_state, load_page, may_bulk
 from web.saved_views import for_nav
-from web.time_words import countdown, countdown_words, local_time, time_zone_label
+from web.time_words import countdown, countdown_words, local_day, local_time, time_zone_label
 from web.workspace_i18n import element_name
 
 bp = Blueprint("tasks", __name__)
@@ -76,13 +76,23 @@ def inbox_rows():
     return render_template("_inbox_rows.html", oob=True, **_inbox_context(actor(), with_choices=False))
 
 
+@bp.get("/inbox/view-counts")
+@login_required
+def view_counts():
+    """The saved views' counts, which the page fetches once it is shown (htmx): each is a count of
+    its own, and the page's rows need not wait for them."""
+    with database().session() as s:
+        saved = for_nav(s, actor())
+    return render_template("_view_counts.html", saved=saved)
+
+
 def _inbox_context(who: Actor, with_choices: bool) -> dict:
     state = inbox_state()
     with database().session() as s:
         page = load_page(s, who, state, PER_PAGE)
         extra = {}
         if with_choices:
-            extra = {"assignees": assignee_choices(s, who), "saved": for_nav(s, who)}
+            extra = {"assignees": assignee_choices(s, who), "saved": for_nav(s, who, with_counts=False)}
     rows = page.pop("rows")
     for row in rows:
         row["countdown"] = countdown(row["task"].due_at, page["now"])
@@ -359,6 +369,13 @@ def _person(actor_id: str | None) -> str:
     return person(actor_id)
 
 
+@bp.app_template_global("detail_text")
+def _detail_text(detail) -> str:
+    from web.workspace_i18n import detail_text
+
+    return detail_text(detail)
+
+
 @bp.app_template_global("label")
 def _label(kind: str, value) -> str:
     from web.workspace_i18n import label
@@ -367,6 +384,7 @@ def _label(kind: str, value) -> str:
 
 
 bp.add_app_template_filter(local_time, "dt")
+bp.add_app_template_filter(local_day, "day")
 bp.add_app_template_global(time_zone_label, "time_zone_label")
 bp.add_app_template_global(countdown_words, "countdown_words")
 

@@ -16,8 +16,8 @@ from processes.engine.errors import RuntimeProblem
 from processes.engine.inbox import EXPORT_CAP, sees_everything
 from processes.engine.models import HumanTask, User
 from web.auth import _safe_next
-from web.context import actor, database, runtime
-from web.errors import problem_message
+from web.context import actor, database, in_write, runtime
+from web.errors import attempt, flash_attempt, problem_message
 from web.inbox_export import export_response, export_table
 from web.inbox_page import build_rows, inbox_state, load_page, may_bulk
 from web.workspace_i18n import element_name
@@ -51,13 +51,7 @@ def save_view():
 @bp.post("/inbox/views/<int:view_id>/delete")
 @login_required
 def delete_view(view_id: int):
-    try:
-        with database().write_session.begin() as s:
-            saved_views.delete(s, actor(), view_id)
-    except RuntimeProblem as exc:
-        flash(problem_message(exc), "error")
-    else:
-        flash(_("View deleted."), "info")
+    flash_attempt(lambda: in_write(saved_views.delete, actor(), view_id), (_("View deleted."), "info"))
     return redirect(url_for("tasks.inbox"))
 
 
@@ -110,17 +104,18 @@ def bulk():
 
 
 def _one(who: Actor, action: str, task_id: str, target) -> dict:
-    try:
-        if action == "claim":
-            runtime().claim(task_id, who)
-        elif action == "release":
-            runtime().unclaim(task_id, who)
-        else:
-            row = runtime().reassign(task_id, who, target[0])
-            _notify(row, target[0].username, who.username)
-    except RuntimeProblem as exc:
-        return {"id": task_id, "ok": False, "message": problem_message(exc)}
-    return {"id": task_id, "ok": True, "message": _("Done.")}
+    ok, refusal = attempt(lambda: _do(who, action, task_id, target))
+    return {"id": task_id, "ok": ok, "message": _("Done.") if ok else refusal}
+
+
+def _do(who: Actor, action: str, task_id: str, target) -> None:
+    if action == "claim":
+        runtime().claim(task_id, who)
+    elif action == "release":
+        runtime().unclaim(task_id, who)
+    else:
+        row = runtime().reassign(task_id, who, target[0])
+        _notify(row, target[0].username, who.username)
 
 
 def _notify(row: HumanTask, username: str, by: str) -> None:
@@ -150,7 +145,7 @@ def export(fmt: str):
         abort(404)
     who = actor()
     state = inbox_state()
-    state.page = 1
+    state.page, state.after, state.before = 1, None, None
     with database().session() as s:
         page = load_page(s, who, state, EXPORT_CAP, with_count=False)
     table = export_table(page["rows"], page["now"])

@@ -93,5 +93,44 @@
     });
   }
 
-  window.RedressDiagram = { controls: controls, readable: readable, loading: loading, synchronize: synchronize };
+  // Fetch a page's diagram (JSON with `xml`, from the container's data-source) into a viewer with
+  // the controls; `onReady(viewer, body, container)` marks it up. data-ready says "true" when shown, "error" when not
+  // (the container's data-error text is shown instead).
+  function open(container, onReady) {
+    var done = loading(container);
+    fetch(container.dataset.source, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (!response.ok) { throw new Error("HTTP " + response.status); }
+        return response.json();
+      })
+      .then(function (body) {
+        if (!body.xml) { throw new Error("no diagram"); }
+        var viewer = new window.BpmnJS({ container: container });
+        controls(viewer, container);
+        return viewer.importXML(body.xml).then(function () {
+          done();
+          onReady(viewer, body, container);
+          container.dataset.ready = "true";
+        });
+      })
+      .catch(function () {
+        done();
+        container.textContent = container.dataset.error;
+        container.dataset.ready = "error";
+      });
+  }
+
+  // Fit the diagram; when a wide pool fits too small to read, zoom in on `element` instead.
+  function fitOrFocus(viewer, element, padding) {
+    var canvas = viewer.get("canvas");
+    canvas.zoom("fit-viewport");
+    if (element && canvas.zoom() < 0.6) {
+      canvas.zoom(0.8);
+      canvas.scrollToElement(element, padding);
+    }
+  }
+
+  window.RedressDiagram = {
+    controls: controls, readable: readable, loading: loading, synchronize: synchronize, open: open, fitOrFocus: fitOrFocus,
+  };
 })();

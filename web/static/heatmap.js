@@ -14,54 +14,30 @@
     if (!share || !top) { return 0; }
     return Math.min(5, Math.max(1, Math.ceil((share / top) * 5)));
   }
-  function show(container) {
-    var done = window.RedressDiagram.loading(container);
-    fetch(container.dataset.source, { credentials: "same-origin", headers: { Accept: "application/json" } })
-      .then(function (response) {
-        if (!response.ok) { throw new Error("HTTP " + response.status); }
-        return response.json();
-      })
-      .then(function (body) {
-        if (!body.xml) { throw new Error("no diagram"); }
-        var viewer = new window.BpmnJS({ container: container });
-        window.RedressDiagram.controls(viewer, container);
-        return viewer.importXML(body.xml).then(function () {
-          done();
-          var canvas = viewer.get("canvas");
-          var registry = viewer.get("elementRegistry");
-          var overlays = viewer.get("overlays");
-          var top = Math.max.apply(null, body.elements.map(function (e) { return e.share || 0; }).concat([0]));
-          var shown = [];
-          body.elements.forEach(function (e) {
-            if (!registry.get(e.element)) { return; }
-            canvas.addMarker(e.element, "rd-heat-" + level(e.share, top));
-            if (e.bottleneck) { canvas.addMarker(e.element, "rd-bottleneck"); }
-            var badge = document.createElement("div");
-            badge.className = "rd-heat-badge";
-            badge.textContent = e.count + " · " + container.dataset.labelMedian + " " + minutes(e.median_minutes);
-            if (e.open) { badge.textContent += " · " + e.open + " " + container.dataset.labelOpen; }
-            overlays.add(e.element, { position: { bottom: -4, left: 0 }, html: badge });
-            shown.push(e.element);
-          });
-          canvas.zoom("fit-viewport");
-          // A wide pool fits too small to read: zoom in on the worst bottleneck.
-          var worst = registry.get((body.bottlenecks || [])[0]);
-          if (worst && canvas.zoom() < 0.6) {
-            canvas.zoom(0.8);
-            canvas.scrollToElement(worst, { top: 150, bottom: 150, left: 300, right: 300 });
-          }
-          container.dataset.ready = "true";
-          container.dataset.coloured = shown.join(" ");
-        });
-      })
-      .catch(function () {
-        done();
-        container.textContent = container.dataset.error;
-        container.dataset.ready = "error";
-      });
+  function colour(viewer, body, container) {
+    var canvas = viewer.get("canvas");
+    var registry = viewer.get("elementRegistry");
+    var overlays = viewer.get("overlays");
+    var top = Math.max.apply(null, body.elements.map(function (e) { return e.share || 0; }).concat([0]));
+    var shown = [];
+    body.elements.forEach(function (e) {
+      if (!registry.get(e.element)) { return; }
+      canvas.addMarker(e.element, "rd-heat-" + level(e.share, top));
+      if (e.bottleneck) { canvas.addMarker(e.element, "rd-bottleneck"); }
+      var badge = document.createElement("div");
+      badge.className = "rd-heat-badge";
+      badge.textContent = e.count + " · " + container.dataset.labelMedian + " " + minutes(e.median_minutes);
+      if (e.open) { badge.textContent += " · " + e.open + " " + container.dataset.labelOpen; }
+      overlays.add(e.element, { position: { bottom: -4, left: 0 }, html: badge });
+      shown.push(e.element);
+    });
+    // A wide pool fits too small to read: zoom in on the worst bottleneck.
+    var worst = registry.get((body.bottlenecks || [])[0]);
+    window.RedressDiagram.fitOrFocus(viewer, worst, { top: 150, bottom: 150, left: 300, right: 300 });
+    container.dataset.coloured = shown.join(" ");
   }
   document.addEventListener("DOMContentLoaded", function () {
     var container = document.getElementById("heatmap-diagram");
-    if (container && window.BpmnJS) { show(container); }
+    if (container && window.BpmnJS) { window.RedressDiagram.open(container, colour); }
   });
 })();
