@@ -18,11 +18,9 @@ from lxml import etree
 from werkzeug.datastructures import MultiDict
 
 import tests.test_complaint_paths as paths
-from processes.engine.definitions import read_files
 from processes.engine.forms import choice_text
-from processes.engine.schema import upgrade
 from processes.engine.users import add_user
-from tests.conftest import ROOT
+from tests.conftest import ROOT, needs_shipped_model
 from tests.runtime_harness import FacadeHarness
 
 PASSWORD = "pw-12345678"
@@ -175,13 +173,12 @@ def page_errors(html: str) -> list[str]:
 
 
 @pytest.fixture
+@needs_shipped_model
 def web_app(db, tmp_path):
     from web import create_app
 
-    upgrade(db.url)
     app = create_app({"TESTING": True, "DATABASE_URL": db.url, "SECRET_KEY": "test"})
     app.instance_path = str(tmp_path / "instance")
-    app.extensions["redress.runtime"].deploy(read_files(ROOT, "bpmn", "forms"))
     yield app
     app.extensions["redress.db"].dispose()
 

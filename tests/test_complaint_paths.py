@@ -23,10 +23,9 @@ from processes.complaints.records import (
     ImprovementAction,
     Notification,
 )
-from processes.engine.definitions import read_files
 from processes.engine.handlers import HandlerError
 from processes.engine.models import HumanTask, ProcessInstance, Timer
-from tests.conftest import ROOT
+from tests.conftest import needs_shipped_model
 from tests.process_harness import DEFAULT_START, complaint_start_data
 from tests.runtime_harness import FacadeHarness
 
@@ -34,9 +33,9 @@ REF = "C-2025-0001"
 
 
 @pytest.fixture
+@needs_shipped_model
 def complaint_runtime(db):
     runtime = build_runtime(db=db, mail=False)
-    runtime.deploy(read_files(ROOT, "bpmn", "forms"))
     # Every human task any path reaches gets a deadline and a priority (issue 13).
     undated: list[str] = []
 
@@ -191,10 +190,10 @@ def test_rule_based(run, dbsession):
 
 
 @pytest.fixture
+@needs_shipped_model
 def cold_run(db, dbsession):
     """Like `run`, but the runtime keeps no workflow in memory: every step loads from the rows."""
     runtime = build_runtime(db=db, mail=False, cache_size=0)
-    runtime.deploy(read_files(ROOT, "bpmn", "forms"))
     started = []
 
     def start(reference=REF, **overrides):
