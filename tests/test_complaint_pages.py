@@ -216,7 +216,7 @@ SCENARIOS = [name for name, fn in vars(paths).items() if name.startswith("test_"
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_scenario_through_the_pages(scenario, run, dbsession, request):
     function = getattr(paths, scenario)
-    arguments = {"run": run, "dbsession": dbsession}
+    arguments = {"run": run, "dbsession": dbsession, "sla_profile": "default"}  # profiles: test_complaint_paths
     names = function.__code__.co_varnames[:function.__code__.co_argcount]
     function(**{n: arguments[n] for n in names})
     WALKED[scenario] = set(PageHarness.walked)

@@ -757,26 +757,25 @@ def due(profile: str, stage: str) -> datetime:
 
 
 @pytest.fixture(params=list(BREACH_DUE))
-def sla_profile(request, monkeypatch):
-    """Each breach timer runs under every SLA profile (the process reads REDRESS_SLA_PROFILE)."""
-    monkeypatch.setenv("REDRESS_SLA_PROFILE", request.param)
+def sla_profile(request):
+    """Each breach timer runs under every SLA profile, the complaint's own (from its settings)."""
     return request.param
 
 
 def test_the_acceptance_breach_fires_at_its_deadline_and_not_before(run, dbsession, sla_profile):
-    h = run()  # not yet classified: medium
+    h = run(settings={"sla_profile": sla_profile})  # not yet classified: medium
     fires_exactly_at(h, dbsession, due(sla_profile, "accept"))
 
 
 def test_the_investigation_breach_fires_at_the_respond_deadline_and_not_before(run, dbsession, sla_profile):
-    h = run()
+    h = run(settings={"sla_profile": sla_profile})
     classify(h, "product_quality", "medium")
     assert datetime.fromisoformat(h.data["respond_due"]) == due(sla_profile, "respond")
     fires_exactly_at(h, dbsession, due(sla_profile, "respond"))
 
 
 def test_the_resolve_breach_fires_at_the_resolve_deadline_and_not_before(run, dbsession, sla_profile):
-    h = run()
+    h = run(settings={"sla_profile": sla_profile})
     classify(h, "product_quality", "medium")
     assert datetime.fromisoformat(h.data["resolve_due"]) == due(sla_profile, "resolve")  # not mediation's limit
     investigate(h, "product", "customer", warranty="out_of_warranty")
@@ -785,7 +784,7 @@ def test_the_resolve_breach_fires_at_the_resolve_deadline_and_not_before(run, db
 
 
 def test_the_mediation_limit_breach_fires_at_its_deadline_and_not_before(run, dbsession, sla_profile):
-    h = run()
+    h = run(settings={"sla_profile": sla_profile})
     classify(h, "sales_misrepresentation", "medium")
     assert datetime.fromisoformat(h.data["mediation_due"]) == due(sla_profile, "mediation")
     investigate(h, "sales", "unclear", warranty="not_applicable")
