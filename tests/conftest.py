@@ -65,15 +65,53 @@ def sqlite_template(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="session")
+def sqlite_shipped(sqlite_template, tmp_path_factory):
+    """The migrated SQLite file with the shipped model deployed, once per session."""
+    path = tmp_path_factory.mktemp("shipped") / "redress.db"
+    shutil.copyfile(sqlite_template, path)
+    deploy_shipped(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_shipped(pg_template):
+    """The migrated PostgreSQL template with the shipped model deployed, once per session."""
+    name = f"redress_shp_{uuid.uuid4().hex[:12]}"
+    _pg_run(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+    deploy_shipped(_pg_url(PG_URL, name))
+    yield name
+    _pg_run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+def needs_shipped_model(fixture_function):
+    """Marks a fixture (put it under @pytest.fixture) that works on the shipped model: every test using it,
+    from any module, gets a database with bpmn/ and forms/ already deployed (see `database_url`)."""
+    fixture_function.needs_shipped_model = True
+    return fixture_function
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        chosen = getattr(item, "_fixtureinfo", None)
+        if chosen is None:
+            continue
+        if any(getattr(defs[-1].func, "needs_shipped_model", False)
+               for name in item.fixturenames if (defs := chosen.name2fixturedefs.get(name))):
+            item.add_marker("shipped_model")
 
 
 @pytest.fixture(params=BACKENDS)
 def database_url(request, tmp_path):
     """A fresh, migrated database for one test: on SQLite, and again on PostgreSQL when
-    REDRESS_TEST_DATABASE_URL is set."""
+    REDRESS_TEST_DATABASE_URL is set. Tests marked `shipped_model` find the shipped bpmn/ and forms/
+    already deployed, as `redress init` leaves them (a copy of a per-session snapshot)."""
+    shipped = request.node.get_closest_marker("shipped_model") is not None
     if request.param == "postgresql":
-        template = request.getfixturevalue("pg_template")
+        template = request.getfixturevalue("pg_shipped" if shipped else "pg_template")
         name = f"redress_t_{uuid.uuid4().hex[:12]}"
         admin = _pg_admin(PG_URL)
         with admin.connect() as conn:
@@ -84,8 +122,26 @@ def database_url(request, tmp_path):
         admin.dispose()
     else:
         path = tmp_path / "redress.db"
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        shutil.copyfile(request.getfixturevalue("sqlite_shipped" if shipped else "sqlite_template"), path)
         yield f"sqlite:///{path}"
+
+
+@pytest.fixture
+@needs_shipped_model
+def shipped_url(database_url):
+    """`database_url`, already holding the shipped model."""
+    return database_url
+
+
+def deploy_shipped(url: str) -> None:
+    """The shipped model (bpmn/ and forms/) deployed into `url`, as `redress init` does."""
+    from processes.app import build_runtime
+
+    db = Database(url)
+    try:
+        build_runtime(db=db, mail=False).deploy(read_files(ROOT, "bpmn", "forms"))
+    finally:
+        db.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -73,13 +73,13 @@ def smtp_server():
 
 
 def make_app(database_url: str, tmp_path: Path, **config):
+    """An app on a database that already holds the shipped model (the `shipped_url` fixture)."""
     from web import create_app
 
     app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test",
                       "WTF_CSRF_ENABLED": False, "PROCESS_SETTINGS": process_settings(follow_up_wait="PT1S"),
                       "PUBLIC_URL": "http://portal.test/", **config})
     app.instance_path = str(tmp_path / "instance")
-    app.extensions["redress.runtime"].deploy(model_files(), note="test")
     return app
 
 

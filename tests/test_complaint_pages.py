@@ -18,11 +18,9 @@ from lxml import etree
 from werkzeug.datastructures import MultiDict
 
 import tests.test_complaint_paths as paths
-from processes.engine.definitions import read_files
 from processes.engine.forms import choice_text
-from processes.engine.schema import upgrade
 from processes.engine.users import add_user
-from tests.conftest import ROOT
+from tests.conftest import ROOT, needs_shipped_model
 from tests.runtime_harness import FacadeHarness
 
 PASSWORD = "pw-12345678"
@@ -175,13 +173,12 @@ def page_errors(html: str) -> list[str]:
 
 
 @pytest.fixture
+@needs_shipped_model
 def web_app(db, tmp_path):
     from web import create_app
 
-    upgrade(db.url)
     app = create_app({"TESTING": True, "DATABASE_URL": db.url, "SECRET_KEY": "test"})
     app.instance_path = str(tmp_path / "instance")
-    app.extensions["redress.runtime"].deploy(read_files(ROOT, "bpmn", "forms"))
     yield app
     app.extensions["redress.db"].dispose()
 
@@ -219,7 +216,7 @@ SCENARIOS = [name for name, fn in vars(paths).items() if name.startswith("test_"
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_scenario_through_the_pages(scenario, run, dbsession, request):
     function = getattr(paths, scenario)
-    arguments = {"run": run, "dbsession": dbsession}
+    arguments = {"run": run, "dbsession": dbsession, "sla_profile": "default"}  # profiles: test_complaint_paths
     names = function.__code__.co_varnames[:function.__code__.co_argcount]
     if "sla_profile" in names:  # the pages walk the first SLA profile; test_complaint_paths walks them all
         arguments["sla_profile"] = next(iter(paths.BREACH_DUE))

@@ -23,10 +23,9 @@ from processes.complaints.records import (
     ImprovementAction,
     Notification,
 )
-from processes.engine.definitions import read_files
 from processes.engine.handlers import HandlerError
 from processes.engine.models import HumanTask, ProcessInstance, Timer
-from tests.conftest import ROOT
+from tests.conftest import needs_shipped_model
 from tests.process_harness import DEFAULT_START, complaint_start_data
 from tests.runtime_harness import FacadeHarness
 
@@ -34,9 +33,9 @@ REF = "C-2025-0001"
 
 
 @pytest.fixture
+@needs_shipped_model
 def complaint_runtime(db):
     runtime = build_runtime(db=db, mail=False)
-    runtime.deploy(read_files(ROOT, "bpmn", "forms"))
     # Every human task any path reaches gets a deadline and a priority (issue 13).
     undated: list[str] = []
 
@@ -191,10 +190,10 @@ def test_rule_based(run, dbsession):
 
 
 @pytest.fixture
+@needs_shipped_model
 def cold_run(db, dbsession):
     """Like `run`, but the runtime keeps no workflow in memory: every step loads from the rows."""
     runtime = build_runtime(db=db, mail=False, cache_size=0)
-    runtime.deploy(read_files(ROOT, "bpmn", "forms"))
     started = []
 
     def start(reference=REF, **overrides):
@@ -760,26 +759,25 @@ def due(profile: str, stage: str) -> datetime:
 
 
 @pytest.fixture(params=list(BREACH_DUE))
-def sla_profile(request, monkeypatch):
-    """Each breach timer runs under every SLA profile (the process reads REDRESS_SLA_PROFILE)."""
-    monkeypatch.setenv("REDRESS_SLA_PROFILE", request.param)
+def sla_profile(request):
+    """Each breach timer runs under every SLA profile, the complaint's own (from its settings)."""
     return request.param
 
 
 def test_the_acceptance_breach_fires_at_its_deadline_and_not_before(run, dbsession, sla_profile):
-    h = run()  # not yet classified: medium
+    h = run(settings={"sla_profile": sla_profile})  # not yet classified: medium
     fires_exactly_at(h, dbsession, due(sla_profile, "accept"))
 
 
 def test_the_investigation_breach_fires_at_the_respond_deadline_and_not_before(run, dbsession, sla_profile):
-    h = run()
+    h = run(settings={"sla_profile": sla_profile})
     classify(h, "product_quality", "medium")
     assert datetime.fromisoformat(h.data["respond_due"]) == due(sla_profile, "respond")
     fires_exactly_at(h, dbsession, due(sla_profile, "respond"))
 
 
 def test_the_resolve_breach_fires_at_the_resolve_deadline_and_not_before(run, dbsession, sla_profile):
-    h = run()
+    h = run(settings={"sla_profile": sla_profile})
     classify(h, "product_quality", "medium")
     assert datetime.fromisoformat(h.data["resolve_due"]) == due(sla_profile, "resolve")  # not mediation's limit
     investigate(h, "product", "customer", warranty="out_of_warranty")
@@ -788,7 +786,7 @@ def test_the_resolve_breach_fires_at_the_resolve_deadline_and_not_before(run, db
 
 
 def test_the_mediation_limit_breach_fires_at_its_deadline_and_not_before(run, dbsession, sla_profile):
-    h = run()
+    h = run(settings={"sla_profile": sla_profile})
     classify(h, "sales_misrepresentation", "medium")
     assert datetime.fromisoformat(h.data["mediation_due"]) == due(sla_profile, "mediation")
     investigate(h, "sales", "unclear", warranty="not_applicable")

@@ -27,8 +27,8 @@ json_values = st.recursive(json_scalars, lambda inner: st.one_of(st.lists(inner,
 
 
 @pytest.fixture
-def fuzz_app(database_url, tmp_path):
-    app = make_app(database_url, tmp_path, PORTAL_RATE_LIMITS={k: (100000, timedelta(hours=1))
+def fuzz_app(shipped_url, tmp_path):
+    app = make_app(shipped_url, tmp_path, PORTAL_RATE_LIMITS={k: (100000, timedelta(hours=1))
                                                                for k in ("submit", "answer", "track", "lost")})
     with app.extensions["redress.db"].write_session.begin() as s:
         add_user(s, "crm", "customer_service", "agent", "pw-12345678")

@@ -38,8 +38,8 @@ tried = {"n": 0}
 
 
 @pytest.fixture
-def hostile_app(database_url, tmp_path):
-    app = make_app(database_url, tmp_path, PORTAL_RATE_LIMITS={k: (10**6, timedelta(hours=1))
+def hostile_app(shipped_url, tmp_path):
+    app = make_app(shipped_url, tmp_path, PORTAL_RATE_LIMITS={k: (10**6, timedelta(hours=1))
                                                                for k in ("submit", "answer", "track", "lost")})
     with app.extensions["redress.db"].write_session.begin() as s:
         add_user(s, "cs", "customer_service", "agent", PW)

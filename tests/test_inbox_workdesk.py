@@ -13,9 +13,8 @@ from sqlalchemy import select, update
 
 from processes.complaints.records import EscalationRecord
 from processes.complaints.registration import register
-from processes.engine.definitions import read_files
 from processes.engine.models import HumanTask, SavedView
-from tests.conftest import ROOT
+from tests.conftest import needs_shipped_model
 from tests.test_workspace_pages import PASSWORD, PHONE_COMPLAINT, WEB_COMPLAINT, login, text
 
 SAFETY = {**PHONE_COMPLAINT, "subject": "电水壶底座漏电", "safety_issue": True}
@@ -24,13 +23,13 @@ LOW = {**WEB_COMPLAINT, "customer": {"name": "王芳", "phone": "13700137003"}, 
 
 
 @pytest.fixture
+@needs_shipped_model
 def app(database_url, tmp_path):
     from web import create_app
 
     app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test",
                       "WTF_CSRF_ENABLED": False})
     app.instance_path = str(tmp_path / "instance")
-    app.extensions["redress.runtime"].deploy(read_files(ROOT, "bpmn", "forms"))
     yield app
     app.extensions["redress.db"].dispose()
 

@@ -21,8 +21,8 @@ COMPLAINT = {
 
 
 @pytest.fixture
-def api_app(database_url, tmp_path):
-    app = make_app(database_url, tmp_path)
+def api_app(shipped_url, tmp_path):
+    app = make_app(shipped_url, tmp_path)
     yield app
     app.extensions["redress.db"].dispose()
 

@@ -37,9 +37,9 @@ COMPLAINT = {"channel": "api", "customer": {"name": "张三", "email": "zhang@ex
 
 
 @pytest.fixture
-def mail_app(database_url, tmp_path, smtp_server):  # noqa: F811
+def mail_app(shipped_url, tmp_path, smtp_server):  # noqa: F811
     url, inbox = smtp_server
-    app = make_app(database_url, tmp_path, SMTP_URL=url, MAIL_FROM="客服 <service@shop.example>")
+    app = make_app(shipped_url, tmp_path, SMTP_URL=url, MAIL_FROM="客服 <service@shop.example>")
     app.inbox = inbox
     yield app
     app.extensions["redress.db"].dispose()
@@ -109,10 +109,10 @@ def test_the_survey_mail_goes_out_when_the_follow_up_timer_fires(mail_app):
     assert subjects == [f"投诉已受理:{reference}", f"调解方案:{reference}", f"满意度调查:{reference}"]
 
 
-def test_a_failed_send_never_undoes_the_step_and_is_retried(database_url, tmp_path, smtp_server):  # noqa: F811
+def test_a_failed_send_never_undoes_the_step_and_is_retried(shipped_url, tmp_path, smtp_server):  # noqa: F811
     url, inbox = smtp_server
     dead = f"smtp://127.0.0.1:{free_port()}"  # nothing listens here
-    app = make_app(database_url, tmp_path, SMTP_URL=dead)
+    app = make_app(shipped_url, tmp_path, SMTP_URL=dead)
     runtime = app.extensions["redress.runtime"]
     try:
         reference = register(runtime, COMPLAINT)
@@ -137,10 +137,10 @@ def test_a_failed_send_never_undoes_the_step_and_is_retried(database_url, tmp_pa
         app.extensions["redress.db"].dispose()
 
 
-def test_a_message_that_keeps_failing_is_given_up_after_the_last_attempt(database_url, tmp_path):
+def test_a_message_that_keeps_failing_is_given_up_after_the_last_attempt(shipped_url, tmp_path):
     from processes.channels.outbound_mail import MAX_ATTEMPTS
 
-    app = make_app(database_url, tmp_path, SMTP_URL=f"smtp://127.0.0.1:{free_port()}")
+    app = make_app(shipped_url, tmp_path, SMTP_URL=f"smtp://127.0.0.1:{free_port()}")
     runtime = app.extensions["redress.runtime"]
     try:
         register(runtime, COMPLAINT)
@@ -228,8 +228,8 @@ def test_an_mbox_is_split_into_its_messages():
     assert messages[0].body.startswith("From the start")
 
 
-def test_the_cli_ingests_an_mbox_from_standard_input(database_url, tmp_path, monkeypatch):
-    app = make_app(database_url, tmp_path)
+def test_the_cli_ingests_an_mbox_from_standard_input(database_url, shipped_url, tmp_path, monkeypatch):
+    app = make_app(shipped_url, tmp_path)
     app.extensions["redress.db"].dispose()
     monkeypatch.setenv("REDRESS_DATABASE_URL", database_url)
     monkeypatch.delenv("REDRESS_SMTP_URL", raising=False)
@@ -246,13 +246,13 @@ def test_the_cli_ingests_an_mbox_from_standard_input(database_url, tmp_path, mon
     assert outbox.exit_code == 0 and "request_details -> li.si@example.com" in outbox.output
 
 
-def test_mail_send_picks_up_notifications_written_without_a_mailer(database_url, tmp_path, monkeypatch,
+def test_mail_send_picks_up_notifications_written_without_a_mailer(database_url, shipped_url, tmp_path, monkeypatch,
                                                                    smtp_server):  # noqa: F811
     from processes.engine.database import Database
     from web.cli import main
 
     url, inbox = smtp_server
-    app = make_app(database_url, tmp_path)
+    app = make_app(shipped_url, tmp_path)
     app.extensions["redress.db"].dispose()
     bare = build_runtime(db=Database(database_url), mail=False)  # e.g. a worker started before mail was configured
     reference = register(bare, COMPLAINT)

@@ -16,8 +16,8 @@ from tests.portal_support import make_app
 
 
 @pytest.fixture
-def mail_app(database_url, tmp_path):
-    app = make_app(database_url, tmp_path)
+def mail_app(shipped_url, tmp_path):
+    app = make_app(shipped_url, tmp_path)
     yield app
     app.extensions["redress.db"].dispose()
 

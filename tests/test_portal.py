@@ -27,8 +27,8 @@ FORM = {"name": "张三", "phone": "13800138000", "email": "zhang@example.com", 
 
 
 @pytest.fixture
-def portal_app(database_url, tmp_path):
-    app = make_app(database_url, tmp_path)
+def portal_app(shipped_url, tmp_path):
+    app = make_app(shipped_url, tmp_path)
     yield app
     app.extensions["redress.db"].dispose()
 

@@ -14,10 +14,9 @@ from processes.complaints import registration
 from processes.complaints.sla import SlaPolicy
 from processes.complaints.task_urgency import DECORATOR, deadline, priority
 from processes.engine.actors import Actor
-from processes.engine.definitions import read_files
 from processes.engine.inbox import Filters, list_tasks
 from processes.engine.models import HumanTask, ProcessInstance
-from tests.conftest import ROOT
+from tests.conftest import needs_shipped_model
 
 POLICY = SlaPolicy.profile("default")
 SUPERVISOR = Actor("zhao", "customer_service", "supervisor")
@@ -29,10 +28,9 @@ def intake(subject, **extra):
 
 
 @pytest.fixture
+@needs_shipped_model
 def complaint_runtime(db):
-    runtime = build_runtime(db=db, mail=False)
-    runtime.deploy(read_files(ROOT, "bpmn", "forms"))
-    return runtime
+    return build_runtime(db=db, mail=False)
 
 
 def open_rows(db, reference):

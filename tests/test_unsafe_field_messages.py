@@ -20,8 +20,8 @@ COMPLAINT = {"customer": {"name": "甲", "email": "a@example.com"}, "subject": "
 
 
 @pytest.fixture
-def api(database_url, tmp_path):
-    app = make_app(database_url, tmp_path)
+def api(shipped_url, tmp_path):
+    app = make_app(shipped_url, tmp_path)
     with app.extensions["redress.db"].write_session.begin() as s:
         add_user(s, "crm", "customer_service", "agent", "pw-12345678")
         token = create_token(s, "crm")

@@ -10,9 +10,8 @@ import pytest
 from sqlalchemy import select, update
 
 from processes.complaints.registration import register
-from processes.engine.definitions import read_files
 from processes.engine.models import HumanTask
-from tests.conftest import ROOT
+from tests.conftest import needs_shipped_model
 
 PASSWORD = "pw-12345678"
 PHONE_COMPLAINT = {
@@ -28,6 +27,7 @@ WEB_COMPLAINT = {
 
 
 @pytest.fixture
+@needs_shipped_model
 def app(database_url, tmp_path):
     """The app with the complaint process from bpmn/ and forms/ and its default settings."""
     from web import create_app
@@ -35,7 +35,6 @@ def app(database_url, tmp_path):
     app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test",
                       "WTF_CSRF_ENABLED": False})
     app.instance_path = str(tmp_path / "instance")
-    app.extensions["redress.runtime"].deploy(read_files(ROOT, "bpmn", "forms"))
     yield app
     app.extensions["redress.db"].dispose()
 
