@@ -179,3 +179,22 @@ def test_only_management_sets_budgets(cli, db):
     result = cli("budget", "set", "product", "2026-03", "5", "--as", "dora")
     assert result.exit_code == 1 and "Only management sets budgets" in result.output
     assert cli("budget", "list", "--month", "March").exit_code == 2
+
+
+def test_a_change_is_withdrawn_by_its_author_and_a_deactivated_account_acts_no_more(cli, db):
+    from processes.engine.actors import Actor
+    from processes.engine.users import set_active
+
+    cli("settings", "propose", "max_mediation_rounds=2", "--note", "fewer rounds", "--as", "dora")
+    with db.session() as s:
+        draft_id = str(s.scalar(select(ConfigDraft.id)))
+    other = cli("settings", "review", "withdraw", draft_id, "--as", "wang")
+    assert other.exit_code == 1 and "Only the author" in other.output
+    with db.write_session.begin() as s:
+        set_active(s, Actor("ada", "management", "admin"), "rita", False)
+    gone = cli("settings", "review", "approve", draft_id, "--as", "rita")
+    assert gone.exit_code == 2 and "there is no active account 'rita'" in gone.output
+    done = cli("settings", "review", "withdraw", draft_id, "--as", "dora")
+    assert done.exit_code == 0
+    with db.session() as s:
+        assert s.scalar(select(ConfigDraft.status)) == "withdrawn"

@@ -180,3 +180,15 @@ def test_a_refusal_names_the_colleague_by_display_name(app, history):
         machine = problem_message(Conflict(N_("This task is already claimed by %(who)s."), who="customer-portal"))
     assert "周主管 Zhou" in message and "zhou.lead" not in message
     assert "customer-portal" not in machine
+
+
+def test_an_unknown_time_zone_shows_utc_and_says_so(app):
+    from datetime import UTC, datetime
+
+    from web.time_words import local_day, local_time, time_zone_label
+
+    when = datetime(2026, 3, 1, 20, 30, tzinfo=UTC)
+    with app.test_request_context("/"):
+        assert (local_time(when), local_day(when)) == ("2026-03-02 04:30", "2026-03-02")  # Shanghai by default
+        app.config["TIMEZONE"] = "Not/A_Zone"
+        assert (local_time(when), time_zone_label()) == ("2026-03-01 20:30", "UTC (UTC+00:00)")

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import lxml.html
 from sqlalchemy import select
 
+from processes.channels import outbound_mail
 from processes.complaints import analytics
 from processes.complaints.analytics import Filters, Period
 from processes.complaints.analytics_models import ComplaintFact
@@ -20,6 +21,7 @@ from processes.complaints.sla import SlaPolicy
 from processes.engine.models import HumanTask
 from tests.test_complaint_pages import dbsession, web_app  # noqa: F401 - fixtures
 from tests.test_process_settings import begin, login, post, settings_form  # noqa: F401 - fixtures
+from web import case_file
 
 import tests.test_complaint_paths as paths  # isort: skip
 
@@ -67,6 +69,7 @@ def test_profile_changed_on_the_pages_reaches_new_complaints_only(web_app, begin
         for h in (before, after):
             complaint = s.scalar(select(Complaint).where(Complaint.reference == h.data["business_key"]))
             assert resolve_due(complaint) == expected[h]
+            assert outbound_mail.resolve_deadline(complaint) == case_file.resolve_due(complaint) == expected[h]
         # The investigation's deadline: its own profile's respond limit (FCA: 3 English working days).
         for h, policy in policies.items():
             tasks = s.scalars(select(HumanTask).where(HumanTask.business_key == h.data["business_key"],

@@ -130,7 +130,8 @@ def tasks() -> None:
 
 @tasks.command("redecorate")
 def tasks_redecorate() -> None:
-    """Compute every open task's deadline and priority again (after changing the SLA profile)."""
+    """Compute every open task's deadline and priority again (after changing the SLA limits or calendar;
+    each complaint keeps its own SLA profile)."""
     count = command_runtime().redecorate_open_tasks()
     click.echo(f"{count} open task(s) recomputed")
 

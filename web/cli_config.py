@@ -76,7 +76,7 @@ def _propose(kind: str, as_user: str, change, note: str, hints: dict[str, str]) 
 
 
 def _review_group(kind: str) -> click.Group:
-    """`review list|show|approve|reject` for one kind of configuration."""
+    """`review list|show|approve|reject|withdraw` for one kind of configuration."""
     group = click.Group("review", help=f"Changes of the {kind} awaiting review and decided.")
 
     @group.command("list")
@@ -129,6 +129,16 @@ def _review_group(kind: str) -> click.Group:
         except config_review.ConfigRefused as exc:
             raise _refused(exc.problems, {"comment": "--note"}) from exc
         click.echo(f"change {change_id} rejected")
+
+    @group.command("withdraw")
+    @click.argument("change_id", type=click.IntRange(1, 2**31 - 1))
+    @AS_USER
+    def review_withdraw(change_id: int, as_user: str) -> None:
+        """Withdraw a change awaiting review (its author, or an administrator)."""
+        from processes.governance import config_review
+
+        _run(lambda s: config_review.withdraw(s, _actor(s, as_user), change_id, kind=kind))
+        click.echo(f"change {change_id} withdrawn")
 
     return group
 

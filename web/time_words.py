@@ -26,15 +26,20 @@ def countdown(due: datetime | None, now: datetime) -> str:
     return _("%(amount)s left", amount=amount) if seconds >= 0 else _("overdue by %(amount)s", amount=amount)
 
 
-def _zone():
-    from zoneinfo import ZoneInfo
+def deployment_zone():
+    """The deployment's one time zone (REDRESS_TIMEZONE, default Asia/Shanghai); UTC if the name is unknown."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    return ZoneInfo(current_app.config.get("DISPLAY_TIMEZONE") or current_app.config.get("TIMEZONE") or "Asia/Shanghai")
+    name = current_app.config.get("DISPLAY_TIMEZONE") or current_app.config.get("TIMEZONE") or "Asia/Shanghai"
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
 
 
 def _in_zone(value: datetime) -> datetime:
     try:
-        return value.astimezone(_zone())
+        return value.astimezone(deployment_zone())
     except (OverflowError, ValueError):  # a year-9999 value stored before input was bounded
         return value
 
@@ -54,7 +59,7 @@ def local_day(value: datetime | None) -> str:
 
 def time_zone_label() -> str:
     """The deployment's one time zone as people read it: "Asia/Shanghai (UTC+08:00)"."""
-    zone = _zone()
+    zone = deployment_zone()
     offset = datetime.now(zone).strftime("%z")
     return f"{zone.key} (UTC{offset[:3]}:{offset[3:]})"
 

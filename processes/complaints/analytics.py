@@ -32,7 +32,7 @@ from processes.complaints.analytics_rollup import (
     pair_slice,
 )
 from processes.complaints.records import DepartmentBudget
-from processes.complaints.sla import _PROFILES
+from processes.complaints.sla import profile_names
 from processes.engine.actors import Actor
 from processes.engine.errors import N_, Forbidden, ValidationFailed
 from processes.engine.models import utcnow
@@ -49,7 +49,7 @@ _MOMENT = {"received": "received_at", "acknowledged": "acknowledged_at",
            **{m: "closed_at" for m in ("closed", "closed_resolved", "escalated", "survey_sent",
                                         "survey_answered", "csat_positive")}}
 DRILLABLE = (*_MOMENT, "open", "at_risk", "breached_open")
-SLA_PROFILES = tuple(_PROFILES)
+SLA_PROFILES = profile_names()
 # Who sees the figures: they name complaints (drill-down) and the money spent.
 VIEWERS = ("supervisor", "manager", "admin", "compliance_reviewer")
 

@@ -161,3 +161,35 @@ def test_a_designer_lowers_the_threshold_and_a_reviewer_approves_exactly_that(li
     assert versions == {earlier: None, later: 1}
     designer.goto(live_server.url("/admin/settings"))
     assert "现行为第 1 版" in designer.content()
+
+
+def test_an_admin_chooses_the_sla_profile_and_only_later_complaints_follow_it(live_server, new_page):
+    """The SLA profile is a reviewed setting: chosen in the list, approved by someone else; the complaint
+    registered before keeps the profile, and the resolve deadline, it started with."""
+    from processes.complaints.analytics_models import ComplaintFact
+
+    earlier = _critical_complaint(live_server, "13700137011")
+    admin = new_page("zh-CN")
+    login(admin, live_server, "admin")
+    admin.goto(live_server.url("/admin/settings"))
+    admin.select_option("#sla_profile", "CBIRC")
+    admin.fill("#note", "银行业务适用银保监时限")
+    admin.click("#settings-form button[type=submit]")
+    admin.wait_for_selector("#changed-values")
+    reviewer = new_page("zh-CN")
+    login(reviewer, live_server, "reviewer")
+    reviewer.goto(admin.url)
+    rows = reviewer.locator("#changed-values tbody tr")
+    assert [c.strip() for c in rows.first.locator("th, td").all_inner_texts()] == [
+        "时限规则", "default:内部目标", "CBIRC:银行业保险业(中国)"]
+    screenshot(reviewer, "admin-07-sla-profile-review")
+    reviewer.click("button[formaction$='/approve']")
+    assert reviewer.locator("#approved-version").inner_text() == "1"
+
+    later = _critical_complaint(live_server, "13700137012")
+    with live_server.app.extensions["redress.db"].session() as s:
+        profiles = dict(s.execute(select(ComplaintFact.reference, ComplaintFact.sla_profile)
+                                  .where(ComplaintFact.reference.in_([earlier, later]))).all())
+    assert profiles == {earlier: "default", later: "CBIRC"}
+    admin.goto(live_server.url("/admin/settings"))
+    assert admin.locator("#sla_profile").input_value() == "CBIRC"

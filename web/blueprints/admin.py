@@ -175,16 +175,18 @@ def _act(username: str, action):
 @bp.post("/users/<username>/deactivate")
 @roles_required("admin")
 def user_deactivate(username: str):
-    if _act(username, lambda s: users.set_active(s, actor(), username, False)) is not None:
-        flash(_("The account is deactivated; its sessions and tokens ended at once."), "success")
-    return redirect(url_for("admin.user_edit", username=username))
+    return _set_active(username, False, _("The account is deactivated; its sessions and tokens ended at once."))
 
 
 @bp.post("/users/<username>/reactivate")
 @roles_required("admin")
 def user_reactivate(username: str):
-    if _act(username, lambda s: users.set_active(s, actor(), username, True)) is not None:
-        flash(_("The account is active again."), "success")
+    return _set_active(username, True, _("The account is active again."))
+
+
+def _set_active(username: str, active: bool, done: str):
+    if _act(username, lambda s: users.set_active(s, actor(), username, active)) is not None:
+        flash(done, "success")
     return redirect(url_for("admin.user_edit", username=username))
 
 

@@ -6,14 +6,14 @@ import csv
 import io
 import json
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, render_template, request
 from flask_babel import gettext as _
 
 from processes.engine import audit, audit_search
 from web.auth import roles_required
 from web.context import actor, database
+from web.time_words import deployment_zone
 
 bp = Blueprint("audit_log", __name__)
 url_prefix = "/admin/audit"
@@ -34,7 +34,7 @@ def _day(name: str, errors: dict) -> date | None:
 def _filter() -> tuple[audit_search.AuditFilter, dict]:
     """The form's filter; the period's days are in the installation's time zone."""
     errors: dict[str, str] = {}
-    zone = ZoneInfo(current_app.config.get("TIMEZONE") or "Asia/Shanghai")
+    zone = deployment_zone()
     since, until = _day("since", errors), _day("until", errors)
     if since and until and until < since:
         errors["until"] = _("The end of the period is before its start.")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import (
     Blueprint,
@@ -56,9 +55,10 @@ from processes.complaints.registration import PROCESS_KEY, intake_errors, regist
 from processes.engine import inputsafe
 from processes.engine.actors import Actor
 from processes.engine.errors import Conflict, NotWaiting, RuntimeProblem
-from processes.engine.models import AuditEntry, utcnow
+from processes.engine.models import AuditEntry
 from web.context import database, runtime
 from web.i18n import money, ui_language
+from web.time_words import local_day, local_time
 
 log = logging.getLogger(__name__)
 bp = Blueprint("portal", __name__)
@@ -518,15 +518,7 @@ def lost_link():
 
 @bp.app_template_filter("portal_time")
 def _portal_time(value, with_time: bool = True) -> str:
-    """Customers read times in the company's zone (REDRESS_TIMEZONE, default Asia/Shanghai)."""
+    """Customers read times in the company's zone, as staff do (REDRESS_TIMEZONE, default Asia/Shanghai)."""
     if value is None:
         return ""
-    try:
-        zone = ZoneInfo(current_app.config.get("TIMEZONE") or "Asia/Shanghai")
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = utcnow().tzinfo
-    try:
-        local = value.astimezone(zone)
-    except (OverflowError, ValueError):  # a year-9999 value stored before input was bounded
-        local = value
-    return local.strftime("%Y-%m-%d %H:%M") if with_time else local.strftime("%Y-%m-%d")
+    return local_time(value) if with_time else local_day(value)
