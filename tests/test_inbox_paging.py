@@ -100,3 +100,20 @@ def test_a_deep_page_is_sought_from_an_index(many):
                 plan = " | ".join(row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
                 assert "USING INDEX" in plan and "SCAN human_tasks" not in plan, (sort, plan)
                 assert "USE TEMP B-TREE FOR ORDER BY" not in plan, (sort, plan)
+
+
+def test_page_links_seek_from_the_rows_shown():
+    """Next follows the last row shown, Previous precedes the first; page 2's Previous is page 1."""
+    from types import SimpleNamespace
+
+    from processes.engine.inbox import Page
+    from web.inbox_page import InboxRequest, page_links
+
+    state = InboxRequest.from_args({"scope": "all", "severity": "high", "page": "3", "after": "t-x"})
+    rows = [SimpleNamespace(id="t-first"), SimpleNamespace(id="t-last")]
+    links = page_links(state, Page(rows, 3, 2, True, True))
+    assert links["next"] == {"scope": "all", "severity": "high", "page": 4, "after": "t-last"}
+    assert links["previous"] == {"scope": "all", "severity": "high", "page": 2, "before": "t-first"}
+    assert page_links(state, Page(rows, 2, 2, False, True)) == {"previous": {"scope": "all", "severity": "high"},
+                                                               "next": None}
+    assert InboxRequest.from_args({"after": "x" * 80}).after == "x" * 36  # a task id's length at most
