@@ -17,7 +17,12 @@ from sqlalchemy import func, select
 from processes.app import build_runtime
 from processes.complaints import analytics
 from processes.complaints.analytics import Filters, Period
-from processes.complaints.analytics_models import COUNT_COLUMNS, AnalyticsCount, AnalyticsRollup, ComplaintFact
+from processes.complaints.analytics_models import (
+    COUNT_COLUMNS,
+    AnalyticsCount,
+    AnalyticsRollup,
+    ComplaintFact,
+)
 from processes.complaints.analytics_rollup import bucket, business_minutes, calendar
 from processes.complaints.records import CompensationEntry
 from processes.engine.database import Database

@@ -23,8 +23,23 @@ from sqlalchemy import delete, insert, text
 from processes.complaints import analytics
 from processes.complaints.analytics import Filters, Period
 from processes.complaints.analytics_charts import CHARTS, chart
-from processes.complaints.analytics_models import COUNT_COLUMNS, LEVELS, SCORES, AnalyticsCount, AnalyticsRollup, ComplaintFact
-from processes.complaints.analytics_rollup import DIMENSIONS, DURATION_METRICS, PAIRS, business_minutes, calendar, grains, pair_slice
+from processes.complaints.analytics_models import (
+    COUNT_COLUMNS,
+    LEVELS,
+    SCORES,
+    AnalyticsCount,
+    AnalyticsRollup,
+    ComplaintFact,
+)
+from processes.complaints.analytics_rollup import (
+    DIMENSIONS,
+    DURATION_METRICS,
+    PAIRS,
+    business_minutes,
+    calendar,
+    grains,
+    pair_slice,
+)
 from processes.complaints.analytics_sql import SPECS, local_period, open_specs
 from processes.complaints.registration import CATEGORIES, CHANNELS, SEVERITIES, TIERS
 

@@ -21,7 +21,13 @@ from sqlalchemy import and_, case, func, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from processes.complaints import analytics_sql
-from processes.complaints.analytics_models import LEVELS, SCORES, AnalyticsCount, AnalyticsRollup, ComplaintFact
+from processes.complaints.analytics_models import (
+    LEVELS,
+    SCORES,
+    AnalyticsCount,
+    AnalyticsRollup,
+    ComplaintFact,
+)
 from processes.complaints.analytics_rollup import (
     DIMENSIONS,
     DURATION_METRICS,

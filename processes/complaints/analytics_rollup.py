@@ -19,7 +19,13 @@ from typing import Any
 from sqlalchemy import bindparam
 from sqlalchemy.orm import Session
 
-from processes.complaints.analytics_models import COUNT_COLUMNS, COUNT_METRICS, AnalyticsCount, AnalyticsRollup, ComplaintFact
+from processes.complaints.analytics_models import (
+    COUNT_COLUMNS,
+    COUNT_METRICS,
+    AnalyticsCount,
+    AnalyticsRollup,
+    ComplaintFact,
+)
 from processes.complaints.calendar import BusinessCalendar
 from processes.complaints.records import CompensationEntry
 from processes.complaints.sla import load_policy, policy_for
