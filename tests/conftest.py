@@ -178,7 +178,9 @@ def snapshot_copy(database_url, _snapshots, tmp_path):
                 shutil.copyfile(database_url.removeprefix("sqlite:///"), kept)
             else:
                 kept = f"redress_s_{uuid.uuid4().hex[:12]}"
-                _pg_run(f'CREATE DATABASE "{kept}" TEMPLATE "{own}"')
+                # A template must have no session: end any a build's pool or thread left behind.
+                _pg_run(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{own}'",
+                        f'CREATE DATABASE "{kept}" TEMPLATE "{own}"')
             _snapshots[(backend, name)] = kept
         elif backend == "sqlite":
             shutil.copyfile(kept, database_url.removeprefix("sqlite:///"))

@@ -90,6 +90,7 @@ def history(app, snapshot_copy):
     db = app.extensions["redress.db"]
     db.dispose()  # the database is replaced under the app
     snapshot_copy("demo", fill_with_demo)
+    db.dispose()  # and any connection the app opened meanwhile (the copy ended it)
     tokens = {}
     with db.write_session.begin() as s:
         for username, department, role, name in STAFF:

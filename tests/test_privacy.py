@@ -17,6 +17,7 @@ def demo(app, snapshot_copy):
     db = app.extensions["redress.db"]
     db.dispose()  # the database is replaced under the app
     snapshot_copy("demo", fill_with_demo)
+    db.dispose()  # and any connection the app opened meanwhile (the copy ended it)
 
     def token(username):
         with db.write_session.begin() as s:

@@ -135,7 +135,8 @@ def _attach_files(session: Session, reference: str, messages: list[Message]) -> 
     incoming = [m for m in messages if m.direction == "in"]
     for row in rows:
         near = [m for m in incoming if abs(m.at - row.created_at) <= _FILE_WINDOW]
-        target = min(near, key=lambda m: abs(m.at - row.created_at)) if near else None
+        # The nearest in time, on the channel the file came by (an e-mail's file with that e-mail).
+        target = min(near, key=lambda m: (m.channel != row.channel, abs(m.at - row.created_at))) if near else None
         if target is None:
             target = Message(row.created_at, "in", row.channel, "customer", "files")
             messages.append(target)
