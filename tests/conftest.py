@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 
@@ -115,7 +116,7 @@ def database_url(request, tmp_path):
         name = f"redress_t_{uuid.uuid4().hex[:12]}"
         admin = _pg_admin(PG_URL)
         with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+            _execute_copy(conn, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
         yield _pg_url(PG_URL, name)
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -209,8 +210,28 @@ def _pg_run(*statements: str) -> None:
     admin = _pg_admin(PG_URL)
     with admin.connect() as conn:
         for statement in statements:
-            conn.execute(text(statement))
+            _execute_copy(conn, statement)
     admin.dispose()
+
+
+def _execute_copy(conn, statement: str, attempts: int = 50) -> None:
+    """Run `statement`; a copy from a template waits while another session (PostgreSQL's autovacuum
+    visits a freshly written database) is still on the template, instead of failing at once."""
+    from sqlalchemy.exc import OperationalError
+
+    for attempt in range(attempts):
+        try:
+            conn.execute(text(statement))
+            return
+        except OperationalError as error:
+            if "TEMPLATE" not in statement or "being accessed by other users" not in str(error) \
+                    or attempt == attempts - 1:
+                raise
+            # Nothing may work on a template: end whatever session is left on it, then copy again.
+            source = statement.rsplit("TEMPLATE", 1)[1].strip().strip('"')
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = :name AND pid <> pg_backend_pid()"), {"name": source})
+            time.sleep(0.1)
 
 
 @pytest.fixture(autouse=True)
