@@ -9,7 +9,8 @@ import pytest
 from processes.complaints.sla import SlaPolicy
 from processes.engine.actors import Actor
 from processes.engine.inbox import SORTS, Filters, apply_filters, inbox_query, list_tasks, ordered, sla_state
-from processes.engine.models import HumanTask, ProcessDefinition, ProcessInstance
+from processes.engine.models import HumanTask
+from tests.inbox_support import bare_instance
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 WORKER = Actor("li", "product", "department_staff")
@@ -30,14 +31,7 @@ def seeded(db):
         ("t-mine-late", "product", "li", "product_quality", "low", "web", NOW - 30 * hour, NOW - 2 * hour),
     ]
     with db.write_session.begin() as s:
-        definition = ProcessDefinition(process_key="p", version=1, sha256="0" * 64, files={}, spec={},
-                                       subprocess_specs={})
-        s.add(definition)
-        s.flush()
-        instance = ProcessInstance(definition_id=definition.id, process_key="p", business_key="TS-20260302-AAAAA",
-                                   state={}, awaiting=[])
-        s.add(instance)
-        s.flush()
+        instance = bare_instance(s)
         for n, (task_id, dept, assignee, category, severity, channel, created, due) in enumerate(rows):
             s.add(HumanTask(id=task_id, instance_id=instance.id, business_key=f"TS-20260302-{n:05d}",
                             process_key="p", bpmn_id="Task_X", name="调查处理", lane=dept, department=dept,

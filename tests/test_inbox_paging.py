@@ -10,7 +10,8 @@ import pytest
 
 from processes.engine.actors import Actor
 from processes.engine.inbox import SORTS, Filters, inbox_query, list_tasks, ordered, seek_queries
-from processes.engine.models import HumanTask, ProcessDefinition, ProcessInstance
+from processes.engine.models import HumanTask
+from tests.inbox_support import bare_instance
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 SUPERVISOR = Actor("zhao", "customer_service", "supervisor")
@@ -22,14 +23,7 @@ def many(db):
     """37 tasks with few distinct values (so ties are common) and NULLs in every nullable sort column."""
     rng = random.Random(3)
     with db.write_session.begin() as s:
-        definition = ProcessDefinition(process_key="p", version=1, sha256="0" * 64, files={}, spec={},
-                                       subprocess_specs={})
-        s.add(definition)
-        s.flush()
-        instance = ProcessInstance(definition_id=definition.id, process_key="p", business_key="TS-20260302-AAAAA",
-                                   state={}, awaiting=[])
-        s.add(instance)
-        s.flush()
+        instance = bare_instance(s)
         for n in range(37):
             s.add(HumanTask(
                 id=f"t-{rng.getrandbits(32):08x}", instance_id=instance.id, business_key=f"TS-20260302-{n % 9:05d}",

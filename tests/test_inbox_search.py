@@ -12,7 +12,8 @@ from sqlalchemy import text, update
 from processes.engine import task_search
 from processes.engine.actors import Actor
 from processes.engine.inbox import Filters, filtered_query, list_tasks, ordered
-from processes.engine.models import HumanTask, ProcessDefinition, ProcessInstance
+from processes.engine.models import HumanTask
+from tests.inbox_support import bare_instance
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 SUPERVISOR = Actor("zhao", "customer_service", "supervisor")
@@ -22,14 +23,7 @@ SUMMARIES = ["电水壶底座漏电，有安全隐患", "快递三天未到 orde
 @pytest.fixture
 def tasks(db):
     with db.write_session.begin() as s:
-        definition = ProcessDefinition(process_key="p", version=1, sha256="0" * 64, files={}, spec={},
-                                       subprocess_specs={})
-        s.add(definition)
-        s.flush()
-        instance = ProcessInstance(definition_id=definition.id, process_key="p", business_key="TS-20260302-AAAAA",
-                                   state={}, awaiting=[])
-        s.add(instance)
-        s.flush()
+        instance = bare_instance(s)
         for n, summary in enumerate(SUMMARIES):
             s.add(HumanTask(id=f"t-{n}", instance_id=instance.id, business_key=f"TS-20260302-H4TD{n}",
                             process_key="p", bpmn_id="Task_X", name="调查处理", department="product",
