@@ -1,10 +1,10 @@
 """Complaint KPIs and chart series over any period and filter, read from the rollups.
 
-With no filter or one, every sum is read from `analytics_rollups` (whole months at month grain,
-the days at either end at day grain), so the cost depends on the length of the period, not on
-the number of complaints. With two filters or more the rollups have no slice to answer from, and
-the database sums the period's fact rows with the metric definitions of `analytics_sql` (a test
-keeps them equal to the observer's `contributions`). Open work (backlog, at risk) is read from the open fact rows. Every
+With no filter, one or two, every sum is read from the slice's rows of `analytics_counts` (whole
+years and months at their grains, the days at either end at day grain), so the cost depends on
+the length of the period, not on the number of complaints. With three filters or more no slice
+answers, and the database sums the period's fact rows with the metric definitions of
+`analytics_sql` (a test keeps them equal to the observer's `contributions`). Open work (backlog, at risk) is read from the open fact rows. Every
 figure has a drill-down predicate (`drill_down`) whose list of complaints gives the same count.
 The definitions: docs/analytics.md.
 """
@@ -20,12 +20,12 @@ from decimal import Decimal
 from sqlalchemy import and_, case, func, or_, select, union_all
 from sqlalchemy.orm import Session
 
+from processes.complaints import analytics_histogram as histogram
 from processes.complaints import analytics_sql
 from processes.complaints.analytics_models import (
     LEVELS,
     SCORES,
     AnalyticsCount,
-    AnalyticsRollup,
     ComplaintFact,
 )
 from processes.complaints.analytics_rollup import (
@@ -169,7 +169,7 @@ def _split(period: Period) -> tuple[list[date], list[tuple[date, date]]]:
     return months, days
 
 
-def _grain_clause(period: Period, month_grain: bool = True, table=AnalyticsRollup):
+def _grain_clause(period: Period, month_grain: bool = True, table=AnalyticsCount):
     """The rollup rows of a period: its whole months at month grain (or, without one, their days)
     and the days at either end at day grain."""
     months, days = _split(period)
@@ -216,29 +216,12 @@ def sums(session: Session, period: Period, filters: Filters, metrics=METRICS) ->
     if counted:
         _add(out, _count_sums(session, chosen, counted, _grain_clause(
             period, "month" in grains(chosen[0], counted[0]), AnalyticsCount)))
-    months, days = _split(period)
-    plans: dict[tuple[str, ...], list[str]] = defaultdict(list)
-    for metric in metrics:
-        if metric in DURATION_METRICS:
-            plans[grains(chosen[0], metric)].append(metric)
-    for kept, group in plans.items():
-        parts = []
-        if months and "month" in kept:
-            parts = _coarse_parts(months) if "year" in kept else [("month", months[0], months[-1])]
-        ranges = []
-        if "day" in kept:
-            parts += [("day", a, b) for a, b in days]
-        else:
-            ranges = [Period(a, b) for a, b in days]
-        if months and "month" not in kept:
-            ranges.append(Period(months[0], _month_after(months[-1]) - timedelta(days=1)))
-        if parts:
-            _add(out, _histograms(session, chosen, group, parts))
-        for part in _merged(ranges):  # not kept: the fact rows of those days
-            lo, hi = part.bounds()
-            for key, (count, total) in analytics_sql.sums(session, group, lo, hi, filters.active()).items():
-                out[key][0] += count
-                out[key][1] += total
+    timed = [m for m in metrics if m in DURATION_METRICS]
+    if timed:
+        months, days = _split(period)
+        kept = grains(chosen[0], timed[0])
+        parts = (_coarse_parts(months) if "year" in kept else [("month", months[0], months[-1])]) if months else []
+        _histograms(session, chosen, timed, [*parts, *(("day", a, b) for a, b in days)], out)
     return out
 
 
@@ -282,16 +265,15 @@ def _coarse_parts(months: list[date]) -> list[tuple[str, date, date]]:
     return parts
 
 
-def _histograms(session: Session, chosen: tuple[str, str], metrics: list[str], parts) -> list[tuple]:
-    """(metric, bucket, count, total) of some histograms over (grain, first, last) parts: one range of
-    the rollup key per part (an OR of grains would not use the index), summed by the database."""
-    r = AnalyticsRollup
-    each = [select(r.metric, r.bucket, r.count, r.total).where(
-        r.grain == grain, r.dim == chosen[0], r.value == chosen[1], r.metric.in_(metrics),
-        r.period.between(lo, hi)) for grain, lo, hi in parts]
-    rows = union_all(*each).subquery()
-    return session.execute(select(rows.c.metric, rows.c.bucket, func.sum(rows.c.count), func.sum(rows.c.total))
-                           .group_by(rows.c.metric, rows.c.bucket)).all()
+def _histograms(session: Session, chosen: tuple[str, str], metrics: list[str], parts, out: Sums) -> None:
+    """Add the duration histograms of one slice over (grain, first, last) parts to `out`: one range
+    of the rollup key per part (an OR of grains would not use the index), a few dozen rows in all,
+    summed here (analytics_histogram)."""
+    c = AnalyticsCount
+    each = [select(c.histograms).where(c.grain == grain, c.dim == chosen[0], c.value == chosen[1],
+                                       c.period.between(lo, hi), c.histograms != "{}") for grain, lo, hi in parts]
+    for text_ in session.scalars(union_all(*each) if len(each) > 1 else each[0]):
+        histogram.add_into(out, text_, metrics)
 
 
 def _add(out: Sums, rows) -> None:
@@ -299,17 +281,6 @@ def _add(out: Sums, rows) -> None:
         cell = out[(metric, bucket)]
         cell[0] += int(count or 0)
         cell[1] += Decimal(total or 0)
-
-
-def _merged(parts: list[Period]) -> list[Period]:
-    """Adjacent periods joined, so the facts are read with as few range scans as possible."""
-    out: list[Period] = []
-    for part in sorted(parts, key=lambda p: p.start):
-        if out and out[-1].end + timedelta(days=1) >= part.start:
-            out[-1] = Period(out[-1].start, max(out[-1].end, part.end))
-        else:
-            out.append(part)
-    return out
 
 
 class _ByMetric(dict):

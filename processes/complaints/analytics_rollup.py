@@ -16,14 +16,14 @@ from functools import lru_cache
 from itertools import combinations
 from typing import Any
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from processes.complaints import analytics_histogram as histogram
 from processes.complaints.analytics_models import (
     COUNT_COLUMNS,
     COUNT_METRICS,
     AnalyticsCount,
-    AnalyticsRollup,
     ComplaintFact,
 )
 from processes.complaints.calendar import BusinessCalendar
@@ -44,30 +44,23 @@ GRAINS = ("day", "month")
 # Counted where a complaint starts and stops being open, at risk or past its limit: open work at the
 # end of a past period is the sum of what started before it minus what stopped (docs/analytics.md).
 OPEN_METRICS = ("risk_in", "risk_out", "breach_in", "breach_out")
-# Duration histograms, in minutes; figures read them for median and p90.
+# Duration histograms, in minutes (AnalyticsCount.histograms); figures read them for median and p90.
 DURATION_METRICS = ("ack_min", "ack_bmin", "resolve_min", "resolve_bmin")
 
-Key = tuple[date, str, int]  # local day, metric, bucket
+Key = tuple[date, str, int]  # local day, metric, bucket (exact minutes for a duration)
 # The slices counted at month grain as well as day grain; the others are read at day grain only,
 # which stays cheap because they are sparse (a few rows per day and value).
 _DENSE = ("", "root_cause", "product_root_cause")
 
 
 def grains(dim: str, metric: str) -> tuple[str, ...]:
-    """The grains a slice keeps a metric at. Duration histograms have a row per bucket, so they are
-    the heavy part: everything and each dimension keep them by month and by year (a long period
-    reads a few years and months, not two years of days), only everything by day too (the days at
-    the ends of a period of one or two filters are counted from its fact rows); the pairs with
-    product not at all (those two filters read the facts for durations). Counts are kept by day in every slice, and by
-    month in the dense ones, where summing days over a long period would read too many rows."""
+    """The grains a slice keeps a metric at. Duration histograms live in the rows' `histograms`
+    (a few hundred keys at most per metric, `analytics_histogram`), so every slice keeps them by
+    day and month, and everything and each dimension by year too: any period under one or two
+    filters is read from a few dozen rows. Counts are kept by day in every slice, and by month in
+    the dense ones, where summing days over a long period would read too many rows."""
     if metric in DURATION_METRICS:
-        if dim == "":
-            return ("day", "month", "year")
-        if "+" not in dim:
-            return ("month", "year")
-        # Pairs are sparse (months are few rows); a pair with product, one of many, is a handful of
-        # complaints a month, a row each: none.
-        return () if "prd" in dim.split("+") else ("month",)
+        return ("day", "month") if "+" in dim else ("day", "month", "year")
     return GRAINS if dim in _DENSE else ("day",)
 
 
@@ -84,14 +77,6 @@ def calendar() -> BusinessCalendar:
 
 def local_day(moment: datetime) -> date:
     return calendar().localize(moment).date()
-
-
-def bucket(minutes: int) -> int:
-    """Three significant digits: exact below 1,000 minutes, within 1 % above."""
-    if minutes < 1000:
-        return max(minutes, 0)
-    step = 10 ** (len(str(minutes)) - 3)
-    return minutes // step * step
 
 
 def business_minutes(start: datetime, end: datetime, cal: BusinessCalendar | None = None) -> int:
@@ -177,13 +162,13 @@ def contributions(fact: ComplaintFact | None) -> dict[Key, list]:
     add(fact.received_at, "received")
     if fact.acknowledged_at is not None:
         add(fact.acknowledged_at, "acknowledged")
-        add(fact.acknowledged_at, "ack_min", bucket(fact.ack_minutes or 0), fact.ack_minutes or 0)
-        add(fact.acknowledged_at, "ack_bmin", bucket(fact.ack_business_minutes or 0), fact.ack_business_minutes or 0)
+        add(fact.acknowledged_at, "ack_min", fact.ack_minutes or 0)  # exact minutes: analytics_histogram
+        add(fact.acknowledged_at, "ack_bmin", fact.ack_business_minutes or 0)
     if fact.resolved_at is not None:
         at = fact.resolved_at
         add(at, "resolved")
-        add(at, "resolve_min", bucket(fact.resolve_minutes or 0), fact.resolve_minutes or 0)
-        add(at, "resolve_bmin", bucket(fact.resolve_business_minutes or 0), fact.resolve_business_minutes or 0)
+        add(at, "resolve_min", fact.resolve_minutes or 0)
+        add(at, "resolve_bmin", fact.resolve_business_minutes or 0)
         if fact.resolve_due is not None:
             add(at, "within_sla" if at <= fact.resolve_due else "breached")
         if first_contact(fact):
@@ -240,71 +225,76 @@ def count_column(metric: str, bucket_: int) -> str | None:
     return metric if metric in COUNT_METRICS else None
 
 
-def rollup_rows(fact: ComplaintFact | None, sign: int) -> dict[tuple, list]:
-    """What a fact adds to the duration histograms: (grain, dim, value, metric, period, bucket) → [count, total]."""
-    rows: dict[tuple, list] = defaultdict(lambda: [0, Decimal(0)])
-    for (day, metric, bucket_), (count, total) in contributions(fact).items():
-        if metric not in DURATION_METRICS:
-            continue
-        for dim, value in slices(fact, metric):
-            for grain in grains(dim, metric):
-                cell = rows[(grain, dim, value[:250], metric, _period(grain, day), bucket_)]
-                cell[0] += sign * count
-                cell[1] += sign * total
-    return rows
+Cell = tuple[dict[str, Any], dict[str, dict[int, int]]]  # counts by column, histograms by metric
 
 
-def count_rows(fact: ComplaintFact | None, sign: int) -> dict[tuple, dict[str, Any]]:
-    """What a fact adds to the counts: (grain, dim, value, period) → {column: count, paid_total: amount}."""
-    rows: dict[tuple, dict[str, Any]] = defaultdict(lambda: defaultdict(int))
+def rollup_cells(fact: ComplaintFact | None, sign: int) -> dict[tuple, Cell]:
+    """What a fact adds to the rollup rows: (grain, dim, value, period) → (counts by column and
+    paid_total, histograms {metric: {exact minutes: count}})."""
+    rows: dict[tuple, Cell] = {}
     for (day, metric, bucket_), (count, total) in contributions(fact).items():
         column = count_column(metric, bucket_)
-        if column is None:
-            continue
         for dim, value in slices(fact, metric):
             for grain in grains(dim, metric):
-                row = rows[(grain, dim, value[:250], _period(grain, day))]
-                row[column] += sign * count
-                if metric == "paid":
-                    row["paid_total"] += sign * total
+                key = (grain, dim, value[:250], _period(grain, day))
+                cell = rows.get(key)
+                if cell is None:
+                    cell = rows[key] = (defaultdict(int), {})
+                if column is None:
+                    histogram = cell[1].setdefault(metric, {})
+                    histogram[bucket_] = histogram.get(bucket_, 0) + sign * count
+                else:
+                    cell[0][column] += sign * count
+                    if metric == "paid":
+                        cell[0]["paid_total"] += sign * total
     return rows
+
+
+def cell_delta(before: ComplaintFact | None, after: ComplaintFact | None) -> dict[tuple, Cell]:
+    """The rows whose sums change between two states of a fact, with what changes in each."""
+    delta = rollup_cells(before, -1)
+    for key, (counts, histograms) in rollup_cells(after, +1).items():
+        cell = delta.get(key)
+        if cell is None:
+            delta[key] = (counts, histograms)
+            continue
+        for column, n in counts.items():
+            cell[0][column] += n
+        for metric, changes in histograms.items():
+            mine = cell[1].setdefault(metric, {})
+            for minutes, n in changes.items():
+                mine[minutes] = mine.get(minutes, 0) + n
+    out = {}
+    for key, (counts, histograms) in delta.items():
+        counts = {c: n for c, n in counts.items() if n}
+        histograms = {m: h for m, h in ((m, {k: n for k, n in h.items() if n}) for m, h in histograms.items()) if h}
+        if counts or histograms:
+            out[key] = (counts, histograms)
+    return out
 
 
 def apply_delta(session: Session, before: ComplaintFact | None, after: ComplaintFact | None) -> int:
-    """Add to the rollups what changed between two states of a fact; returns rows touched."""
-    delta = rollup_rows(before, -1)
-    for key, (count, total) in rollup_rows(after, +1).items():
-        cell = delta[key]
-        cell[0] += count
-        cell[1] += total
-    params = [dict(zip(("g", "d", "v", "m", "p", "b"), key, strict=True), c=count, t=total)
-              for key, (count, total) in sorted(delta.items()) if count or total]
-    if params:
-        # Sorted keys: two transactions touching the same rows lock them in the same order.
-        session.execute(_upsert(session), params)
-    counts = count_rows(before, -1)
-    for key, row in count_rows(after, +1).items():
-        for column, n in row.items():
-            counts[key][column] += n
-    changed = [dict(zip(("g", "d", "v", "p"), key, strict=True),
-                    **{c: row.get(c, 0) for c in COUNT_COLUMNS}, paid_total=Decimal(row.get("paid_total", 0)))
-               for key, row in sorted(counts.items()) if any(row.values())]
-    if changed:
-        session.execute(_count_upsert(session), changed)
-    return len(params) + len(changed)
-
-
-def _upsert(session: Session):
-    def build(insert):
-        table = AnalyticsRollup.__table__
-        stmt = insert(table).values(grain=bindparam("g"), dim=bindparam("d"), value=bindparam("v"),
-                                    metric=bindparam("m"), period=bindparam("p"), bucket=bindparam("b"),
-                                    count=bindparam("c"), total=bindparam("t"))
-        return stmt.on_conflict_do_update(
-            index_elements=["grain", "dim", "value", "metric", "period", "bucket"],
-            set_={"count": table.c.count + stmt.excluded.count, "total": table.c.total + stmt.excluded.total})
-
-    return upsert_statement(session, "analytics_rollup", build)
+    """Add to the rollup rows what changed between two states of a fact; returns rows touched.
+    The counts are added by the database (one upsert for every row touched, which also locks it);
+    the histograms of the rows whose durations changed are then read, merged and written back."""
+    delta = cell_delta(before, after)
+    if not delta:
+        return 0
+    keys = sorted(delta)  # two transactions touching the same rows lock them in the same order
+    session.execute(_count_upsert(session), [
+        dict(zip(("g", "d", "v", "p"), key, strict=True), **{c: delta[key][0].get(c, 0) for c in COUNT_COLUMNS},
+             paid_total=Decimal(delta[key][0].get("paid_total", 0))) for key in keys])
+    timed = [key for key in keys if delta[key][1]]
+    if timed:
+        c = AnalyticsCount
+        stored = session.execute(select(c.id, c.grain, c.dim, c.value, c.period, c.histograms).where(
+            tuple_(c.grain, c.dim, c.value, c.period).in_(timed))).all()
+        table = c.__table__
+        session.execute(update(table).where(table.c.id == bindparam("row_id")).values(histograms=bindparam("h")), [
+            {"row_id": row.id, "h": histogram.encode(histogram.apply(histogram.decode(row.histograms),
+                                                                     delta[(row.grain, row.dim, row.value, row.period)][1]))}
+            for row in stored])
+    return len(keys)
 
 
 def _count_upsert(session: Session):
