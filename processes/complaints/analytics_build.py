@@ -1,66 +1,69 @@
-"""The rollup rows of every fact row, built in one pass: for the benchmark's million seeded facts and
+"""The rollup rows of every fact row, built in one go: for the benchmark's million seeded facts and
 for a migration that changes the rollups' shape.
 
-Each fact adds what the observer would add for it (`analytics_rollup.rollup_cells`), summed in
-memory by row, then the rows are written in bulk (COPY on PostgreSQL, one executemany on SQLite).
-So the bulk build is the observer's own arithmetic, not a second definition of it; a test checks
-that both give the same rows.
+Each fact adds what the observer would add for it (`analytics_rollup.rollup_cells`, the observer's
+own arithmetic, not a second definition of it), summed in memory by row, then the rows are written
+in bulk (COPY on PostgreSQL, one executemany on SQLite). The slices are built a few at a time, one
+pass over the facts each, so memory holds a part of the rows, not all of them. A test checks that
+the bulk build gives the rows the observer kept step by step.
 """
 
 from __future__ import annotations
 
+import gc
 from decimal import Decimal
 
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import delete, select, text
 
 from processes.complaints import analytics_histogram as histogram
 from processes.complaints.analytics_models import COUNT_COLUMNS, AnalyticsCount, ComplaintFact
-from processes.complaints.analytics_rollup import rollup_cells
+from processes.complaints.analytics_rollup import _PAIR_DIMS, DIMENSIONS, rollup_cells
 
 _COLUMNS = ("grain", "dim", "value", "period", *COUNT_COLUMNS, "paid_total", "histograms")
+# Everything, the dimensions and the root causes together; the pairs (the many sparse rows) in thirds.
+GROUPS = (("", *DIMENSIONS, "root_cause", "product_root_cause"), _PAIR_DIMS[:7], _PAIR_DIMS[7:14], _PAIR_DIMS[14:])
 
 
-def summed_rows(facts) -> dict[tuple, tuple[dict, dict]]:
+def summed_rows(facts, keep=None) -> dict[tuple, tuple[dict, dict]]:
     """(grain, dim, value, period) → (counts by column, histograms {metric: {minutes: count}})."""
     rows: dict[tuple, tuple[dict, dict]] = {}
     for fact in facts:
-        for key, (counts, histograms) in rollup_cells(fact, +1).items():
-            row = rows.get(key)
-            if row is None:
-                rows[key] = (counts, histograms)
-                continue
-            mine = row[0]
-            for column, n in counts.items():
-                mine[column] = mine.get(column, 0) + n
-            for metric, changes in histograms.items():
-                hist = row[1].get(metric)
-                if hist is None:
-                    row[1][metric] = changes
-                    continue
-                for minutes, n in changes.items():
-                    hist[minutes] = hist.get(minutes, 0) + n
+        rollup_cells(fact, +1, keep, rows)
     return rows
 
 
-def _records(rows: dict[tuple, tuple[dict, dict]]):
-    for key, (counts, histograms) in sorted(rows.items()):
-        yield (*key, *(counts.get(c, 0) for c in COUNT_COLUMNS), Decimal(counts.get("paid_total", 0)),
-               histogram.encode(histogram.settled(histograms)))
+def _records(rows: dict[tuple, tuple[dict, dict]], sqlite: bool):
+    for (grain, dim, value, period), (counts, histograms) in rows.items():
+        if not (counts or histograms):
+            continue
+        paid = Decimal(counts.get("paid_total", 0))
+        yield (grain, dim, value, period.isoformat() if sqlite else period, *(counts.get(c, 0) for c in COUNT_COLUMNS),
+               float(paid) if sqlite else paid, histogram.encode(histogram.settled(histograms)))
 
 
 def build_rollups(session, batch: int = 5000) -> int:
     """Replace every rollup row by the sums of the fact rows; returns the rows written."""
     session.execute(delete(AnalyticsCount))
-    facts = session.execute(select(ComplaintFact.__table__).execution_options(yield_per=batch))
-    rows = summed_rows(facts)
-    if session.get_bind().dialect.name == "postgresql":
-        raw = session.connection().connection.dbapi_connection
-        with raw.cursor() as cursor, cursor.copy(
-                f"COPY analytics_counts ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
-            for record in _records(rows):
-                copy.write_row(record)
-    else:
-        records = [dict(zip(_COLUMNS, r, strict=True)) for r in _records(rows)]
-        for first in range(0, len(records), batch):
-            session.execute(insert(AnalyticsCount), records[first:first + batch])
+    sqlite = session.get_bind().dialect.name != "postgresql"
+    raw = session.connection().connection.dbapi_connection
+    collecting = gc.isenabled()
+    gc.disable()  # millions of small dicts, none of them in a cycle: the collector would only rescan them
+    try:
+        for keep in GROUPS:
+            facts = session.execute(select(ComplaintFact.__table__).execution_options(yield_per=batch))
+            rows = summed_rows(facts, frozenset(keep))
+            if sqlite:
+                cursor = raw.cursor()
+                cursor.executemany(f"INSERT INTO analytics_counts ({', '.join(_COLUMNS)}) "
+                                   f"VALUES ({', '.join('?' * len(_COLUMNS))})", _records(rows, True))
+                cursor.close()
+            else:
+                with raw.cursor() as cursor, cursor.copy(
+                        f"COPY analytics_counts ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
+                    for record in _records(rows, False):
+                        copy.write_row(record)
+            del rows
+    finally:
+        if collecting:
+            gc.enable()
     return session.execute(text("SELECT COUNT(*) FROM analytics_counts")).scalar_one()

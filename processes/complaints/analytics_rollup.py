@@ -204,12 +204,28 @@ def slices(fact: ComplaintFact | None, metric: str) -> list[tuple[str, str]]:
     """The rollup slices a fact's metric is counted in: everything, and each of its dimensions."""
     if fact is None:
         return []
-    values = [(dim, getattr(fact, dim) or "") for dim in DIMENSIONS]
-    found = [("", ""), *values, *(pair_slice(a, b) for a, b in combinations(values, 2))]
-    if metric == "resolved":  # Pareto of root causes, overall and per product
-        cause = fact.root_cause or ""
-        found += [("root_cause", cause), ("product_root_cause", f"{fact.product or ''}\x1f{cause}")]
+    found = _slices(fact)
+    if metric == "resolved":
+        found += _cause_slices(fact)
     return found
+
+
+_PAIR_DIMS = tuple(f"{_SHORT[a]}+{_SHORT[b]}" for a, b in PAIRS)
+_PAIR_INDEXES = tuple(combinations(range(len(DIMENSIONS)), 2))
+
+
+def _slices(fact) -> list[tuple[str, str]]:
+    """Everything, each dimension and each pair of them (pair_slice's names, built without sorting)."""
+    values = [getattr(fact, dim) or "" for dim in DIMENSIONS]
+    found = [("", ""), *((dim, v[:250]) for dim, v in zip(DIMENSIONS, values, strict=True))]
+    found += [(name, f"{values[i]}\x1f{values[j]}"[:250]) for name, (i, j) in zip(_PAIR_DIMS, _PAIR_INDEXES, strict=True)]
+    return found
+
+
+def _cause_slices(fact) -> list[tuple[str, str]]:
+    """Pareto of root causes, overall and per product: counted when resolved."""
+    cause = fact.root_cause or ""
+    return [("root_cause", cause[:250]), ("product_root_cause", f"{fact.product or ''}\x1f{cause}"[:250])]
 
 
 def _period(grain: str, day: date) -> date:
@@ -228,25 +244,60 @@ def count_column(metric: str, bucket_: int) -> str | None:
 Cell = tuple[dict[str, Any], dict[str, dict[int, int]]]  # counts by column, histograms by metric
 
 
-def rollup_cells(fact: ComplaintFact | None, sign: int) -> dict[tuple, Cell]:
+@lru_cache(maxsize=64)
+def _row_grains(dim: str) -> tuple[tuple[str, bool, bool], ...]:
+    """(grain, keeps counts, keeps histograms) for each grain a slice has rows at."""
+    counted, timed = grains(dim, "received"), grains(dim, DURATION_METRICS[0])
+    return tuple((g, g in counted, g in timed) for g in ("day", "month", "year") if g in counted or g in timed)
+
+
+def rollup_cells(fact: ComplaintFact | None, sign: int, keep=None, into: dict | None = None) -> dict[tuple, Cell]:
     """What a fact adds to the rollup rows: (grain, dim, value, period) → (counts by column and
-    paid_total, histograms {metric: {exact minutes: count}})."""
-    rows: dict[tuple, Cell] = {}
+    paid_total, histograms {metric: {exact minutes: count}}). `keep`: only these slices' dims;
+    `into`: add to these rows (the bulk build's sums) instead of new ones."""
+    rows: dict[tuple, Cell] = {} if into is None else into
+    if fact is None:
+        return rows
+    by_day: dict[date, tuple[list, list]] = {}
     for (day, metric, bucket_), (count, total) in contributions(fact).items():
+        counts, timed = by_day.setdefault(day, ([], []))
         column = count_column(metric, bucket_)
-        for dim, value in slices(fact, metric):
-            for grain in grains(dim, metric):
-                key = (grain, dim, value[:250], _period(grain, day))
+        if column is None:
+            timed.append((metric, bucket_, sign * count))
+        else:
+            counts.append((column, sign * count, sign * total if metric == "paid" else 0, metric == "resolved"))
+    every = _slices(fact)
+    causes = _cause_slices(fact)
+    for day, (counts, timed) in by_day.items():
+        periods = {"day": day, "month": day.replace(day=1), "year": day.replace(month=1, day=1)}
+        resolved_here = any(c[3] for c in counts)
+        for dim, value in (every + causes if resolved_here else every):
+            if keep is not None and dim not in keep:
+                continue
+            cause = dim in ("root_cause", "product_root_cause")
+            for grain, with_counts, with_timed in _row_grains(dim):
+                if cause and not with_counts:
+                    continue
+                key = (grain, dim, value, periods[grain])
                 cell = rows.get(key)
                 if cell is None:
-                    cell = rows[key] = (defaultdict(int), {})
-                if column is None:
-                    histogram = cell[1].setdefault(metric, {})
-                    histogram[bucket_] = histogram.get(bucket_, 0) + sign * count
-                else:
-                    cell[0][column] += sign * count
-                    if metric == "paid":
-                        cell[0]["paid_total"] += sign * total
+                    cell = rows[key] = ({}, {})
+                if with_counts:
+                    mine = cell[0]
+                    for column, n, amount, is_resolved in counts:
+                        if cause and not is_resolved:
+                            continue
+                        mine[column] = mine.get(column, 0) + n
+                        if amount:
+                            mine["paid_total"] = mine.get("paid_total", 0) + amount
+                if with_timed and not cause:
+                    hist = cell[1]
+                    for metric, minutes, n in timed:
+                        h = hist.get(metric)
+                        if h is None:
+                            hist[metric] = {minutes: n}
+                        else:
+                            h[minutes] = h.get(minutes, 0) + n
     return rows
 
 
@@ -259,7 +310,7 @@ def cell_delta(before: ComplaintFact | None, after: ComplaintFact | None) -> dic
             delta[key] = (counts, histograms)
             continue
         for column, n in counts.items():
-            cell[0][column] += n
+            cell[0][column] = cell[0].get(column, 0) + n
         for metric, changes in histograms.items():
             mine = cell[1].setdefault(metric, {})
             for minutes, n in changes.items():
