@@ -425,7 +425,10 @@ def test_migrations_0022_and_0024_move_the_rollups_to_their_wide_rows_and_back(s
     with Database(seeded.url).session() as s:  # 0024 down: the histograms as one row per bucket again
         buckets = dict(s.execute(text("SELECT bucket, count FROM analytics_rollups WHERE grain = 'month' AND dim = '' "
                                       "AND metric = 'resolve_min' AND period = '2025-03-01'")).all())
+        causes = dict(s.execute(text("SELECT value, count FROM analytics_rollups WHERE grain = 'month' "
+                                     "AND dim = 'root_cause' AND metric = 'resolved' AND period = '2025-03-01'")).all())
     assert buckets == {0: 1, 60: 1, 120: 1, 5760: 1, 15800: 1}
+    assert causes == {"密封圈老化": 2, "快递破损": 2, "": 1}  # and the root causes as their own slice
     command.upgrade(alembic_config(seeded.url), "head")
     again = Database(seeded.url)
     with again.session() as s:

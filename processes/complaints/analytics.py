@@ -218,10 +218,8 @@ def sums(session: Session, period: Period, filters: Filters, metrics=METRICS) ->
             period, "month" in grains(chosen[0], counted[0]), AnalyticsCount)))
     timed = [m for m in metrics if m in DURATION_METRICS]
     if timed:
-        months, days = _split(period)
-        kept = grains(chosen[0], timed[0])
-        parts = (_coarse_parts(months) if "year" in kept else [("month", months[0], months[-1])]) if months else []
-        _histograms(session, chosen, timed, [*parts, *(("day", a, b) for a, b in days)], out)
+        for text_ in _timed_rows(session, chosen, period):
+            histogram.add_into(out, text_, timed)
     return out
 
 
@@ -265,15 +263,18 @@ def _coarse_parts(months: list[date]) -> list[tuple[str, date, date]]:
     return parts
 
 
-def _histograms(session: Session, chosen: tuple[str, str], metrics: list[str], parts, out: Sums) -> None:
-    """Add the duration histograms of one slice over (grain, first, last) parts to `out`: one range
-    of the rollup key per part (an OR of grains would not use the index), a few dozen rows in all,
-    summed here (analytics_histogram)."""
+def _timed_rows(session: Session, chosen: tuple[str, str], period: Period) -> list[str]:
+    """The `histograms` JSON of one slice's rows covering the period: whole years and months at their
+    grains, the days at either end by day (a few dozen rows), one range of the rollup key per part
+    (an OR of grains would not use the index)."""
+    months, days = _split(period)
+    kept = grains(chosen[0], DURATION_METRICS[0])
+    parts = (_coarse_parts(months) if "year" in kept else [("month", months[0], months[-1])]) if months else []
     c = AnalyticsCount
     each = [select(c.histograms).where(c.grain == grain, c.dim == chosen[0], c.value == chosen[1],
-                                       c.period.between(lo, hi), c.histograms != "{}") for grain, lo, hi in parts]
-    for text_ in session.scalars(union_all(*each) if len(each) > 1 else each[0]):
-        histogram.add_into(out, text_, metrics)
+                                       c.period.between(lo, hi), c.histograms != "{}")
+            for grain, lo, hi in [*parts, *(("day", a, b) for a, b in days)]]
+    return list(session.scalars(union_all(*each) if len(each) > 1 else each[0]))
 
 
 def _add(out: Sums, rows) -> None:
@@ -578,15 +579,10 @@ def root_causes(session: Session, period: Period, filters: Filters, limit: int =
     """Resolved complaints per root cause, most frequent first, with the cumulative share (Pareto)."""
     counts: dict[str, int] = defaultdict(int)
     active = filters.active()
-    c = AnalyticsCount
-    if not active or (len(active) == 1 and active[0][0] == "product"):
-        dim = "product_root_cause" if active else "root_cause"
-        query = (select(c.value, func.sum(c.resolved)).where(c.dim == dim, _grain_clause(period, True, c))
-                 .group_by(c.value))
-        if active:
-            query = query.where(c.value.startswith(active[0][1] + "\x1f", autoescape=True))
-        for value, count in session.execute(query):
-            counts[value.split("\x1f", 1)[-1]] += int(count or 0)
+    chosen = _slice(filters)
+    if chosen is not None:  # the causes ride in the slice's rows beside the histograms
+        for text_ in _timed_rows(session, chosen, period):
+            histogram.add_causes(counts, text_)
     else:  # no slice for this filter: the database counts the period's resolved facts
         lo, hi = period.bounds()
         f = ComplaintFact

@@ -20,8 +20,8 @@ from processes.complaints.analytics_models import COUNT_COLUMNS, AnalyticsCount,
 from processes.complaints.analytics_rollup import _PAIR_DIMS, DIMENSIONS, rollup_cells
 
 _COLUMNS = ("grain", "dim", "value", "period", *COUNT_COLUMNS, "paid_total", "histograms")
-# Everything, the dimensions and the root causes together; the pairs (the many sparse rows) in thirds.
-GROUPS = (("", *DIMENSIONS, "root_cause", "product_root_cause"), _PAIR_DIMS[:7], _PAIR_DIMS[7:14], _PAIR_DIMS[14:])
+# Everything and the dimensions together; the pairs (the many sparse rows) in thirds.
+GROUPS = (("", *DIMENSIONS), _PAIR_DIMS[:7], _PAIR_DIMS[7:14], _PAIR_DIMS[14:])
 
 
 def summed_rows(facts, keep=None) -> dict[tuple, tuple[dict, dict]]:

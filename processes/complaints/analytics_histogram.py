@@ -17,6 +17,9 @@ import orjson
 
 EXACT_LIMIT = 64
 COARSE = "~"
+# Resolved complaints by root cause ({cause: count}) ride in the same JSON: a Pareto under any one or
+# two filters reads the rows the durations are read from. Causes are names, never bucketed.
+CAUSES = "root_cause"
 
 
 def _bounds(limit: int = 10**8) -> list[int]:
@@ -43,7 +46,8 @@ Delta = dict[str, dict[int, int]]  # metric -> {exact minutes: count}
 def decode(text: str | None) -> dict[str, dict[int, int]]:
     if not text or text == "{}":
         return {}
-    return {metric: {int(k): n for k, n in counts.items()} for metric, counts in orjson.loads(text).items()}
+    return {metric: {k: n for k, n in counts.items()} if metric == CAUSES else {int(k): n for k, n in counts.items()}
+            for metric, counts in orjson.loads(text).items()}
 
 
 def encode(histograms: dict[str, dict[int, int]]) -> str:
@@ -61,6 +65,15 @@ def _coarsened(counts: dict[int, int]) -> dict[int, int]:
 def apply(stored: dict[str, dict[int, int]], delta: Delta) -> dict[str, dict[int, int]]:
     """A row's histograms with a delta of exact minutes added (counts may be negative)."""
     for metric, changes in delta.items():
+        if metric == CAUSES:
+            causes = stored.setdefault(CAUSES, {})
+            for cause, n in changes.items():
+                causes[cause] = causes.get(cause, 0) + n
+                if not causes[cause]:
+                    del causes[cause]
+            if not causes:
+                del stored[CAUSES]
+            continue
         coarse = metric + COARSE in stored
         target = stored.setdefault(metric + COARSE if coarse else metric, {})
         for minutes, n in changes.items():
@@ -82,7 +95,9 @@ def settled(histograms: dict[str, dict[int, int]]) -> dict[str, dict[int, int]]:
     out = {}
     for metric, counts in histograms.items():
         counts = {k: n for k, n in counts.items() if n}
-        if counts:
+        if counts and metric == CAUSES:
+            out[CAUSES] = counts
+        elif counts:
             coarse = metric.endswith(COARSE) or sum(counts.values()) > EXACT_LIMIT
             out[metric.removesuffix(COARSE) + COARSE if coarse else metric] = _coarsened(counts) if coarse else counts
     return out
@@ -94,8 +109,15 @@ def add_into(out: dict[tuple[str, int], list], text: str | None, metrics) -> Non
         return
     for metric, counts in orjson.loads(text).items():
         metric = metric.removesuffix(COARSE)
-        if metric not in metrics:
+        if metric not in metrics or metric == CAUSES:
             continue
         for key, n in counts.items():
             cell = out[(metric, int(key))]
             cell[0] += n
+
+
+def add_causes(out: dict[str, int], text: str | None) -> None:
+    """Add a stored row's resolved complaints by root cause to `out`."""
+    if text and text != "{}":
+        for cause, n in orjson.loads(text).get(CAUSES, {}).items():
+            out[cause] = out.get(cause, 0) + n

@@ -50,7 +50,7 @@ DURATION_METRICS = ("ack_min", "ack_bmin", "resolve_min", "resolve_bmin")
 Key = tuple[date, str, int]  # local day, metric, bucket (exact minutes for a duration)
 # The slices counted at month grain as well as day grain; the others are read at day grain only,
 # which stays cheap because they are sparse (a few rows per day and value).
-_DENSE = ("", "root_cause", "product_root_cause")
+_DENSE = ("",)
 
 
 def grains(dim: str, metric: str) -> tuple[str, ...]:
@@ -200,14 +200,9 @@ def contributions(fact: ComplaintFact | None) -> dict[Key, list]:
     return out
 
 
-def slices(fact: ComplaintFact | None, metric: str) -> list[tuple[str, str]]:
-    """The rollup slices a fact's metric is counted in: everything, and each of its dimensions."""
-    if fact is None:
-        return []
-    found = _slices(fact)
-    if metric == "resolved":
-        found += _cause_slices(fact)
-    return found
+def slices(fact: ComplaintFact | None, metric: str = "") -> list[tuple[str, str]]:
+    """The rollup slices a fact is counted in: everything, each of its dimensions and each pair."""
+    return [] if fact is None else _slices(fact)
 
 
 _PAIR_DIMS = tuple(f"{_SHORT[a]}+{_SHORT[b]}" for a, b in PAIRS)
@@ -220,12 +215,6 @@ def _slices(fact) -> list[tuple[str, str]]:
     found = [("", ""), *((dim, v[:250]) for dim, v in zip(DIMENSIONS, values, strict=True))]
     found += [(name, f"{values[i]}\x1f{values[j]}"[:250]) for name, (i, j) in zip(_PAIR_DIMS, _PAIR_INDEXES, strict=True)]
     return found
-
-
-def _cause_slices(fact) -> list[tuple[str, str]]:
-    """Pareto of root causes, overall and per product: counted when resolved."""
-    cause = fact.root_cause or ""
-    return [("root_cause", cause[:250]), ("product_root_cause", f"{fact.product or ''}\x1f{cause}"[:250])]
 
 
 def _period(grain: str, day: date) -> date:
@@ -246,7 +235,7 @@ Cell = tuple[dict[str, Any], dict[str, dict[int, int]]]  # counts by column, his
 
 @lru_cache(maxsize=64)
 def _row_grains(dim: str) -> tuple[tuple[str, bool, bool], ...]:
-    """(grain, keeps counts, keeps histograms) for each grain a slice has rows at."""
+    """(grain, keeps counts, keeps histograms and root causes) for each grain a slice has rows at."""
     counted, timed = grains(dim, "received"), grains(dim, DURATION_METRICS[0])
     return tuple((g, g in counted, g in timed) for g in ("day", "month", "year") if g in counted or g in timed)
 
@@ -265,18 +254,17 @@ def rollup_cells(fact: ComplaintFact | None, sign: int, keep=None, into: dict | 
         if column is None:
             timed.append((metric, bucket_, sign * count))
         else:
-            counts.append((column, sign * count, sign * total if metric == "paid" else 0, metric == "resolved"))
+            counts.append((column, sign * count, sign * total if metric == "paid" else 0))
+            if metric == "resolved":  # the Pareto of root causes, kept beside the histograms
+                timed.append((histogram.CAUSES, (fact.root_cause or "")[:200], sign * count))
     every = _slices(fact)
-    causes = _cause_slices(fact)
     for day, (counts, timed) in by_day.items():
         periods = {"day": day, "month": day.replace(day=1), "year": day.replace(month=1, day=1)}
-        resolved_here = any(c[3] for c in counts)
-        for dim, value in (every + causes if resolved_here else every):
+        for dim, value in every:
             if keep is not None and dim not in keep:
                 continue
-            cause = dim in ("root_cause", "product_root_cause")
             for grain, with_counts, with_timed in _row_grains(dim):
-                if cause and not with_counts:
+                if not (with_counts and counts or with_timed and timed):
                     continue
                 key = (grain, dim, value, periods[grain])
                 cell = rows.get(key)
@@ -284,13 +272,11 @@ def rollup_cells(fact: ComplaintFact | None, sign: int, keep=None, into: dict | 
                     cell = rows[key] = ({}, {})
                 if with_counts:
                     mine = cell[0]
-                    for column, n, amount, is_resolved in counts:
-                        if cause and not is_resolved:
-                            continue
+                    for column, n, amount in counts:
                         mine[column] = mine.get(column, 0) + n
                         if amount:
                             mine["paid_total"] = mine.get("paid_total", 0) + amount
-                if with_timed and not cause:
+                if with_timed:
                     hist = cell[1]
                     for metric, minutes, n in timed:
                         h = hist.get(metric)

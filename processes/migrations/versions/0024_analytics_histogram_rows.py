@@ -1,6 +1,6 @@
 """analytics: the duration histograms move into the wide rollup rows (analytics_counts.histograms, JSON
 of exact minutes while few, 2 % log buckets after); every slice keeps them by day and month, everything
-and each dimension by year; analytics_rollups is dropped (issue 16)
+and each dimension by year, the root causes beside them; analytics_rollups is dropped (issue 16)
 
 Upgrade rebuilds every rollup row from the fact rows with the observer's own arithmetic
 (`analytics_build`); downgrade converts the histograms back to one row per bucket (three significant
@@ -28,6 +28,14 @@ _ROLLUPS = sa.table("analytics_rollups", sa.column("grain", sa.String), sa.colum
                     sa.column("value", sa.String), sa.column("metric", sa.String), sa.column("period", sa.Date),
                     sa.column("bucket", sa.Integer), sa.column("count", sa.BigInteger),
                     sa.column("total", sa.Numeric(16, 2)))
+
+
+COUNTS = ("received", "acknowledged", "resolved", "within_sla", "breached", "first_contact", "reopened", "paid",
+          "closed", "closed_resolved", "escalated", "survey_sent", "survey_answered", "csat_positive", "risk_in",
+          "risk_out", "breach_in", "breach_out", *(f"level_{n}" for n in range(1, 5)), *(f"score_{n}" for n in range(1, 6)))
+_CAUSE_ROWS = sa.table("analytics_counts", *(sa.column(n, sa.String) for n in ("grain", "dim", "value")),
+                       sa.column("period", sa.Date), sa.column("paid_total", sa.Numeric(16, 2)),
+                       *(sa.column(n, sa.Integer) for n in COUNTS))
 
 
 def upgrade() -> None:
@@ -71,12 +79,20 @@ def downgrade() -> None:
     )
     conn = op.get_bind()
     sums: dict[tuple, list] = defaultdict(lambda: [0, Decimal(0)])
+    causes: dict[tuple, int] = defaultdict(int)  # the root-cause slices, counted by day and month again
     c = _COUNTS.c
     for grain, dim, value, period, text in conn.execute(
             sa.select(c.grain, c.dim, c.value, c.period, c.histograms).where(c.histograms != "{}")):
+        stored = orjson.loads(text)
+        if dim in ("", "product") and grain in ("day", "month"):
+            for cause, n in stored.get("root_cause", {}).items():
+                key = ("root_cause", cause) if dim == "" else ("product_root_cause", f"{value}\x1f{cause}"[:250])
+                causes[(grain, *key, period)] += n
         if not _old_kept(grain, dim):
             continue
-        for metric, counts in orjson.loads(text).items():
+        for metric, counts in stored.items():
+            if metric == "root_cause":
+                continue
             for minutes, n in counts.items():
                 cell = sums[(grain, dim, value, metric.removesuffix("~"), period, _old_bucket(int(minutes)))]
                 cell[0] += n
@@ -85,7 +101,10 @@ def downgrade() -> None:
             for key, (n, t) in sums.items() if n]
     for first in range(0, len(rows), 5000):
         conn.execute(sa.insert(_ROLLUPS), rows[first:first + 5000])
-    op.execute("DELETE FROM analytics_counts WHERE grain = 'year' "
-               "OR (grain = 'month' AND dim NOT IN ('', 'root_cause', 'product_root_cause'))")
+    op.execute("DELETE FROM analytics_counts WHERE grain = 'year' OR (grain = 'month' AND dim <> '')")
+    cause_rows = [{"grain": g, "dim": d, "value": v, "period": p, "paid_total": 0, **dict.fromkeys(COUNTS, 0),
+                   "resolved": n} for (g, d, v, p), n in causes.items() if n]
+    if cause_rows:
+        conn.execute(sa.insert(_CAUSE_ROWS), cause_rows)
     with op.batch_alter_table("analytics_counts") as batch:
         batch.drop_column("histograms")
