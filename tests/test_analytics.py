@@ -403,6 +403,10 @@ def test_every_path_of_the_sums_gives_what_the_fact_rows_say(seeded):
                                                                      tier=None), ("received", "closed"), interval, split)
                         if len(filters.active()) < 2:
                             assert by_rollups == by_facts, (period, filters, split, interval)
+                        # Two filters: the category and channel charts (received) read the pair's day rows.
+                        received = [analytics.series(s, period, f, ("received",), interval, split) for f in (
+                            filters, Filters(**filters.as_args(), sla_profile="default", tier=None))]
+                        assert received[0] == received[1], (period, filters, split, interval)
 
 
 def test_migrations_0022_and_0024_move_the_rollups_to_their_wide_rows_and_back(seeded):

@@ -489,6 +489,8 @@ def series(session: Session, period: Period, filters: Filters, metrics: tuple[st
         raise ValidationFailed({"interval": N_("Choose day, week or month.")}, N_("The period is not valid."))
     out: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
     chosen = _slice(filters)
+    if metrics == ("received",) and split in histogram.SPLITS and len(filters.active()) == 2:
+        return _received_split(session, period, chosen, split, interval)
     source = _series_source(session, period, filters, split, metrics) if chosen is not None else None
     if source is not None:
         c = AnalyticsCount
@@ -523,6 +525,22 @@ def series(session: Session, period: Period, filters: Filters, metrics: tuple[st
         for (day, metric, _bucket), (count, _total) in contributions(fact).items():
             if period.start <= day <= period.end and metric in metrics:
                 out[_interval_start(day, interval).isoformat()][key][metric] += count
+    return _dense(period, interval, out)
+
+
+def _received_split(session: Session, period: Period, chosen: tuple[str, str], split: str, interval: str) -> dict:
+    """Complaints received by category or channel under two filters: the pair slice's day rows keep
+    them in their JSON (`analytics_histogram.SPLITS`)."""
+    c = AnalyticsCount
+    out: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
+    for day, text_ in session.execute(select(c.period, c.histograms).where(
+            c.grain == "day", c.dim == chosen[0], c.value == chosen[1], c.period.between(period.start, period.end),
+            c.histograms != "{}")):
+        counts: dict[str, int] = {}
+        histogram.add_named(counts, text_, histogram.SPLITS[split])
+        for value, n in counts.items():
+            if n:
+                out[_interval_start(day, interval).isoformat()][value]["received"] += n
     return _dense(period, interval, out)
 
 
@@ -582,7 +600,7 @@ def root_causes(session: Session, period: Period, filters: Filters, limit: int =
     chosen = _slice(filters)
     if chosen is not None:  # the causes ride in the slice's rows beside the histograms
         for text_ in _timed_rows(session, chosen, period):
-            histogram.add_causes(counts, text_)
+            histogram.add_named(counts, text_)
     else:  # no slice for this filter: the database counts the period's resolved facts
         lo, hi = period.bounds()
         f = ComplaintFact

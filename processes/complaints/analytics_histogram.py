@@ -20,6 +20,10 @@ COARSE = "~"
 # Resolved complaints by root cause ({cause: count}) ride in the same JSON: a Pareto under any one or
 # two filters reads the rows the durations are read from. Causes are names, never bucketed.
 CAUSES = "root_cause"
+# Under two filters a pair slice's day rows also keep its complaints received by category and by
+# channel: the category and channel charts under two filters read them instead of the facts.
+SPLITS = {"category": "received_by_category", "channel": "received_by_channel"}
+NAMED = frozenset((CAUSES, *SPLITS.values()))  # keyed by name, never bucketed
 
 
 def _bounds(limit: int = 10**8) -> list[int]:
@@ -46,7 +50,7 @@ Delta = dict[str, dict[int, int]]  # metric -> {exact minutes: count}
 def decode(text: str | None) -> dict[str, dict[int, int]]:
     if not text or text == "{}":
         return {}
-    return {metric: {k: n for k, n in counts.items()} if metric == CAUSES else {int(k): n for k, n in counts.items()}
+    return {metric: {k: n for k, n in counts.items()} if metric in NAMED else {int(k): n for k, n in counts.items()}
             for metric, counts in orjson.loads(text).items()}
 
 
@@ -65,14 +69,14 @@ def _coarsened(counts: dict[int, int]) -> dict[int, int]:
 def apply(stored: dict[str, dict[int, int]], delta: Delta) -> dict[str, dict[int, int]]:
     """A row's histograms with a delta of exact minutes added (counts may be negative)."""
     for metric, changes in delta.items():
-        if metric == CAUSES:
-            causes = stored.setdefault(CAUSES, {})
-            for cause, n in changes.items():
-                causes[cause] = causes.get(cause, 0) + n
-                if not causes[cause]:
-                    del causes[cause]
-            if not causes:
-                del stored[CAUSES]
+        if metric in NAMED:
+            named = stored.setdefault(metric, {})
+            for name, n in changes.items():
+                named[name] = named.get(name, 0) + n
+                if not named[name]:
+                    del named[name]
+            if not named:
+                del stored[metric]
             continue
         coarse = metric + COARSE in stored
         target = stored.setdefault(metric + COARSE if coarse else metric, {})
@@ -95,8 +99,8 @@ def settled(histograms: dict[str, dict[int, int]]) -> dict[str, dict[int, int]]:
     out = {}
     for metric, counts in histograms.items():
         counts = {k: n for k, n in counts.items() if n}
-        if counts and metric == CAUSES:
-            out[CAUSES] = counts
+        if counts and metric in NAMED:
+            out[metric] = counts
         elif counts:
             coarse = metric.endswith(COARSE) or sum(counts.values()) > EXACT_LIMIT
             out[metric.removesuffix(COARSE) + COARSE if coarse else metric] = _coarsened(counts) if coarse else counts
@@ -109,15 +113,15 @@ def add_into(out: dict[tuple[str, int], list], text: str | None, metrics) -> Non
         return
     for metric, counts in orjson.loads(text).items():
         metric = metric.removesuffix(COARSE)
-        if metric not in metrics or metric == CAUSES:
+        if metric not in metrics or metric in NAMED:
             continue
         for key, n in counts.items():
             cell = out[(metric, int(key))]
             cell[0] += n
 
 
-def add_causes(out: dict[str, int], text: str | None) -> None:
-    """Add a stored row's resolved complaints by root cause to `out`."""
+def add_named(out: dict[str, int], text: str | None, metric: str = CAUSES) -> None:
+    """Add a stored row's counts by name (root cause, category, channel) to `out`."""
     if text and text != "{}":
-        for cause, n in orjson.loads(text).get(CAUSES, {}).items():
-            out[cause] = out.get(cause, 0) + n
+        for name, n in orjson.loads(text).get(metric, {}).items():
+            out[name] = out.get(name, 0) + n

@@ -16,7 +16,7 @@ from functools import lru_cache
 from itertools import combinations
 from typing import Any
 
-from sqlalchemy import bindparam, select, tuple_, update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
 from processes.complaints import analytics_histogram as histogram
@@ -248,6 +248,7 @@ def rollup_cells(fact: ComplaintFact | None, sign: int, keep=None, into: dict | 
     if fact is None:
         return rows
     by_day: dict[date, tuple[list, list]] = {}
+    splits: dict[date, list] = {}
     for (day, metric, bucket_), (count, total) in contributions(fact).items():
         counts, timed = by_day.setdefault(day, ([], []))
         column = count_column(metric, bucket_)
@@ -257,14 +258,22 @@ def rollup_cells(fact: ComplaintFact | None, sign: int, keep=None, into: dict | 
             counts.append((column, sign * count, sign * total if metric == "paid" else 0))
             if metric == "resolved":  # the Pareto of root causes, kept beside the histograms
                 timed.append((histogram.CAUSES, (fact.root_cause or "")[:200], sign * count))
+            if metric == "received":  # pairs: received by category and channel, for their charts
+                splits.setdefault(day, []).extend(
+                    (name, (getattr(fact, dim) or "")[:200], sign * count) for dim, name in histogram.SPLITS.items())
     every = _slices(fact)
     for day, (counts, timed) in by_day.items():
         periods = {"day": day, "month": day.replace(day=1), "year": day.replace(month=1, day=1)}
         for dim, value in every:
             if keep is not None and dim not in keep:
                 continue
+            pair_splits = splits.get(day) if "+" in dim else None
             for grain, with_counts, with_timed in _row_grains(dim):
-                if not (with_counts and counts or with_timed and timed):
+                if grain == "day" and pair_splits:
+                    with_timed, timed_here = True, timed + pair_splits
+                else:
+                    timed_here = timed
+                if not (with_counts and counts or with_timed and timed_here):
                     continue
                 key = (grain, dim, value, periods[grain])
                 cell = rows.get(key)
@@ -278,7 +287,7 @@ def rollup_cells(fact: ComplaintFact | None, sign: int, keep=None, into: dict | 
                             mine["paid_total"] = mine.get("paid_total", 0) + amount
                 if with_timed:
                     hist = cell[1]
-                    for metric, minutes, n in timed:
+                    for metric, minutes, n in timed_here:
                         h = hist.get(metric)
                         if h is None:
                             hist[metric] = {minutes: n}
@@ -318,33 +327,38 @@ def apply_delta(session: Session, before: ComplaintFact | None, after: Complaint
     if not delta:
         return 0
     keys = sorted(delta)  # two transactions touching the same rows lock them in the same order
-    session.execute(_count_upsert(session), [
-        dict(zip(("g", "d", "v", "p"), key, strict=True), **{c: delta[key][0].get(c, 0) for c in COUNT_COLUMNS},
-             paid_total=Decimal(delta[key][0].get("paid_total", 0))) for key in keys])
-    timed = [key for key in keys if delta[key][1]]
-    if timed:
-        c = AnalyticsCount
-        stored = session.execute(select(c.id, c.grain, c.dim, c.value, c.period, c.histograms).where(
-            tuple_(c.grain, c.dim, c.value, c.period).in_(timed))).all()
-        table = c.__table__
-        session.execute(update(table).where(table.c.id == bindparam("row_id")).values(histograms=bindparam("h")), [
-            {"row_id": row.id, "h": histogram.encode(histogram.apply(histogram.decode(row.histograms),
-                                                                     delta[(row.grain, row.dim, row.value, row.period)][1]))}
-            for row in stored])
+    params = [dict(zip(("g", "d", "v", "p"), key, strict=True), **{c: delta[key][0].get(c, 0) for c in COUNT_COLUMNS},
+                   paid_total=Decimal(delta[key][0].get("paid_total", 0))) for key in keys]
+    if not any(delta[key][1] for key in keys):
+        session.execute(_count_upsert(session), params)
+        return len(keys)
+    # The upsert answers each row's id and stored histograms (RETURNING): no second read.
+    changed = []
+    for row in session.execute(_count_upsert(session, returning=True), params):
+        timed = delta[(row.grain, row.dim, row.value, row.period)][1]
+        if timed:
+            merged = histogram.apply(histogram.decode(row.histograms), timed)
+            changed.append({"row_id": row.id, "h": histogram.encode(merged)})
+    table = AnalyticsCount.__table__
+    session.execute(update(table).where(table.c.id == bindparam("row_id")).values(histograms=bindparam("h")), changed)
     return len(keys)
 
 
-def _count_upsert(session: Session):
+def _count_upsert(session: Session, returning: bool = False):
     def build(insert):
         table = AnalyticsCount.__table__
         columns = (*COUNT_COLUMNS, "paid_total")
         stmt = insert(table).values(grain=bindparam("g"), dim=bindparam("d"), value=bindparam("v"),
                                     period=bindparam("p"), **{c: bindparam(c) for c in columns})
-        return stmt.on_conflict_do_update(
+        stmt = stmt.on_conflict_do_update(
             index_elements=["grain", "dim", "value", "period"],
             set_={c: table.c[c] + stmt.excluded[c] for c in columns})
+        if returning:
+            stmt = stmt.returning(table.c.id, table.c.grain, table.c.dim, table.c.value, table.c.period,
+                                  table.c.histograms)
+        return stmt
 
-    return upsert_statement(session, "analytics_count", build)
+    return upsert_statement(session, "analytics_count_returning" if returning else "analytics_count", build)
 
 
 # ---------------------------------------------------------------------------- facts from the process
