@@ -339,8 +339,10 @@ def apply_delta(session: Session, before: ComplaintFact | None, after: Complaint
         if timed:
             merged = histogram.apply(histogram.decode(row.histograms), timed)
             changed.append({"row_id": row.id, "h": histogram.encode(merged)})
-    table = AnalyticsCount.__table__
-    session.execute(update(table).where(table.c.id == bindparam("row_id")).values(histograms=bindparam("h")), changed)
+    if changed:
+        table = AnalyticsCount.__table__
+        session.execute(update(table).where(table.c.id == bindparam("row_id")).values(histograms=bindparam("h")),
+                        changed)
     return len(keys)
 
 
