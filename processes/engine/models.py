@@ -222,7 +222,18 @@ class HumanTask(Base):
         Index("ix_human_open_created", "status", "created_at"),
         Index("ix_human_open_reference", "status", "business_key"),
         Index("ix_human_open_level", "status", "escalation_level", "priority", "due_at"),
+        # A level's queue ("level 2, unassigned") with the other filters' columns: its counts are
+        # answered from the index alone (migration 0025).
+        Index("ix_human_open_level_queue", "status", "escalation_level", "assignee", "department", "severity",
+              "category", "channel", "due_at", "created_at"),
         Index("ix_human_open_name", "status", "name", "due_at"),
+        # "My department, unassigned" in the order of each of those columns (migration 0025).
+        Index("ix_human_queue_created", "status", "department", "assignee", "created_at"),
+        Index("ix_human_queue_reference", "status", "department", "assignee", "business_key"),
+        Index("ix_human_queue_name", "status", "department", "assignee", "name", "due_at"),
+        Index("ix_human_queue_category", "status", "department", "assignee", "category", "due_at"),
+        Index("ix_human_queue_channel", "status", "department", "assignee", "channel", "due_at"),
+        Index("ix_human_queue_level", "status", "department", "assignee", "escalation_level", "priority", "due_at"),
         # The process heatmap reads one period's tasks of a process.
         Index("ix_human_process_created", "process_key", "created_at"),
     )
