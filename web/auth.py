@@ -66,7 +66,7 @@ SESSION_KEY = "sid"  # the server-side session's key in the signed cookie
 @login_manager.user_loader
 def load_user(user_id: str):
     """The user of this browser's open session row; None (back to the login page) once it ended."""
-    with database().read_session() as s:  # one indexed SELECT on every request, outside a transaction
+    with database().session() as s:
         found = staff_sessions.resolve(s, session.get(SESSION_KEY))
         if found is None or str(found[0].id) != user_id:
             return None

@@ -81,16 +81,14 @@ def inbox_rows():
 def view_counts():
     """The saved views' counts, which the page fetches once it is shown (htmx): each is a count of
     its own, and the page's rows need not wait for them."""
-    with database().read_session() as s:
+    with database().session() as s:
         saved = for_nav(s, actor())
     return render_template("_view_counts.html", saved=saved)
 
 
 def _inbox_context(who: Actor, with_choices: bool) -> dict:
     state = inbox_state()
-    # Reads only: each statement sees the tasks as they are when it runs, in a transaction or not
-    # (READ COMMITTED), so none is opened (two round trips fewer on PostgreSQL).
-    with database().read_session() as s:
+    with database().session() as s:
         page = load_page(s, who, state, PER_PAGE)
         extra = {}
         if with_choices:
@@ -353,7 +351,7 @@ def unread_notifications():
         return {"unread_count": 0}
     try:
         who = actor()
-        with database().read_session() as s:  # one SELECT on every page: no transaction around it
+        with database().session() as s:
             count = s.scalar(select(func.count()).select_from(model)
                              .where(_for_me(model, who), model.read_at.is_(None)))
     except Exception:  # noqa: BLE001 - a missing count never breaks a page (e.g. the error page itself)
