@@ -170,16 +170,17 @@ FULL_SIZE_STATS = {
     "ix_human_open_level_queue": "100000 100000 25000 208 199 50 7 2 1 1", "ix_human_open_name": "100000 100000 25000 2",
     "ix_human_open_reference": "100000 100000 1", "ix_human_open_severity": "100000 100000 25000 2 1 1 1 1 1 1",
     "ix_human_open_urgency": "100000 100000 20000 10000 2 1", "ix_human_process_created": "100000 100000 5",
-    "ix_human_queue_category": "100000 100000 16667 794 100 1", "ix_human_queue_channel": "100000 100000 16667 794 114 1",
-    "ix_human_queue_created": "100000 100000 16667 794 1", "ix_human_queue_level": "100000 100000 16667 794 199 45 1",
-    "ix_human_queue_name": "100000 100000 16667 794 199 1", "ix_human_queue_reference": "100000 100000 16667 794 1",
+    "ix_human_queue_category": "30242 30242 5041 631 1", "ix_human_queue_channel": "30242 30242 5041 721 1",
+    "ix_human_queue_created": "30242 30242 5041 2", "ix_human_queue_due": "30242 30242 5041 2 1",
+    "ix_human_queue_level": "30242 30242 5041 1261 253 1", "ix_human_queue_name": "30242 30242 5041 1261 1",
+    "ix_human_queue_reference": "30242 30242 5041 1", "ix_human_queue_urgency": "30242 30242 5041 1009 505 1 1",
     "ix_human_tasks_business_key": "100000 1",
 }
 
 
 def test_pages_at_full_size_read_their_order_off_an_index(seeded):
     """With the statistics of 100,000 open tasks: "my department, unassigned" in any column's order
-    reads that queue's range of an index in order, and a page with an SLA state walks the urgency
+    reads that queue's range of an index in order (a partial index of the unassigned tasks), and a page with an SLA state walks the urgency
     index (checking the state on the rows it meets) instead of sorting a time range's tasks."""
     if not seeded.is_sqlite:
         pytest.skip("the query plan check reads SQLite's EXPLAIN QUERY PLAN")
@@ -199,7 +200,8 @@ def test_pages_at_full_size_read_their_order_off_an_index(seeded):
         for key in SORTS:
             for sort in (key, "-" + key):
                 plan = plan_of(conn, ordered(inbox_query(WORKER, "group"), sort))
-                assert "department=? AND assignee=?" in plan and "TEMP B-TREE FOR ORDER BY" not in plan, (sort, plan)
+                queue = "ix_human_queue_" in plan or "department=? AND assignee=?" in plan
+                assert queue and "TEMP B-TREE FOR ORDER BY" not in plan, (sort, plan)
         for state in ("on_time", "at_risk", "breached"):
             plan = plan_of(conn, ordered(apply_filters(inbox_query(SUPERVISOR, "all"), Filters(sla=state), NOW, page=True)))
             assert "ix_human_open_urgency" in plan and "TEMP B-TREE" not in plan, (state, plan)

@@ -1,4 +1,4 @@
-"""inbox: "my department, unassigned" sorted by any column read off an index of its own; counts
+"""inbox: "my department, unassigned" in any order read off a partial index of its own; counts
 of severity with other filters answered from the severity index alone; the trigram indexes of
 the word search without a pending list (PostgreSQL); an escalation level's queue counted from an
 index alone
@@ -14,10 +14,14 @@ down_revision = "0023"
 branch_labels = None
 depends_on = None
 
-# The department queue (status, department, assignee IS NULL) in the order of each sortable
-# column the urgency and due-time indexes do not give (processes/engine/inbox.py, SORTS): the
-# page stops after its rows instead of sorting the queue.
+# The department queue ("my department, unassigned") in the order of each sortable column
+# (processes/engine/inbox.py, SORTS), urgency and due time included: the page stops after its rows
+# instead of sorting the queue. Partial indexes of the unassigned tasks: PostgreSQL does not count
+# "assignee IS NULL" as fixing a column of an index's order (only "="), so an index with assignee
+# among its columns is never read in order for this queue there.
 QUEUE_INDEXES = (
+    ("ix_human_queue_urgency", ["priority", sa.text("(due_at IS NULL)"), "due_at", "id"]),
+    ("ix_human_queue_due", ["due_at", "created_at"]),
     ("ix_human_queue_created", ["created_at"]),
     ("ix_human_queue_reference", ["business_key"]),
     ("ix_human_queue_name", ["name", "due_at"]),
@@ -25,6 +29,7 @@ QUEUE_INDEXES = (
     ("ix_human_queue_channel", ["channel", "due_at"]),
     ("ix_human_queue_level", ["escalation_level", "priority", "due_at"]),
 )
+UNASSIGNED = "assignee IS NULL"
 # An escalation level's queue ("level 2, unassigned", or one person's), with the other filters'
 # columns, so its counts read no table row (the level index is in urgency order: a count would
 # check each row's assignee, department... in the table).
@@ -47,7 +52,8 @@ def _is_gin(bind, name: str) -> bool:
 
 def upgrade() -> None:
     for name, columns in QUEUE_INDEXES:
-        op.create_index(name, "human_tasks", ["status", "department", "assignee", *columns], unique=False)
+        op.create_index(name, "human_tasks", ["status", "department", *columns], unique=False,
+                        sqlite_where=sa.text(UNASSIGNED), postgresql_where=sa.text(UNASSIGNED))
     op.create_index("ix_human_open_level_queue", "human_tasks", LEVEL_QUEUE, unique=False)
     op.drop_index("ix_human_open_severity", table_name="human_tasks")
     op.create_index("ix_human_open_severity", "human_tasks", SEVERITY_AFTER, unique=False)
