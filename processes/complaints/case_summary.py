@@ -176,8 +176,12 @@ def _last_answer_accepted(proposals: list[Proposal], deemed_at: datetime | None)
 
 
 def _pair_answers(proposals: list[Proposal], answers: list[tuple[datetime, dict]]) -> None:
-    """Each customer answer belongs to the latest proposal sent before it."""
+    """Each customer answer belongs to the latest proposal sent before it, never to one older than the
+    proposal the previous answer belonged to. Proposals sent at the same instant (a clock that stands
+    still, as in the tests) are answered in the order they were sent."""
+    last = -1
     for at, data in answers:
-        earlier = [p for p in proposals if p.at <= at and p.answer is None]
-        if earlier:
-            earlier[-1].answer, earlier[-1].answered_at = data, at
+        candidates = [i for i, p in enumerate(proposals) if i > last and p.at <= at]
+        if candidates:
+            last = max(candidates, key=lambda i: (proposals[i].at, -i))
+            proposals[last].answer, proposals[last].answered_at = data, at
