@@ -581,6 +581,9 @@ def test_the_ladders_compensation_is_booked_without_a_strategy_entry(run, dbsess
     answer(h, "accept")
     survey(h)
     assert_closed(h, dbsession)
+    from processes.complaints.analytics_models import ComplaintFact
+
+    assert dbsession.get(ComplaintFact, REF).paid_amount == Decimal("80.00")  # money given with a repair is paid
 
 
 def test_an_escalated_answer_over_budget_is_checked_before_it_is_sent(run, dbsession):
