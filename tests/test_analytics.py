@@ -132,14 +132,16 @@ def c6_phone(h):
 
 
 def c7_offer_rejected(h):
-    """Coupon 50 issued but rejected; the senior answer (repair) accepted an hour later: nothing paid."""
+    """Coupon 50 issued but rejected; the senior answer (a repair, the coupon withdrawn) accepted an hour
+    later: nothing paid."""
     classify(h, "logistics_delivery", "medium")
     investigate(h, "after_sales", "company", warranty="not_applicable", root_cause="快递破损")
     h.complete("Task_Review_Strategy", {"override_strategy": False})
     offer_coupon(h)
     h.send_message("customer_response", {"customer_decision": "reject", "comment": "不要优惠券"})
     h.advance_time(timedelta(hours=1))
-    h.complete("Task_Senior_Rehandle", {"review_note": "改为维修", "answer": "免费维修", "remedy": "repair"})
+    h.complete("Task_Senior_Rehandle", {"review_note": "改为维修", "answer": "免费维修", "remedy": "repair",
+                                        "compensation_amount": 0})
     accept(h)  # resolved 03-14 10:00
     survey(h, 4)  # closed 03-17 10:01
 
