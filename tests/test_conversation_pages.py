@@ -39,6 +39,13 @@ def test_the_thread_holds_details_proposals_counter_proposals_and_the_survey_in_
     h.advance_time(STEP)
     paths.answer(h, "counter", counter_proposal="退还80%", comment="50%太少")
     h.advance_time(STEP)
+    # The next proposal is written with the customer's reply in view, in words, never a raw value.
+    row = h._row("Task_Mediate")
+    log_in(h.app, h.client, *pages.person_for(row))
+    for language, decision in (("zh-CN", "提出反方案"), ("en", "Made a counter-proposal")):
+        doc = lxml.html.fromstring(h.client.get(f"/tasks/{row.id}", headers={"Accept-Language": language}).data)
+        reply = " ".join(doc.xpath('string(//*[contains(@class, "customer-reply")])').split())
+        assert decision in reply and "counter" not in reply.replace("counter-proposal", "") and "退还80%" in reply
     h.complete("Task_Mediate", {**proposal, "proposal": "退还65%服务费", "proposal_amount": 195})
     h.advance_time(STEP)
     paths.answer(h, "accept")
