@@ -455,13 +455,18 @@ def test_mediation_without_an_answer_goes_to_management(run):
     assert h.ready_ids() == ["Task_Management_Mediation_Decision"]
 
 
-def test_full_escalation_ladder_to_level_four(run, dbsession):
-    h = run()
-    classify(h, "product_quality", "high")
+def rejected_rule_answer(h, severity="medium", comment=""):
+    """The customer is at fault and is offered a repair under the rules; they reject it (level 2 next)."""
+    classify(h, "product_quality", severity)
     investigate(h, "product", "customer")
     confirm_strategy(h, "rule_based")
     h.complete("Task_Draft_Rule_Answer", {"remedy": "repair", "answer": "免费维修"})
-    answer(h, "reject", comment="我要换货")
+    answer(h, "reject", comment=comment)
+
+
+def test_full_escalation_ladder_to_level_four(run, dbsession):
+    h = run()
+    rejected_rule_answer(h, "high", comment="我要换货")
     # Level 2: a senior specialist in customer service re-handles.
     assert h.ready_user_tasks() == [("Task_Senior_Rehandle", "customer_service", "senior_rehandle.json")]
     assert h.task_properties("Task_Senior_Rehandle")["candidateGroup"] == "senior"
@@ -566,12 +571,8 @@ def test_compensation_on_the_escalation_ladder_is_booked_once_and_follows_each_a
 def test_the_ladders_compensation_is_booked_without_a_strategy_entry(run, dbsession):
     """A rule-based answer has no entry; the senior specialist's coupon is the complaint's first booking."""
     h = run()
-    classify(h, "product_quality", "medium")
-    investigate(h, "product", "customer")
-    confirm_strategy(h, "rule_based")
-    h.complete("Task_Draft_Rule_Answer", {"remedy": "repair", "answer": "免费维修"})
+    rejected_rule_answer(h, comment="修了三次了")
     assert not dbsession.scalars(select(CompensationEntry)).all()
-    answer(h, "reject", comment="修了三次了")
     h.complete("Task_Senior_Rehandle", {"review_note": "致歉", "answer": "维修并补偿优惠券 ¥80.00", "remedy": "repair",
                                         "compensation_kind": "coupon", "compensation_amount": 80})
     entry = ledger_entry(dbsession)
@@ -590,11 +591,7 @@ def test_an_escalated_answer_over_budget_is_checked_before_it_is_sent(run, dbses
     dbsession.add(DepartmentBudget(department="product", month="2025-03", amount=Decimal(100)))
     dbsession.commit()
     h = run()
-    classify(h, "product_quality", "medium")
-    investigate(h, "product", "customer")
-    confirm_strategy(h, "rule_based")
-    h.complete("Task_Draft_Rule_Answer", {"remedy": "repair", "answer": "免费维修"})
-    answer(h, "reject")
+    rejected_rule_answer(h)
     # 150 is below the approval threshold but over the 100 left: a second person checks it first.
     h.complete("Task_Senior_Rehandle", {"review_note": "补偿", "answer": "补偿 ¥150.00", "remedy": "compensation",
                                         "compensation_kind": "cash", "compensation_amount": 150})
