@@ -127,14 +127,16 @@ def c6_phone(h):
 
 
 def c7_offer_rejected(h):
-    """Coupon 50 issued but rejected; the senior answer (repair) accepted an hour later: nothing paid."""
+    """Coupon 50 issued but rejected; the senior answer (a repair, the coupon withdrawn) accepted an hour
+    later: nothing paid."""
     classify(h, "logistics_delivery", "medium")
     investigate(h, "after_sales", "company", warranty="not_applicable", root_cause="快递破损")
     h.complete("Task_Review_Strategy", {"override_strategy": False})
     offer_coupon(h)
     h.send_message("customer_response", {"customer_decision": "reject", "comment": "不要优惠券"})
     h.advance_time(timedelta(hours=1))
-    h.complete("Task_Senior_Rehandle", {"review_note": "改为维修", "answer": "免费维修", "remedy": "repair"})
+    h.complete("Task_Senior_Rehandle", {"review_note": "改为维修", "answer": "免费维修", "remedy": "repair",
+                                        "compensation_amount": 0})
     accept(h)  # resolved 03-14 10:00
     survey(h, 4)  # closed 03-17 10:01
 
@@ -237,9 +239,10 @@ def test_every_kpi_of_the_month_against_the_hand_worked_figures(seeded):
         # Surveys: sent to the five resolved; answers 5, 4 (call), 5 (after reopening), 3, 4.
         assert (march["survey_sent"], march["survey_answered"], march["survey_response_rate"]) == (5, 5, 1.0)
         assert (march["csat_positive"], march["csat"]) == (4, 0.8)
-        # Paid: C-2's accepted coupon. C-7's coupon was issued (the ledger holds 100) but refused.
+        # Paid: C-2's accepted coupon. C-7's coupon was issued but refused, and the senior's answer
+        # (a repair) that replaced it offers no money: its entry went to 0, so the ledger holds 50.
         assert march["compensation_paid"] == "50.00" and march["paid_count"] == 1
-        assert s.scalar(select(func.sum(CompensationEntry.amount))) == Decimal(100)
+        assert s.scalar(select(func.sum(CompensationEntry.amount))) == Decimal(50)
         assert march["cost_per_complaint"] == "8.33"  # 50 / 6 closed
         # Open at the end of March (2025-04-01 00:00 Shanghai): C-4 21 days old and past its limit
         # (due 03-20); C-8 8 days old and past 80 % of its 10 days.

@@ -417,8 +417,9 @@ def update_fact(session: Session, fact: ComplaintFact, facts: dict, instance: Pr
 
 def _paid(session: Session, facts: dict) -> Decimal:
     """Compensation counts as paid when the ledger entry was issued and the customer accepted the
-    answer that carried it; an offer refused or superseded is not money spent."""
-    if facts.get("remedy") != "compensation" or facts.get("customer_decision") != "accept":
+    answer that carried it; an offer refused or superseded is not money spent (every answer sent
+    brings the complaint's entry in line with what it offers, so the entry is the last answer's)."""
+    if facts.get("customer_decision") != "accept":
         return Decimal(0)
     if not facts.get("compensation_issued"):
         return Decimal(0)
