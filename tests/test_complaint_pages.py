@@ -20,9 +20,10 @@ from werkzeug.datastructures import MultiDict
 import tests.test_complaint_paths as paths
 from processes.engine.forms import choice_text
 from processes.engine.users import add_user
-from tests.conftest import ROOT, needs_shipped_model
+from tests.conftest import ROOT
 from tests.runtime_harness import FacadeHarness
 
+pytestmark = pytest.mark.backend_neutral  # what the pages draw; test_complaint_paths runs these scenarios on both databases
 PASSWORD = "pw-12345678"
 BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 # The task ids each scenario completed through a page, by scenario name.
@@ -177,19 +178,18 @@ def page_errors(html: str) -> list[str]:
 
 
 @pytest.fixture
-@needs_shipped_model
-def web_app(db, tmp_path):
+def web_app(shipped_url, tmp_path):
     from web import create_app
 
-    app = create_app({"TESTING": True, "DATABASE_URL": db.url, "SECRET_KEY": "test"})
+    app = create_app({"TESTING": True, "DATABASE_URL": shipped_url, "SECRET_KEY": "test"})
     app.instance_path = str(tmp_path / "instance")
     yield app
     app.extensions["redress.db"].dispose()
 
 
 @pytest.fixture
-def dbsession(db):
-    with db.session() as session:
+def dbsession(web_app):
+    with web_app.extensions["redress.db"].session() as session:
         yield session
 
 
