@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 import uuid
 from pathlib import Path
 
@@ -95,7 +94,7 @@ def needs_shipped_model(fixture_function):
     return fixture_function
 
 
-def pytest_collection_modifyitems(items):
+def pytest_collection_modifyitems(config, items):
     for item in items:
         chosen = getattr(item, "_fixtureinfo", None)
         if chosen is None:
@@ -103,6 +102,13 @@ def pytest_collection_modifyitems(items):
         if any(getattr(defs[-1].func, "needs_shipped_model", False)
                for name in item.fixturenames if (defs := chosen.name2fixturedefs.get(name))):
             item.add_marker("shipped_model")
+    # A backend-neutral module (docs/postgresql.md, "Which tests run on PostgreSQL") runs on SQLite only.
+    neutral = [item for item in items if item.get_closest_marker("backend_neutral") is not None
+               and getattr(getattr(item, "callspec", None), "params", {}).get("database_url") == "postgresql"]
+    if neutral:
+        config.hook.pytest_deselected(items=neutral)
+        dropped = set(neutral)
+        items[:] = [item for item in items if item not in dropped]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -179,9 +185,7 @@ def snapshot_copy(database_url, _snapshots, tmp_path):
                 shutil.copyfile(database_url.removeprefix("sqlite:///"), kept)
             else:
                 kept = f"redress_s_{uuid.uuid4().hex[:12]}"
-                # A template must have no session: end any a build's pool or thread left behind.
-                _pg_run(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{own}'",
-                        f'CREATE DATABASE "{kept}" TEMPLATE "{own}"')
+                _pg_run(f'CREATE DATABASE "{kept}" TEMPLATE "{own}"')  # `build` and the caller left no session
             _snapshots[(backend, name)] = kept
         elif backend == "sqlite":
             shutil.copyfile(kept, database_url.removeprefix("sqlite:///"))
@@ -206,6 +210,14 @@ def fill_with_demo(url: str) -> None:
         db.dispose()
 
 
+@pytest.fixture
+def demo_app(app, snapshot_copy):
+    """`app` on the demo's complaints (`redress demo`), loaded once per session and copied for each test."""
+    app.extensions["redress.db"].dispose()  # the database is replaced under the app
+    snapshot_copy("demo", fill_with_demo)
+    return app
+
+
 def _pg_run(*statements: str) -> None:
     admin = _pg_admin(PG_URL)
     with admin.connect() as conn:
@@ -214,24 +226,21 @@ def _pg_run(*statements: str) -> None:
     admin.dispose()
 
 
-def _execute_copy(conn, statement: str, attempts: int = 50) -> None:
-    """Run `statement`; a copy from a template waits while another session (PostgreSQL's autovacuum
-    visits a freshly written database) is still on the template, instead of failing at once."""
+def _execute_copy(conn, statement: str) -> None:
+    """Run `statement`. A copy from a template fails when a session is still on the template
+    (PostgreSQL itself waits five seconds for autovacuum and for sessions that are ending): then the
+    error names those sessions, so that whoever left one open closes it instead of the copy ending it."""
     from sqlalchemy.exc import OperationalError
 
-    for attempt in range(attempts):
-        try:
-            conn.execute(text(statement))
-            return
-        except OperationalError as error:
-            if "TEMPLATE" not in statement or "being accessed by other users" not in str(error) \
-                    or attempt == attempts - 1:
-                raise
-            # Nothing may work on a template: end whatever session is left on it, then copy again.
-            source = statement.rsplit("TEMPLATE", 1)[1].strip().strip('"')
-            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                              "WHERE datname = :name AND pid <> pg_backend_pid()"), {"name": source})
-            time.sleep(0.1)
+    try:
+        conn.execute(text(statement))
+    except OperationalError as error:
+        if "TEMPLATE" not in statement or "being accessed by other users" not in str(error):
+            raise
+        source = statement.rsplit("TEMPLATE", 1)[1].strip().strip('"')
+        left = conn.execute(text("SELECT pid, application_name, state, query FROM pg_stat_activity "
+                                 "WHERE datname = :name"), {"name": source}).all()
+        raise AssertionError(f"a session is still open on the template {source}: {left}") from error
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from processes.engine.actors import SYSTEM
+
+pytestmark = pytest.mark.backend_neutral  # what the task API answers; its queries run on both in test_inbox and test_runtime
 
 
 def deploy_and_start(app, standin_files, key="C-9"):

@@ -20,9 +20,10 @@ from werkzeug.datastructures import MultiDict
 import tests.test_complaint_paths as paths
 from processes.engine.forms import choice_text
 from processes.engine.users import add_user
-from tests.conftest import ROOT, needs_shipped_model
+from tests.conftest import ROOT
 from tests.runtime_harness import FacadeHarness
 
+pytestmark = pytest.mark.backend_neutral  # what the pages draw; test_complaint_paths runs these scenarios on both databases
 PASSWORD = "pw-12345678"
 BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 # The task ids each scenario completed through a page, by scenario name.
@@ -43,6 +44,19 @@ def csrf_of(page: str) -> str:
     return match.group(1)
 
 
+def log_in(app, client, username: str, department: str, role: str) -> None:
+    """Log `client` in as that person (made on first use), ending whoever was logged in."""
+    with app.extensions["redress.db"].write_session.begin() as s:
+        from processes.engine.users import User
+
+        if s.query(User).filter_by(username=username).first() is None:
+            add_user(s, username, department, role, PASSWORD)
+    client.post("/logout", data={"csrf_token": csrf_of(client.get("/login").get_data(as_text=True))})
+    token = csrf_of(client.get("/login").get_data(as_text=True))
+    response = client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 302, response.get_data(as_text=True)
+
+
 class PageHarness(FacadeHarness):
     """The scenarios' harness, with `complete` done by a person through the task page."""
 
@@ -51,16 +65,7 @@ class PageHarness(FacadeHarness):
     walked: ClassVar[set[str]] = set()
 
     def _login(self, row) -> None:
-        username, department, role = person_for(row)
-        with self.app.extensions["redress.db"].write_session.begin() as s:
-            from processes.engine.users import User
-
-            if s.query(User).filter_by(username=username).first() is None:
-                add_user(s, username, department, role, PASSWORD)
-        self.client.post("/logout", data={"csrf_token": csrf_of(self.client.get("/login").get_data(as_text=True))})
-        token = csrf_of(self.client.get("/login").get_data(as_text=True))
-        response = self.client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token})
-        assert response.status_code == 302, response.get_data(as_text=True)
+        log_in(self.app, self.client, *person_for(row))
 
     def complete(self, bpmn_id: str, data: dict | None = None) -> None:
         row = self._row(bpmn_id)
@@ -173,19 +178,18 @@ def page_errors(html: str) -> list[str]:
 
 
 @pytest.fixture
-@needs_shipped_model
-def web_app(db, tmp_path):
+def web_app(shipped_url, tmp_path):
     from web import create_app
 
-    app = create_app({"TESTING": True, "DATABASE_URL": db.url, "SECRET_KEY": "test"})
+    app = create_app({"TESTING": True, "DATABASE_URL": shipped_url, "SECRET_KEY": "test"})
     app.instance_path = str(tmp_path / "instance")
     yield app
     app.extensions["redress.db"].dispose()
 
 
 @pytest.fixture
-def dbsession(db):
-    with db.session() as session:
+def dbsession(web_app):
+    with web_app.extensions["redress.db"].session() as session:
         yield session
 
 

@@ -19,7 +19,6 @@ from processes.complaints.records import Complaint
 from processes.engine.models import AuditEntry, HumanTask, ProcessDefinition, User
 from processes.engine.users import add_user, create_token
 from processes.governance.models import DefinitionDraft, DraftReview
-from tests.conftest import fill_with_demo
 from tests.test_process_settings import settings_form
 from tests.test_review import bearer, deploy_first_version, fixture_files, lowered_threshold, upload
 from web.blueprints.config_admin import TEMPLATE_LABELS
@@ -85,12 +84,10 @@ def login(client, username, locale):
 
 
 @pytest.fixture
-def history(app, snapshot_copy):
+def history(demo_app):
     """The demo, and a process change, a settings change and day-to-day records made by STAFF."""
+    app = demo_app
     db = app.extensions["redress.db"]
-    db.dispose()  # the database is replaced under the app
-    snapshot_copy("demo", fill_with_demo)
-    db.dispose()  # and any connection the app opened meanwhile (the copy ended it)
     tokens = {}
     with db.write_session.begin() as s:
         for username, department, role, name in STAFF:

@@ -8,16 +8,12 @@ from sqlalchemy import select
 from processes.complaints.records import Complaint
 from processes.engine.models import HumanTask
 from processes.engine.users import create_token
-from tests.conftest import fill_with_demo
 
 
 @pytest.fixture
-def demo(app, snapshot_copy):
-    """The app on the demo's complaints, loaded once per session and copied for each test."""
-    db = app.extensions["redress.db"]
-    db.dispose()  # the database is replaced under the app
-    snapshot_copy("demo", fill_with_demo)
-    db.dispose()  # and any connection the app opened meanwhile (the copy ended it)
+def demo(demo_app):
+    """Helpers on the demo's complaints (`demo_app`)."""
+    db = demo_app.extensions["redress.db"]
 
     def token(username):
         with db.write_session.begin() as s:

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from processes.engine.definitions import read_files
 from processes.governance.spec_diff import diff_definitions, raw_diff
 from tests.test_review import bearer, deploy_first_version, fixture_files, login, people, upload  # noqa: F401
+
+pytestmark = pytest.mark.backend_neutral  # how the review page reads; drafts and review run on both in test_review
 
 ROOT = Path(__file__).resolve().parent.parent
 FORM = "forms/propose_compensation.json"

@@ -32,7 +32,8 @@ def _busy() -> float:
 
 def _timers_due_at(runtime: Runtime, count: int, lead: float) -> object:
     """`count` instances whose timers are all due at one instant, `lead` seconds from now
-    (more on a busy machine: making them must finish first)."""
+    (more on a busy machine: making them must finish first; 200 take under 2 s on PostgreSQL's
+    durable server at load 4.5, 0.4 s on SQLite)."""
     runtime.deploy({"at.bpmn": AT})
     due = utcnow() + timedelta(seconds=lead * _busy())
     for i in range(count):
@@ -58,7 +59,7 @@ def test_two_hundred_timers_due_at_once_fire_within_a_second(db, database_url):
     runtime = Runtime(db, settings={})
     workers = WorkerProcesses(database_url, 1 if db.is_sqlite else 4)  # SQLite has one writer at a time
     try:
-        _timers_due_at(runtime, 200, lead=8)
+        _timers_due_at(runtime, 200, lead=3)
         wait_until_fired(db, 200, 30 * _busy())
     finally:
         workers.stop()
@@ -81,7 +82,7 @@ def test_four_workers_survive_their_connections_being_terminated_twice(db, datab
                           isolation_level="AUTOCOMMIT")
     terminated = []
     try:
-        due = _timers_due_at(runtime, 200, lead=8)
+        due = _timers_due_at(runtime, 200, lead=3)
         with admin.connect() as conn:
             for pause in (0.05, 0.3):
                 while utcnow() < due + timedelta(seconds=pause):

@@ -106,6 +106,22 @@ MUTATIONS = [
     Mutation("any department may claim a task (runtime)", "processes/engine/runtime.py",
              "if not may_work(actor, row.department, row.candidate_group, None):", "if False:",
              ["tests/test_service_roles.py"]),
+    Mutation("deadlines ignore the complaint's SLA profile", "processes/complaints/sla.py",
+             "policy = load_policy(profile=profile) if profile else load_policy()", "policy = load_policy()",
+             ["tests/test_complaint_paths.py::test_the_resolve_breach_fires_at_the_resolve_deadline_and_not_before"]),
+    Mutation("breach timers wait a minute less than their deadline", "processes/engine/sync.py",
+             '"bpmn_id": task.task_spec.bpmn_id, "due_at": due, "status": "waiting",',
+             '"bpmn_id": task.task_spec.bpmn_id, "due_at": due.fromtimestamp(due.timestamp() - 60, due.tzinfo), "status": "waiting",',
+             ["tests/test_complaint_paths.py::test_the_acceptance_breach_fires_at_its_deadline_and_not_before"]),
+    Mutation("under CI a PostgreSQL-only test is skipped without PostgreSQL", "tests/conftest.py",
+             'if os.environ.get("CI"):\n        pytest.fail(', 'if False:\n        pytest.fail(',
+             ["tests/test_ci_is_loud.py"]),
+    Mutation("under CI a browser test is skipped without Chromium", "tests/browser/conftest.py",
+             'if os.environ.get("REDRESS_REQUIRE_BROWSER") or os.environ.get("CI"):',
+             'if os.environ.get("REDRESS_REQUIRE_BROWSER"):', ["tests/test_ci_is_loud.py"]),
+    Mutation("building a runtime opens a session on the database built before (left on templates)",
+             "processes/complaints/sla.py", "    return _environment_policy(None, None).name",
+             "    return load_policy().name", ["tests/test_privacy.py"], postgres=True),
 ]
 
 

@@ -364,6 +364,17 @@ def load_policy(environ: Mapping[str, str] | None = None, profile: str | None = 
     ``profile``: the one a complaint's settings chose (the ``sla_profile`` process setting); it
     replaces the environment's and the file's, whose limit overrides and calendar still apply.
     """
+    policy = _environment_policy(environ, profile)
+    if _company_calendar is None:
+        return policy
+    version, closures, workdays, hours = _company_calendar()
+    if version is None:
+        return policy
+    return _with_company_days(policy, version, closures, workdays, hours)
+
+
+def _environment_policy(environ: Mapping[str, str] | None, profile: str | None) -> SlaPolicy:
+    """The policy the environment (and a complaint's chosen profile) make, without the company's days."""
     env = os.environ if environ is None else environ
     path = env.get(ENV_CONFIG) or None
     mtime = None
@@ -372,16 +383,10 @@ def load_policy(environ: Mapping[str, str] | None = None, profile: str | None = 
             mtime = os.stat(path).st_mtime_ns  # part of the cache key: an edited file is re-read
         except OSError as exc:
             raise SlaConfigError(f"{ENV_CONFIG}={path!r} cannot be read: {exc.strerror}") from exc
-    policy = _load_policy(
+    return _load_policy(
         profile or env.get(ENV_PROFILE) or None, env.get(ENV_COUNTRY) or None, path, mtime, datetime.now().year,
         chosen=bool(profile),
     )
-    if _company_calendar is None:
-        return policy
-    version, closures, workdays, hours = _company_calendar()
-    if version is None:
-        return policy
-    return _with_company_days(policy, version, closures, workdays, hours)
 
 
 # The approved company calendar (closures, extra working days, working hours), installed by the
@@ -456,8 +461,10 @@ def profile_names() -> tuple[str, ...]:
 
 def deployment_profile() -> str:
     """The profile the environment names (``REDRESS_SLA_PROFILE`` or the config file's): the
-    ``sla_profile`` setting's value until a reviewed settings version chooses one."""
-    return load_policy().name
+    ``sla_profile`` setting's value until a reviewed settings version chooses one. The company
+    calendar does not change the name, so it is not read (it belongs to whichever database was
+    installed last: reading it opened a session there)."""
+    return _environment_policy(None, None).name
 
 
 def policy_for(settings: Mapping[str, Any] | None) -> SlaPolicy:

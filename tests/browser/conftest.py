@@ -42,20 +42,18 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def live_server(tmp_path, sqlite_template):
+def live_server(tmp_path, sqlite_shipped):
     from werkzeug.serving import make_server
 
     from processes.complaints.demo import DEMO_PASSWORD, DEMO_USERS
-    from processes.engine.definitions import read_files
     from processes.engine.users import add_user
     from web import create_app
 
-    shutil.copyfile(sqlite_template, tmp_path / "live.db")  # migrated once per session
+    shutil.copyfile(sqlite_shipped, tmp_path / "live.db")  # migrated and deployed once per session
     url = f"sqlite:///{tmp_path / 'live.db'}"
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "live-test", "SERVER_NAME": None})
     app.instance_path = str(tmp_path / "instance")
     runtime = app.extensions["redress.runtime"]
-    runtime.deploy(read_files(ROOT, "bpmn", "forms"), note="browser test")
     with app.extensions["redress.db"].write_session.begin() as s:
         for username, department, role, name in DEMO_USERS:
             add_user(s, username, department, role, DEMO_PASSWORD, display_name=name)
