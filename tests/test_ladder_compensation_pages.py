@@ -94,3 +94,32 @@ def test_an_answer_deemed_accepted_counts_its_compensation_as_paid(run):
     log_in(h.app, h.client, "supervisor1", "customer_service", "supervisor")  # a week later: a new session
     after = page(h.client, f"/complaints/{paths.REF}", "zh-CN")
     assert text_of(after, "summary-paid") == "¥50.00"
+
+
+def test_the_customers_page_counts_as_paid_only_what_the_customer_accepted(run):
+    """Two complaints of one customer: one offer accepted, one still waiting for the answer. The
+    customer's page counts only the accepted one as paid and shows the other as offered."""
+    accepted = run(customer_tier="standard")
+    paths.classify(accepted, "logistics_delivery", "medium")
+    paths.investigate(accepted, "after_sales", "company", warranty="not_applicable")
+    paths.confirm_strategy(accepted, "compensation")
+    paths.choose_compensation(accepted, ("coupon", 50))
+    paths.write_offer(accepted, "李娜您好:给您送上优惠券 ¥50.00,再次致歉。")
+    paths.answer(accepted, "accept")
+    waiting = run(reference="C-2025-0002", customer_tier="standard")
+    paths.classify(waiting, "logistics_delivery", "medium")
+    waiting.complete("Task_Review_Duplicate", {"is_duplicate": False})  # same order: not the same complaint
+    paths.investigate(waiting, "after_sales", "company", warranty="not_applicable")
+    paths.confirm_strategy(waiting, "compensation")
+    paths.choose_compensation(waiting, ("coupon", 50), amount=30)
+    paths.write_offer(waiting, "李娜您好:给您送上优惠券 ¥30.00。")
+    for language, money, offered in (("zh-CN", "¥", "已提供 ¥30.00,客户未接受"),
+                                     ("en", "CNY ", "offered CNY 30.00, not accepted")):
+        log_in(accepted.app, accepted.client, "supervisor1", "customer_service", "supervisor")
+        doc = page(accepted.client, f"/complaints/{paths.REF}/customer", language)
+        rows = {" ".join(r.text_content().split()).split(" ")[0]: r
+                for r in doc.xpath('//table[contains(@class, "customer-complaints")]/tbody/tr')}
+        paid = {ref: " ".join(r.xpath('.//td[contains(@class, "customer-paid")]')[0].text_content().split())
+                for ref, r in rows.items()}
+        assert paid[paths.REF] == f"{money}50.00"
+        assert paid["C-2025-0002"] == f"—{offered}"  # nothing paid, the offer beside it

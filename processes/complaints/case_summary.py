@@ -166,6 +166,32 @@ def summarize(session: Session, complaint: Complaint, who: Actor, history: list[
     return summary
 
 
+def accepted_references(session: Session, references: list[str]) -> set[str]:
+    """The complaints among `references` whose customer accepted (or is deemed to accept) the last
+    answer sent, decided as the summary decides it; three queries for the whole list."""
+    proposals: dict[str, list[Proposal]] = {r: [] for r in references}
+    answers: dict[str, list[tuple[datetime, dict]]] = {r: [] for r in references}
+    deemed: dict[str, datetime] = {}
+    for note in session.scalars(select(Notification).where(
+            Notification.business_key.in_(references), Notification.recipient_type == "customer",
+            Notification.template.in_(PROPOSAL_TEMPLATES)).order_by(Notification.id)):
+        proposals[note.business_key].append(Proposal(note.created_at, note.template, "", None, None))
+    for entry in session.scalars(select(AuditEntry).where(
+            AuditEntry.business_key.in_(references),
+            AuditEntry.action.in_(("message_received", "timer_fired"))).order_by(AuditEntry.id)):
+        detail = entry.detail or {}
+        if entry.action == "message_received" and detail.get("message") == "customer_response":
+            answers[entry.business_key].append((entry.at, detail.get("data") or {}))
+        elif entry.action == "timer_fired" and detail.get("timer") in DEEMED_ACCEPTED_TIMERS:
+            deemed[entry.business_key] = entry.at
+    accepted = set()
+    for reference in references:
+        _pair_answers(proposals[reference], answers[reference])
+        if _last_answer_accepted(proposals[reference], deemed.get(reference)):
+            accepted.add(reference)
+    return accepted
+
+
 def _last_answer_accepted(proposals: list[Proposal], deemed_at: datetime | None) -> bool:
     answers = [p for p in proposals if p.kind == "response"]
     if not answers:
