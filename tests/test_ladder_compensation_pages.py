@@ -123,3 +123,30 @@ def test_the_customers_page_counts_as_paid_only_what_the_customer_accepted(run):
                 for ref, r in rows.items()}
         assert paid[paths.REF] == f"{money}50.00"
         assert paid["C-2025-0002"] == f"—{offered}"  # nothing paid, the offer beside it
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_settlements_amount_shows_on_managements_approval_and_is_paid_once_agreed(run, language):
+    """A mediation proposal of 800 waits for management, which sees the amount, the proposal and the
+    budget; once the customer accepts, the case summary shows the settlement booked and paid."""
+    money = LANGUAGES[language]
+    h = run()
+    paths.classify(h, "sales_misrepresentation", "medium")
+    paths.investigate(h, "sales", "unclear", warranty="not_applicable")
+    paths.confirm_strategy(h, "fuzzy_mediation")
+    h.complete("Task_Mediate", {"company_position": "销售按话术介绍", "customer_position": "被告知可随时退款",
+                                "proposal": "退还全部服务费", "proposal_amount": 800})
+    row = h._row("Task_Approve_Settlement")
+    log_in(h.app, h.client, *person_for(row))
+    doc = page(h.client, f"/tasks/{row.id}", language)
+    assert f"{money}800.00" in text_of(doc, "approval-amount")
+    assert "退还全部服务费" in text_of(doc, "approval-proposal")
+    assert f"{money}20,000.00" in text_of(doc, "approval-budget")  # the default monthly budget
+    assert f"{money}19,200.00" in text_of(doc, "budget-left")
+    h.complete("Task_Approve_Settlement", {"approval_decision": "approve"})
+    paths.answer(h, "accept")
+    log_in(h.app, h.client, "supervisor1", "customer_service", "supervisor")
+    doc = page(h.client, f"/complaints/{paths.REF}", language)
+    assert f"{money}800.00" in text_of(doc, "summary-booked")
+    assert ("管理层已批准" if language == "zh-CN" else "approved by management") in text_of(doc, "summary-booked")
+    assert text_of(doc, "summary-paid") == f"{money}800.00"

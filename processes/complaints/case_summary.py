@@ -35,7 +35,7 @@ PROPOSING_TASKS = ("Task_Draft_Rule_Answer", "Task_Draft_Explanation", "Task_Med
                    "Task_Revise_Offer")
 # Tasks where a person decides an amount of compensation (the proposed figure falls back on the latest).
 AMOUNT_TASKS = (*PROPOSING_TASKS, "Task_Choose_Compensation")
-APPROVING_TASKS = ("Task_Approve_Compensation", "Task_Approve_Revised_Compensation")
+APPROVING_TASKS = ("Task_Approve_Compensation", "Task_Approve_Revised_Compensation", "Task_Approve_Settlement")
 # The customer did not answer in time: the answer sent counts as accepted. The audit log names the
 # timer of an event-based gateway by the gateway.
 DEEMED_ACCEPTED_TIMERS = ("Gateway_Await_Response", "Event_Response_Timeout")
@@ -193,13 +193,14 @@ def accepted_references(session: Session, references: list[str]) -> set[str]:
 
 
 def _last_answer_accepted(proposals: list[Proposal], deemed_at: datetime | None) -> bool:
-    answers = [p for p in proposals if p.kind == "response"]
-    if not answers:
+    """The last answer or mediation proposal sent was accepted (a settlement is accepted so); only
+    an answer is deemed accepted when the customer does not reply in time."""
+    if not proposals:
         return False
-    last = answers[-1]
+    last = proposals[-1]
     if last.answer is not None:
         return last.answer.get("customer_decision") == "accept"
-    return deemed_at is not None and deemed_at >= last.at
+    return last.kind == "response" and deemed_at is not None and deemed_at >= last.at
 
 
 def _pair_answers(proposals: list[Proposal], answers: list[tuple[datetime, dict]]) -> None:
