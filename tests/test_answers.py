@@ -609,3 +609,24 @@ def test_a_revised_amount_needs_its_kind_and_a_bad_one_is_refused_beside_the_fie
         assert response.status_code == 422 and field_error(doc(response), field), (amount, field)
         assert doc(response).xpath('//textarea[@name="answer"]')[0].text == "补偿 {amount}。"  # kept
     assert h.ready_ids() == ["Task_Revise_Answer"] and customer_answers(dbsession) == []
+
+
+def test_the_api_fills_an_answers_placeholders_and_refuses_an_empty_one_as_the_page_does(
+        rule_answer, web_app, dbsession):  # noqa: F811
+    from processes.engine.users import create_token
+
+    h, row = rule_answer
+    login(web_app, "cs.agent", "customer_service", "agent")  # the person, made on first use
+    with web_app.extensions["redress.db"].write_session.begin() as s:
+        headers = {"Authorization": f"Bearer {create_token(s, 'cs.agent')}", "Accept-Language": "en"}
+    client = web_app.test_client()
+    empty = client.post(f"/api/v1/tasks/{row.id}/complete", headers=headers,
+                        json={"data": {"remedy": "paid_service", "answer": "  "}})
+    assert empty.status_code == 422 and "answer" in empty.get_json()["errors"]
+    assert customer_answers(dbsession) == [] and h.ready_ids() == ["Task_Draft_Rule_Answer"]
+    typed = "{name}您好:您的投诉 {reference} 已核实,我们可为您提供{remedy}。"
+    done = client.post(f"/api/v1/tasks/{row.id}/complete", headers=headers,
+                       json={"data": {"remedy": "paid_service", "answer": typed}})
+    assert done.status_code == 200, done.get_json()
+    [sent] = customer_answers(dbsession)
+    assert sent.body == f"王芳您好:您的投诉 {paths.REF} 已核实,我们可为您提供付费服务。"
