@@ -43,15 +43,20 @@ class Mutation:
 
 
 MUTATIONS = [
+    # A completion locks its instance with its task (_LOCK_TASK_AND_INSTANCE); other steps with _LOCK_INSTANCE.
     Mutation("no instance row lock and no optimistic version check", "processes/engine/runtime.py",
              ('_INSTANCES.c.id == bindparam("the_id"), _INSTANCES.c.version == bindparam("read_version"))',
-              '_LOCK_INSTANCE = (select(ProcessInstance).where(ProcessInstance.id == bindparam("the_id")).with_for_update()'),
+              '_LOCK_INSTANCE = (select(ProcessInstance).where(ProcessInstance.id == bindparam("the_id")).with_for_update()',
+              '.where(HumanTask.id == bindparam("the_id")).with_for_update(of=ProcessInstance)'),
              ('_INSTANCES.c.id == bindparam("the_id"))',
-              '_LOCK_INSTANCE = (select(ProcessInstance).where(ProcessInstance.id == bindparam("the_id"))'),
+              '_LOCK_INSTANCE = (select(ProcessInstance).where(ProcessInstance.id == bindparam("the_id"))',
+              '.where(HumanTask.id == bindparam("the_id"))'),
              ["tests/test_runtime.py::test_concurrent_completion_one_wins"], postgres=True),
     Mutation("the instance row lock alone is gone (the version check stays)", "processes/engine/runtime.py",
-             '_LOCK_INSTANCE = (select(ProcessInstance).where(ProcessInstance.id == bindparam("the_id")).with_for_update()',
-             '_LOCK_INSTANCE = (select(ProcessInstance).where(ProcessInstance.id == bindparam("the_id"))',
+             ('_LOCK_INSTANCE = (select(ProcessInstance).where(ProcessInstance.id == bindparam("the_id")).with_for_update()',
+              '.where(HumanTask.id == bindparam("the_id")).with_for_update(of=ProcessInstance)'),
+             ('_LOCK_INSTANCE = (select(ProcessInstance).where(ProcessInstance.id == bindparam("the_id"))',
+              '.where(HumanTask.id == bindparam("the_id"))'),
              ["tests/test_runtime.py::test_a_completion_waits_for_the_one_in_progress_interleaved_by_hand"],
              postgres=True),
     Mutation("no FOR UPDATE SKIP LOCKED in the timer query", "processes/engine/runtime.py",
