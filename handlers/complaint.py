@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from processes.complaints import duplicates
+from processes.complaints import duplicates, ledger
 from processes.complaints.records import (
     RECIPIENT_TYPES,
     ArchiveRecord,
@@ -359,46 +359,73 @@ def issue_compensation(ctx) -> dict:
     amount = _money(_param(ctx, "amount", ctx.data.get("compensation_amount")), "compensation amount")
     if not department or not ctx.business_key:
         raise HandlerError("a ledger entry needs the department and the complaint reference")
-    entry = CompensationEntry(
-        business_key=ctx.business_key,
-        department=department,
-        month=_month(),
-        kind=kind,
-        amount=amount,
-        approved_by_management=bool(_param(ctx, "approved", False)),
-        note=str(_param(ctx, "note", "") or ""),
-    )
-    session.add(entry)
-    session.flush()
+    entry = ledger.book(session, _by(ctx), ctx.business_key, department, kind, amount,
+                        bool(_param(ctx, "approved", False)), str(_param(ctx, "note", "") or ""), ctx.instance_id)
     return {"compensation_issued": True, "ledger_entry_id": entry.id}
+
+
+def _by(ctx) -> str:
+    return getattr(ctx.services, "actor_name", None) or "system"
+
+
+def _recorded_entry(ctx):
+    recorded = ctx.data.get("ledger")
+    entry_id = recorded.get("ledger_entry_id") if isinstance(recorded, dict) else None
+    return ledger.entry_of(_session(ctx), ctx.business_key, entry_id) if ctx.business_key else None
 
 
 @handler("correct_compensation")
 def correct_compensation(ctx) -> dict:
     """After a revised answer: the complaint's ledger entry takes the compensation the answer now
     offers (an answer without compensation leaves it at 0). Nothing to do without an entry (the
-    compensation strategy records one; the ladder's answers do not).
+    answer is booked when it is sent, `book_compensation`).
 
     params: `kind`, `amount`, `approved` (management approved the revised amount).
     returns: `ledger_corrected` (True when the entry changed).
     """
-    session = _session(ctx)
-    ledger = ctx.data.get("ledger")
-    entry_id = ledger.get("ledger_entry_id") if isinstance(ledger, dict) else None
-    entry = session.get(CompensationEntry, entry_id) if entry_id else None
-    if entry is None or entry.business_key != ctx.business_key:
+    entry = _recorded_entry(ctx)
+    if entry is None:
         return {"ledger_corrected": False}
     amount = _money(_param(ctx, "amount", 0) or 0, "compensation amount")
     kind = _param(ctx, "kind") if amount else entry.kind  # no compensation left: the kind stays on record
     if kind not in COMPENSATION_KINDS:
         raise HandlerError(f"compensation kind must be one of {', '.join(COMPENSATION_KINDS)}, not {kind!r}")
-    if (entry.kind, entry.amount) == (kind, amount):
-        return {"ledger_corrected": False}
-    entry.note = f"{entry.note or ''} revised from {entry.kind} {entry.amount}".strip()[:500]
-    entry.kind, entry.amount = kind, amount
-    entry.approved_by_management = entry.approved_by_management or bool(_param(ctx, "approved", False))
-    session.flush()
-    return {"ledger_corrected": True}
+    changed = ledger.correct(_session(ctx), _by(ctx), entry, kind, amount, bool(_param(ctx, "approved", False)),
+                             "revised", ctx.instance_id)
+    return {"ledger_corrected": changed}
+
+
+@handler("book_compensation")
+def book_compensation(ctx) -> dict:
+    """An answer is about to be sent: the ledger holds exactly the money it offers (the amount the
+    customer is told). The escalation ladder's answers (senior specialist, cross-department plan,
+    management) are booked here; the strategy's entry is corrected, never booked twice.
+
+    params: `department`, `remedy`, `kind`, `amount`, `approved` (management decided the amount),
+    `level` (the escalation level, for the entry's note).
+    returns: `compensation_issued` (the complaint has a non-zero entry), `ledger_entry_id`.
+    """
+    if not ctx.business_key:
+        raise HandlerError("a ledger entry needs the complaint reference")
+    amount = _money(_param(ctx, "amount", 0) or 0, "compensation amount")
+    entry = _recorded_entry(ctx)
+    kind = _param(ctx, "kind")
+    if kind not in COMPENSATION_KINDS:
+        # A refund offered as the remedy is booked as one; money without a kind, as cash.
+        remedy = _param(ctx, "remedy")
+        kind = remedy if remedy in COMPENSATION_KINDS else (entry.kind if entry is not None and not amount else "cash")
+    approved = bool(_param(ctx, "approved", False))
+    why = f"answer at level {int(_param(ctx, 'level', 1) or 1)}"
+    if entry is not None:
+        ledger.correct(_session(ctx), _by(ctx), entry, kind, amount, approved, why, ctx.instance_id)
+    elif amount:
+        department = _param(ctx, "department") or ctx.data.get("department")
+        if not department:
+            raise HandlerError("a ledger entry needs the department whose budget pays")
+        entry = ledger.book(_session(ctx), _by(ctx), ctx.business_key, department, kind, amount, approved, why,
+                            ctx.instance_id)
+    return {"compensation_issued": bool(entry is not None and entry.amount),
+            "ledger_entry_id": entry.id if entry is not None else None}
 
 
 @handler("record_escalation")

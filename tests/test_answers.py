@@ -20,8 +20,7 @@ from processes.complaints.records import Notification
 from processes.engine.actors import Actor
 from processes.engine.errors import Forbidden
 from processes.engine.models import AuditEntry
-from processes.engine.users import add_user
-from tests.test_complaint_pages import PASSWORD, csrf_of, run, web_app  # noqa: F401 - fixtures
+from tests.test_complaint_pages import csrf_of, log_in, run, web_app  # noqa: F401 - fixtures
 
 
 @pytest.fixture
@@ -31,15 +30,33 @@ def dbsession(db):
 
 
 def login(app, username, department, role):
-    with app.extensions["redress.db"].write_session.begin() as s:
-        from processes.engine.users import User
-
-        if s.query(User).filter_by(username=username).first() is None:
-            add_user(s, username, department, role, PASSWORD)
+    """A new client logged in as that person."""
     client = app.test_client()
-    token = csrf_of(client.get("/login").get_data(as_text=True))
-    assert client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token}).status_code == 302
+    log_in(app, client, username, department, role)
     return client
+
+
+# What brings a complaint to each strategy: (category, severity, department, responsibility, warranty).
+CASES = {
+    "rule_based": ("product_quality", "medium", "product", "customer", "out_of_warranty"),
+    "compensation": ("product_quality", "high", "product", "company", "in_warranty"),
+    "fuzzy_mediation": ("sales_misrepresentation", "medium", "sales", "unclear", "not_applicable"),
+}
+
+
+def to_strategy(h, strategy: str, regulatory_impact: bool = False) -> None:
+    """Classified, investigated and the strategy confirmed: the complaint at the strategy's first task."""
+    category, severity, department, responsibility, warranty = CASES[strategy]
+    h.complete("Task_Classify", {"category": category, "severity": severity, "safety_issue": False,
+                                 "legitimacy": "justified", "regulatory_impact": regulatory_impact})
+    paths.investigate(h, department, responsibility, warranty=warranty)
+    paths.confirm_strategy(h, strategy)
+
+
+def regulatory_paid_service(h) -> None:
+    """A rule-based answer (paid service) on a complaint with regulatory impact: quality control checks it."""
+    to_strategy(h, "rule_based", regulatory_impact=True)
+    h.complete("Task_Draft_Rule_Answer", {"remedy": "paid_service", "answer": "可提供付费维修。"})
 
 
 def doc(response):
@@ -137,9 +154,7 @@ def test_template_page_checks_placeholders_previews_and_saves(web_app):  # noqa:
 def rule_answer(run, dbsession):  # noqa: F811
     """A complaint at "Draft the answer under the policy" (customer's fault, out of warranty)."""
     h = run()
-    paths.classify(h, "product_quality", "medium")
-    paths.investigate(h, "product", "customer", warranty="out_of_warranty")
-    paths.confirm_strategy(h, "rule_based")
+    to_strategy(h, "rule_based")
     return h, h._row("Task_Draft_Rule_Answer")
 
 
@@ -204,9 +219,7 @@ def test_an_english_customer_gets_the_english_template_and_cny(run, web_app, dbs
     h = run(customer_tier="vip", order_value=3000, customer_name="Wang Fang")
     with web_app.extensions["redress.db"].write_session.begin() as s:
         add_token(s, paths.REF, new_token(), "en")
-    paths.classify(h, "product_quality", "high")
-    paths.investigate(h, "product", "company")
-    paths.confirm_strategy(h, "compensation")
+    to_strategy(h, "compensation")
     paths.choose_compensation(h, ("cash", 900), amount=239.9)
     row = h._row("Task_Write_Offer")
     client = login(web_app, "cs.agent", "customer_service", "agent")
@@ -231,9 +244,7 @@ def test_an_english_customer_gets_the_english_template_and_cny(run, web_app, dbs
 def large_offer(run, dbsession):  # noqa: F811
     """A cash compensation of 900 (above the threshold), approved, and the offer written by cs.agent."""
     h = run(customer_tier="vip", order_value=3000)
-    paths.classify(h, "product_quality", "high")
-    paths.investigate(h, "product", "company")
-    paths.confirm_strategy(h, "compensation")
+    to_strategy(h, "compensation")
     paths.choose_compensation(h, ("cash", 900))
     return h
 
@@ -290,11 +301,7 @@ def test_quality_check_is_for_someone_else_than_the_author(large_offer, web_app,
 
 def test_regulatory_impact_alone_needs_the_quality_check(run, dbsession):  # noqa: F811
     h = run()
-    h.complete("Task_Classify", {"category": "product_quality", "severity": "medium", "safety_issue": False,
-                                 "legitimacy": "justified", "regulatory_impact": True})
-    paths.investigate(h, "product", "customer", warranty="out_of_warranty")
-    paths.confirm_strategy(h, "rule_based")
-    h.complete("Task_Draft_Rule_Answer", {"remedy": "paid_service", "answer": "可提供付费维修。"})
+    regulatory_paid_service(h)
     assert h.ready_ids() == ["Task_Quality_Check"] and customer_answers(dbsession) == []
 
 
@@ -412,9 +419,7 @@ def test_the_thread_names_who_wrote_each_answer_and_who_approved_it(large_offer,
 
 def test_the_thread_names_who_wrote_the_mediation_proposal(run, web_app):  # noqa: F811
     h = run()
-    paths.classify(h, "sales_misrepresentation", "medium")
-    paths.investigate(h, "sales", "unclear", warranty="not_applicable")
-    paths.confirm_strategy(h, "fuzzy_mediation")
+    to_strategy(h, "fuzzy_mediation")
     h.complete("Task_Mediate", {"company_position": "按话术介绍", "customer_position": "被告知可随时退款",
                                 "proposal": "退还50%服务费", "proposal_amount": 150})
     client = login(web_app, "cs.agent", "customer_service", "agent")
@@ -437,9 +442,7 @@ def mediation(run, web_app):  # noqa: F811
         if language != "zh-CN":
             with web_app.extensions["redress.db"].write_session.begin() as s:
                 add_token(s, paths.REF, new_token(), language)
-        paths.classify(h, "sales_misrepresentation", "medium")
-        paths.investigate(h, "sales", "unclear", warranty="not_applicable")
-        paths.confirm_strategy(h, "fuzzy_mediation")
+        to_strategy(h, "fuzzy_mediation")
         return h, h._row("Task_Mediate")
 
     return at_mediation
@@ -575,11 +578,7 @@ def test_a_raised_amount_waits_for_management_with_the_budget_after_it(run, web_
 
 def test_a_revised_amount_needs_its_kind_and_a_bad_one_is_refused_beside_the_field(run, web_app, dbsession):  # noqa: F811
     h = run()
-    h.complete("Task_Classify", {"category": "product_quality", "severity": "medium", "safety_issue": False,
-                                 "legitimacy": "justified", "regulatory_impact": True})
-    paths.investigate(h, "product", "customer", warranty="out_of_warranty")
-    paths.confirm_strategy(h, "rule_based")
-    h.complete("Task_Draft_Rule_Answer", {"remedy": "paid_service", "answer": "可提供付费维修。"})
+    regulatory_paid_service(h)
     paths.quality_check(h, "return", note="请给予补偿")
     row = h._row("Task_Revise_Answer")
     client = login(web_app, "cs.agent", "customer_service", "agent")

@@ -3,7 +3,11 @@ the chain from the page (and sees a tampered entry), and exports what it filtere
 
 from __future__ import annotations
 
-from sqlalchemy import update
+import csv
+import io
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
 
 from processes.engine import audit
 from processes.engine.models import AuditEntry
@@ -44,7 +48,7 @@ def test_compliance_filters_verifies_and_exports(app, make_user):
 
     exported = client.get("/admin/audit/export.csv?user=wang")
     lines = exported.get_data(as_text=True).lstrip("\ufeff").splitlines()
-    assert exported.mimetype == "text/csv" and lines[0].startswith("id,at,actor,action")
+    assert exported.mimetype == "text/csv" and lines[0].startswith("#,Time (Asia/Shanghai (UTC+08:00)),Who,Action")
     assert len(lines) == 3 and all(",wang," in line for line in lines[1:]) and "赔偿 300" in lines[-1]
 
     assert "The chain is intact" in client.get("/admin/audit/?verify=1").get_data(as_text=True)
@@ -52,3 +56,39 @@ def test_compliance_filters_verifies_and_exports(app, make_user):
         s.execute(update(AuditEntry).where(AuditEntry.business_key == "TS-1").values(actor="someone else"))
     broken = client.get("/admin/audit/?verify=1").get_data(as_text=True)
     assert "The chain is broken" in broken and "was changed after it was written" in broken
+
+
+def _export(client) -> list[list[str]]:
+    response = client.get("/admin/audit/export.csv")
+    assert response.status_code == 200 and "attachment" in response.headers["Content-Disposition"]
+    return list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+
+
+def test_the_export_names_people_and_actions_and_writes_times_in_the_deployment_zone(app, make_user):
+    from processes.engine.users import add_user
+
+    make_user("zhao", "management", "compliance_reviewer", PW)
+    with app.extensions["redress.db"].write_session.begin() as s:
+        add_user(s, "wang.agent", "customer_service", "agent", PW, display_name="王小二")
+        audit.append(s, "wang.agent", "task_claimed", business_key="TS-1", detail={"to": "wang.agent"})
+        audit.append(s, "customer-portal", "message_received", business_key="TS-1")
+        audit.append(s, "timer", "timer_fired", business_key="TS-1")
+    with app.extensions["redress.db"].session() as s:
+        stored = {e.actor: e.at for e in s.scalars(select(AuditEntry).where(AuditEntry.business_key == "TS-1"))}
+    client = _login(app, "zhao")
+
+    header, *rows = _export(client)
+    assert header[:4] == ["#", "Time (Asia/Shanghai (UTC+08:00))", "Who", "Action"]
+    by_action = {row[3]: row for row in rows}
+    claimed = by_action["Task claimed"]
+    assert claimed[2] == "王小二" and '"to": "王小二"' in claimed[6] and "wang.agent" not in ",".join(claimed)
+    assert by_action["Message received"][2] == "The customer (portal)"
+    assert by_action["Deadline reached"][2] == "System (deadline)"
+    shanghai = stored["wang.agent"].astimezone(ZoneInfo("Asia/Shanghai"))
+    assert claimed[1] == shanghai.strftime("%Y-%m-%d %H:%M:%S")  # the deployment's zone, not UTC
+
+    client.post("/language", data={"locale": "zh_CN"})
+    header, *rows = _export(client)
+    assert header[:4] == ["#", "时间（Asia/Shanghai (UTC+08:00)）", "操作人", "操作"]
+    assert {row[2] for row in rows} >= {"王小二", "客户（门户）", "系统（时限到期）"}
+    assert "领取任务" in {row[3] for row in rows}

@@ -86,3 +86,22 @@ def test_bench_inbox_command_prints_timings(tmp_path):
     assert report["pages"]["all, sorted by -department, page 3"]["rows"] == 50
     assert report["pages"]["HTML page: all sorted by created, newest first"]["rows"] == 25
     assert all(page["median_ms"] < 1000 for page in report["pages"].values())
+
+
+def test_bench_inbox_reuses_a_seeded_database(tmp_path):
+    """--reuse times a database an earlier run seeded without seeding it again (1,000,000
+    complaints take minutes), and the tasks are the same ones."""
+    from sqlalchemy import create_engine, text
+
+    url = f"sqlite:///{tmp_path / 'bench.db'}"
+    sizes = ["--tasks", "300", "--complaints", "100", "--repeat", "1", "--deep-page", "2"]
+    first = CliRunner().invoke(main, ["bench", "inbox", "--database-url", url, *sizes])
+    again = CliRunner().invoke(main, ["bench", "inbox", "--database-url", url, "--reuse", *sizes])
+    reports = [json.loads(r.output[r.output.index("{"):]) for r in (first, again)]
+    assert [r["reused_seed"] for r in reports] == [False, True], again.output
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM human_tasks")) == 300
+        assert conn.scalar(text("SELECT count(*) FROM complaints")) == 100
+    engine.dispose()
+    assert reports[1]["pages"]["all (supervisor), page 1"]["rows"] == 50

@@ -44,6 +44,19 @@ def csrf_of(page: str) -> str:
     return match.group(1)
 
 
+def log_in(app, client, username: str, department: str, role: str) -> None:
+    """Log `client` in as that person (made on first use), ending whoever was logged in."""
+    with app.extensions["redress.db"].write_session.begin() as s:
+        from processes.engine.users import User
+
+        if s.query(User).filter_by(username=username).first() is None:
+            add_user(s, username, department, role, PASSWORD)
+    client.post("/logout", data={"csrf_token": csrf_of(client.get("/login").get_data(as_text=True))})
+    token = csrf_of(client.get("/login").get_data(as_text=True))
+    response = client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 302, response.get_data(as_text=True)
+
+
 class PageHarness(FacadeHarness):
     """The scenarios' harness, with `complete` done by a person through the task page."""
 
@@ -52,16 +65,7 @@ class PageHarness(FacadeHarness):
     walked: ClassVar[set[str]] = set()
 
     def _login(self, row) -> None:
-        username, department, role = person_for(row)
-        with self.app.extensions["redress.db"].write_session.begin() as s:
-            from processes.engine.users import User
-
-            if s.query(User).filter_by(username=username).first() is None:
-                add_user(s, username, department, role, PASSWORD)
-        self.client.post("/logout", data={"csrf_token": csrf_of(self.client.get("/login").get_data(as_text=True))})
-        token = csrf_of(self.client.get("/login").get_data(as_text=True))
-        response = self.client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token})
-        assert response.status_code == 302, response.get_data(as_text=True)
+        log_in(self.app, self.client, *person_for(row))
 
     def complete(self, bpmn_id: str, data: dict | None = None) -> None:
         row = self._row(bpmn_id)

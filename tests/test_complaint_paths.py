@@ -455,13 +455,18 @@ def test_mediation_without_an_answer_goes_to_management(run):
     assert h.ready_ids() == ["Task_Management_Mediation_Decision"]
 
 
-def test_full_escalation_ladder_to_level_four(run, dbsession):
-    h = run()
-    classify(h, "product_quality", "high")
+def rejected_rule_answer(h, severity="medium", comment=""):
+    """The customer is at fault and is offered a repair under the rules; they reject it (level 2 next)."""
+    classify(h, "product_quality", severity)
     investigate(h, "product", "customer")
     confirm_strategy(h, "rule_based")
     h.complete("Task_Draft_Rule_Answer", {"remedy": "repair", "answer": "免费维修"})
-    answer(h, "reject", comment="我要换货")
+    answer(h, "reject", comment=comment)
+
+
+def test_full_escalation_ladder_to_level_four(run, dbsession):
+    h = run()
+    rejected_rule_answer(h, "high", comment="我要换货")
     # Level 2: a senior specialist in customer service re-handles.
     assert h.ready_user_tasks() == [("Task_Senior_Rehandle", "customer_service", "senior_rehandle.json")]
     assert h.task_properties("Task_Senior_Rehandle")["candidateGroup"] == "senior"
@@ -493,6 +498,108 @@ def test_full_escalation_ladder_to_level_four(run, dbsession):
     ]
     assert levels == [(2, "rejected"), (3, "rejected"), (4, "rejected")]
     assert h.lanes_visited == {"customer_service", "product", "sales", "management"}
+
+
+def ledger_steps(session) -> list[tuple[str, str]]:
+    """(action, amount) of the ledger's audit entries for the complaint, in order."""
+    from processes.engine.models import AuditEntry
+
+    session.commit()
+    return [(e.action, e.detail["amount"]) for e in session.scalars(
+        select(AuditEntry).where(AuditEntry.business_key == REF, AuditEntry.action.like("compensation_%"))
+        .order_by(AuditEntry.id))]
+
+
+def ladder_with_compensation(h, session, check_before_sending=None):
+    """Cash 300 from the strategy, refused; the senior specialist offers 450, refused; the
+    cross-department plan a replacement without money, refused; management decides cash 1,200, which
+    quality control checks (`check_before_sending(h)` runs at that task), and the customer accepts.
+    The product department's budget is 2,000 this month, 500 of it spent on another complaint."""
+    session.add(DepartmentBudget(department="product", month="2025-03", amount=Decimal(2000)))
+    session.add(CompensationEntry(business_key="C-OTHER", department="product", month="2025-03", kind="cash",
+                                  amount=Decimal(500)))
+    session.commit()
+    classify(h, "product_quality", "high")
+    investigate(h, "product", "company")
+    confirm_strategy(h, "compensation")
+    choose_compensation(h, ("cash", 900), amount=300)
+    write_offer(h, "现金补偿 ¥300.00")
+    answer(h, "reject", comment="太少")
+    # Level 2: the senior specialist raises it to 450: the complaint's entry follows, none is added.
+    h.complete("Task_Senior_Rehandle", {"review_note": "补偿偏低", "answer": "现金补偿 ¥450.00", "remedy": "compensation",
+                                        "compensation_kind": "cash", "compensation_amount": 450})
+    assert (h.data["budget_spent"], h.data["over_budget"]) == (500.0, False)  # its own entry is being replaced
+    assert ledger_entry(session).amount == Decimal("450.00")
+    answer(h, "reject", comment="还是太少")
+    # Level 3: a replacement and no money: the entry goes to 0.
+    h.complete("Task_Product_Options", {"product_options": "升级到新款", "can_replace": True})
+    h.complete("Task_Cross_Department_Plan", {"plan": "换新款", "answer": "为您换新款。", "remedy": "replace",
+                                              "compensation_amount": 0})
+    assert ledger_entry(session).amount == Decimal("0.00")
+    answer(h, "reject", comment="我要现金")
+    # Level 4: management decides 1,200, above the threshold: quality control sees it before it is sent.
+    h.complete("Task_Management_Decision", {"decision_reason": "长期客户,特事特办", "answer": "现金补偿 ¥1,200.00",
+                                            "remedy": "compensation", "compensation_kind": "cash",
+                                            "compensation_amount": 1200})
+    assert h.ready_ids() == ["Task_Quality_Check"] and ledger_entry(session).amount == Decimal("0.00")
+    assert (h.data["budget_spent"], h.data["budget_limit"]) == (500.0, 2000.0)
+    if check_before_sending:
+        check_before_sending(h)
+    quality_check(h)
+    entry = ledger_entry(session)
+    assert (entry.department, entry.month, entry.kind, entry.amount, entry.approved_by_management) == (
+        "product", "2025-03", "cash", Decimal("1200.00"), True)
+    assert notifications(session, "response")[-1].payload["compensation_amount"] == 1200
+    answer(h, "accept")
+
+
+def test_compensation_on_the_escalation_ladder_is_booked_once_and_follows_each_answer(run, dbsession):
+    h = run(customer_tier="vip", order_value=3000)
+    ladder_with_compensation(h, dbsession)
+    # One entry for the complaint, booked once and corrected at each answer, each step in the audit log.
+    assert ledger_steps(dbsession) == [("compensation_booked", "300.00"), ("compensation_corrected", "450.00"),
+                                       ("compensation_corrected", "0.00"), ("compensation_corrected", "1200.00")]
+    assert dbsession.scalar(select(func.sum(CompensationEntry.amount)).where(
+        CompensationEntry.department == "product", CompensationEntry.month == "2025-03")) == Decimal("1700.00")
+    survey(h, 4)
+    assert_closed(h, dbsession)
+    from processes.complaints.analytics_models import ComplaintFact
+
+    assert dbsession.get(ComplaintFact, REF).paid_amount == Decimal("1200.00")  # accepted: paid
+
+
+def test_the_ladders_compensation_is_booked_without_a_strategy_entry(run, dbsession):
+    """A rule-based answer has no entry; the senior specialist's coupon is the complaint's first booking."""
+    h = run()
+    rejected_rule_answer(h, comment="修了三次了")
+    assert not dbsession.scalars(select(CompensationEntry)).all()
+    h.complete("Task_Senior_Rehandle", {"review_note": "致歉", "answer": "维修并补偿优惠券 ¥80.00", "remedy": "repair",
+                                        "compensation_kind": "coupon", "compensation_amount": 80})
+    entry = ledger_entry(dbsession)
+    assert (entry.kind, entry.amount, entry.approved_by_management) == ("coupon", Decimal("80.00"), False)
+    assert "level 2" in entry.note and h.data["compensation_issued"] is True
+    assert ledger_steps(dbsession) == [("compensation_booked", "80.00")]
+    answer(h, "accept")
+    survey(h)
+    assert_closed(h, dbsession)
+    from processes.complaints.analytics_models import ComplaintFact
+
+    assert dbsession.get(ComplaintFact, REF).paid_amount == Decimal("80.00")  # money given with a repair is paid
+
+
+def test_an_escalated_answer_over_budget_is_checked_before_it_is_sent(run, dbsession):
+    dbsession.add(DepartmentBudget(department="product", month="2025-03", amount=Decimal(100)))
+    dbsession.commit()
+    h = run()
+    rejected_rule_answer(h)
+    # 150 is below the approval threshold but over the 100 left: a second person checks it first.
+    h.complete("Task_Senior_Rehandle", {"review_note": "补偿", "answer": "补偿 ¥150.00", "remedy": "compensation",
+                                        "compensation_kind": "cash", "compensation_amount": 150})
+    assert h.data["over_budget"] is True and h.ready_ids() == ["Task_Quality_Check"]
+    assert not dbsession.scalars(select(CompensationEntry)).all()
+    assert len(notifications(dbsession, "response")) == 1  # the first answer only
+    quality_check(h)
+    assert ledger_entry(dbsession).amount == Decimal("150.00")
 
 
 def test_sla_breach_fired_by_the_worker(run, dbsession):

@@ -16,6 +16,7 @@ from processes.engine import audit
 from processes.engine import db as engine_db
 from processes.engine.actors import SYSTEM
 from processes.engine.definitions import read_files
+from processes.engine.errors import NotFound
 from processes.engine.runtime import Runtime
 from tests.conftest import ROOT
 from tests.test_compaction import PARALLEL_LOOP
@@ -146,3 +147,21 @@ def test_writing_a_waiting_timer_wakes_the_workers_without_a_statement_of_its_ow
         assert [n.channel for n in heard] == [CHANNEL]
     finally:
         listener.close()
+
+
+def test_opening_a_task_reads_its_row_form_and_data_in_one_statement_each(db):
+    runtime = build_runtime(db=db, process_settings={**default_settings(), **COMPLAINT_SETTINGS})
+    runtime.deploy(read_files(ROOT, "bpmn", "forms"))
+    runtime.start("complaint_handling", "C-3", {**COMPLAINT_START, "reference": "C-3"})
+    task = runtime.open_tasks("C-3")[0]
+    runtime.task_form(task.id)  # the definition is read once per process, then cached
+    (row, schema), form_reads = _statements(db, runtime.task_form, task.id)
+    assert row.id == task.id and row.bpmn_id == "Task_Classify" and "category" in schema["properties"]
+    data, data_reads = _statements(db, runtime.task_data, task.id)
+    assert data["reference"] == "C-3" and data["subject"] == COMPLAINT_START["subject"]
+    # SQLite's BEGIN is a statement of ours; on PostgreSQL the reads run outside a transaction.
+    assert [s[:6] for s in form_reads + data_reads if s != "BEGIN"] == ["SELECT", "SELECT"]
+    with pytest.raises(NotFound):
+        runtime.task_form("no-such-task")
+    with pytest.raises(NotFound):
+        runtime.task_data("no-such-task")

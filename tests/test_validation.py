@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from processes.engine.definitions import read_files
-from processes.governance.validation import validate
+from processes.governance.validation import PAYOUT_HANDLERS, validate
 
 ROOT = Path(__file__).resolve().parent.parent
 FOREIGN = Path(__file__).resolve().parent / "fixtures" / "foreign"
@@ -212,6 +212,23 @@ def test_compensation_above_the_threshold_must_pass_an_approval():
     # No threshold check at all:
     unchecked = edit(with_payout(good_files()), BPMN, "compensation_amount &gt; approval_threshold", "urgent")
     assert finding(validate(unchecked), "payout_unapproved").element_id == "Task_Pay"
+
+
+def test_every_booking_in_the_shipped_process_waits_for_its_approval():
+    """The ladder's answers are booked when sent, revised answers corrected: both move money, so both
+    must sit behind the threshold check and its approval (management, or the four-eyes quality check)."""
+    shipped = read_files(ROOT, "bpmn", "forms")
+    ladder = shipped["bpmn/complaint.bpmn"]
+    for handler in PAYOUT_HANDLERS:
+        assert f'serviceTaskOperator id="{handler}"' in "".join(shipped.values()), handler
+    assert not {"payout_unapproved", "payout_bypass"} & codes(validate(shipped))
+    # An answer above the threshold goes straight to be sent, past quality control:
+    skipped = edit(shipped, "bpmn/complaint.bpmn",
+                   'sourceRef="Gateway_Needs_Quality_Check" targetRef="Gateway_Quality_Merge"',
+                   'sourceRef="Gateway_Needs_Quality_Check" targetRef="Gateway_Send_Merge"')
+    errors = [f for f in validate(skipped).errors if f.code == "payout_bypass"]
+    assert {f.element_id for f in errors} >= {"Flow_Needs_Quality_Check_to_Quality_Merge"}, errors
+    assert "Task_Book_Compensation" in ladder
 
 
 def test_engine_parse_errors_are_findings():

@@ -44,12 +44,14 @@ def _in_zone(value: datetime) -> datetime:
         return value
 
 
-def local_time(value: datetime | None, with_zone: bool = False) -> str:
-    """A timestamp in the installation's time zone (REDRESS_TIMEZONE, default Asia/Shanghai)."""
+def local_time(value: datetime | None, with_zone: bool = False, seconds: bool = False) -> str:
+    """A timestamp in the installation's time zone (REDRESS_TIMEZONE, default Asia/Shanghai);
+    ``seconds`` for records such as the audit log, where the order within a minute matters."""
     if value is None:
         return "—"
     local = _in_zone(value)
-    return local.strftime("%Y-%m-%d %H:%M") + (f" {local.tzname()}" if with_zone else "")
+    shown = local.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    return shown + (f" {local.tzname()}" if with_zone else "")
 
 
 def local_day(value: datetime | None) -> str:

@@ -160,6 +160,12 @@ VOCABULARY = {
     },
     "customer_decision": {"accept": _l("Accepted the proposal"), "reject": _l("Rejected the proposal"),
                  "counter": _l("Made a counter-proposal")},
+    # Who did something (person()): actors that are not a person are named for what they are.
+    "machine_actor": {
+        "system": _l("System"), "timer": _l("System (deadline)"), "worker": _l("System"),
+        "cli": _l("Administrator (command line)"), "customer": _l("The customer"),
+        "customer-portal": _l("The customer (portal)"), "mail-intake": _l("The customer (e-mail)"),
+    },
 }
 
 
@@ -269,12 +275,6 @@ def own_name_en(element) -> str | None:
     return None
 
 
-# Who did something, as people read it: actors that are not a person are named for what they are.
-MACHINE_ACTORS = {
-    "system": _l("System"), "timer": _l("System (deadline)"), "worker": _l("System"), "cli": _l("Administrator (command line)"),
-    "customer": _l("The customer"), "customer-portal": _l("The customer (portal)"),
-    "mail-intake": _l("The customer (e-mail)"),
-}
 
 
 def person(actor_id: str | None) -> str:
@@ -282,8 +282,8 @@ def person(actor_id: str | None) -> str:
     demo's stand-ins ("demo.product") as "demo user · Product"."""
     if not actor_id:
         return "—"
-    if actor_id in MACHINE_ACTORS:
-        return str(MACHINE_ACTORS[actor_id])
+    if actor_id in VOCABULARY["machine_actor"]:
+        return label("machine_actor", actor_id)
     if actor_id.startswith("demo."):
         return str(_l("Demo user · %(department)s", department=label("department", actor_id[5:])))
     cache = g.setdefault("display_names", {})

@@ -2,9 +2,8 @@
 
 Seeding a million complaints through the process would take hours, so the fact rows are written
 directly with realistic values (a year's seasonality, the process's outcomes and durations) and
-the rollups are built from them with one INSERT … SELECT per metric and slice, the same sums the
-observer keeps (`analytics_rollup.contributions`; tests/test_analytics.py checks that the SQL
-build equals the observer's rows). Then it times `analytics.kpis` and each chart table for
+the rollups are built from them in one pass with the observer's own arithmetic
+(`analytics_build`; tests/test_analytics.py checks that the bulk build equals the observer's rows). Then it times `analytics.kpis` and each chart table for
 periods of a week to two years, with no filter, one filter and two filters.
 """
 
@@ -22,25 +21,10 @@ from sqlalchemy import delete, insert, text
 
 from processes.complaints import analytics
 from processes.complaints.analytics import Filters, Period
+from processes.complaints.analytics_build import build_rollups as build
 from processes.complaints.analytics_charts import CHARTS, chart
-from processes.complaints.analytics_models import (
-    COUNT_COLUMNS,
-    LEVELS,
-    SCORES,
-    AnalyticsCount,
-    AnalyticsRollup,
-    ComplaintFact,
-)
-from processes.complaints.analytics_rollup import (
-    DIMENSIONS,
-    DURATION_METRICS,
-    PAIRS,
-    business_minutes,
-    calendar,
-    grains,
-    pair_slice,
-)
-from processes.complaints.analytics_sql import SPECS, local_period, open_specs
+from processes.complaints.analytics_models import AnalyticsCount, ComplaintFact
+from processes.complaints.analytics_rollup import business_minutes, calendar
 from processes.complaints.registration import CATEGORIES, CHANNELS, SEVERITIES, TIERS
 
 DEPARTMENTS = ("customer_service", "sales", "product", "technical", "after_sales", "management")
@@ -115,93 +99,15 @@ def seed_facts(db, count: int, now: datetime, rng: random.Random, batch: int = 2
     start = now - timedelta(days=730)
     with db.write_session.begin() as s:
         s.execute(delete(ComplaintFact))
-        s.execute(delete(AnalyticsRollup))
         s.execute(delete(AnalyticsCount))
     for first in range(0, count, batch):
         _write(db, _facts(first, min(batch, count - first), start, now, rng, cal))
 
 
-# ---------------------------------------------------------------------------- rollups by SQL
-
-
 def build_rollups(db) -> int:
-    """The rollups of every fact row, by SQL; returns the rows written."""
-    cal = calendar()
-    tz = cal.timezone
-    offset = cal.localize(datetime.now(UTC)).utcoffset().total_seconds() / 3600
+    """The rollups of every fact row in one pass (`analytics_build`); returns the rows written."""
     with db.write_session.begin() as s:
-        dialect = s.get_bind().dialect.name
-        s.execute(delete(AnalyticsRollup))
-        s.execute(delete(AnalyticsCount))
-        chr_ = "chr" if dialect == "postgresql" else "char"
-        slices = [("", "''")] + [(d, f"COALESCE({d}, '')") for d in DIMENSIONS] + [
-            (pair_slice((a, ""), (b, ""))[0], f"SUBSTR(COALESCE({a}, '') || {chr_}(31) || COALESCE({b}, ''), 1, 250)")
-            for a, b in PAIRS]
-        columns = ", ".join((*DIMENSIONS, "root_cause"))
-        specs = {**SPECS, **open_specs(dialect)}
-        day_of = {m: local_period(dialect, spec[0], "day", tz, offset) for m, spec in specs.items()}
-        month_of = {m: local_period(dialect, spec[0], "month", tz, offset) for m, spec in specs.items()}
-        for metric in DURATION_METRICS:  # one pass over the facts per histogram, then its slices
-            moment, where, bucket, total = specs[metric]
-            year = local_period(dialect, moment, "year", tz, offset)
-            s.execute(text("DROP TABLE IF EXISTS bench_metric"))
-            s.execute(text(f"CREATE TEMPORARY TABLE bench_metric AS SELECT {columns}, {day_of[metric]} AS day, "
-                           f"{month_of[metric]} AS month, {year} AS year, {bucket} AS b, {total} AS t "
-                           f"FROM complaint_facts WHERE {where}"))
-            for dim, value in slices:
-                for grain in grains(dim, metric):
-                    group = ", ".join(e for e in (value, grain, "b") if e != "''")
-                    s.execute(text(
-                        f"INSERT INTO analytics_rollups (grain, dim, value, metric, period, bucket, count, total) "
-                        f"SELECT '{grain}', '{dim}', {value}, '{metric}', {grain}, b, COUNT(*), SUM(t) "
-                        f"FROM bench_metric GROUP BY {group}"))
-        # The counts: one pass over the facts per moment (received, resolved, closed …) and slice, each
-        # adding its columns to the slice's wide rows of that day (or month).
-        causes = [("root_cause", "COALESCE(root_cause, '')"),
-                  ("product_root_cause", f"COALESCE(product, '') || {chr_}(31) || COALESCE(root_cause, '')")]
-        every = (*COUNT_COLUMNS, "paid_total")
-        add = ", ".join(f"{c} = analytics_counts.{c} + excluded.{c}" for c in every)
-        for moment, columns_of in _count_moments(specs).items():
-            for dim, value in [*slices, *causes]:
-                wanted = {c: e for c, e in columns_of.items() if c == "resolved" or dim not in dict(causes)}
-                if not wanted:
-                    continue
-                sums = ", ".join(f"SUM({wanted[c]})" if c in wanted else "0" for c in every)
-                for grain in grains(dim, "received"):
-                    period = (day_of if grain == "day" else month_of)[moment]
-                    group = ", ".join(e for e in (value, period) if e != "''")
-                    where = " OR ".join(f"({specs[m][1]})" for m in {*_metric_of(wanted)})
-                    s.execute(text(
-                        f"INSERT INTO analytics_counts (grain, dim, value, period, {', '.join(every)}) "
-                        f"SELECT '{grain}', '{dim}', {value}, {period}, {sums} FROM complaint_facts "
-                        f"WHERE {where} GROUP BY {group} "
-                        f"ON CONFLICT (grain, dim, value, period) DO UPDATE SET {add}"))
-        rows = s.execute(text("SELECT COUNT(*) FROM analytics_counts")).scalar_one()
-        return rows + s.execute(text("SELECT COUNT(*) FROM analytics_rollups")).scalar_one()
-
-
-def _metric_of(columns: dict[str, str]) -> set[str]:
-    return {"paid" if c == "paid_total" else c.rsplit("_", 1)[0] if c[-1].isdigit() else c for c in columns}
-
-
-def _count_moments(specs: dict) -> dict[str, dict[str, str]]:
-    """The count columns grouped by the metric (first of its moment) whose moment they are counted at:
-    {metric: {column: SQL of its count or amount per fact row}}."""
-    by_moment: dict[str, dict[str, str]] = {}
-    first: dict[str, str] = {}
-    for metric, (moment, where, bucket, total) in specs.items():
-        if metric in DURATION_METRICS:
-            continue
-        key = first.setdefault(moment, metric)
-        columns = by_moment.setdefault(key, {})
-        if metric in ("level", "score"):
-            for n in (LEVELS if metric == "level" else SCORES):
-                columns[f"{metric}_{n}"] = f"CASE WHEN ({where}) AND {bucket} = {n} THEN 1 ELSE 0 END"
-        else:
-            columns[metric] = f"CASE WHEN {where} THEN 1 ELSE 0 END"
-        if metric == "paid":
-            columns["paid_total"] = f"CASE WHEN {where} THEN {total} ELSE 0 END"
-    return by_moment
+        return build(s)
 
 
 # ---------------------------------------------------------------------------- timing

@@ -1,10 +1,10 @@
 """Complaint KPIs and chart series over any period and filter, read from the rollups.
 
-With no filter or one, every sum is read from `analytics_rollups` (whole months at month grain,
-the days at either end at day grain), so the cost depends on the length of the period, not on
-the number of complaints. With two filters or more the rollups have no slice to answer from, and
-the database sums the period's fact rows with the metric definitions of `analytics_sql` (a test
-keeps them equal to the observer's `contributions`). Open work (backlog, at risk) is read from the open fact rows. Every
+With no filter, one or two, every sum is read from the slice's rows of `analytics_counts` (whole
+years and months at their grains, the days at either end at day grain), so the cost depends on
+the length of the period, not on the number of complaints. With three filters or more no slice
+answers, and the database sums the period's fact rows with the metric definitions of
+`analytics_sql` (a test keeps them equal to the observer's `contributions`). Open work (backlog, at risk) is read from the open fact rows. Every
 figure has a drill-down predicate (`drill_down`) whose list of complaints gives the same count.
 The definitions: docs/analytics.md.
 """
@@ -20,12 +20,12 @@ from decimal import Decimal
 from sqlalchemy import and_, case, func, or_, select, union_all
 from sqlalchemy.orm import Session
 
+from processes.complaints import analytics_histogram as histogram
 from processes.complaints import analytics_sql
 from processes.complaints.analytics_models import (
     LEVELS,
     SCORES,
     AnalyticsCount,
-    AnalyticsRollup,
     ComplaintFact,
 )
 from processes.complaints.analytics_rollup import (
@@ -169,7 +169,7 @@ def _split(period: Period) -> tuple[list[date], list[tuple[date, date]]]:
     return months, days
 
 
-def _grain_clause(period: Period, month_grain: bool = True, table=AnalyticsRollup):
+def _grain_clause(period: Period, month_grain: bool = True, table=AnalyticsCount):
     """The rollup rows of a period: its whole months at month grain (or, without one, their days)
     and the days at either end at day grain."""
     months, days = _split(period)
@@ -216,29 +216,10 @@ def sums(session: Session, period: Period, filters: Filters, metrics=METRICS) ->
     if counted:
         _add(out, _count_sums(session, chosen, counted, _grain_clause(
             period, "month" in grains(chosen[0], counted[0]), AnalyticsCount)))
-    months, days = _split(period)
-    plans: dict[tuple[str, ...], list[str]] = defaultdict(list)
-    for metric in metrics:
-        if metric in DURATION_METRICS:
-            plans[grains(chosen[0], metric)].append(metric)
-    for kept, group in plans.items():
-        parts = []
-        if months and "month" in kept:
-            parts = _coarse_parts(months) if "year" in kept else [("month", months[0], months[-1])]
-        ranges = []
-        if "day" in kept:
-            parts += [("day", a, b) for a, b in days]
-        else:
-            ranges = [Period(a, b) for a, b in days]
-        if months and "month" not in kept:
-            ranges.append(Period(months[0], _month_after(months[-1]) - timedelta(days=1)))
-        if parts:
-            _add(out, _histograms(session, chosen, group, parts))
-        for part in _merged(ranges):  # not kept: the fact rows of those days
-            lo, hi = part.bounds()
-            for key, (count, total) in analytics_sql.sums(session, group, lo, hi, filters.active()).items():
-                out[key][0] += count
-                out[key][1] += total
+    timed = [m for m in metrics if m in DURATION_METRICS]
+    if timed:
+        for text_ in _timed_rows(session, chosen, period):
+            histogram.add_into(out, text_, timed)
     return out
 
 
@@ -282,16 +263,18 @@ def _coarse_parts(months: list[date]) -> list[tuple[str, date, date]]:
     return parts
 
 
-def _histograms(session: Session, chosen: tuple[str, str], metrics: list[str], parts) -> list[tuple]:
-    """(metric, bucket, count, total) of some histograms over (grain, first, last) parts: one range of
-    the rollup key per part (an OR of grains would not use the index), summed by the database."""
-    r = AnalyticsRollup
-    each = [select(r.metric, r.bucket, r.count, r.total).where(
-        r.grain == grain, r.dim == chosen[0], r.value == chosen[1], r.metric.in_(metrics),
-        r.period.between(lo, hi)) for grain, lo, hi in parts]
-    rows = union_all(*each).subquery()
-    return session.execute(select(rows.c.metric, rows.c.bucket, func.sum(rows.c.count), func.sum(rows.c.total))
-                           .group_by(rows.c.metric, rows.c.bucket)).all()
+def _timed_rows(session: Session, chosen: tuple[str, str], period: Period) -> list[str]:
+    """The `histograms` JSON of one slice's rows covering the period: whole years and months at their
+    grains, the days at either end by day (a few dozen rows), one range of the rollup key per part
+    (an OR of grains would not use the index)."""
+    months, days = _split(period)
+    kept = grains(chosen[0], DURATION_METRICS[0])
+    parts = (_coarse_parts(months) if "year" in kept else [("month", months[0], months[-1])]) if months else []
+    c = AnalyticsCount
+    each = [select(c.histograms).where(c.grain == grain, c.dim == chosen[0], c.value == chosen[1],
+                                       c.period.between(lo, hi), c.histograms != "{}")
+            for grain, lo, hi in [*parts, *(("day", a, b) for a, b in days)]]
+    return list(session.scalars(union_all(*each) if len(each) > 1 else each[0]))
 
 
 def _add(out: Sums, rows) -> None:
@@ -299,17 +282,6 @@ def _add(out: Sums, rows) -> None:
         cell = out[(metric, bucket)]
         cell[0] += int(count or 0)
         cell[1] += Decimal(total or 0)
-
-
-def _merged(parts: list[Period]) -> list[Period]:
-    """Adjacent periods joined, so the facts are read with as few range scans as possible."""
-    out: list[Period] = []
-    for part in sorted(parts, key=lambda p: p.start):
-        if out and out[-1].end + timedelta(days=1) >= part.start:
-            out[-1] = Period(out[-1].start, max(out[-1].end, part.end))
-        else:
-            out.append(part)
-    return out
 
 
 class _ByMetric(dict):
@@ -517,6 +489,8 @@ def series(session: Session, period: Period, filters: Filters, metrics: tuple[st
         raise ValidationFailed({"interval": N_("Choose day, week or month.")}, N_("The period is not valid."))
     out: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
     chosen = _slice(filters)
+    if metrics == ("received",) and split in histogram.SPLITS and len(filters.active()) == 2:
+        return _received_split(session, period, chosen, split, interval)
     source = _series_source(session, period, filters, split, metrics) if chosen is not None else None
     if source is not None:
         c = AnalyticsCount
@@ -551,6 +525,22 @@ def series(session: Session, period: Period, filters: Filters, metrics: tuple[st
         for (day, metric, _bucket), (count, _total) in contributions(fact).items():
             if period.start <= day <= period.end and metric in metrics:
                 out[_interval_start(day, interval).isoformat()][key][metric] += count
+    return _dense(period, interval, out)
+
+
+def _received_split(session: Session, period: Period, chosen: tuple[str, str], split: str, interval: str) -> dict:
+    """Complaints received by category or channel under two filters: the pair slice's day rows keep
+    them in their JSON (`analytics_histogram.SPLITS`)."""
+    c = AnalyticsCount
+    out: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
+    for day, text_ in session.execute(select(c.period, c.histograms).where(
+            c.grain == "day", c.dim == chosen[0], c.value == chosen[1], c.period.between(period.start, period.end),
+            c.histograms != "{}")):
+        counts: dict[str, int] = {}
+        histogram.add_named(counts, text_, histogram.SPLITS[split])
+        for value, n in counts.items():
+            if n:
+                out[_interval_start(day, interval).isoformat()][value]["received"] += n
     return _dense(period, interval, out)
 
 
@@ -607,15 +597,10 @@ def root_causes(session: Session, period: Period, filters: Filters, limit: int =
     """Resolved complaints per root cause, most frequent first, with the cumulative share (Pareto)."""
     counts: dict[str, int] = defaultdict(int)
     active = filters.active()
-    c = AnalyticsCount
-    if not active or (len(active) == 1 and active[0][0] == "product"):
-        dim = "product_root_cause" if active else "root_cause"
-        query = (select(c.value, func.sum(c.resolved)).where(c.dim == dim, _grain_clause(period, True, c))
-                 .group_by(c.value))
-        if active:
-            query = query.where(c.value.startswith(active[0][1] + "\x1f", autoescape=True))
-        for value, count in session.execute(query):
-            counts[value.split("\x1f", 1)[-1]] += int(count or 0)
+    chosen = _slice(filters)
+    if chosen is not None:  # the causes ride in the slice's rows beside the histograms
+        for text_ in _timed_rows(session, chosen, period):
+            histogram.add_named(counts, text_)
     else:  # no slice for this filter: the database counts the period's resolved facts
         lo, hi = period.bounds()
         f = ComplaintFact

@@ -61,28 +61,6 @@ class ComplaintFact(Base):
     paid_amount: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal(0))
 
 
-class AnalyticsRollup(Base):
-    """A sum of one metric over one day or month, for everything (`dim` "") or one slice of it
-    (`dim` "category", `value` "product_quality"). `bucket` splits a duration metric into a
-    histogram (minutes, three significant digits), so medians and p90 come from rollups too."""
-
-    __tablename__ = "analytics_rollups"
-    __table_args__ = (
-        # The key is also the one index the figures read: grain, slice, metric, then the period range.
-        UniqueConstraint("grain", "dim", "value", "metric", "period", "bucket", name="uq_rollup_key"),
-    )
-
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    grain: Mapped[str] = mapped_column(String(5))  # day, month, year
-    dim: Mapped[str] = mapped_column(String(20))
-    value: Mapped[str] = mapped_column(String(250))
-    metric: Mapped[str] = mapped_column(String(30))
-    period: Mapped[date] = mapped_column(Date)
-    bucket: Mapped[int] = mapped_column(Integer, default=0)
-    count: Mapped[int] = mapped_column(BigInteger, default=0)
-    total: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=Decimal(0))
-
-
 # The plain counts of a complaint (docs/analytics.md), one column each in AnalyticsCount; "paid" also
 # sums its amount in paid_total. Escalation levels (1–4) and survey scores (1–5) count per value.
 COUNT_METRICS = ("received", "acknowledged", "resolved", "within_sla", "breached", "first_contact", "reopened",
@@ -94,19 +72,23 @@ COUNT_COLUMNS = (*COUNT_METRICS, *(f"level_{n}" for n in LEVELS), *(f"score_{n}"
 
 
 class AnalyticsCount(Base):
-    """Every count of one day or month, for everything (`dim` "") or one slice, in one row: a step
-    that resolves a complaint adds to one row per slice however many counts it changes, and a
-    sparse slice (two filters) has a row per day and value, not per day, value and metric."""
+    """Every count and duration histogram of one day, month or year, for everything (`dim` "") or
+    one slice, in one row: a step that resolves a complaint adds to one row per slice and grain
+    however many figures it changes, and a year under any filter reads a few such rows.
+    `histograms` holds the four duration histograms as JSON, {metric: {minutes: count}}; a metric
+    named with a trailing "~" holds log-spaced buckets instead of exact minutes
+    (`analytics_histogram`)."""
 
     __tablename__ = "analytics_counts"
     __table_args__ = (UniqueConstraint("grain", "dim", "value", "period", name="uq_count_key"),)
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    grain: Mapped[str] = mapped_column(String(5))  # day, month
+    grain: Mapped[str] = mapped_column(String(5))  # day, month, year
     dim: Mapped[str] = mapped_column(String(20))
     value: Mapped[str] = mapped_column(String(250))
     period: Mapped[date] = mapped_column(Date)
     paid_total: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=Decimal(0))
+    histograms: Mapped[str] = mapped_column(Text, default="{}", server_default="{}", nullable=False)
 
 
 for _column in COUNT_COLUMNS:

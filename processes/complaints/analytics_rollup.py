@@ -16,14 +16,14 @@ from functools import lru_cache
 from itertools import combinations
 from typing import Any
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
+from processes.complaints import analytics_histogram as histogram
 from processes.complaints.analytics_models import (
     COUNT_COLUMNS,
     COUNT_METRICS,
     AnalyticsCount,
-    AnalyticsRollup,
     ComplaintFact,
 )
 from processes.complaints.calendar import BusinessCalendar
@@ -44,30 +44,23 @@ GRAINS = ("day", "month")
 # Counted where a complaint starts and stops being open, at risk or past its limit: open work at the
 # end of a past period is the sum of what started before it minus what stopped (docs/analytics.md).
 OPEN_METRICS = ("risk_in", "risk_out", "breach_in", "breach_out")
-# Duration histograms, in minutes; figures read them for median and p90.
+# Duration histograms, in minutes (AnalyticsCount.histograms); figures read them for median and p90.
 DURATION_METRICS = ("ack_min", "ack_bmin", "resolve_min", "resolve_bmin")
 
-Key = tuple[date, str, int]  # local day, metric, bucket
+Key = tuple[date, str, int]  # local day, metric, bucket (exact minutes for a duration)
 # The slices counted at month grain as well as day grain; the others are read at day grain only,
 # which stays cheap because they are sparse (a few rows per day and value).
-_DENSE = ("", "root_cause", "product_root_cause")
+_DENSE = ("",)
 
 
 def grains(dim: str, metric: str) -> tuple[str, ...]:
-    """The grains a slice keeps a metric at. Duration histograms have a row per bucket, so they are
-    the heavy part: everything and each dimension keep them by month and by year (a long period
-    reads a few years and months, not two years of days), only everything by day too (the days at
-    the ends of a period of one or two filters are counted from its fact rows); the pairs with
-    product not at all (those two filters read the facts for durations). Counts are kept by day in every slice, and by
-    month in the dense ones, where summing days over a long period would read too many rows."""
+    """The grains a slice keeps a metric at. Duration histograms live in the rows' `histograms`
+    (a few hundred keys at most per metric, `analytics_histogram`), so every slice keeps them by
+    day and month, and everything and each dimension by year too: any period under one or two
+    filters is read from a few dozen rows. Counts are kept by day in every slice, and by month in
+    the dense ones, where summing days over a long period would read too many rows."""
     if metric in DURATION_METRICS:
-        if dim == "":
-            return ("day", "month", "year")
-        if "+" not in dim:
-            return ("month", "year")
-        # Pairs are sparse (months are few rows); a pair with product, one of many, is a handful of
-        # complaints a month, a row each: none.
-        return () if "prd" in dim.split("+") else ("month",)
+        return ("day", "month") if "+" in dim else ("day", "month", "year")
     return GRAINS if dim in _DENSE else ("day",)
 
 
@@ -84,14 +77,6 @@ def calendar() -> BusinessCalendar:
 
 def local_day(moment: datetime) -> date:
     return calendar().localize(moment).date()
-
-
-def bucket(minutes: int) -> int:
-    """Three significant digits: exact below 1,000 minutes, within 1 % above."""
-    if minutes < 1000:
-        return max(minutes, 0)
-    step = 10 ** (len(str(minutes)) - 3)
-    return minutes // step * step
 
 
 def business_minutes(start: datetime, end: datetime, cal: BusinessCalendar | None = None) -> int:
@@ -177,13 +162,13 @@ def contributions(fact: ComplaintFact | None) -> dict[Key, list]:
     add(fact.received_at, "received")
     if fact.acknowledged_at is not None:
         add(fact.acknowledged_at, "acknowledged")
-        add(fact.acknowledged_at, "ack_min", bucket(fact.ack_minutes or 0), fact.ack_minutes or 0)
-        add(fact.acknowledged_at, "ack_bmin", bucket(fact.ack_business_minutes or 0), fact.ack_business_minutes or 0)
+        add(fact.acknowledged_at, "ack_min", fact.ack_minutes or 0)  # exact minutes: analytics_histogram
+        add(fact.acknowledged_at, "ack_bmin", fact.ack_business_minutes or 0)
     if fact.resolved_at is not None:
         at = fact.resolved_at
         add(at, "resolved")
-        add(at, "resolve_min", bucket(fact.resolve_minutes or 0), fact.resolve_minutes or 0)
-        add(at, "resolve_bmin", bucket(fact.resolve_business_minutes or 0), fact.resolve_business_minutes or 0)
+        add(at, "resolve_min", fact.resolve_minutes or 0)
+        add(at, "resolve_bmin", fact.resolve_business_minutes or 0)
         if fact.resolve_due is not None:
             add(at, "within_sla" if at <= fact.resolve_due else "breached")
         if first_contact(fact):
@@ -215,15 +200,20 @@ def contributions(fact: ComplaintFact | None) -> dict[Key, list]:
     return out
 
 
-def slices(fact: ComplaintFact | None, metric: str) -> list[tuple[str, str]]:
-    """The rollup slices a fact's metric is counted in: everything, and each of its dimensions."""
-    if fact is None:
-        return []
-    values = [(dim, getattr(fact, dim) or "") for dim in DIMENSIONS]
-    found = [("", ""), *values, *(pair_slice(a, b) for a, b in combinations(values, 2))]
-    if metric == "resolved":  # Pareto of root causes, overall and per product
-        cause = fact.root_cause or ""
-        found += [("root_cause", cause), ("product_root_cause", f"{fact.product or ''}\x1f{cause}")]
+def slices(fact: ComplaintFact | None, metric: str = "") -> list[tuple[str, str]]:
+    """The rollup slices a fact is counted in: everything, each of its dimensions and each pair."""
+    return [] if fact is None else _slices(fact)
+
+
+_PAIR_DIMS = tuple(f"{_SHORT[a]}+{_SHORT[b]}" for a, b in PAIRS)
+_PAIR_INDEXES = tuple(combinations(range(len(DIMENSIONS)), 2))
+
+
+def _slices(fact) -> list[tuple[str, str]]:
+    """Everything, each dimension and each pair of them (pair_slice's names, built without sorting)."""
+    values = [getattr(fact, dim) or "" for dim in DIMENSIONS]
+    found = [("", ""), *((dim, v[:250]) for dim, v in zip(DIMENSIONS, values, strict=True))]
+    found += [(name, f"{values[i]}\x1f{values[j]}"[:250]) for name, (i, j) in zip(_PAIR_DIMS, _PAIR_INDEXES, strict=True)]
     return found
 
 
@@ -240,84 +230,135 @@ def count_column(metric: str, bucket_: int) -> str | None:
     return metric if metric in COUNT_METRICS else None
 
 
-def rollup_rows(fact: ComplaintFact | None, sign: int) -> dict[tuple, list]:
-    """What a fact adds to the duration histograms: (grain, dim, value, metric, period, bucket) → [count, total]."""
-    rows: dict[tuple, list] = defaultdict(lambda: [0, Decimal(0)])
-    for (day, metric, bucket_), (count, total) in contributions(fact).items():
-        if metric not in DURATION_METRICS:
-            continue
-        for dim, value in slices(fact, metric):
-            for grain in grains(dim, metric):
-                cell = rows[(grain, dim, value[:250], metric, _period(grain, day), bucket_)]
-                cell[0] += sign * count
-                cell[1] += sign * total
-    return rows
+Cell = tuple[dict[str, Any], dict[str, dict[int, int]]]  # counts by column, histograms by metric
 
 
-def count_rows(fact: ComplaintFact | None, sign: int) -> dict[tuple, dict[str, Any]]:
-    """What a fact adds to the counts: (grain, dim, value, period) → {column: count, paid_total: amount}."""
-    rows: dict[tuple, dict[str, Any]] = defaultdict(lambda: defaultdict(int))
+@lru_cache(maxsize=64)
+def _row_grains(dim: str) -> tuple[tuple[str, bool, bool], ...]:
+    """(grain, keeps counts, keeps histograms and root causes) for each grain a slice has rows at."""
+    counted, timed = grains(dim, "received"), grains(dim, DURATION_METRICS[0])
+    return tuple((g, g in counted, g in timed) for g in ("day", "month", "year") if g in counted or g in timed)
+
+
+def rollup_cells(fact: ComplaintFact | None, sign: int, keep=None, into: dict | None = None) -> dict[tuple, Cell]:
+    """What a fact adds to the rollup rows: (grain, dim, value, period) → (counts by column and
+    paid_total, histograms {metric: {exact minutes: count}}). `keep`: only these slices' dims;
+    `into`: add to these rows (the bulk build's sums) instead of new ones."""
+    rows: dict[tuple, Cell] = {} if into is None else into
+    if fact is None:
+        return rows
+    by_day: dict[date, tuple[list, list]] = {}
+    splits: dict[date, list] = {}
     for (day, metric, bucket_), (count, total) in contributions(fact).items():
+        counts, timed = by_day.setdefault(day, ([], []))
         column = count_column(metric, bucket_)
         if column is None:
-            continue
-        for dim, value in slices(fact, metric):
-            for grain in grains(dim, metric):
-                row = rows[(grain, dim, value[:250], _period(grain, day))]
-                row[column] += sign * count
-                if metric == "paid":
-                    row["paid_total"] += sign * total
+            timed.append((metric, bucket_, sign * count))
+        else:
+            counts.append((column, sign * count, sign * total if metric == "paid" else 0))
+            if metric == "resolved":  # the Pareto of root causes, kept beside the histograms
+                timed.append((histogram.CAUSES, (fact.root_cause or "")[:200], sign * count))
+            if metric == "received":  # pairs: received by category and channel, for their charts
+                splits.setdefault(day, []).extend(
+                    (name, (getattr(fact, dim) or "")[:200], sign * count) for dim, name in histogram.SPLITS.items())
+    every = _slices(fact)
+    for day, (counts, timed) in by_day.items():
+        periods = {"day": day, "month": day.replace(day=1), "year": day.replace(month=1, day=1)}
+        for dim, value in every:
+            if keep is not None and dim not in keep:
+                continue
+            pair_splits = splits.get(day) if "+" in dim else None
+            for grain, with_counts, with_timed in _row_grains(dim):
+                if grain == "day" and pair_splits:
+                    with_timed, timed_here = True, timed + pair_splits
+                else:
+                    timed_here = timed
+                if not (with_counts and counts or with_timed and timed_here):
+                    continue
+                key = (grain, dim, value, periods[grain])
+                cell = rows.get(key)
+                if cell is None:
+                    cell = rows[key] = ({}, {})
+                if with_counts:
+                    mine = cell[0]
+                    for column, n, amount in counts:
+                        mine[column] = mine.get(column, 0) + n
+                        if amount:
+                            mine["paid_total"] = mine.get("paid_total", 0) + amount
+                if with_timed:
+                    hist = cell[1]
+                    for metric, minutes, n in timed_here:
+                        h = hist.get(metric)
+                        if h is None:
+                            hist[metric] = {minutes: n}
+                        else:
+                            h[minutes] = h.get(minutes, 0) + n
     return rows
+
+
+def cell_delta(before: ComplaintFact | None, after: ComplaintFact | None) -> dict[tuple, Cell]:
+    """The rows whose sums change between two states of a fact, with what changes in each."""
+    delta = rollup_cells(before, -1)
+    for key, (counts, histograms) in rollup_cells(after, +1).items():
+        cell = delta.get(key)
+        if cell is None:
+            delta[key] = (counts, histograms)
+            continue
+        for column, n in counts.items():
+            cell[0][column] = cell[0].get(column, 0) + n
+        for metric, changes in histograms.items():
+            mine = cell[1].setdefault(metric, {})
+            for minutes, n in changes.items():
+                mine[minutes] = mine.get(minutes, 0) + n
+    out = {}
+    for key, (counts, histograms) in delta.items():
+        counts = {c: n for c, n in counts.items() if n}
+        histograms = {m: h for m, h in ((m, {k: n for k, n in h.items() if n}) for m, h in histograms.items()) if h}
+        if counts or histograms:
+            out[key] = (counts, histograms)
+    return out
 
 
 def apply_delta(session: Session, before: ComplaintFact | None, after: ComplaintFact | None) -> int:
-    """Add to the rollups what changed between two states of a fact; returns rows touched."""
-    delta = rollup_rows(before, -1)
-    for key, (count, total) in rollup_rows(after, +1).items():
-        cell = delta[key]
-        cell[0] += count
-        cell[1] += total
-    params = [dict(zip(("g", "d", "v", "m", "p", "b"), key, strict=True), c=count, t=total)
-              for key, (count, total) in sorted(delta.items()) if count or total]
-    if params:
-        # Sorted keys: two transactions touching the same rows lock them in the same order.
-        session.execute(_upsert(session), params)
-    counts = count_rows(before, -1)
-    for key, row in count_rows(after, +1).items():
-        for column, n in row.items():
-            counts[key][column] += n
-    changed = [dict(zip(("g", "d", "v", "p"), key, strict=True),
-                    **{c: row.get(c, 0) for c in COUNT_COLUMNS}, paid_total=Decimal(row.get("paid_total", 0)))
-               for key, row in sorted(counts.items()) if any(row.values())]
-    if changed:
-        session.execute(_count_upsert(session), changed)
-    return len(params) + len(changed)
+    """Add to the rollup rows what changed between two states of a fact; returns rows touched.
+    The counts are added by the database (one upsert for every row touched, which also locks it);
+    the histograms of the rows whose durations changed are then read, merged and written back."""
+    delta = cell_delta(before, after)
+    if not delta:
+        return 0
+    keys = sorted(delta)  # two transactions touching the same rows lock them in the same order
+    params = [dict(zip(("g", "d", "v", "p"), key, strict=True), **{c: delta[key][0].get(c, 0) for c in COUNT_COLUMNS},
+                   paid_total=Decimal(delta[key][0].get("paid_total", 0))) for key in keys]
+    if not any(delta[key][1] for key in keys):
+        session.execute(_count_upsert(session), params)
+        return len(keys)
+    # The upsert answers each row's id and stored histograms (RETURNING): no second read.
+    changed = []
+    for row in session.execute(_count_upsert(session, returning=True), params):
+        timed = delta[(row.grain, row.dim, row.value, row.period)][1]
+        if timed:
+            merged = histogram.apply(histogram.decode(row.histograms), timed)
+            changed.append({"row_id": row.id, "h": histogram.encode(merged)})
+    table = AnalyticsCount.__table__
+    session.execute(update(table).where(table.c.id == bindparam("row_id")).values(histograms=bindparam("h")), changed)
+    return len(keys)
 
 
-def _upsert(session: Session):
-    def build(insert):
-        table = AnalyticsRollup.__table__
-        stmt = insert(table).values(grain=bindparam("g"), dim=bindparam("d"), value=bindparam("v"),
-                                    metric=bindparam("m"), period=bindparam("p"), bucket=bindparam("b"),
-                                    count=bindparam("c"), total=bindparam("t"))
-        return stmt.on_conflict_do_update(
-            index_elements=["grain", "dim", "value", "metric", "period", "bucket"],
-            set_={"count": table.c.count + stmt.excluded.count, "total": table.c.total + stmt.excluded.total})
-
-    return upsert_statement(session, "analytics_rollup", build)
-
-
-def _count_upsert(session: Session):
+def _count_upsert(session: Session, returning: bool = False):
     def build(insert):
         table = AnalyticsCount.__table__
         columns = (*COUNT_COLUMNS, "paid_total")
         stmt = insert(table).values(grain=bindparam("g"), dim=bindparam("d"), value=bindparam("v"),
                                     period=bindparam("p"), **{c: bindparam(c) for c in columns})
-        return stmt.on_conflict_do_update(
+        stmt = stmt.on_conflict_do_update(
             index_elements=["grain", "dim", "value", "period"],
             set_={c: table.c[c] + stmt.excluded[c] for c in columns})
+        if returning:
+            stmt = stmt.returning(table.c.id, table.c.grain, table.c.dim, table.c.value, table.c.period,
+                                  table.c.histograms)
+        return stmt
 
-    return upsert_statement(session, "analytics_count", build)
+    return upsert_statement(session, "analytics_count_returning" if returning else "analytics_count", build)
 
 
 # ---------------------------------------------------------------------------- facts from the process
@@ -374,8 +415,9 @@ def update_fact(session: Session, fact: ComplaintFact, facts: dict, instance: Pr
 
 def _paid(session: Session, facts: dict) -> Decimal:
     """Compensation counts as paid when the ledger entry was issued and the customer accepted the
-    answer that carried it; an offer refused or superseded is not money spent."""
-    if facts.get("remedy") != "compensation" or facts.get("customer_decision") != "accept":
+    answer that carried it; an offer refused or superseded is not money spent (every answer sent
+    brings the complaint's entry in line with what it offers, so the entry is the last answer's)."""
+    if facts.get("customer_decision") != "accept":
         return Decimal(0)
     if not facts.get("compensation_issued"):
         return Decimal(0)

@@ -12,8 +12,6 @@ from sqlalchemy import bindparam, text
 from processes.complaints.analytics_rollup import DIMENSIONS, calendar
 from processes.engine.models import TZDateTime
 
-BUCKET = ("CASE WHEN {m} < 1000 THEN {m} WHEN {m} < 10000 THEN {m} / 10 * 10 WHEN {m} < 100000 THEN {m} / 100 * 100 "
-           "WHEN {m} < 1000000 THEN {m} / 1000 * 1000 ELSE {m} / 10000 * 10000 END")
 # as analytics_rollup.contributions: four escalation levels, a 1–5 survey
 LEVEL = "CASE WHEN escalation_level > 4 THEN 4 WHEN escalation_level < 1 THEN 1 ELSE escalation_level END"
 SCORE = "CASE WHEN satisfaction_score > 5 THEN 5 WHEN satisfaction_score < 1 THEN 1 ELSE satisfaction_score END"
@@ -22,15 +20,12 @@ SCORE = "CASE WHEN satisfaction_score > 5 THEN 5 WHEN satisfaction_score < 1 THE
 SPECS = {
     "received": ("received_at", "1=1", "0", "0"),
     "acknowledged": ("acknowledged_at", "acknowledged_at IS NOT NULL", "0", "0"),
-    "ack_min": ("acknowledged_at", "acknowledged_at IS NOT NULL", BUCKET.format(m="COALESCE(ack_minutes, 0)"),
-                "COALESCE(ack_minutes, 0)"),
-    "ack_bmin": ("acknowledged_at", "acknowledged_at IS NOT NULL",
-                 BUCKET.format(m="COALESCE(ack_business_minutes, 0)"), "COALESCE(ack_business_minutes, 0)"),
+    # durations: exact minutes, as the rollups keep them while few (analytics_histogram)
+    "ack_min": ("acknowledged_at", "acknowledged_at IS NOT NULL", "COALESCE(ack_minutes, 0)", "0"),
+    "ack_bmin": ("acknowledged_at", "acknowledged_at IS NOT NULL", "COALESCE(ack_business_minutes, 0)", "0"),
     "resolved": ("resolved_at", "resolved_at IS NOT NULL", "0", "0"),
-    "resolve_min": ("resolved_at", "resolved_at IS NOT NULL", BUCKET.format(m="COALESCE(resolve_minutes, 0)"),
-                    "COALESCE(resolve_minutes, 0)"),
-    "resolve_bmin": ("resolved_at", "resolved_at IS NOT NULL",
-                     BUCKET.format(m="COALESCE(resolve_business_minutes, 0)"), "COALESCE(resolve_business_minutes, 0)"),
+    "resolve_min": ("resolved_at", "resolved_at IS NOT NULL", "COALESCE(resolve_minutes, 0)", "0"),
+    "resolve_bmin": ("resolved_at", "resolved_at IS NOT NULL", "COALESCE(resolve_business_minutes, 0)", "0"),
     "within_sla": ("resolved_at", "resolved_at IS NOT NULL AND resolve_due IS NOT NULL AND resolved_at <= resolve_due",
                    "0", "0"),
     "breached": ("resolved_at", "resolved_at IS NOT NULL AND resolve_due IS NOT NULL AND resolved_at > resolve_due",

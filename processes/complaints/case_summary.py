@@ -33,6 +33,11 @@ PROPOSAL_TEMPLATES = ("mediation_proposal", "response")
 PROPOSING_TASKS = ("Task_Draft_Rule_Answer", "Task_Draft_Explanation", "Task_Mediate", "Task_Revise_Answer",
                    "Task_Senior_Rehandle", "Task_Cross_Department_Plan", "Task_Management_Decision",
                    "Task_Revise_Offer")
+# Tasks where a person decides an amount of compensation (the proposed figure falls back on the latest).
+AMOUNT_TASKS = (*PROPOSING_TASKS, "Task_Choose_Compensation")
+APPROVING_TASKS = ("Task_Approve_Compensation", "Task_Approve_Revised_Compensation")
+# The customer did not answer in time: the answer sent counts as accepted.
+DEEMED_ACCEPTED_TIMER = "Event_Response_Timeout"
 
 
 @dataclass
@@ -76,14 +81,21 @@ class CaseSummary:
     approvals: list[Step] = field(default_factory=list)
     escalations: list[EscalationRecord] = field(default_factory=list)
     compensation_proposed: dict | None = None  # {"kind", "amount"} from the process's data, when known
-    paid: list[CompensationEntry] = field(default_factory=list)
+    booked: list[CompensationEntry] = field(default_factory=list)  # the ledger: what the budget counts
+    accepted: bool = False  # the customer accepted (or is deemed to accept) the last answer sent
     clocks: list[Clock] = field(default_factory=list)
     resolve_due: datetime | None = None
     survey: dict | None = None
 
     @property
-    def paid_total(self) -> Decimal:
-        return sum((e.amount for e in self.paid), Decimal(0))
+    def booked_total(self) -> Decimal:
+        return sum((Decimal(e.amount) for e in self.booked), Decimal(0))
+
+    @property
+    def paid_total(self) -> Decimal | None:
+        """Booked compensation counts as paid once the customer accepted the answer that carried it,
+        as in the analytics; None while nothing is booked or the customer has not accepted."""
+        return self.booked_total if self.accepted and self.booked_total else None
 
 
 def summarize(session: Session, complaint: Complaint, who: Actor, history: list[AuditEntry] | None = None,
@@ -96,6 +108,8 @@ def summarize(session: Session, complaint: Complaint, who: Actor, history: list[
                                        .order_by(AuditEntry.id)))
     summary = CaseSummary(strategy=complaint.strategy, resolve_due=resolve_due)
     answers: list[tuple[datetime, dict]] = []
+    amounts: list[Step] = []  # steps where a person set an amount
+    deemed_at: datetime | None = None
     for entry in history:
         detail = entry.detail or {}
         data = mask_data(detail.get("data") or {}, who)
@@ -107,10 +121,15 @@ def summarize(session: Session, complaint: Complaint, who: Actor, history: list[
                 summary.findings.append((INVESTIGATIONS[step.task], step))
             elif step.task == "Task_Review_Strategy":
                 summary.strategy_review = step
-            elif step.task in ("Task_Approve_Compensation", "Task_Approve_Revised_Compensation"):
+            elif step.task in APPROVING_TASKS:
                 summary.approvals.append(step)
             elif step.task in PROPOSING_TASKS:
                 summary.decisions.append(step)
+            if step.task in AMOUNT_TASKS and "compensation_amount" in data:
+                amounts.append(step)
+            if (step.task == "Task_Quality_Check" and data.get("qc_decision") == "approve") or (
+                    step.task == "Task_Management_Decision" and data.get("compensation_amount")):
+                summary.approvals.append(step)  # a second person's check, or management deciding itself
             elif step.task == "Task_Survey_Call" and data.get("satisfaction_score") is not None:
                 summary.survey = {**data, "at": entry.at, "by": entry.actor}
         elif entry.action == "message_received":
@@ -118,6 +137,8 @@ def summarize(session: Session, complaint: Complaint, who: Actor, history: list[
                 answers.append((entry.at, data))
             elif detail.get("message") == "survey_answer":
                 summary.survey = {**data, "at": entry.at, "by": "customer"}
+        elif entry.action == "timer_fired" and detail.get("timer") == DEEMED_ACCEPTED_TIMER:
+            deemed_at = entry.at
     notes = session.scalars(select(Notification).where(
         Notification.business_key == reference, Notification.recipient_type == "customer",
         Notification.template.in_(PROPOSAL_TEMPLATES)).order_by(Notification.id))
@@ -129,11 +150,13 @@ def summarize(session: Session, complaint: Complaint, who: Actor, history: list[
     _pair_answers(summary.proposals, answers)
     summary.escalations = list(session.scalars(select(EscalationRecord).where(
         EscalationRecord.business_key == reference).order_by(EscalationRecord.at)))
-    summary.paid = list(session.scalars(select(CompensationEntry).where(
+    summary.booked = list(session.scalars(select(CompensationEntry).where(
         CompensationEntry.business_key == reference).order_by(CompensationEntry.created_at)))
-    if facts and facts.get("compensation_amount"):
-        summary.compensation_proposed = {"kind": facts.get("compensation_kind"),
-                                         "amount": facts.get("compensation_amount")}
+    summary.accepted = _last_answer_accepted(summary.proposals, deemed_at)
+    latest = (facts if facts and "compensation_amount" in facts else amounts[-1].data if amounts else {})
+    if latest.get("compensation_amount"):
+        summary.compensation_proposed = {"kind": latest.get("compensation_kind"),
+                                         "amount": latest.get("compensation_amount")}
     for task in session.scalars(select(HumanTask).where(HumanTask.business_key == reference,
                                                         HumanTask.status == "open",
                                                         HumanTask.due_at.is_not(None))
@@ -142,9 +165,23 @@ def summarize(session: Session, complaint: Complaint, who: Actor, history: list[
     return summary
 
 
+def _last_answer_accepted(proposals: list[Proposal], deemed_at: datetime | None) -> bool:
+    answers = [p for p in proposals if p.kind == "response"]
+    if not answers:
+        return False
+    last = answers[-1]
+    if last.answer is not None:
+        return last.answer.get("customer_decision") == "accept"
+    return deemed_at is not None and deemed_at >= last.at
+
+
 def _pair_answers(proposals: list[Proposal], answers: list[tuple[datetime, dict]]) -> None:
-    """Each customer answer belongs to the latest proposal sent before it."""
+    """Each customer answer belongs to the latest proposal sent before it, never to one older than the
+    proposal the previous answer belonged to. Proposals sent at the same instant (a clock that stands
+    still, as in the tests) are answered in the order they were sent."""
+    last = -1
     for at, data in answers:
-        earlier = [p for p in proposals if p.at <= at and p.answer is None]
-        if earlier:
-            earlier[-1].answer, earlier[-1].answered_at = data, at
+        candidates = [i for i, p in enumerate(proposals) if i > last and p.at <= at]
+        if candidates:
+            last = max(candidates, key=lambda i: (proposals[i].at, -i))
+            proposals[last].answer, proposals[last].answered_at = data, at

@@ -23,8 +23,10 @@ class Database:
         self.write_session = sessionmaker(self.write_engine, expire_on_commit=False, autoflush=False)
         audit.install(self.session)
         audit.install(self.write_session)
-        # One-statement reads on every request (a bearer token's user): on PostgreSQL in
-        # autocommit, so no BEGIN and ROLLBACK round trips around the one SELECT. Never for writes.
+        # One-statement reads on every request (a bearer token's user, a task's row and form, its
+        # data, the API's page of tasks): on PostgreSQL in autocommit, so no BEGIN and ROLLBACK
+        # round trips around the one SELECT, and no ROLLBACK to make psycopg drop the statements
+        # it has prepared on the connection (it does on every rollback). Never for writes.
         self.read_session = self.session if self.is_sqlite else sessionmaker(
             self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
 

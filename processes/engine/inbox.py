@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import ClassVar
 
 from sqlalchemy import (
     Boolean,
@@ -31,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import FunctionElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from processes.engine.actors import WORKER_ROLES, Actor, groups_of
 from processes.engine.models import HumanTask
@@ -43,22 +45,23 @@ ASSIGNMENT = ("unassigned", "assigned")  # the "status" filter: is someone worki
 LEVELS = ("1", "2", "3", "4")
 COUNT_CAP = 1_000  # counting stops here ("more than 1,000"): a count never walks a whole scope
 EXPORT_CAP = 10_000  # rows in one export
-# Sortable columns and the order each gives, the same as an index of the "all" scope reads it, so a
-# page stops after its rows instead of sorting the scope. No NULLS clause on the leading column:
-# it would stop both databases from reading the index (a task without a deadline, which the
-# validation refuses, then sorts where the database puts NULL). Severity is sorted through the
-# priority, which is derived from it first (an alphabetical "critical, high, low" would mislead).
+# Sortable columns and the order each gives, the same as an index of the "all" scope and one of
+# "my department, unassigned" read it, so a page stops after its rows instead of sorting the scope.
+# No NULLS clause on the leading column: it would stop both databases from reading the index (a
+# task without a deadline, which the validation refuses, then sorts where the database puts NULL).
+# Severity is sorted through the priority, which is derived from it first (an alphabetical
+# "critical, high, low" would mislead).
 SORTS = {
     "priority": (HumanTask.priority, HumanTask.due_at),  # ix_human_open_urgency (ascending: see ordered)
     "due": (HumanTask.due_at, HumanTask.created_at),  # ix_human_open_due
-    "created": (HumanTask.created_at,),  # ix_human_open_created
-    "reference": (HumanTask.business_key,),  # ix_human_open_reference
-    "task": (HumanTask.name, HumanTask.due_at),  # ix_human_open_name
-    "category": (HumanTask.category, HumanTask.due_at),  # ix_human_open_category
-    "channel": (HumanTask.channel, HumanTask.due_at),  # ix_human_open_channel
+    "created": (HumanTask.created_at,),  # ix_human_open_created, ix_human_queue_created
+    "reference": (HumanTask.business_key,),  # ix_human_open_reference, ix_human_queue_reference
+    "task": (HumanTask.name, HumanTask.due_at),  # ix_human_open_name, ix_human_queue_name
+    "category": (HumanTask.category, HumanTask.due_at),  # ix_human_open_category, ix_human_queue_category
+    "channel": (HumanTask.channel, HumanTask.due_at),  # ix_human_open_channel, ix_human_queue_channel
     "department": (HumanTask.department, HumanTask.assignee, HumanTask.due_at),  # ix_human_open_department
     "assignee": (HumanTask.assignee, HumanTask.due_at),  # ix_human_open_assignee
-    "level": (HumanTask.escalation_level, HumanTask.priority, HumanTask.due_at),  # ix_human_open_level
+    "level": (HumanTask.escalation_level, HumanTask.priority, HumanTask.due_at),  # ix_human_open_level, _queue_level
 }
 DEFAULT_SORT = "priority"
 
@@ -183,23 +186,53 @@ def sees_everything(actor: Actor) -> bool:
     return actor.is_overseer or actor.role == "manager"
 
 
-def sla_condition(state: str, now: datetime, ratio: float = AT_RISK_RATIO):
-    """The SQL condition for one SLA state, as SlaPolicy.state decides it for a row."""
+class walked(ColumnElement):
+    """A column whose range a page checks on the rows it walks instead of reading an index range
+    of it: SQLite's unary plus (its planner then keeps to the order's index, which a page leaves
+    after its rows, rather than sorting a third of the tasks); the column itself elsewhere."""
+
+    inherit_cache = True
+    _traverse_internals: ClassVar = [("column", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column):
+        self.column = column
+        self.type = column.type
+
+
+@compiles(walked)
+def _walked_default(element, compiler, **kw):
+    return compiler.process(element.column, **kw)
+
+
+@compiles(walked, "sqlite")
+def _walked_sqlite(element, compiler, **kw):
+    return "+" + compiler.process(element.column, **kw)
+
+
+def sla_condition(state: str, now: datetime, ratio: float = AT_RISK_RATIO, page: bool = False):
+    """The SQL condition for one SLA state, as SlaPolicy.state decides it for a row.
+
+    ``page``: for a page in some order, not a count. A count reads the range of ix_human_open_due
+    alone; a page walks its order's index and checks the state on the rows met (SQLite's planner,
+    which cannot tell how many tasks a time range holds, would otherwise read the whole range and
+    sort it, or not, depending on which other indexes exist)."""
+    due = walked(HumanTask.due_at) if page else HumanTask.due_at
     # At risk once now - created > ratio * (due - created), i.e. (1-ratio)*created + ratio*due < now.
     risk_point = (1 - ratio) * epoch(HumanTask.created_at) + ratio * epoch(HumanTask.due_at)
     now_seconds = now.timestamp()
     if state == "breached":
-        return HumanTask.due_at < now
+        return due < now
     if state == "at_risk":
-        return and_(HumanTask.due_at >= now, risk_point < now_seconds)
+        return and_(due >= now, risk_point < now_seconds)
     if state == "on_time":
-        return and_(HumanTask.due_at >= now, risk_point >= now_seconds)
+        return and_(due >= now, risk_point >= now_seconds)
     raise ValueError(f"unknown SLA state {state!r}")
 
 
 def apply_filters(query: Select, filters: Filters, now: datetime | None = None,
-                  session: Session | None = None) -> Select:
-    """``session``: lets a word search ask the FTS index how many tasks match first (task_search)."""
+                  session: Session | None = None, page: bool = False) -> Select:
+    """``session``: lets a word search ask the FTS index how many tasks match first (task_search).
+    ``page``: the query is for a page in some order, not a count (sla_condition)."""
     now = now or datetime.now(UTC)
     for name in ("category", "severity", "channel", "department", "assignee"):
         value = getattr(filters, name)
@@ -216,7 +249,7 @@ def apply_filters(query: Select, filters: Filters, now: datetime | None = None,
     if filters.created_to:
         query = query.where(HumanTask.created_at < datetime.combine(filters.created_to + timedelta(days=1), time(), UTC))
     if filters.sla:
-        query = query.where(sla_condition(filters.sla, now))
+        query = query.where(sla_condition(filters.sla, now, page=page))
     if filters.text:
         query = query.where(text_condition(filters.text, session))
     return query
@@ -264,9 +297,9 @@ def _contains_sqlite(element, compiler, **kw):
 
 
 def filtered_query(actor: Actor, scope: str, filters: Filters | None = None, now: datetime | None = None,
-                   session: Session | None = None) -> Select:
+                   session: Session | None = None, page: bool = False) -> Select:
     query = inbox_query(actor, scope)
-    return apply_filters(query, filters, now, session) if filters is not None else query
+    return apply_filters(query, filters, now, session, page) if filters is not None else query
 
 
 class tie_breaker(ColumnElement):
@@ -375,7 +408,7 @@ def list_tasks(session: Session, actor: Actor, scope: str = "mine", page: int = 
     page = max(page, 1)
     query = query if query is not None else inbox_query(actor, scope)
     if filters is not None:
-        query = apply_filters(query, filters, now, session)
+        query = apply_filters(query, filters, now, session, page=True)
     boundary = boundary_of(session, sort, after or before) if (after or before) else None
     if boundary is None:
         rows = list(session.scalars(ordered(query, sort).offset((page - 1) * per_page).limit(per_page + 1)))

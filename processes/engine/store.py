@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from processes.engine import compaction, jsoncodec
 from processes.engine.db import upsert_statement
-from processes.engine.models import InstanceTask, ProcessInstance, TaskData
+from processes.engine.models import HumanTask, InstanceTask, ProcessInstance, TaskData
 from processes.engine.tracking import TrackedSubWorkflow, TrackedWorkflow, is_tracked, reindex
 
 FINISHED = TaskState.COMPLETED | TaskState.CANCELLED | TaskState.ERROR
@@ -326,6 +326,14 @@ class WorkflowStore:
         body = session.scalar(_TASK_DATA, {"instance": instance_id, "task": task_id})
         return self.registry.restore(json.loads(body)) if body is not None else {}
 
+    def human_task_data(self, session: Session, human_task_id: str) -> dict | None:
+        """The data of a human task's engine task as last saved, found from the human task in one
+        statement; None when there is no such human task."""
+        found = session.execute(_HUMAN_TASK_DATA, {"the_id": human_task_id}).first()
+        if found is None:
+            return None
+        return self.registry.restore(json.loads(found.body)) if found.body is not None else {}
+
     def _restore_tasks(self, wf, task_dicts: dict[str, dict], header: dict) -> None:
         wf.tasks = {UUID(tid): self.registry.restore(dct, workflow=wf) for tid, dct in task_dicts.items()}
         wf.task_tree = wf.tasks.get(UUID(header["root"]))
@@ -371,6 +379,12 @@ _ALL_TASKS = (select(InstanceTask.instance_id, InstanceTask.workflow_id, Instanc
               .join(TaskData, TaskData.sha256 == InstanceTask.data_sha256)
               .where(InstanceTask.instance_id.in_(bindparam("ids", expanding=True))))
 _LIVE_TASKS = _ALL_TASKS.where(InstanceTask.compacted.is_(False))  # what a step needs
+# From the human task: its row always, its engine task's data when that row is there.
+_HUMAN_TASK_DATA = (select(HumanTask.id, TaskData.body).select_from(HumanTask)
+                    .outerjoin(InstanceTask, (InstanceTask.instance_id == HumanTask.instance_id)
+                               & (InstanceTask.task_id == HumanTask.id))
+                    .outerjoin(TaskData, TaskData.sha256 == InstanceTask.data_sha256)
+                    .where(HumanTask.id == bindparam("the_id")))
 _TASK_DATA = (select(TaskData.body).join(InstanceTask, InstanceTask.data_sha256 == TaskData.sha256)
               .where(InstanceTask.instance_id == bindparam("instance"), InstanceTask.task_id == bindparam("task")))
 

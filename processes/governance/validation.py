@@ -53,7 +53,7 @@ XML_NS = "http://www.w3.org/XML/1998/namespace"
 # the same id would be silently confused with them.
 RESERVED_IDS = ("Start", "End", "Root")
 # Service-task handlers that pay money out: they must be behind an approval check.
-PAYOUT_HANDLERS = ("issue_compensation",)
+PAYOUT_HANDLERS = ("issue_compensation", "correct_compensation", "book_compensation")
 MAX_FILES = 100
 MAX_FILE_BYTES = 5 * 1024 * 1024
 USER_TASKS = ("userTask", "manualTask")
@@ -644,41 +644,46 @@ class _Lint:
             successors.setdefault(flow.get("sourceRef"), set()).add(flow.get("targetRef"))
             flows[flow.get("id")] = flow
         starts = {el.get("id") for el in container.iterfind("bpmn:startEvent", NS)}
+        # An approval: a management task, or a second person's check of the answer (four eyes).
         approvals = {t.get("id") for t in container.iter(*(f"{{{BPMN_NS}}}{u}" for u in USER_TASKS))
-                     if lanes.get(t.get("id")) == "management"}
+                     if lanes.get(t.get("id")) == "management" or _props(t).get("fourEyesAgainst")}
         checks = [flow for flow in flows.values()
                   if re.search(r"threshold|compensation_amount\s*>", _condition(flow) or "")]
+        checked: dict[str, object] = {}  # the threshold checks in front of the payouts, each warned about once
         for payout in payouts:
             pid, label = payout.get("id"), _label(payout)
             approval_routes = [f for f in checks if f.get("targetRef") in approvals or
                                (_forwards({f.get("targetRef")}, successors) & approvals)]
             if not approval_routes:
                 self.report.error("payout_unapproved", self.name_of(name), pid,
-                                  f"“{label}”发放补偿前,没有“超过阈值则由管理层审批”的网关条件。",
+                                  f"“{label}”发放补偿前,没有“超过阈值则须审批”的网关条件。",
                                   f"{label!r} pays compensation, but no gateway sends amounts above the approval "
-                                  "threshold to a management approval task first.", line=payout.sourceline)
+                                  "threshold to an approval (management, or a four-eyes check) first.",
+                                  line=payout.sourceline)
                 continue
+            # Every way from the start to the payout passes one of the threshold checks ...
+            if pid in _forwards(starts, successors, avoid={r.get("sourceRef") for r in approval_routes}):
+                self.report.error("payout_bypass", name, pid,
+                                  f"有一条路径绕过审批检查直接到达“{label}”。",
+                                  f"A path reaches {label!r} without passing the approval check.",
+                                  line=payout.sourceline)
             for route in approval_routes:
-                gateway = route.get("sourceRef")
-                # Every way from the start to the payout must pass the threshold check ...
-                if pid in _forwards(starts, successors, avoid={gateway}):
-                    self.report.error("payout_bypass", name, pid,
-                                      f"有一条路径绕过审批检查直接到达“{label}”。",
-                                      f"A path reaches {label!r} without passing the approval check.",
-                                      line=payout.sourceline)
-                # ... and the "above the threshold" branch must reach an approval before the payout.
+                # ... and each "above the threshold" branch reaches an approval before the payout.
                 if pid in _forwards({route.get("targetRef")}, successors, avoid=approvals):
                     self.report.error("payout_bypass", name, route.get("id"),
-                                      f"超过阈值的分支不经管理层审批即可到达“{label}”。",
-                                      f"The above-threshold branch reaches {label!r} without a management approval.",
+                                      f"超过阈值的分支不经审批即可到达“{label}”。",
+                                      f"The above-threshold branch reaches {label!r} without an approval.",
                                       line=route.sourceline)
-                number = re.search(r">=?\s*\d", _condition(route) or "")
-                if number:
-                    self.report.warning("threshold_literal", name, route.get("id"),
-                                        "审批阈值写成了固定数字;建议使用 settings[\"compensation_approval_threshold\"] 或决策表。",
-                                        "The approval threshold is a literal number; prefer "
-                                        'settings["compensation_approval_threshold"] or a decision table.',
-                                        line=route.sourceline)
+                checked.setdefault(route.get("id"), route)
+        for route in checked.values():
+            condition = _condition(route) or ""
+            # Other comparisons beside the threshold setting (a level, "more than 0") are not thresholds.
+            if "threshold" not in condition and re.search(r">=?\s*\d", condition):
+                self.report.warning("threshold_literal", name, route.get("id"),
+                                    "审批阈值写成了固定数字;建议使用 settings[\"compensation_approval_threshold\"] 或决策表。",
+                                    "The approval threshold is a literal number; prefer "
+                                    'settings["compensation_approval_threshold"] or a decision table.',
+                                    line=route.sourceline)
 
     @staticmethod
     def name_of(name: str) -> str:

@@ -125,6 +125,21 @@ def _critical_complaint(live_server, phone: str) -> str:
                                           "subject": f"电暖器冒烟 {phone}", "order_value": 800, "safety_issue": True})
 
 
+def approve_the_change(new_page, live_server, change_url: str, shot: str) -> list[str]:
+    """A compliance reviewer opens the proposed settings change, which changes one value, and approves
+    it: the first numbered version. Returns the changed row as shown (setting, in force, proposed)."""
+    reviewer = new_page("zh-CN")
+    login(reviewer, live_server, "reviewer")
+    reviewer.goto(change_url)
+    rows = reviewer.locator("#changed-values tbody tr")
+    assert rows.count() == 1
+    shown = [c.strip() for c in rows.first.locator("th, td").all_inner_texts()]
+    screenshot(reviewer, shot)
+    reviewer.click("button[formaction$='/approve']")
+    assert reviewer.locator("#approved-version").inner_text() == "1"
+    return shown
+
+
 def test_a_designer_lowers_the_threshold_and_a_reviewer_approves_exactly_that(live_server, new_page):
     earlier = _critical_complaint(live_server, "13700137001")
     designer = new_page("zh-CN")
@@ -144,15 +159,8 @@ def test_a_designer_lowers_the_threshold_and_a_reviewer_approves_exactly_that(li
     designer.wait_for_selector("#changed-values")
     assert "须由您以外的人审核" in designer.content()
 
-    reviewer = new_page("zh-CN")
-    login(reviewer, live_server, "reviewer")
-    reviewer.goto(designer.url)
-    rows = reviewer.locator("#changed-values tbody tr")
-    assert rows.count() == 1
-    assert [c.strip() for c in rows.first.locator("th, td").all_inner_texts()] == ["补偿审批阈值", "500", "300"]
-    screenshot(reviewer, "admin-06-settings-review")
-    reviewer.click("button[formaction$='/approve']")
-    assert reviewer.locator("#approved-version").inner_text() == "1"
+    assert approve_the_change(new_page, live_server, designer.url, "admin-06-settings-review") == [
+        "补偿审批阈值", "500", "300"]
 
     later = _critical_complaint(live_server, "13700137002")
     with live_server.app.extensions["redress.db"].session() as s:
@@ -176,15 +184,8 @@ def test_an_admin_chooses_the_sla_profile_and_only_later_complaints_follow_it(li
     admin.fill("#note", "银行业务适用银保监时限")
     admin.click("#settings-form button[type=submit]")
     admin.wait_for_selector("#changed-values")
-    reviewer = new_page("zh-CN")
-    login(reviewer, live_server, "reviewer")
-    reviewer.goto(admin.url)
-    rows = reviewer.locator("#changed-values tbody tr")
-    assert [c.strip() for c in rows.first.locator("th, td").all_inner_texts()] == [
+    assert approve_the_change(new_page, live_server, admin.url, "admin-07-sla-profile-review") == [
         "时限规则", "default:内部目标", "CBIRC:银行业保险业(中国)"]
-    screenshot(reviewer, "admin-07-sla-profile-review")
-    reviewer.click("button[formaction$='/approve']")
-    assert reviewer.locator("#approved-version").inner_text() == "1"
 
     later = _critical_complaint(live_server, "13700137012")
     with live_server.app.extensions["redress.db"].session() as s:

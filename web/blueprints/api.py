@@ -45,7 +45,7 @@ def tasks():
     per_page = request.args.get("per_page", "50")
     if not page.isdigit() or not per_page.isdigit() or not 1 <= int(per_page) <= 200:
         abort(400, "page must be a positive number and per_page between 1 and 200")
-    with database().session() as s:
+    with database().read_session() as s:  # a read: no transaction around it (Database.read_session)
         result = list_tasks(s, actor(), scope, int(page), int(per_page))
         return jsonify({"tasks": [task_summary(t) for t in result.tasks], "page": result.page,
                         "has_next": result.has_next})

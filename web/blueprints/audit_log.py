@@ -1,19 +1,21 @@
-"""The audit viewer (compliance reviewers, administrators): filter, verify the chain, export CSV."""
+"""The audit viewer (compliance reviewers, administrators): filter, verify the chain, export CSV.
+
+The export says what the page says: people by display name (the system and the customer named as
+such), actions in words, times in the deployment's time zone named in the header."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from datetime import UTC, date, datetime, time, timedelta
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, render_template, request
 from flask_babel import gettext as _
 
 from processes.engine import audit, audit_search
 from web.auth import roles_required
 from web.context import actor, database
-from web.time_words import deployment_zone
+from web.inbox_export import export_response
+from web.time_words import deployment_zone, local_time, time_zone_label
+from web.workspace_i18n import detail_text, label, person
 
 bp = Blueprint("audit_log", __name__)
 url_prefix = "/admin/audit"
@@ -70,11 +72,8 @@ def export():
         return render_template("admin/audit.html", entries=[], errors=errors, verified=None, args=request.args), 422
     with database().session() as s:
         entries = audit_search.search(s, actor(), where, limit=EXPORT_LIMIT)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["id", "at", "actor", "action", "reference", "instance_id", "detail", "hash"])
-    for e in entries:
-        writer.writerow([e.id, e.at.isoformat(), e.actor, e.action, e.business_key or "", e.instance_id or "",
-                         json.dumps(e.detail, ensure_ascii=False, sort_keys=True), e.hash])
-    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",  # the BOM makes Excel read UTF-8
-                    headers={"Content-Disposition": "attachment; filename=audit.csv"})
+    header = ["#", _("Time (%(zone)s)", zone=time_zone_label()), _("Who"), _("Action"), _("Complaint"),
+              _("Process instance"), _("Detail"), _("Chain hash")]
+    rows = [[e.id, local_time(e.at, seconds=True), person(e.actor), label("audit", e.action), e.business_key or "",
+             e.instance_id or "", detail_text(e.detail), e.hash] for e in entries]
+    return export_response([header, *rows], "csv", "audit")

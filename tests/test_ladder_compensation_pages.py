@@ -1,0 +1,76 @@
+"""Compensation given on the escalation ladder, as the people who work it see it on the pages.
+
+The complaint of `test_complaint_paths.ladder_with_compensation` goes up the ladder with money at the
+senior specialist's level and at management's, every task done through its page by a person of its lane.
+Then quality control's approval page, the complaint file's case summary and management's budget page
+must show what was booked: in Chinese (¥) and in English (CNY), two decimals.
+"""
+
+from __future__ import annotations
+
+import lxml.html
+import pytest
+
+import tests.test_complaint_pages as pages
+import tests.test_complaint_paths as paths
+from tests.test_complaint_pages import log_in, person_for
+
+# The page walk's fixtures: the scenarios' harness on a web app, each task done through its page.
+web_app, dbsession, run = pages.web_app, pages.dbsession, pages.run
+
+LANGUAGES = {"zh-CN": "¥", "en": "CNY "}
+
+
+def page(client, url: str, language: str):
+    response = client.get(url, headers={"Accept-Language": language})
+    assert response.status_code == 200, url
+    return lxml.html.fromstring(response.get_data(as_text=True))
+
+
+def text_of(doc, css_class: str) -> str:
+    found = doc.xpath(f'//*[contains(concat(" ", @class, " "), " {css_class} ")]')
+    assert found, f"the page has no {css_class}"
+    return " ".join(" ".join(e.text_content().split()) for e in found)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_ladders_compensation_shows_on_the_approval_the_case_summary_and_the_budget(run, dbsession, language):
+    money = LANGUAGES[language]
+    h = run(customer_tier="vip", order_value=3000)
+    seen = {}
+
+    def approval_page(h):
+        # Quality control checks management's 1,200 with the budget as it stands without this complaint.
+        row = h._row("Task_Quality_Check")
+        log_in(h.app, h.client, *person_for(row))
+        doc = page(h.client, f"/tasks/{row.id}", language)
+        seen["amount"] = text_of(doc, "approval-amount")
+        seen["budget"] = text_of(doc, "approval-budget")
+        seen["left"] = text_of(doc, "budget-left")
+        # The file, before the answer is sent: 1,200 proposed, nothing booked or paid yet.
+        doc = page(h.client, f"/complaints/{paths.REF}", language)
+        seen["proposed_before"] = text_of(doc, "summary-compensation")
+        seen["paid_before"] = text_of(doc, "summary-paid")
+
+    paths.ladder_with_compensation(h, dbsession, check_before_sending=approval_page)
+    assert f"{money}1,200.00" in seen["amount"]
+    assert f"{money}500.00" in seen["budget"] and f"{money}2,000.00" in seen["budget"]  # used 500 of 2,000
+    assert f"{money}300.00" in seen["left"]  # left after this: 2,000 - 500 - 1,200
+    assert f"{money}1,200.00" in seen["proposed_before"]
+    assert f"{money}" not in seen["paid_before"]
+
+    # Accepted: the case summary shows what was proposed, approved, booked and paid.
+    log_in(h.app, h.client, "supervisor1", "customer_service", "supervisor")
+    doc = page(h.client, f"/complaints/{paths.REF}", language)
+    approved, booked, paid = (text_of(doc, c) for c in ("summary-approved", "summary-booked", "summary-paid"))
+    assert f"{money}1,200.00" in approved
+    assert ("质检" if language == "zh-CN" else "quality control") in approved
+    assert f"{money}1,200.00" in booked and "2025-03" in booked
+    assert ("管理层已批准" if language == "zh-CN" else "approved by management") in booked
+    assert paid == f"{money}1,200.00"
+
+    # Management's budget page: 500 of the other complaint and this one's 1,200, counted once.
+    log_in(h.app, h.client, "boss", "management", "manager")
+    doc = page(h.client, "/admin/budgets/?month=2025-03", language)
+    product = " ".join(doc.xpath('//tr[@data-department="product"]')[0].text_content().split())
+    assert "2,000.00 1,700.00 300.00" in product, product
