@@ -15,9 +15,8 @@ import time_machine
 from sqlalchemy import func, select
 
 from processes.app import build_runtime
-from processes.complaints import analytics
+from processes.complaints import analytics, analytics_histogram
 from processes.complaints.analytics import Filters, Period
-from processes.complaints import analytics_histogram
 from processes.complaints.analytics_models import COUNT_COLUMNS, AnalyticsCount, ComplaintFact
 from processes.complaints.analytics_rollup import business_minutes, calendar
 from processes.complaints.records import CompensationEntry

@@ -4,13 +4,13 @@ the word search without a pending list (PostgreSQL); an escalation level's queue
 index alone
 
 Revision ID: 0025
-Revises: 0023
+Revises: 0024
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0025"
-down_revision = "0023"
+down_revision = "0024"
 branch_labels = None
 depends_on = None
 
