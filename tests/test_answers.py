@@ -191,6 +191,25 @@ def test_preview_shows_exactly_what_is_sent_and_sends_nothing(rule_answer, web_a
     assert h.data["answer_author"] == "cs.agent"
 
 
+def test_the_dates_in_a_letter_are_days_of_the_business_calendar(rule_answer, web_app, dbsession):  # noqa: F811
+    """Written at 20:00 UTC, 04:00 the next morning in Shanghai: the reply date and the resolve date
+    in the letter are both Shanghai days, as the tracking page shows them."""
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    h, row = rule_answer
+    h.advance_time(timedelta(hours=11))  # Monday 09:00 UTC -> 20:00 UTC
+    client = login(web_app, "cs.agent", "customer_service", "agent")
+    token = csrf_of(client.get(f"/tasks/{row.id}").get_data(as_text=True))
+    preview = client.post(f"/tasks/{row.id}", data={"csrf_token": token, "remedy": "paid_service",
+                                                     "answer": "请在 {reply_by} 前答复。", "action": "preview"})
+    shown = doc(preview).xpath('//*[contains(@class, "preview-portal")]')[0].text_content().strip()
+    timeout = timedelta(days=int(h.data["settings"]["response_timeout"].strip("PD")))
+    shanghai = (datetime.now(UTC) + timeout).astimezone(ZoneInfo("Asia/Shanghai"))
+    assert shown == f"请在 {shanghai:%Y-%m-%d} 前答复。"
+    assert shanghai.date() != (datetime.now(UTC) + timeout).date()  # the day UTC would have given differs
+
+
 @pytest.mark.parametrize("answer, complaint", [
     ("", "empty"),
     ("   \n ", "blank"),

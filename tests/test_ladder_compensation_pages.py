@@ -74,3 +74,23 @@ def test_the_ladders_compensation_shows_on_the_approval_the_case_summary_and_the
     doc = page(h.client, "/admin/budgets/?month=2025-03", language)
     product = " ".join(doc.xpath('//tr[@data-department="product"]')[0].text_content().split())
     assert "2,000.00 1,700.00 300.00" in product, product
+
+
+def test_an_answer_deemed_accepted_counts_its_compensation_as_paid(run):
+    """No answer in time: the offer is deemed accepted, and the case summary says it is paid."""
+    from datetime import timedelta
+
+    h = run(customer_tier="standard")
+    paths.classify(h, "logistics_delivery", "medium")
+    paths.investigate(h, "after_sales", "company", warranty="not_applicable")
+    paths.confirm_strategy(h, "compensation")
+    paths.choose_compensation(h, ("coupon", 50))
+    paths.write_offer(h, "李娜您好:给您送上优惠券 ¥50.00,再次致歉。")
+    log_in(h.app, h.client, "supervisor1", "customer_service", "supervisor")
+    before = page(h.client, f"/complaints/{paths.REF}", "zh-CN")
+    assert "¥" not in text_of(before, "summary-paid") and "¥50.00" in text_of(before, "summary-booked")
+    h.advance_time(timedelta(days=7, minutes=1))
+    assert h.data["deemed_accepted"] is True
+    log_in(h.app, h.client, "supervisor1", "customer_service", "supervisor")  # a week later: a new session
+    after = page(h.client, f"/complaints/{paths.REF}", "zh-CN")
+    assert text_of(after, "summary-paid") == "¥50.00"

@@ -131,6 +131,14 @@ MUTATIONS = [
     Mutation("building a runtime opens a session on the database built before (left on templates)",
              "processes/complaints/sla.py", "    return _environment_policy(None, None).name",
              "    return load_policy().name", ["tests/test_privacy.py"], postgres=True),
+    Mutation("an answer sent never corrects the complaint's ledger entry", "handlers/complaint.py",
+             "        ledger.correct(_session(ctx), _by(ctx), entry, kind, amount, approved, why, ctx.instance_id)",
+             "        pass", ["tests/test_ladder_compensation_pages.py", "tests/test_complaint_paths.py"]),
+    Mutation("each answer sent books a new ledger entry", "handlers/complaint.py",
+             "    entry = _recorded_entry(ctx)\n    kind = _param(ctx, \"kind\")",
+             "    entry = None\n    kind = _param(ctx, \"kind\")", ["tests/test_complaint_paths.py"]),
+    Mutation("the validator no longer counts a four-eyes check as an approval", "processes/governance/validation.py",
+             ' or _props(t).get("fourEyesAgainst")}', "}", ["tests/test_validation.py"]),
 ]
 
 

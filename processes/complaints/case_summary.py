@@ -36,8 +36,9 @@ PROPOSING_TASKS = ("Task_Draft_Rule_Answer", "Task_Draft_Explanation", "Task_Med
 # Tasks where a person decides an amount of compensation (the proposed figure falls back on the latest).
 AMOUNT_TASKS = (*PROPOSING_TASKS, "Task_Choose_Compensation")
 APPROVING_TASKS = ("Task_Approve_Compensation", "Task_Approve_Revised_Compensation")
-# The customer did not answer in time: the answer sent counts as accepted.
-DEEMED_ACCEPTED_TIMER = "Event_Response_Timeout"
+# The customer did not answer in time: the answer sent counts as accepted. The audit log names the
+# timer of an event-based gateway by the gateway.
+DEEMED_ACCEPTED_TIMERS = ("Gateway_Await_Response", "Event_Response_Timeout")
 
 
 @dataclass
@@ -137,7 +138,7 @@ def summarize(session: Session, complaint: Complaint, who: Actor, history: list[
                 answers.append((entry.at, data))
             elif detail.get("message") == "survey_answer":
                 summary.survey = {**data, "at": entry.at, "by": "customer"}
-        elif entry.action == "timer_fired" and detail.get("timer") == DEEMED_ACCEPTED_TIMER:
+        elif entry.action == "timer_fired" and detail.get("timer") in DEEMED_ACCEPTED_TIMERS:
             deemed_at = entry.at
     notes = session.scalars(select(Notification).where(
         Notification.business_key == reference, Notification.recipient_type == "customer",
