@@ -399,10 +399,11 @@ def correct_compensation(ctx) -> dict:
 def book_compensation(ctx) -> dict:
     """An answer is about to be sent: the ledger holds exactly the money it offers (the amount the
     customer is told). The escalation ladder's answers (senior specialist, cross-department plan,
-    management) are booked here; the strategy's entry is corrected, never booked twice.
+    management) are booked here; the strategy's entry is corrected, never booked twice. A mediation's
+    settlement is booked the same way once the customer accepted it (`Task_Book_Settlement`).
 
     params: `department`, `remedy`, `kind`, `amount`, `approved` (management decided the amount),
-    `level` (the escalation level, for the entry's note).
+    `level` (the escalation level, for the entry's note), `note` (the entry's note instead).
     returns: `compensation_issued` (the complaint has a non-zero entry), `ledger_entry_id`.
     """
     if not ctx.business_key:
@@ -415,7 +416,7 @@ def book_compensation(ctx) -> dict:
         remedy = _param(ctx, "remedy")
         kind = remedy if remedy in COMPENSATION_KINDS else (entry.kind if entry is not None and not amount else "cash")
     approved = bool(_param(ctx, "approved", False))
-    why = f"answer at level {int(_param(ctx, 'level', 1) or 1)}"
+    why = str(_param(ctx, "note", "") or "") or f"answer at level {int(_param(ctx, 'level', 1) or 1)}"
     if entry is not None:
         ledger.correct(_session(ctx), _by(ctx), entry, kind, amount, approved, why, ctx.instance_id)
     elif amount:

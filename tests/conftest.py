@@ -35,6 +35,12 @@ users._hasher = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
 app_reuse.install()  # templates and URL builders compiled once per process, not once per test app
 
 
+def busy() -> float:
+    """How much busier than its cores the machine is (1: not at all): the factor a test's bound on wall
+    time grows by, so that a runaway still fails and a loaded machine does not."""
+    return max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
+
+
 def _pg_admin(base_url: str):
     return create_engine(base_url.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
 

@@ -191,6 +191,25 @@ def test_preview_shows_exactly_what_is_sent_and_sends_nothing(rule_answer, web_a
     assert h.data["answer_author"] == "cs.agent"
 
 
+def test_the_dates_in_a_letter_are_days_of_the_business_calendar(rule_answer, web_app, dbsession):  # noqa: F811
+    """Written at 20:00 UTC, 04:00 the next morning in Shanghai: the reply date and the resolve date
+    in the letter are both Shanghai days, as the tracking page shows them."""
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    h, row = rule_answer
+    h.advance_time(timedelta(hours=11))  # Monday 09:00 UTC -> 20:00 UTC
+    client = login(web_app, "cs.agent", "customer_service", "agent")
+    token = csrf_of(client.get(f"/tasks/{row.id}").get_data(as_text=True))
+    preview = client.post(f"/tasks/{row.id}", data={"csrf_token": token, "remedy": "paid_service",
+                                                     "answer": "请在 {reply_by} 前答复。", "action": "preview"})
+    shown = doc(preview).xpath('//*[contains(@class, "preview-portal")]')[0].text_content().strip()
+    timeout = timedelta(days=int(h.data["settings"]["response_timeout"].strip("PD")))
+    shanghai = (datetime.now(UTC) + timeout).astimezone(ZoneInfo("Asia/Shanghai"))
+    assert shown == f"请在 {shanghai:%Y-%m-%d} 前答复。"
+    assert shanghai.date() != (datetime.now(UTC) + timeout).date()  # the day UTC would have given differs
+
+
 @pytest.mark.parametrize("answer, complaint", [
     ("", "empty"),
     ("   \n ", "blank"),
@@ -590,3 +609,24 @@ def test_a_revised_amount_needs_its_kind_and_a_bad_one_is_refused_beside_the_fie
         assert response.status_code == 422 and field_error(doc(response), field), (amount, field)
         assert doc(response).xpath('//textarea[@name="answer"]')[0].text == "补偿 {amount}。"  # kept
     assert h.ready_ids() == ["Task_Revise_Answer"] and customer_answers(dbsession) == []
+
+
+def test_the_api_fills_an_answers_placeholders_and_refuses_an_empty_one_as_the_page_does(
+        rule_answer, web_app, dbsession):  # noqa: F811
+    from processes.engine.users import create_token
+
+    h, row = rule_answer
+    login(web_app, "cs.agent", "customer_service", "agent")  # the person, made on first use
+    with web_app.extensions["redress.db"].write_session.begin() as s:
+        headers = {"Authorization": f"Bearer {create_token(s, 'cs.agent')}", "Accept-Language": "en"}
+    client = web_app.test_client()
+    empty = client.post(f"/api/v1/tasks/{row.id}/complete", headers=headers,
+                        json={"data": {"remedy": "paid_service", "answer": "  "}})
+    assert empty.status_code == 422 and "answer" in empty.get_json()["errors"]
+    assert customer_answers(dbsession) == [] and h.ready_ids() == ["Task_Draft_Rule_Answer"]
+    typed = "{name}您好:您的投诉 {reference} 已核实,我们可为您提供{remedy}。"
+    done = client.post(f"/api/v1/tasks/{row.id}/complete", headers=headers,
+                       json={"data": {"remedy": "paid_service", "answer": typed}})
+    assert done.status_code == 200, done.get_json()
+    [sent] = customer_answers(dbsession)
+    assert sent.body == f"王芳您好:您的投诉 {paths.REF} 已核实,我们可为您提供付费服务。"

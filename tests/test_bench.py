@@ -6,6 +6,7 @@ import json
 
 from click.testing import CliRunner
 
+from tests.conftest import busy
 from web.cli import main
 
 
@@ -85,7 +86,7 @@ def test_bench_inbox_command_prints_timings(tmp_path):
     assert report["pages"]["all + text (two Chinese characters), page 3"]["rows"] == 50
     assert report["pages"]["all, sorted by -department, page 3"]["rows"] == 50
     assert report["pages"]["HTML page: all sorted by created, newest first"]["rows"] == 25
-    assert all(page["median_ms"] < 1000 for page in report["pages"].values())
+    assert all(page["median_ms"] < 1000 * busy() for page in report["pages"].values())  # only a runaway
 
 
 def test_bench_inbox_reuses_a_seeded_database(tmp_path):

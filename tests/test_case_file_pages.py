@@ -172,6 +172,23 @@ def test_the_case_summary_on_the_task_page_and_the_file(app, client, people):
     assert "“希望换新”" in file_page and "用户浸水清洗" in file_page and "孙八" not in file_page
 
 
+def test_the_case_summary_names_people_by_their_display_names(app, client, people):
+    from sqlalchemy import update
+
+    from processes.engine.models import User
+
+    with app.extensions["redress.db"].write_session.begin() as s:
+        for username, display_name in (("lead", "王组长"), ("product", "李工程师"), ("agent", "赵客服")):
+            s.execute(update(User).where(User.username == username).values(display_name=display_name))
+    reference = to_senior_rehandle(app, client)
+    login(client, "senior")
+    page = text(client.get(f"/tasks/{open_task(app, reference, 'Task_Senior_Rehandle').id}"))
+    summary = page.split('id="summary-heading"', 1)[1].split("</section>", 1)[0]
+    assert "由 王组长 确认" in summary and "由 lead 确认" not in summary  # who confirmed the strategy
+    assert "李工程师" in summary and "赵客服" in summary  # who investigated, who classified and answered
+    assert not re.search(r"\b(lead|product|agent)\b", re.sub(r"<[^>]+>", " ", summary))  # no user name shown
+
+
 def test_the_conversation_thread_and_writing_to_the_customer(app, client, people):
     from sqlalchemy import func, select
 

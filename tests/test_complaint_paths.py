@@ -24,7 +24,7 @@ from processes.complaints.records import (
     Notification,
 )
 from processes.engine.handlers import HandlerError
-from processes.engine.models import HumanTask, ProcessInstance, Timer
+from processes.engine.models import AuditEntry, HumanTask, ProcessInstance, Timer
 from tests.conftest import needs_shipped_model
 from tests.process_harness import DEFAULT_START, complaint_start_data
 from tests.runtime_harness import FacadeHarness
@@ -402,9 +402,51 @@ def test_mediation_agreed_in_round_two(run, dbsession):
     assert h.data["mediation_agreed"] is True and h.data["mediation_round"] == 2
     assert h.data["remedy"] == "settlement" and h.data["compensation_amount"] == 195
     assert "Task_Send_Response" not in h.completed_ids
+    # The settlement is booked once, when the customer accepted it; within the threshold: no approval.
+    entry = ledger_entry(dbsession)
+    assert (entry.department, entry.kind, entry.amount, entry.approved_by_management) == (
+        "sales", "cash", Decimal("195.00"), False)
+    assert booked_count(dbsession) == 1
     survey(h)
     assert_closed(h, dbsession)
     assert h.lanes_visited == {"customer_service", "sales"}
+
+
+def booked_count(session) -> int:
+    return session.scalar(select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.business_key == REF, AuditEntry.action == "compensation_booked"))
+
+
+def test_a_settlement_above_the_threshold_is_approved_by_management_before_it_is_proposed(run, dbsession):
+    h = run()
+    classify(h, "sales_misrepresentation", "medium")
+    investigate(h, "sales", "unclear", warranty="not_applicable")
+    confirm_strategy(h, "fuzzy_mediation")
+    proposal = {"company_position": "销售按话术介绍", "customer_position": "被告知可随时退款",
+                "proposal": "退还全部服务费 ¥800.00", "proposal_amount": 800}
+    h.complete("Task_Mediate", proposal)
+    # Above the threshold (500): management sees the amount before the customer does.
+    assert h.ready_user_tasks() == [("Task_Approve_Settlement", "management", "approve_compensation.json")]
+    assert notifications(dbsession, "mediation_proposal") == []
+    h.complete("Task_Approve_Settlement", {"approval_decision": "change_amount", "approved_amount": 600})
+    # Changed: the mediator rewrites the same round's proposal with the amount management allows.
+    assert h.ready_user_tasks() == [("Task_Mediate", "customer_service", "mediation_proposal.json")]
+    assert (h.data["mediation_round"], h.data["proposal_amount"]) == (0, 600)
+    h.complete("Task_Mediate", {**proposal, "proposal": "退还服务费 ¥600.00", "proposal_amount": 600})
+    sent = notifications(dbsession, "mediation_proposal")
+    assert [(n.payload["round"], n.payload["proposal_amount"]) for n in sent] == [(1, 600)]  # approved: no second check
+    assert booked_count(dbsession) == 0  # offered, not yet agreed
+    answer(h, "accept")
+    entry = ledger_entry(dbsession)
+    assert (entry.kind, entry.amount, entry.approved_by_management) == ("cash", Decimal("600.00"), True)
+    assert booked_count(dbsession) == 1
+    survey(h)
+    assert_closed(h, dbsession)
+    assert booked_count(dbsession) == 1  # and never again after
+    from processes.complaints.analytics_models import ComplaintFact
+
+    assert dbsession.get(ComplaintFact, REF).paid_amount == Decimal("600.00")  # analytics' compensation paid
+    assert h.lanes_visited == {"customer_service", "sales", "management"}
 
 
 def test_mediation_failing_into_a_management_decision(run, dbsession):
@@ -839,8 +881,10 @@ def step_to(h, moment: datetime) -> None:
 
 
 def fires_exactly_at(h, session, deadline: datetime) -> None:
+    """Not fired a second before the deadline (so neither a minute before: a timer due then fires at the
+    first step past it), fired a second after."""
     before = sla_breaches(session)
-    step_to(h, deadline - MINUTE)
+    step_to(h, deadline - timedelta(seconds=1))
     assert sla_breaches(session) == before, f"fired before {deadline.isoformat()}"
     step_to(h, deadline + timedelta(seconds=1))
     assert sla_breaches(session) == before + 1, f"did not fire at {deadline.isoformat()}"

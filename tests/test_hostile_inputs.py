@@ -8,6 +8,7 @@ PostgreSQL, where NUL and lone surrogates used to be a 500.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import math
@@ -64,10 +65,17 @@ def report(capsys):
         print(f"\n  hostile inputs tried: {tried['n']}")
 
 
+@functools.cache
+def _all_counts(tables: tuple[str, ...]):
+    """Every table's row count in one statement (a query per table was most of this module's time)."""
+    return select(*[select(func.count()).select_from(Base.metadata.tables[name]).scalar_subquery().label(name)
+                    for name in tables])
+
+
 def _counts(app) -> dict[str, int]:
-    with app.extensions["redress.db"].session() as s:
-        return {t.name: s.scalar(select(func.count()).select_from(t)) for t in Base.metadata.sorted_tables
-                if t.name not in COUNTED}
+    tables = tuple(t.name for t in Base.metadata.sorted_tables if t.name not in COUNTED)  # all the app loaded
+    with app.extensions["redress.db"].engine.connect() as connection:
+        return dict(connection.execute(_all_counts(tables)).one()._mapping)
 
 
 def _refused(app, response, before) -> None:

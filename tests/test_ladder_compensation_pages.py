@@ -74,3 +74,79 @@ def test_the_ladders_compensation_shows_on_the_approval_the_case_summary_and_the
     doc = page(h.client, "/admin/budgets/?month=2025-03", language)
     product = " ".join(doc.xpath('//tr[@data-department="product"]')[0].text_content().split())
     assert "2,000.00 1,700.00 300.00" in product, product
+
+
+def test_an_answer_deemed_accepted_counts_its_compensation_as_paid(run):
+    """No answer in time: the offer is deemed accepted, and the case summary says it is paid."""
+    from datetime import timedelta
+
+    h = run(customer_tier="standard")
+    paths.classify(h, "logistics_delivery", "medium")
+    paths.investigate(h, "after_sales", "company", warranty="not_applicable")
+    paths.confirm_strategy(h, "compensation")
+    paths.choose_compensation(h, ("coupon", 50))
+    paths.write_offer(h, "李娜您好:给您送上优惠券 ¥50.00,再次致歉。")
+    log_in(h.app, h.client, "supervisor1", "customer_service", "supervisor")
+    before = page(h.client, f"/complaints/{paths.REF}", "zh-CN")
+    assert "¥" not in text_of(before, "summary-paid") and "¥50.00" in text_of(before, "summary-booked")
+    h.advance_time(timedelta(days=7, minutes=1))
+    assert h.data["deemed_accepted"] is True
+    log_in(h.app, h.client, "supervisor1", "customer_service", "supervisor")  # a week later: a new session
+    after = page(h.client, f"/complaints/{paths.REF}", "zh-CN")
+    assert text_of(after, "summary-paid") == "¥50.00"
+
+
+def test_the_customers_page_counts_as_paid_only_what_the_customer_accepted(run):
+    """Two complaints of one customer: one offer accepted, one still waiting for the answer. The
+    customer's page counts only the accepted one as paid and shows the other as offered."""
+    accepted = run(customer_tier="standard")
+    paths.classify(accepted, "logistics_delivery", "medium")
+    paths.investigate(accepted, "after_sales", "company", warranty="not_applicable")
+    paths.confirm_strategy(accepted, "compensation")
+    paths.choose_compensation(accepted, ("coupon", 50))
+    paths.write_offer(accepted, "李娜您好:给您送上优惠券 ¥50.00,再次致歉。")
+    paths.answer(accepted, "accept")
+    waiting = run(reference="C-2025-0002", customer_tier="standard")
+    paths.classify(waiting, "logistics_delivery", "medium")
+    waiting.complete("Task_Review_Duplicate", {"is_duplicate": False})  # same order: not the same complaint
+    paths.investigate(waiting, "after_sales", "company", warranty="not_applicable")
+    paths.confirm_strategy(waiting, "compensation")
+    paths.choose_compensation(waiting, ("coupon", 50), amount=30)
+    paths.write_offer(waiting, "李娜您好:给您送上优惠券 ¥30.00。")
+    for language, money, offered in (("zh-CN", "¥", "已提供 ¥30.00,客户未接受"),
+                                     ("en", "CNY ", "offered CNY 30.00, not accepted")):
+        log_in(accepted.app, accepted.client, "supervisor1", "customer_service", "supervisor")
+        doc = page(accepted.client, f"/complaints/{paths.REF}/customer", language)
+        rows = {" ".join(r.text_content().split()).split(" ")[0]: r
+                for r in doc.xpath('//table[contains(@class, "customer-complaints")]/tbody/tr')}
+        paid = {ref: " ".join(r.xpath('.//td[contains(@class, "customer-paid")]')[0].text_content().split())
+                for ref, r in rows.items()}
+        assert paid[paths.REF] == f"{money}50.00"
+        assert paid["C-2025-0002"] == f"—{offered}"  # nothing paid, the offer beside it
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_settlements_amount_shows_on_managements_approval_and_is_paid_once_agreed(run, language):
+    """A mediation proposal of 800 waits for management, which sees the amount, the proposal and the
+    budget; once the customer accepts, the case summary shows the settlement booked and paid."""
+    money = LANGUAGES[language]
+    h = run()
+    paths.classify(h, "sales_misrepresentation", "medium")
+    paths.investigate(h, "sales", "unclear", warranty="not_applicable")
+    paths.confirm_strategy(h, "fuzzy_mediation")
+    h.complete("Task_Mediate", {"company_position": "销售按话术介绍", "customer_position": "被告知可随时退款",
+                                "proposal": "退还全部服务费", "proposal_amount": 800})
+    row = h._row("Task_Approve_Settlement")
+    log_in(h.app, h.client, *person_for(row))
+    doc = page(h.client, f"/tasks/{row.id}", language)
+    assert f"{money}800.00" in text_of(doc, "approval-amount")
+    assert "退还全部服务费" in text_of(doc, "approval-proposal")
+    assert f"{money}20,000.00" in text_of(doc, "approval-budget")  # the default monthly budget
+    assert f"{money}19,200.00" in text_of(doc, "budget-left")
+    h.complete("Task_Approve_Settlement", {"approval_decision": "approve"})
+    paths.answer(h, "accept")
+    log_in(h.app, h.client, "supervisor1", "customer_service", "supervisor")
+    doc = page(h.client, f"/complaints/{paths.REF}", language)
+    assert f"{money}800.00" in text_of(doc, "summary-booked")
+    assert ("管理层已批准" if language == "zh-CN" else "approved by management") in text_of(doc, "summary-booked")
+    assert text_of(doc, "summary-paid") == f"{money}800.00"

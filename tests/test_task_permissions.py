@@ -98,3 +98,37 @@ def test_an_admin_cannot_claim_complete_or_be_given_a_management_approval(approv
     runtime.claim(row.id, MANAGER)
     with pytest.raises(Forbidden):
         runtime.reassign(row.id, MANAGER, ADMIN)
+
+
+def test_a_supervisors_task_is_for_supervisors_of_that_department(run, web_app):  # noqa: F811
+    """Confirming the strategy is customer service's supervisors' decision: another department's
+    supervisor is refused by the runtime and by the page, and is not offered in the reassign list."""
+    h = run()
+    paths.classify(h, "product_quality", "medium")
+    paths.investigate(h, "product", "customer")
+    row = h._row("Task_Review_Strategy")
+    assert (row.department, row.candidate_group) == ("customer_service", "supervisor")
+    product_lead = Actor("pd.lead", "product", "supervisor")
+    runtime = web_app.extensions["redress.runtime"]
+    with pytest.raises(Forbidden):
+        runtime.claim(row.id, product_lead)
+    with pytest.raises(Forbidden):
+        runtime.complete(row.id, product_lead, {"override_strategy": False})
+    with web_app.extensions["redress.db"].write_session.begin() as s:
+        add_user(s, "pd.lead", "product", "supervisor", PASSWORD)
+        add_user(s, "cs.lead", "customer_service", "supervisor", PASSWORD)
+        add_user(s, "cs.lead2", "customer_service", "supervisor", PASSWORD)
+    client = web_app.test_client()
+    client.post("/login", data={"username": "pd.lead", "password": PASSWORD,
+                                "csrf_token": csrf_of(client.get("/login").get_data(as_text=True))})
+    token = csrf_of(client.get("/").get_data(as_text=True))
+    assert client.post(f"/tasks/{row.id}/claim", data={"csrf_token": token}).status_code == 403
+    assert client.post(f"/tasks/{row.id}", data={"csrf_token": token, "action": "complete",
+                                                 "override_strategy": "false"}).status_code == 403
+    runtime.claim(row.id, CS_SUPERVISOR)
+    client.post("/logout", data={"csrf_token": token})
+    client.post("/login", data={"username": "cs.lead", "password": PASSWORD,
+                                "csrf_token": csrf_of(client.get("/login").get_data(as_text=True))})
+    page = client.get(f"/tasks/{row.id}").get_data(as_text=True)
+    options = page.split('id="reassign-to"', 1)[1].split("</select>", 1)[0]
+    assert 'value="cs.lead2"' in options and "pd.lead" not in options

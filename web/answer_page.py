@@ -18,7 +18,7 @@ from web.context import database, runtime
 
 # Tasks that approve something, and what they approve.
 APPROVALS = {"Task_Approve_Compensation": "compensation", "Task_Approve_Revised_Compensation": "compensation",
-             "Task_Quality_Check": "answer"}
+             "Task_Approve_Settlement": "settlement", "Task_Quality_Check": "answer"}
 NOT_BY_ERROR = "_not_by"
 
 
@@ -81,7 +81,8 @@ def panel(row: HumanTask, schema: dict | None, values: dict, preview: bool) -> d
 
 def _approval(kind: str, data: dict, desk: AnswerDesk) -> dict:
     """The facts an approver decides on, from the process data the earlier steps wrote."""
-    amount = data.get("compensation_amount")
+    settlement = kind == "settlement"  # a mediation proposal's amount, before it is sent
+    amount = data.get("proposal_amount") if settlement else data.get("compensation_amount")
     limit, spent = data.get("budget_limit"), data.get("budget_spent")
     left_after = None
     if limit is not None and amount is not None:
@@ -89,7 +90,7 @@ def _approval(kind: str, data: dict, desk: AnswerDesk) -> dict:
     complaint = desk.complaint
     facts = {
         "kind": kind,
-        "compensation_kind": data.get("compensation_kind"),
+        "compensation_kind": "cash" if settlement else data.get("compensation_kind"),
         "amount": amount,
         "suggested_kind": data.get("suggested_compensation_kind"),
         "suggested_amount": data.get("suggested_compensation_amount"),
@@ -110,6 +111,7 @@ def _approval(kind: str, data: dict, desk: AnswerDesk) -> dict:
         "regulatory_impact": data.get("regulatory_impact"),
         "author": data.get("answer_author"),
         "answer": None,
+        "proposal": data.get("proposal") if settlement else None,
     }
     if kind == "answer" and data.get("answer"):
         facts["answer"] = desk.preview(data["answer"], {})

@@ -99,10 +99,13 @@ class AnswerDesk:
         else:
             amount = merged.get("compensation_amount") or merged.get("proposal_amount") or None
         timeout = _duration((self.data.get("settings") or {}).get("response_timeout"))
+        deadline = outbound_mail.resolve_deadline(self.complaint)
+        reply_by = datetime.now(UTC) + timeout if timeout else None
+        if reply_by is not None and deadline is not None:
+            reply_by = reply_by.astimezone(deadline.tzinfo)  # a day of the same business calendar
         return library.AnswerFacts(
             name=self.complaint.customer_name if self.complaint else None, reference=self.reference,
-            remedy=remedy, amount=amount, deadline=outbound_mail.resolve_deadline(self.complaint),
-            reply_by=datetime.now(UTC) + timeout if timeout else None)
+            remedy=remedy, amount=amount, deadline=deadline, reply_by=reply_by)
 
     def fill(self, schema: dict | None, submitted: dict, final: bool = True) -> tuple[dict, dict[str, library.Problem]]:
         """The submitted data with each answer's placeholders filled; problems by field. A final

@@ -146,7 +146,7 @@ def _deadline_text(complaint: Complaint | None, language: str) -> str:
     due = resolve_deadline(complaint)
     if due is None:
         return "尽快" if language == "zh-CN" else "as soon as we can"
-    return due.strftime("%Y-%m-%d")
+    return due.strftime("%Y-%m-%d")  # a day of the business calendar (resolve_deadline)
 
 
 def resolve_deadline(complaint: Complaint | None) -> datetime | None:
@@ -154,9 +154,11 @@ def resolve_deadline(complaint: Complaint | None) -> datetime | None:
     if complaint is None:
         return None
     try:
+        from processes.complaints.complaint_sla import calendar_zone
         from processes.complaints.complaint_sla import resolve_due as complaint_resolve_due
 
-        return complaint_resolve_due(complaint)
+        # In the calendar's zone: the letters name its days (late evening UTC is the next day in Shanghai).
+        return complaint_resolve_due(complaint).astimezone(calendar_zone(complaint))
     except Exception:
         log.warning("no resolve deadline for %s", complaint.reference, exc_info=True)
         return None

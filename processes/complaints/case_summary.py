@@ -35,9 +35,10 @@ PROPOSING_TASKS = ("Task_Draft_Rule_Answer", "Task_Draft_Explanation", "Task_Med
                    "Task_Revise_Offer")
 # Tasks where a person decides an amount of compensation (the proposed figure falls back on the latest).
 AMOUNT_TASKS = (*PROPOSING_TASKS, "Task_Choose_Compensation")
-APPROVING_TASKS = ("Task_Approve_Compensation", "Task_Approve_Revised_Compensation")
-# The customer did not answer in time: the answer sent counts as accepted.
-DEEMED_ACCEPTED_TIMER = "Event_Response_Timeout"
+APPROVING_TASKS = ("Task_Approve_Compensation", "Task_Approve_Revised_Compensation", "Task_Approve_Settlement")
+# The customer did not answer in time: the answer sent counts as accepted. The audit log names the
+# timer of an event-based gateway by the gateway.
+DEEMED_ACCEPTED_TIMERS = ("Gateway_Await_Response", "Event_Response_Timeout")
 
 
 @dataclass
@@ -137,7 +138,7 @@ def summarize(session: Session, complaint: Complaint, who: Actor, history: list[
                 answers.append((entry.at, data))
             elif detail.get("message") == "survey_answer":
                 summary.survey = {**data, "at": entry.at, "by": "customer"}
-        elif entry.action == "timer_fired" and detail.get("timer") == DEEMED_ACCEPTED_TIMER:
+        elif entry.action == "timer_fired" and detail.get("timer") in DEEMED_ACCEPTED_TIMERS:
             deemed_at = entry.at
     notes = session.scalars(select(Notification).where(
         Notification.business_key == reference, Notification.recipient_type == "customer",
@@ -165,14 +166,41 @@ def summarize(session: Session, complaint: Complaint, who: Actor, history: list[
     return summary
 
 
+def accepted_references(session: Session, references: list[str]) -> set[str]:
+    """The complaints among `references` whose customer accepted (or is deemed to accept) the last
+    answer sent, decided as the summary decides it; three queries for the whole list."""
+    proposals: dict[str, list[Proposal]] = {r: [] for r in references}
+    answers: dict[str, list[tuple[datetime, dict]]] = {r: [] for r in references}
+    deemed: dict[str, datetime] = {}
+    for note in session.scalars(select(Notification).where(
+            Notification.business_key.in_(references), Notification.recipient_type == "customer",
+            Notification.template.in_(PROPOSAL_TEMPLATES)).order_by(Notification.id)):
+        proposals[note.business_key].append(Proposal(note.created_at, note.template, "", None, None))
+    for entry in session.scalars(select(AuditEntry).where(
+            AuditEntry.business_key.in_(references),
+            AuditEntry.action.in_(("message_received", "timer_fired"))).order_by(AuditEntry.id)):
+        detail = entry.detail or {}
+        if entry.action == "message_received" and detail.get("message") == "customer_response":
+            answers[entry.business_key].append((entry.at, detail.get("data") or {}))
+        elif entry.action == "timer_fired" and detail.get("timer") in DEEMED_ACCEPTED_TIMERS:
+            deemed[entry.business_key] = entry.at
+    accepted = set()
+    for reference in references:
+        _pair_answers(proposals[reference], answers[reference])
+        if _last_answer_accepted(proposals[reference], deemed.get(reference)):
+            accepted.add(reference)
+    return accepted
+
+
 def _last_answer_accepted(proposals: list[Proposal], deemed_at: datetime | None) -> bool:
-    answers = [p for p in proposals if p.kind == "response"]
-    if not answers:
+    """The last answer or mediation proposal sent was accepted (a settlement is accepted so); only
+    an answer is deemed accepted when the customer does not reply in time."""
+    if not proposals:
         return False
-    last = answers[-1]
+    last = proposals[-1]
     if last.answer is not None:
         return last.answer.get("customer_decision") == "accept"
-    return deemed_at is not None and deemed_at >= last.at
+    return last.kind == "response" and deemed_at is not None and deemed_at >= last.at
 
 
 def _pair_answers(proposals: list[Proposal], answers: list[tuple[datetime, dict]]) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import object_session
 
 from processes.complaints.analytics_models import ComplaintFact
+from processes.complaints.calendar import BusinessCalendar
 from processes.complaints.records import Complaint
 from processes.complaints.sla import SlaPolicy, load_policy
 
@@ -27,3 +28,10 @@ def complaint_policy(complaint: Complaint) -> SlaPolicy:
 def resolve_due(complaint: Complaint) -> datetime:
     """When the complaint must be resolved under its own profile."""
     return complaint_policy(complaint).deadline("resolve", complaint.severity or "medium", complaint.received_at)
+
+
+def calendar_zone(complaint: Complaint | None):
+    """The time zone of the complaint's business calendar, in which its letters name days: deadlines
+    are kept in UTC, and late evening UTC is already the next day in Shanghai."""
+    policy = complaint_policy(complaint) if complaint is not None else load_policy()
+    return (policy.calendar or BusinessCalendar.for_country(policy.country)).tzinfo

@@ -14,6 +14,7 @@ from decimal import Decimal
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from processes.complaints.case_summary import accepted_references
 from processes.complaints.records import CompensationEntry, Complaint
 from processes.engine.models import AuditEntry, utcnow
 
@@ -54,11 +55,14 @@ def earlier_count(session: Session, phone: str | None, email: str | None, days: 
 class Outcome:
     satisfaction: int | None = None
     resolved: bool | None = None
-    paid: Decimal = Decimal(0)
+    paid: Decimal = Decimal(0)  # booked, and the customer accepted (or is deemed to accept) the answer
+    offered: Decimal = Decimal(0)  # booked, but the customer has not accepted the answer carrying it
 
 
 def outcomes(session: Session, references: list[str]) -> dict[str, Outcome]:
-    """Satisfaction (the survey, on the portal or by the agent's call) and compensation paid, per complaint."""
+    """Satisfaction (the survey, on the portal or by the agent's call) and compensation, per complaint:
+    paid once the customer accepted the answer that carried it (as the case summary counts it), else
+    only offered."""
     result = {r: Outcome() for r in references}
     if not references:
         return result
@@ -72,8 +76,13 @@ def outcomes(session: Session, references: list[str]) -> dict[str, Outcome]:
         if survey and data.get("satisfaction_score") is not None:
             result[entry.business_key].satisfaction = data.get("satisfaction_score")
             result[entry.business_key].resolved = data.get("resolved")
+    accepted = accepted_references(session, references)
     for reference, total in session.execute(
             select(CompensationEntry.business_key, func.sum(CompensationEntry.amount))
             .where(CompensationEntry.business_key.in_(references)).group_by(CompensationEntry.business_key)):
-        result[reference].paid = Decimal(str(total or 0))
+        amount = Decimal(str(total or 0))
+        if reference in accepted:
+            result[reference].paid = amount
+        else:
+            result[reference].offered = amount
     return result

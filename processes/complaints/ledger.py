@@ -2,7 +2,8 @@
 
 A complaint has at most one entry: the compensation it currently offers. The compensation strategy
 books it when the amount is decided, a revised answer corrects it, and every answer sent to the
-customer (the escalation ladder's too) brings it in line with what that answer offers. Each booking
+customer (the escalation ladder's too) brings it in line with what that answer offers; a mediation's
+settlement is booked when the customer accepts the proposal. Each booking
 and each correction is written to the audit log. Budgets count every entry; the analytics count an
 entry as paid only once the customer accepted the answer that carried it."""
 

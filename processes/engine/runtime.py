@@ -506,19 +506,24 @@ class Runtime:
                 raise ValidationFailed(unsafe)
             row.draft = data
 
-    def complete(self, task_id: str, actor: Actor, data: dict, locale: str = "en") -> list[HumanTask]:
+    def complete(self, task_id: str, actor: Actor, data: dict, locale: str = "en",
+                 prepare: Callable[[HumanTask, dict | None, dict], dict] | None = None) -> list[HumanTask]:
         """Validate, check the actor, complete the task and run on; returns the instance's open tasks.
+
+        `prepare(row, form, data)`, when given, turns the submitted data into what is completed
+        once the task is locked and the actor checked, before the form validates it (the API fills
+        an answer's placeholders there), so the caller need not read the task and its form first.
 
         When the engine fails on the way, nothing of the completion is kept: the instance is
         marked failed at the task (retryable), the input is kept as the task's draft, and
         ProcessFailed tells the person."""
         try:
-            return self._complete(task_id, actor, data, locale)
+            return self._complete(task_id, actor, data, locale, prepare)
         except StepFailed as failed:
             self._record_failure(failed, actor, draft=(task_id, data))
             raise ProcessFailed(PROCESS_FAILED_AFTER_INPUT) from failed.cause
 
-    def _complete(self, task_id: str, actor: Actor, data: dict, locale: str) -> list[HumanTask]:
+    def _complete(self, task_id: str, actor: Actor, data: dict, locale: str, prepare=None) -> list[HumanTask]:
         with self.unit_of_work(actor) as uow:
             session = uow.session
             row, instance = self._open_task(session, task_id)
@@ -528,6 +533,8 @@ class Runtime:
                 raise Forbidden(N_("This task belongs to another department, group or person."))
             definition = self.definitions.get(session, instance.definition_id)
             schema = forms.load_form(definition.files, row.form)
+            if prepare is not None:
+                data = prepare(row, schema, data)
             cleaned = forms.clean(schema, data)
             errors = forms.validate(schema, cleaned, locale)
             if errors:

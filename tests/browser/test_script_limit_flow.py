@@ -10,6 +10,7 @@ import time
 import pytest
 
 from tests.browser.conftest import login, screenshot
+from tests.conftest import busy
 
 pytestmark = pytest.mark.browser
 
@@ -69,7 +70,7 @@ def test_an_endless_script_in_a_test_run_stops_within_the_limit(live_server, new
     asked = time.monotonic()
     colleague.goto(live_server.url("/"))
     colleague.wait_for_selector("main")
-    assert time.monotonic() - asked < 1.0
+    assert time.monotonic() - asked < 1.0 * busy()
     designer.wait_for_selector('#test-outcome[data-outcome="error"]', timeout=10_000)
     took = time.monotonic() - began
     assert took < 2.0 + 2.5, took  # the limit, plus the page's own round trip on a busy machine
