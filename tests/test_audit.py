@@ -118,3 +118,29 @@ def test_entries_with_unusual_numbers_still_verify(db):
         [entry] = audit.history(s, "C-N")
         assert entry.detail["order_value"] == 123456789012345678901234567890
         assert entry.detail["score"] == "nan"  # JSON has no NaN; PostgreSQL would refuse the row
+
+
+def test_a_failed_savepoint_drops_only_its_own_entries(db):
+    """A failing service handler runs in a savepoint; the steps before it in the same unit of work
+    (a task completed, money booked) keep their entries, written with their rows at the commit."""
+    with db.write_session.begin() as s:
+        audit.append(s, "alice", "task_completed", business_key="C-S")
+        with pytest.raises(RuntimeError):
+            with s.begin_nested():
+                audit.append(s, "system", "notification_sent", business_key="C-S")
+                raise RuntimeError("the mail server refused")
+        audit.append(s, "system", "compensation_booked", business_key="C-S")
+    with db.session() as s:
+        assert [e.action for e in audit.history(s, "C-S")] == ["task_completed", "compensation_booked"]
+        assert audit.verify(s).ok
+
+
+def test_a_rolled_back_unit_of_work_writes_none_of_its_entries(db):
+    with pytest.raises(RuntimeError):
+        with db.write_session.begin() as s:
+            audit.append(s, "alice", "task_completed", business_key="C-R")
+            raise RuntimeError("the step failed")
+    with db.write_session.begin() as s:
+        audit.append(s, "bob", "task_claimed", business_key="C-R")
+    with db.session() as s:
+        assert [e.action for e in audit.history(s, "C-R")] == ["task_claimed"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -129,9 +130,24 @@ def install(session_factory) -> None:
         if not session.in_nested_transaction():  # a savepoint's release is not the commit
             write_pending(session)
 
-    @event.listens_for(session_factory, "after_rollback")
-    def _after_rollback(session: Session) -> None:
-        session.info.pop("audit_pending", None)
+    # A savepoint (a service handler runs in one) undoes only the entries made inside it: the
+    # transaction's earlier entries stay and are written at its commit, with the rows they describe.
+    @event.listens_for(session_factory, "after_transaction_create")
+    def _mark_savepoint(session: Session, transaction) -> None:
+        if transaction.nested:
+            _SAVEPOINT_MARKS[transaction] = len(session.info.get("audit_pending", ()))
+
+    @event.listens_for(session_factory, "after_soft_rollback")
+    def _after_rollback(session: Session, rolled_back) -> None:
+        if rolled_back.nested:
+            mark = _SAVEPOINT_MARKS.pop(rolled_back, 0)
+            del session.info.get("audit_pending", [])[mark:]
+        elif rolled_back.parent is None:
+            session.info.pop("audit_pending", None)
+
+
+# How many entries were pending when each open savepoint began (gone with the savepoint).
+_SAVEPOINT_MARKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def completed_tasks(session: Session, business_key: str) -> list[dict]:
