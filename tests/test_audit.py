@@ -125,10 +125,9 @@ def test_a_failed_savepoint_drops_only_its_own_entries(db):
     (a task completed, money booked) keep their entries, written with their rows at the commit."""
     with db.write_session.begin() as s:
         audit.append(s, "alice", "task_completed", business_key="C-S")
-        with pytest.raises(RuntimeError):
-            with s.begin_nested():
-                audit.append(s, "system", "notification_sent", business_key="C-S")
-                raise RuntimeError("the mail server refused")
+        with pytest.raises(RuntimeError), s.begin_nested():
+            audit.append(s, "system", "notification_sent", business_key="C-S")
+            raise RuntimeError("the mail server refused")
         audit.append(s, "system", "compensation_booked", business_key="C-S")
     with db.session() as s:
         assert [e.action for e in audit.history(s, "C-S")] == ["task_completed", "compensation_booked"]
@@ -136,10 +135,9 @@ def test_a_failed_savepoint_drops_only_its_own_entries(db):
 
 
 def test_a_rolled_back_unit_of_work_writes_none_of_its_entries(db):
-    with pytest.raises(RuntimeError):
-        with db.write_session.begin() as s:
-            audit.append(s, "alice", "task_completed", business_key="C-R")
-            raise RuntimeError("the step failed")
+    with pytest.raises(RuntimeError), db.write_session.begin() as s:
+        audit.append(s, "alice", "task_completed", business_key="C-R")
+        raise RuntimeError("the step failed")
     with db.write_session.begin() as s:
         audit.append(s, "bob", "task_claimed", business_key="C-R")
     with db.session() as s:

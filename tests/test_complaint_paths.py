@@ -412,6 +412,25 @@ def test_mediation_agreed_in_round_two(run, dbsession):
     assert h.lanes_visited == {"customer_service", "sales"}
 
 
+def test_a_proposal_whose_amount_is_left_empty_offers_no_money(run, dbsession):
+    """Round two drops the refund: the mediator empties the amount field (an API client sends null), so
+    last round's 300 is neither proposed to the customer nor booked when the customer agrees."""
+    h = run()
+    classify(h, "sales_misrepresentation", "medium")
+    investigate(h, "sales", "unclear", warranty="not_applicable")
+    confirm_strategy(h, "fuzzy_mediation")
+    h.complete("Task_Mediate", {"company_position": "销售按话术介绍", "customer_position": "被告知可随时退款",
+                                "proposal": "退还服务费 ¥300.00", "proposal_amount": 300})
+    answer(h, "reject")
+    h.complete("Task_Mediate", {"company_position": "销售按话术介绍", "customer_position": "被告知可随时退款",
+                                "proposal": "为您换新,不退款", "proposal_amount": None})
+    sent = notifications(dbsession, "mediation_proposal")
+    assert [n.payload["proposal_amount"] for n in sent] == [300, None]
+    answer(h, "accept")
+    assert h.data["mediation_agreed"] is True and not h.data.get("compensation_amount")
+    assert booked_count(dbsession) == 0
+
+
 def booked_count(session) -> int:
     return session.scalar(select(func.count()).select_from(AuditEntry).where(
         AuditEntry.business_key == REF, AuditEntry.action == "compensation_booked"))

@@ -141,7 +141,8 @@ def read_submission(schema: dict | None, form: MultiDict, files: MultiDict | Non
                     store_file=None) -> tuple[dict, dict, dict]:
     """(data typed for the schema, raw values to show again, errors of values that do not parse).
 
-    A field left empty is left out of the data, so "required" catches it; `store_file(FileStorage)`
+    A field left empty is None in the data (it clears an earlier round's value; "required" still
+    catches it), one not on the page is left out; `store_file(FileStorage)`
     saves an upload and returns the name kept in the data."""
     data: dict[str, Any] = {}
     raw: dict[str, Any] = {}
@@ -171,6 +172,8 @@ def read_submission(schema: dict | None, form: MultiDict, files: MultiDict | Non
         text = (form.get(name) or "").strip()
         raw[name] = text
         if text == "":
+            if name in form:  # emptied on the page: clears what an earlier round left there
+                data[name] = None
             continue
         kind = _kind(prop)
         if kind == "boolean":

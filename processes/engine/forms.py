@@ -105,6 +105,8 @@ def validate(schema: dict | None, data: dict[str, Any], locale: str = "en") -> d
         return unsafe
     validator = _validator(schema)
     errors: dict[str, str] = {}
+    # None is a field left empty (it clears the variable): checked as if it were not there.
+    data = {key: value for key, value in data.items() if value is not None}
     for error in sorted(validator.iter_errors(data), key=lambda e: list(e.path)):
         if error.validator == "required":
             field = error.message.split("'")[1]
@@ -176,7 +178,7 @@ def clean(schema: dict | None, data: dict[str, Any]) -> dict[str, Any]:
     cleaned = {key: value for key, value in data.items() if key in fields}
     # A field left out takes its declared default (an unticked checkbox sends nothing).
     for name, prop in schema.get("properties", {}).items():
-        if name not in cleaned and "default" in prop:
+        if cleaned.get(name) is None and "default" in prop:
             cleaned[name] = prop["default"]
     return cleaned
 
