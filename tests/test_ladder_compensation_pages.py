@@ -68,6 +68,9 @@ def test_the_ladders_compensation_shows_on_the_approval_the_case_summary_and_the
     assert f"{money}1,200.00" in booked and "2025-03" in booked
     assert ("管理层已批准" if language == "zh-CN" else "approved by management") in booked
     assert paid == f"{money}1,200.00"
+    # The file's compensation table writes the amount as the summary does, not "1200.00 CNY".
+    table = " ".join(doc.xpath('//section[@aria-labelledby="money-heading"]')[0].text_content().split())
+    assert f"{money}1,200.00" in table and "CNY" not in table.replace("CNY 1,200.00", "")
 
     # Management's budget page: 500 of the other complaint and this one's 1,200, counted once.
     log_in(h.app, h.client, "boss", "management", "manager")
