@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 import processes.complaints.records  # noqa: F401 - registers the tables
 from processes.app import build_runtime
+from processes.complaints import case_summary
 from processes.complaints.records import (
     ArchiveRecord,
     CompensationEntry,
@@ -23,6 +24,7 @@ from processes.complaints.records import (
     ImprovementAction,
     Notification,
 )
+from processes.engine.actors import Actor
 from processes.engine.handlers import HandlerError
 from processes.engine.models import AuditEntry, HumanTask, ProcessInstance, Timer
 from tests.conftest import needs_shipped_model
@@ -501,6 +503,11 @@ def test_mediation_failing_into_a_management_decision(run, dbsession):
     assert h.data["mediation_agreed"] is False
     assert notifications(dbsession, "response")[-1].body == "赠送一年服务"
     answer(h, "accept")
+    # The case summary shows management's decision as the offer and as its own approval.
+    complaint = dbsession.scalar(select(Complaint).where(Complaint.reference == REF))
+    summary = case_summary.summarize(dbsession, complaint, Actor("boss", "management", "manager"))
+    assert summary.compensation_proposed == {"kind": "points", "amount": 100}
+    assert [step.task for step in summary.approvals] == ["Task_Management_Mediation_Decision"]
     survey(h)
     assert_closed(h, dbsession)
     assert h.lanes_visited == {"customer_service", "technical", "management"}

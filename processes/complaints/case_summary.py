@@ -32,7 +32,9 @@ PROPOSAL_TEMPLATES = ("mediation_proposal", "response")
 # Tasks whose form proposes a remedy or an amount (the strategies' and the ladder's).
 PROPOSING_TASKS = ("Task_Draft_Rule_Answer", "Task_Draft_Explanation", "Task_Mediate", "Task_Revise_Answer",
                    "Task_Senior_Rehandle", "Task_Cross_Department_Plan", "Task_Management_Decision",
-                   "Task_Revise_Offer")
+                   "Task_Management_Mediation_Decision", "Task_Revise_Offer")
+# Management deciding the remedy itself: its amount needs no further approval.
+MANAGEMENT_DECISIONS = ("Task_Management_Decision", "Task_Management_Mediation_Decision")
 # Tasks where a person decides an amount of compensation (the proposed figure falls back on the latest).
 AMOUNT_TASKS = (*PROPOSING_TASKS, "Task_Choose_Compensation")
 APPROVING_TASKS = ("Task_Approve_Compensation", "Task_Approve_Revised_Compensation", "Task_Approve_Settlement")
@@ -129,7 +131,7 @@ def summarize(session: Session, complaint: Complaint, who: Actor, history: list[
             if step.task in AMOUNT_TASKS and "compensation_amount" in data:
                 amounts.append(step)
             if (step.task == "Task_Quality_Check" and data.get("qc_decision") == "approve") or (
-                    step.task == "Task_Management_Decision" and data.get("compensation_amount")):
+                    step.task in MANAGEMENT_DECISIONS and data.get("compensation_amount")):
                 summary.approvals.append(step)  # a second person's check, or management deciding itself
             elif step.task == "Task_Survey_Call" and data.get("satisfaction_score") is not None:
                 summary.survey = {**data, "at": entry.at, "by": entry.actor}
