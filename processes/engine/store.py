@@ -321,11 +321,6 @@ class WorkflowStore:
         }
         return workflow
 
-    def task_data(self, session: Session, instance_id: int, task_id: str) -> dict:
-        """The data of one task as last saved, without loading its workflow."""
-        body = session.scalar(_TASK_DATA, {"instance": instance_id, "task": task_id})
-        return self.registry.restore(json.loads(body)) if body is not None else {}
-
     def human_task_data(self, session: Session, human_task_id: str) -> dict | None:
         """The data of a human task's engine task as last saved, found from the human task in one
         statement; None when there is no such human task."""
@@ -385,8 +380,6 @@ _HUMAN_TASK_DATA = (select(HumanTask.id, TaskData.body).select_from(HumanTask)
                                & (InstanceTask.task_id == HumanTask.id))
                     .outerjoin(TaskData, TaskData.sha256 == InstanceTask.data_sha256)
                     .where(HumanTask.id == bindparam("the_id")))
-_TASK_DATA = (select(TaskData.body).join(InstanceTask, InstanceTask.data_sha256 == TaskData.sha256)
-              .where(InstanceTask.instance_id == bindparam("instance"), InstanceTask.task_id == bindparam("task")))
 
 
 def _insert_new_data(insert):
