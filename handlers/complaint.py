@@ -53,7 +53,7 @@ COMPLAINT_FIELDS = (
     "attachments",
 )
 DEFAULT_REQUIRED = ("customer_name", "contact", "subject", "description", "remedy_sought")
-COMPENSATION_KINDS = ("points", "coupon", "refund", "cash")
+COMPENSATION_KINDS = ledger.KINDS
 MAX_ESCALATION_LEVEL = 4
 ARCHIVE_OUTCOMES = ("closed", "closed_incomplete", "closed_duplicate")
 # Variables that are configuration or plumbing, not part of the complaint's file.
@@ -83,10 +83,6 @@ def _money(value: Any, what: str) -> Decimal:
     if amount < 0:
         raise HandlerError(f"{what} must not be negative")
     return amount
-
-
-def _month(at: datetime | None = None) -> str:
-    return (at or _now()).strftime("%Y-%m")
 
 
 def _complaint(ctx) -> Complaint | None:
@@ -323,7 +319,7 @@ def check_budget(ctx) -> dict:
     if not department:
         raise HandlerError("check_budget needs the department whose budget pays")
     amount = _money(_param(ctx, "amount", ctx.data.get("compensation_amount")), "compensation amount")
-    month = _month()
+    month = ledger.current_month()
     row = session.scalar(
         select(DepartmentBudget).where(
             DepartmentBudget.department == department, DepartmentBudget.month == month
