@@ -128,13 +128,13 @@ def summarize(session: Session, complaint: Complaint, who: Actor, history: list[
                 summary.approvals.append(step)
             elif step.task in PROPOSING_TASKS:
                 summary.decisions.append(step)
+            elif step.task == "Task_Survey_Call" and data.get("satisfaction_score") is not None:
+                summary.survey = {**data, "at": entry.at, "by": entry.actor}
             if step.task in AMOUNT_TASKS and "compensation_amount" in data:
                 amounts.append(step)
             if (step.task == "Task_Quality_Check" and data.get("qc_decision") == "approve") or (
                     step.task in MANAGEMENT_DECISIONS and data.get("compensation_amount")):
                 summary.approvals.append(step)  # a second person's check, or management deciding itself
-            elif step.task == "Task_Survey_Call" and data.get("satisfaction_score") is not None:
-                summary.survey = {**data, "at": entry.at, "by": entry.actor}
         elif entry.action == "message_received":
             if detail.get("message") == "customer_response":
                 answers.append((entry.at, data))
