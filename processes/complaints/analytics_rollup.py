@@ -200,11 +200,6 @@ def contributions(fact: ComplaintFact | None) -> dict[Key, list]:
     return out
 
 
-def slices(fact: ComplaintFact | None, metric: str = "") -> list[tuple[str, str]]:
-    """The rollup slices a fact is counted in: everything, each of its dimensions and each pair."""
-    return [] if fact is None else _slices(fact)
-
-
 _PAIR_DIMS = tuple(f"{_SHORT[a]}+{_SHORT[b]}" for a, b in PAIRS)
 _PAIR_INDEXES = tuple(combinations(range(len(DIMENSIONS)), 2))
 
@@ -298,18 +293,7 @@ def rollup_cells(fact: ComplaintFact | None, sign: int, keep=None, into: dict | 
 
 def cell_delta(before: ComplaintFact | None, after: ComplaintFact | None) -> dict[tuple, Cell]:
     """The rows whose sums change between two states of a fact, with what changes in each."""
-    delta = rollup_cells(before, -1)
-    for key, (counts, histograms) in rollup_cells(after, +1).items():
-        cell = delta.get(key)
-        if cell is None:
-            delta[key] = (counts, histograms)
-            continue
-        for column, n in counts.items():
-            cell[0][column] = cell[0].get(column, 0) + n
-        for metric, changes in histograms.items():
-            mine = cell[1].setdefault(metric, {})
-            for minutes, n in changes.items():
-                mine[minutes] = mine.get(minutes, 0) + n
+    delta = rollup_cells(after, +1, into=rollup_cells(before, -1))
     out = {}
     for key, (counts, histograms) in delta.items():
         counts = {c: n for c, n in counts.items() if n}
